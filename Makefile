@@ -1,0 +1,51 @@
+# Two commands: `make run` (the bot on the embedded default) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint typecheck sandbox-deps install bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[all,dev]'
+	@touch $@
+
+install: $(STAMP) sandbox-deps
+
+# The drill sandbox uses bubblewrap. Installed here when we are root on Debian/Ubuntu;
+# elsewhere the README says what to do.
+sandbox-deps:
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing bubblewrap for the drill sandbox"; \
+	    (apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null)) || \
+	    echo "warning: could not install bubblewrap; drills will be refused until it is installed"; \
+	  else \
+	    echo "note: bubblewrap (bwrap) is not installed; see README 'Drill sandbox'"; \
+	  fi; \
+	fi
+
+run: install
+	$(BIN)/studybot db upgrade
+	$(BIN)/studybot run
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy bot/domain content graders gpu_runner/protocol.py
+
+test: install lint typecheck
+	$(BIN)/pytest
+
+bench: install
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info studybot.db studybot.db-*

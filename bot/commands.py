@@ -1,0 +1,316 @@
+"""The chat commands every face offers, and the one dispatcher that runs them.
+
+A face turns its platform's event into `dispatch(bot, actor, "cohort setup", {...})` and renders
+the `Reply`. The catalogue also feeds each face's registration and help text, so the three
+faces cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from bot.errors import StudyBotError
+from bot.messages import Message, MessageField, Reply
+from bot.services.cohorts import describe_schedule
+from bot.services.context import Actor
+
+if TYPE_CHECKING:
+    from bot.app import StudyBot
+
+OptionType = Literal["str", "int", "bool", "text"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One argument of a command."""
+
+    name: str
+    description: str
+    type: OptionType = "str"
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Command:
+    """A chat command: `group name` (or just `name`), what it does, its options."""
+
+    name: str
+    description: str
+    group: str | None = None
+    options: tuple[Option, ...] = ()
+    admin: bool = False
+    slow: bool = False  # answer within the platform's deadline first, then do the work
+    handler: Callable[[StudyBot, Actor, dict[str, Any]], Awaitable[Reply]] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+    @property
+    def path(self) -> str:
+        """Return 'group name' or 'name'."""
+        return f"{self.group} {self.name}" if self.group else self.name
+
+    def usage(self) -> str:
+        """Render the command with its options, as typed in the console or Slack."""
+        parts = [f"/{self.path}"]
+        for opt in self.options:
+            parts.append(f"<{opt.name}>" if opt.required else f"[{opt.name}]")
+        return " ".join(parts)
+
+
+GROUP_DESCRIPTIONS = {
+    "cohort": "Set up and run this channel's study cohort",
+    "me": "Your own settings",
+}
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(
+    name: str,
+    description: str,
+    *,
+    group: str | None = None,
+    options: tuple[Option, ...] = (),
+    admin: bool = False,
+    slow: bool = False,
+) -> Callable[[Callable[..., Awaitable[Reply]]], Callable[..., Awaitable[Reply]]]:
+    """Register a handler in the catalogue."""
+
+    def register(fn: Callable[..., Awaitable[Reply]]) -> Callable[..., Awaitable[Reply]]:
+        spec = Command(name, description, group, options, admin, slow, fn)
+        COMMANDS[spec.path] = spec
+        return fn
+
+    return register
+
+
+def coerce_args(spec: Command, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Check and convert a command's arguments, with a clear message for each mistake."""
+    known = {opt.name: opt for opt in spec.options}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise StudyBotError(
+            f"/{spec.path} has no option {', '.join(unknown)}.", hint=f"Usage: {spec.usage()}"
+        )
+    out: dict[str, Any] = {}
+    for opt in spec.options:
+        value = raw.get(opt.name)
+        if value is None or value == "":
+            if opt.required:
+                raise StudyBotError(
+                    f"/{spec.path} needs {opt.name} ({opt.description}).",
+                    hint=f"Usage: {spec.usage()}",
+                )
+            continue
+        if opt.type == "int":
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise StudyBotError(
+                    f"{opt.name} must be a whole number, got {value!r}.",
+                    hint=f"Usage: {spec.usage()}",
+                ) from None
+        elif opt.type == "bool" and not isinstance(value, bool):
+            text = str(value).strip().lower()
+            if text not in ("yes", "no", "true", "false", "on", "off", "1", "0"):
+                raise StudyBotError(f"{opt.name} must be yes or no, got {value!r}.")
+            value = text in ("yes", "true", "on", "1")
+        else:
+            value = str(value) if not isinstance(value, bool) else value
+        out[opt.name] = value
+    return out
+
+
+async def dispatch(bot: StudyBot, actor: Actor, path: str, raw: Mapping[str, Any]) -> Reply:
+    """Run one chat command and return what to show; StudyBotError passes to the face."""
+    path = " ".join(path.strip().lstrip("/").split())
+    spec = COMMANDS.get(path)
+    if spec is None or spec.handler is None:
+        group_cmds = [c for c in COMMANDS.values() if c.group == path]
+        if group_cmds:
+            return help_reply(group=path)
+        raise StudyBotError(f"Unknown command /{path}.", hint="Type /help for the list.")
+    return await spec.handler(bot, actor, coerce_args(spec, raw))
+
+
+def help_reply(group: str | None = None) -> Reply:
+    """List the commands, grouped, with their usage."""
+    lines: list[MessageField] = []
+    groups: dict[str | None, list[Command]] = {}
+    for spec in COMMANDS.values():
+        if group is not None and spec.group != group:
+            continue
+        groups.setdefault(spec.group, []).append(spec)
+    for name, specs in groups.items():
+        title = f"/{name} — {GROUP_DESCRIPTIONS.get(name, '')}" if name else "General"
+        body = "\n".join(
+            f"`{s.usage()}` — {s.description}{' (admins)' if s.admin else ''}" for s in specs
+        )
+        lines.append(MessageField(title, body))
+    return Reply.of(
+        Message(
+            header="StudyBot commands",
+            text="A 133-day ML-systems interview-prep curriculum, one day at a time.",
+            fields=tuple(lines),
+            footer="Options go in order or as name=value: /cohort setup timezone=Europe/Berlin",
+        )
+    )
+
+
+# --- general -------------------------------------------------------------------------------
+
+
+@command("help", "Show this list of commands")
+async def _help(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    return help_reply()
+
+
+@command("today", "Show today's plan and questions (only to you)")
+async def _today(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    day = await bot.cohorts.current_day(actor)
+    return Reply.of(*bot.daily.compose_day(day), ephemeral=True)
+
+
+@command(
+    "day", "Show any day's plan (only to you)", options=(Option("n", "day number", "int", True),)
+)
+async def _day(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    return Reply.of(*bot.daily.compose_day(args["n"]), ephemeral=True)
+
+
+@command(
+    "question",
+    "Show a question with its rubric",
+    options=(Option("id", "question id, e.g. E3-082 or D121-03", "str", True),),
+)
+async def _question(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    return Reply.of(bot.daily.compose_question(args["id"]))
+
+
+# --- cohort --------------------------------------------------------------------------------
+
+
+@command(
+    "setup",
+    "Create or change this channel's cohort",
+    group="cohort",
+    admin=True,
+    options=(
+        Option("timezone", "IANA time zone, e.g. Europe/Berlin"),
+        Option("post_time", "local time of the daily post, HH:MM"),
+        Option("start_date", "day 1, YYYY-MM-DD"),
+        Option("length", "number of days (1-133)", "int"),
+        Option("weekdays", "posting days: daily, weekdays, mon-fri, mon,wed,fri"),
+        Option("name", "cohort name"),
+        Option("answers_public", "post grades in the thread (yes/no)", "bool"),
+    ),
+)
+async def _cohort_setup(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    existed = await bot.cohorts.cohort_for(actor) is not None
+    cohort = await bot.cohorts.setup(
+        actor,
+        name=args.get("name"),
+        timezone=args.get("timezone"),
+        post_time=args.get("post_time"),
+        start_date=args.get("start_date"),
+        length=args.get("length"),
+        weekdays=args.get("weekdays"),
+        answers_public=args.get("answers_public"),
+        default_timezone=bot.settings.schedule.default_timezone,
+        default_post_time=bot.settings.schedule.default_post_time,
+    )
+    verb = "updated" if existed else "created"
+    return Reply.text(
+        f"Cohort **{cohort.name}** {verb}: posts at {describe_schedule(cohort)}.",
+        tone="success",
+        ephemeral=False,
+    )
+
+
+@command("join", "Join this channel's cohort", group="cohort")
+async def _cohort_join(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    await bot.cohorts.join(actor)
+    return Reply.text("Welcome aboard! Answer in each question's thread.", tone="success")
+
+
+@command("leave", "Leave this channel's cohort (your history stays)", group="cohort")
+async def _cohort_leave(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    await bot.cohorts.leave(actor)
+    return Reply.text("You left the cohort. /cohort join brings you back.")
+
+
+@command(
+    "pause",
+    "Pause the daily posts",
+    group="cohort",
+    admin=True,
+    options=(Option("reason", "why (shown in /cohort status)", "text"),),
+)
+async def _cohort_pause(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    await bot.cohorts.set_paused(actor, True, reason=args.get("reason"))
+    return Reply.text("Daily posts paused. /cohort resume restarts them.", ephemeral=False)
+
+
+@command("resume", "Resume the daily posts", group="cohort", admin=True)
+async def _cohort_resume(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    await bot.cohorts.set_paused(actor, False)
+    return Reply.text("Daily posts resumed.", tone="success", ephemeral=False)
+
+
+@command(
+    "skip",
+    "Move the schedule later by a day (no day is skipped or repeated)",
+    group="cohort",
+    admin=True,
+    options=(Option("days", "how many days (default 1)", "int"),),
+)
+async def _cohort_skip(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    days = args.get("days", 1)
+    await bot.cohorts.skip(actor, days)
+    status = await bot.cohorts.status(actor)
+    when = (
+        f" Next: day {status.next_post_day} at {status.next_post_at:%Y-%m-%d %H:%M} UTC."
+        if status.next_post_at
+        else ""
+    )
+    return Reply.text(f"Schedule moved {days} day(s) later.{when}", ephemeral=False)
+
+
+@command("status", "Show the cohort's schedule, day and members", group="cohort")
+async def _cohort_status(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    st = await bot.cohorts.status(actor)
+    c = st.cohort
+    fields = [
+        MessageField("Schedule", describe_schedule(c)),
+        MessageField(
+            "Today",
+            f"Day {st.today_day} of {c.curriculum_length}" if st.today_day else "Not running today",
+        ),
+        MessageField(
+            "Next post",
+            f"Day {st.next_post_day}, {st.next_post_at:%Y-%m-%d %H:%M} UTC"
+            if st.next_post_at
+            else "—",
+        ),
+        MessageField("Members", str(st.members), inline=True),
+        MessageField("Admins", ", ".join(st.admins) or "—", inline=True),
+    ]
+    if c.paused:
+        fields.append(MessageField("Paused", c.paused_reason or "yes"))
+    return Reply.of(Message(header=f"Cohort {c.name}", fields=tuple(fields)))
+
+
+# --- me ------------------------------------------------------------------------------------
+
+
+@command(
+    "timezone",
+    "Set your own time zone (for streaks and reminders)",
+    group="me",
+    options=(Option("zone", "IANA time zone, e.g. Europe/Berlin", "str", True),),
+)
+async def _me_timezone(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    count = await bot.cohorts.set_member_timezone(actor, args["zone"])
+    return Reply.text(f"Your time zone is now {args['zone']} ({count} cohort(s)).", tone="success")

@@ -1,0 +1,1 @@
+"""Faces: translate platform events into service calls and render what comes back."""

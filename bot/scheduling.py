@@ -1,0 +1,105 @@
+"""APScheduler wiring. The database decides what is due; jobs only say when to look.
+
+Each cohort gets a cron job at its local post time (DST-correct through its IANA zone), and one
+sweep job looks every tick, so a post missed while the process was down, or released after a
+platform error, is picked up without a job of its own. Jobs are rebuilt from the database at
+start and after every cohort change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.services.daily import PublishReport
+from bot.store import cohorts as cohort_repo
+
+if TYPE_CHECKING:
+    from bot.app import StudyBot
+
+log = logging.getLogger(__name__)
+_CRON_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SWEEP_JOB = "sweep"
+
+
+def cohort_trigger(timezone: str, hour: int, minute: int, weekdays: str) -> CronTrigger:
+    """Return the cron trigger of a cohort's daily post."""
+    days = ",".join(_CRON_DAYS[int(d)] for d in weekdays)
+    return CronTrigger(hour=hour, minute=minute, day_of_week=days, timezone=timezone)
+
+
+class DailyScheduler:
+    """Runs `publish_due` when posts are due; survives restarts because it keeps no state."""
+
+    def __init__(self, bot: StudyBot, *, tick_s: float | None = None) -> None:
+        self._bot = bot
+        self.tick_s = tick_s if tick_s is not None else bot.settings.schedule.scheduler_tick_s
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._lock = asyncio.Lock()
+        self.reports: list[PublishReport] = []
+
+    @property
+    def job_ids(self) -> list[str]:
+        """Return the ids of the scheduled jobs."""
+        return sorted(job.id for job in self._scheduler.get_jobs())
+
+    async def start(self) -> None:
+        """Build the jobs, start the scheduler and catch up on anything already due."""
+        await self.rebuild()
+        self._scheduler.add_job(
+            self.run_due,
+            IntervalTrigger(seconds=self.tick_s),
+            id=SWEEP_JOB,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+        )
+        self._scheduler.start()
+        self._bot.cohorts.set_change_listener(self.rebuild)
+        await self.run_due()
+
+    async def rebuild(self) -> None:
+        """Replace the cohort jobs with what the database says now."""
+        async with self._bot.sessions() as session:
+            cohorts = await cohort_repo.list_cohorts(session, include_paused=False)
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith("cohort:"):
+                job.remove()
+        for cohort in cohorts:
+            self._scheduler.add_job(
+                self.run_due,
+                cohort_trigger(
+                    cohort.timezone,
+                    cohort.post_time.hour,
+                    cohort.post_time.minute,
+                    cohort.post_weekdays,
+                ),
+                kwargs={"cohort_ids": [cohort.id]},
+                id=f"cohort:{cohort.id}",
+                replace_existing=True,
+                misfire_grace_time=None,
+                coalesce=True,
+            )
+        log.info("scheduler rebuilt: %d cohort job(s)", len(cohorts))
+
+    async def run_due(self, cohort_ids: list[int] | None = None) -> PublishReport:
+        """Publish what is due now; one pass at a time in this process."""
+        async with self._lock:
+            report = await self._bot.daily.publish_due(self._bot.clock.now(), cohort_ids=cohort_ids)
+        if report.posted or report.missed or report.failed:
+            log.info("daily posts: %s", report)
+        self.reports.append(report)
+        del self.reports[:-50]
+        return report
+
+    async def stop(self) -> None:
+        """Stop the scheduler without waiting for running jobs."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        self._bot.cohorts.set_change_listener(None)

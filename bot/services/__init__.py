@@ -1,0 +1,1 @@
+"""Use cases, one module per capability. Services know no platform."""

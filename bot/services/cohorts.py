@@ -1,0 +1,334 @@
+"""Cohorts: set-up, membership, pause/resume/skip, status, member time zones."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.domain.curriculum import (
+    Schedule,
+    day_number,
+    describe_weekdays,
+    latest_slot,
+    next_slot,
+    parse_weekdays,
+)
+from bot.errors import StudyBotError
+from bot.services.context import Actor
+from bot.settings import validate_timezone
+from bot.store import cohorts as repo
+from bot.store.models import Cohort, Member
+
+CohortChanged = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CohortStatus:
+    """A cohort's state as members see it."""
+
+    cohort: Cohort
+    today_day: int | None
+    next_post_at: datetime | None
+    next_post_day: int | None
+    members: int
+    admins: tuple[str, ...]
+
+
+def schedule_of(cohort: Cohort) -> Schedule:
+    """Return a cohort's posting schedule."""
+    return Schedule(
+        timezone=cohort.timezone,
+        post_time=cohort.post_time,
+        start_date=cohort.start_date,
+        curriculum_length=cohort.curriculum_length,
+        post_weekdays=cohort.post_weekdays,
+        day_shift=cohort.day_shift,
+    )
+
+
+def parse_post_time(text: str) -> time:
+    """Parse 'HH:MM' (24-hour) or raise a StudyBotError saying the format."""
+    try:
+        hours, minutes = text.strip().split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise StudyBotError(f"Post time {text!r} is not HH:MM (24-hour), e.g. 08:30.") from None
+
+
+def parse_start_date(text: str) -> date:
+    """Parse an ISO date or raise a StudyBotError."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise StudyBotError(f"Start date {text!r} is not YYYY-MM-DD, e.g. 2026-12-01.") from None
+
+
+def check_timezone(name: str) -> str:
+    """Return a valid IANA zone or raise a StudyBotError with an example."""
+    try:
+        return validate_timezone(name.strip())
+    except ValueError as exc:
+        raise StudyBotError(str(exc).capitalize() + ".") from None
+
+
+class CohortService:
+    """Cohort use cases over the store."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        days_total: int = 133,
+        on_change: CohortChanged | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._days_total = days_total
+        self._on_change = on_change
+
+    def set_change_listener(self, listener: CohortChanged | None) -> None:
+        """Register what to run after any cohort change (the scheduler rebuilds its jobs)."""
+        self._on_change = listener
+
+    async def _changed(self) -> None:
+        if self._on_change is not None:
+            await self._on_change()
+
+    async def cohort_for(self, actor: Actor) -> Cohort | None:
+        """Return the cohort of the actor's channel."""
+        async with self._sessions() as session:
+            return await repo.find_cohort_by_channel(
+                session,
+                platform=actor.platform,
+                workspace_id=actor.workspace_id,
+                channel_id=actor.channel_id,
+            )
+
+    async def require_cohort(self, actor: Actor) -> Cohort:
+        """Return the actor's channel's cohort or explain how to create one."""
+        cohort = await self.cohort_for(actor)
+        if cohort is None:
+            raise StudyBotError(
+                "This channel has no cohort yet.",
+                hint="An admin can create one here with /cohort setup.",
+            )
+        return cohort
+
+    async def _require_admin(self, session: AsyncSession, actor: Actor, cohort: Cohort) -> None:
+        if actor.is_workspace_admin:
+            return
+        assert cohort.id is not None
+        member = await repo.get_member(session, cohort_id=cohort.id, platform_user_id=actor.user_id)
+        if member is None or not member.is_admin or not member.active:
+            raise StudyBotError(
+                "Only server/workspace admins or this cohort's admins can change the cohort.",
+                hint="Ask one of them, or see /cohort status for who they are.",
+            )
+
+    async def setup(
+        self,
+        actor: Actor,
+        *,
+        name: str | None = None,
+        timezone: str | None = None,
+        post_time: str | None = None,
+        start_date: str | None = None,
+        length: int | None = None,
+        weekdays: str | None = None,
+        answers_public: bool | None = None,
+        default_timezone: str = "UTC",
+        default_post_time: time = time(8, 0),
+    ) -> Cohort:
+        """Create this channel's cohort, or change its settings (admins only)."""
+        tz = check_timezone(timezone) if timezone else None
+        at = parse_post_time(post_time) if post_time else None
+        start = parse_start_date(start_date) if start_date else None
+        if length is not None and not 1 <= length <= self._days_total:
+            raise StudyBotError(f"Curriculum length must be between 1 and {self._days_total} days.")
+        try:
+            days = parse_weekdays(weekdays) if weekdays is not None else None
+        except ValueError as exc:
+            raise StudyBotError(str(exc).capitalize() + ".") from None
+        if days == "":
+            raise StudyBotError("Pick at least one weekday to post on, e.g. mon-fri.")
+        async with self._sessions() as session:
+            cohort = await repo.find_cohort_by_channel(
+                session,
+                platform=actor.platform,
+                workspace_id=actor.workspace_id,
+                channel_id=actor.channel_id,
+            )
+            if cohort is None:
+                if not actor.is_workspace_admin:
+                    raise StudyBotError(
+                        "Only server/workspace admins can create a cohort.",
+                        hint="Ask an admin to run /cohort setup in this channel.",
+                    )
+                zone = tz or default_timezone
+                cohort = Cohort(
+                    name=(name or f"Cohort #{actor.channel_id}")[:100],
+                    platform=actor.platform,
+                    workspace_id=actor.workspace_id,
+                    channel_id=actor.channel_id,
+                    timezone=zone,
+                    post_time=at or default_post_time,
+                    start_date=start or self._clock.now().astimezone(ZoneInfo(zone)).date(),
+                    curriculum_length=length or self._days_total,
+                    post_weekdays=days or "0123456",
+                    answers_public=bool(answers_public),
+                )
+                session.add(cohort)
+                try:
+                    await session.flush()
+                except IntegrityError:
+                    await session.rollback()
+                    raise StudyBotError("This channel already has a cohort.") from None
+                assert cohort.id is not None
+                await repo.upsert_member(
+                    session,
+                    cohort_id=cohort.id,
+                    platform_user_id=actor.user_id,
+                    display_name=actor.display_name,
+                    is_admin=True,
+                )
+            else:
+                await self._require_admin(session, actor, cohort)
+                changes: dict[str, object] = {}
+                for key, value in (
+                    ("name", name),
+                    ("timezone", tz),
+                    ("post_time", at),
+                    ("start_date", start),
+                    ("curriculum_length", length),
+                    ("post_weekdays", days),
+                    ("answers_public", answers_public),
+                ):
+                    if value is not None:
+                        changes[key] = value
+                await repo.update_cohort(session, cohort=cohort, **changes)
+            await session.commit()
+        await self._changed()
+        return cohort
+
+    async def join(self, actor: Actor) -> Member:
+        """Add the actor to this channel's cohort."""
+        cohort = await self.require_cohort(actor)
+        assert cohort.id is not None
+        async with self._sessions() as session:
+            member = await repo.upsert_member(
+                session,
+                cohort_id=cohort.id,
+                platform_user_id=actor.user_id,
+                display_name=actor.display_name,
+            )
+            await session.commit()
+            return member
+
+    async def leave(self, actor: Actor) -> None:
+        """Remove the actor from this channel's cohort (their history stays)."""
+        cohort = await self.require_cohort(actor)
+        assert cohort.id is not None
+        async with self._sessions() as session:
+            member = await repo.get_member(
+                session, cohort_id=cohort.id, platform_user_id=actor.user_id
+            )
+            if member is None or not member.active:
+                raise StudyBotError("You are not in this cohort.", hint="Join with /cohort join.")
+            member.active = False
+            session.add(member)
+            await session.commit()
+
+    async def set_paused(self, actor: Actor, paused: bool, *, reason: str | None = None) -> Cohort:
+        """Pause or resume this channel's cohort's posts (admins only)."""
+        cohort = await self.require_cohort(actor)
+        async with self._sessions() as session:
+            cohort = await session.merge(cohort)
+            await self._require_admin(session, actor, cohort)
+            await repo.update_cohort(
+                session,
+                cohort=cohort,
+                paused=paused,
+                paused_reason=(reason or f"paused by {actor.display_name or actor.user_id}")
+                if paused
+                else None,
+            )
+            await session.commit()
+        await self._changed()
+        return cohort
+
+    async def skip(self, actor: Actor, days: int = 1) -> Cohort:
+        """Move the schedule `days` later: the next posts repeat no day and skip none."""
+        if not 1 <= days <= 30:
+            raise StudyBotError("You can move the schedule by 1 to 30 days at a time.")
+        cohort = await self.require_cohort(actor)
+        async with self._sessions() as session:
+            cohort = await session.merge(cohort)
+            await self._require_admin(session, actor, cohort)
+            await repo.update_cohort(session, cohort=cohort, day_shift=cohort.day_shift - days)
+            await session.commit()
+        await self._changed()
+        return cohort
+
+    async def status(self, actor: Actor) -> CohortStatus:
+        """Describe this channel's cohort."""
+        cohort = await self.require_cohort(actor)
+        assert cohort.id is not None
+        now = self._clock.now()
+        schedule = schedule_of(cohort)
+        local_today = now.astimezone(schedule.zone).date()
+        today = day_number(schedule, local_today)
+        upcoming = None if cohort.paused else next_slot(schedule, now)
+        async with self._sessions() as session:
+            members = await repo.list_members(session, cohort_id=cohort.id)
+        admins = tuple(m.display_name or m.platform_user_id for m in members if m.is_admin)
+        return CohortStatus(
+            cohort=cohort,
+            today_day=today if 1 <= today <= cohort.curriculum_length else None,
+            next_post_at=upcoming.due_at if upcoming else None,
+            next_post_day=upcoming.day if upcoming else None,
+            members=len(members),
+            admins=admins,
+        )
+
+    async def current_day(self, actor: Actor) -> int:
+        """Return the day this channel's cohort is on (1 when not started, last when done)."""
+        cohort = await self.require_cohort(actor)
+        slot = latest_slot(schedule_of(cohort), self._clock.now())
+        if slot is not None:
+            return slot.day
+        schedule = schedule_of(cohort)
+        today = day_number(schedule, self._clock.now().astimezone(schedule.zone).date())
+        return max(1, min(today, cohort.curriculum_length))
+
+    async def set_member_timezone(self, actor: Actor, timezone: str) -> int:
+        """Set the actor's own time zone in every cohort they belong to on this platform."""
+        zone = check_timezone(timezone)
+        async with self._sessions() as session:
+            memberships = await repo.members_of_user(
+                session, platform=actor.platform, platform_user_id=actor.user_id
+            )
+            if not memberships:
+                raise StudyBotError(
+                    "You are in no cohort yet.", hint="Join one first with /cohort join."
+                )
+            for member in memberships:
+                member.timezone = zone
+                session.add(member)
+            await session.commit()
+            return len(memberships)
+
+
+def describe_schedule(cohort: Cohort) -> str:
+    """Render a cohort's schedule for people."""
+    return (
+        f"{cohort.post_time.strftime('%H:%M')} {cohort.timezone}, "
+        f"{describe_weekdays(cohort.post_weekdays)}, from {cohort.start_date.isoformat()}, "
+        f"{cohort.curriculum_length} days"
+    )

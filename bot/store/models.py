@@ -1,0 +1,199 @@
+"""The tables: everything that must survive a restart lives here."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bot.store.types import UTCDateTime, utcnow
+
+
+def _ts(nullable: bool = False, **kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, nullable=nullable, **kw)
+
+
+class Cohort(SQLModel, table=True):
+    """A study group bound to one channel, with its schedule."""
+
+    __tablename__ = "cohort"
+    __table_args__ = (UniqueConstraint("platform", "workspace_id", "channel_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    platform: str = Field(max_length=16)
+    workspace_id: str = Field(max_length=64)
+    channel_id: str = Field(max_length=64)
+    timezone: str = Field(default="UTC", max_length=64)
+    post_time: time = Field(default=time(8, 0))
+    start_date: date
+    curriculum_length: int = Field(default=133)
+    post_weekdays: str = Field(default="0123456", max_length=7)  # Monday=0 ... Sunday=6
+    day_shift: int = Field(default=0)  # days added by /cohort skip
+    paused: bool = Field(default=False)
+    paused_reason: str | None = Field(default=None, sa_type=Text)
+    answers_public: bool = Field(default=False)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class Member(SQLModel, table=True):
+    """A person in a cohort."""
+
+    __tablename__ = "member"
+    __table_args__ = (UniqueConstraint("cohort_id", "platform_user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: int = Field(foreign_key="cohort.id", index=True)
+    platform_user_id: str = Field(max_length=64)
+    display_name: str = Field(default="", max_length=100)
+    timezone: str | None = Field(default=None, max_length=64)
+    is_admin: bool = Field(default=False)
+    active: bool = Field(default=True)
+    joined_at: datetime = _ts(default_factory=utcnow)
+
+
+class DayPost(SQLModel, table=True):
+    """The claim and record of one day's post to one cohort: UNIQUE (cohort, day)."""
+
+    __tablename__ = "day_post"
+    __table_args__ = (UniqueConstraint("cohort_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: int = Field(foreign_key="cohort.id", index=True)
+    day: int
+    status: str = Field(default="claimed", max_length=16)  # claimed/posted/missed/failed
+    scheduled_for: datetime = _ts()
+    claimed_by: str = Field(default="", max_length=100)
+    claimed_at: datetime = _ts(default_factory=utcnow)
+    lease_until: datetime | None = _ts(nullable=True, default=None)
+    posted_at: datetime | None = _ts(nullable=True, default=None)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    # part key -> {"message_id", "channel_id", "thread_id"}
+    message_ids: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class Answer(SQLModel, table=True):
+    """A member's written answer; stored before grading so nothing is lost."""
+
+    __tablename__ = "answer"
+    __table_args__ = (Index("ix_answer_status", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: int | None = Field(default=None, foreign_key="cohort.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    question_id: str = Field(max_length=32, index=True)
+    text: str = Field(sa_type=Text)
+    source: str = Field(default="command", max_length=16)  # thread/command/modal/console
+    status: str = Field(default="pending", max_length=16)  # pending/graded/ungradable
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    reply_to: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts(default_factory=utcnow)
+    graded_at: datetime | None = _ts(nullable=True, default=None)
+
+
+class Grade(SQLModel, table=True):
+    """The grade of one answer, point by point."""
+
+    __tablename__ = "grade"
+
+    id: int | None = Field(default=None, primary_key=True)
+    answer_id: int = Field(foreign_key="answer.id", unique=True)
+    score: float
+    grader: str = Field(max_length=32)
+    points: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    feedback: str = Field(default="", sa_type=Text)
+    notices: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    tokens_used: int = Field(default=0)
+    latency_ms: float = Field(default=0.0)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class MockRoom(SQLModel, table=True):
+    """A paired mock-interview room and its pacing-timer state."""
+
+    __tablename__ = "mock_room"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: int = Field(foreign_key="cohort.id", index=True)
+    interviewer_id: int | None = Field(default=None, foreign_key="member.id")
+    candidate_id: int | None = Field(default=None, foreign_key="member.id")
+    status: str = Field(default="waiting", max_length=16)  # waiting/running/paused/finished
+    thread_id: str | None = Field(default=None, max_length=64)
+    started_at: datetime | None = _ts(nullable=True, default=None)
+    paused_at: datetime | None = _ts(nullable=True, default=None)
+    paused_total_s: float = Field(default=0.0)
+    next_phase: int = Field(default=0)
+    next_due_at: datetime | None = _ts(nullable=True, default=None)
+    scorecard: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts(default_factory=utcnow)
+    finished_at: datetime | None = _ts(nullable=True, default=None)
+
+
+class Submission(SQLModel, table=True):
+    """A `/submit` code drill: queued, judged, recorded."""
+
+    __tablename__ = "submission"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(max_length=64, unique=True)
+    cohort_id: int | None = Field(default=None, foreign_key="cohort.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    drill_id: str = Field(max_length=64, index=True)
+    source: str = Field(sa_type=Text)
+    status: str = Field(default="queued", max_length=16)  # queued/running/done/failed
+    verdict: str | None = Field(default=None, max_length=16)
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts(default_factory=utcnow)
+    finished_at: datetime | None = _ts(nullable=True, default=None)
+
+
+class PointsEvent(SQLModel, table=True):
+    """The append-only points ledger; `ref` makes each award idempotent."""
+
+    __tablename__ = "points_event"
+    __table_args__ = (UniqueConstraint("cohort_id", "member_id", "ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: int = Field(foreign_key="cohort.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    kind: str = Field(max_length=16)  # answer/mock/drill/streak
+    ref: str = Field(max_length=100)
+    points: int
+    local_day: date
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class ThreadLink(SQLModel, table=True):
+    """Which question a posted thread asks, so a reply in it is an answer to that question."""
+
+    __tablename__ = "thread_link"
+    __table_args__ = (UniqueConstraint("platform", "channel_id", "thread_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    channel_id: str = Field(max_length=64)
+    thread_id: str = Field(max_length=64)
+    cohort_id: int = Field(foreign_key="cohort.id", index=True)
+    day: int
+    question_id: str = Field(max_length=32)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class DraftedRubric(SQLModel, table=True):
+    """Rubric points an LLM drafted for a question that had none; admins accept or edit them."""
+
+    __tablename__ = "drafted_rubric"
+
+    question_id: str = Field(primary_key=True, max_length=32)
+    points: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="drafted", max_length=16)  # drafted/accepted/edited
+    model: str = Field(default="", max_length=100)
+    created_at: datetime = _ts(default_factory=utcnow)
+    reviewed_by: str | None = Field(default=None, max_length=64)
