@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.clock import Clock, SystemClock
 from bot.errors import StudyBotError
 from bot.messages import Publisher
+from bot.services.answers import AnswerService
 from bot.services.cohorts import CohortService
 from bot.services.daily import DailyService
 from bot.settings import Settings
@@ -21,6 +22,7 @@ from bot.store.migrate import pending_message
 
 if TYPE_CHECKING:
     from content import Library
+    from graders import Grader, LLMConfig
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,67 @@ class StudyBot:
             self.publishers,
             clock=self.clock,
             grace=timedelta(hours=self.settings.schedule.missed_post_grace_hours),
+        )
+
+    @cached_property
+    def llm_config(self) -> LLMConfig | None:
+        """Return the LLM endpoint for grading, when one is configured."""
+        if not self.settings.llm_configured:
+            return None
+        from graders import LLMConfig
+
+        kwargs: dict[str, object] = {
+            "base_url": self.settings.llm.base_url or "https://api.openai.com/v1",
+            "model": self.settings.grader.model,
+            "timeout_s": self.settings.grader.timeout_s,
+        }
+        if self.settings.llm.api_key:
+            kwargs["api_key"] = self.settings.llm.api_key
+        return LLMConfig(**kwargs)  # type: ignore[arg-type]
+
+    @property
+    def grader_kind(self) -> str:
+        """Return the grader to use: the setting, or cascade with an LLM and offline without."""
+        kind = self.settings.grader.kind
+        if kind == "auto":
+            return "cascade" if self.llm_config is not None else "offline"
+        return kind
+
+    @cached_property
+    def _grade_stores(self) -> tuple[object, object]:
+        from graders import MemoryGradeCache, MemoryTokenBudget, RedisGradeCache, RedisTokenBudget
+
+        budget_limit = self.settings.grader.daily_token_budget
+        if self.settings.redis_url:
+            import redis.asyncio as aioredis
+
+            client = aioredis.Redis.from_url(self.settings.redis_url)
+            return RedisGradeCache(client), RedisTokenBudget(client, budget_limit)
+        return MemoryGradeCache(), MemoryTokenBudget(budget_limit)
+
+    def grader_for(self, budget_key: str) -> Grader:
+        """Build the configured grader, with the shared cache and the cohort's token budget."""
+        from graders import build_grader
+
+        cache, budget = self._grade_stores
+        return build_grader(
+            self.grader_kind,  # type: ignore[arg-type]
+            llm=self.llm_config,
+            cache=cache,  # type: ignore[arg-type]
+            budget=budget,  # type: ignore[arg-type]
+            budget_key=budget_key,
+        )
+
+    @cached_property
+    def answers(self) -> AnswerService:
+        """Return the answer service."""
+        return AnswerService(
+            self.sessions,
+            self.library,
+            self.clock,
+            self.grader_for,
+            llm=self.llm_config,
+            publishers=self.publishers,
         )
 
     def add_publisher(self, platform: str, publisher: Publisher) -> None:

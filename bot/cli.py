@@ -34,8 +34,10 @@ db_app = typer.Typer(help="Database: apply and inspect migrations.", no_args_is_
 mock_app = typer.Typer(
     help="Mock interviews on the 45-minute guide's pacing.", no_args_is_help=True
 )
+discord_app = typer.Typer(help="Discord: register the slash commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(mock_app, name="mock")
+app.add_typer(discord_app, name="discord")
 
 
 class Render(StrEnum):
@@ -115,15 +117,15 @@ async def _build(settings: Settings, clock: Clock | None = None) -> StudyBot:
 
 
 async def _console(settings: Settings, clock: Clock) -> None:
+    from bot.clock import SystemClock
     from bot.platforms.console import ConsoleFace
     from bot.scheduling import DailyScheduler
 
     bot = await _build(settings, clock)
     face = ConsoleFace(bot)
-    scheduler = DailyScheduler(
-        bot,
-        tick_s=min(settings.schedule.scheduler_tick_s, max(0.2, 30 / getattr(clock, "speed", 1.0))),
-    )
+    # Cron jobs fire on real time; a demo clock (--now/--speed) is followed by a fast sweep.
+    tick = settings.schedule.scheduler_tick_s if isinstance(clock, SystemClock) else 1.0
+    scheduler = DailyScheduler(bot, tick_s=tick)
     try:
         await face.ensure_cohort()
         await scheduler.start()
@@ -200,6 +202,23 @@ def db_current() -> None:
         f"current: {current or 'none'}  head: {head}  "
         f"{'up to date' if current == head else 'run: studybot db upgrade'}"
     )
+
+
+@discord_app.command("sync")
+def discord_sync(
+    guild: Annotated[
+        int | None, typer.Option("--guild", help="Sync to one guild (instant) instead of globally.")
+    ] = None,
+) -> None:
+    """Register (sync) the slash commands with Discord; run once after install or upgrade."""
+    settings = _settings()
+    if not settings.discord.token:
+        raise fail("DISCORD_TOKEN is not set; see README 'Discord set-up'", 2)
+    from bot.platforms.discord_app import sync_commands
+
+    names = asyncio.run(sync_commands(settings, guild))
+    where = f"guild {guild}" if guild else "globally (may take up to an hour to appear)"
+    typer.echo(f"Synced {len(names)} command(s) {where}: {', '.join(names)}")
 
 
 @app.command()

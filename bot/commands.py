@@ -62,6 +62,7 @@ class Command:
 GROUP_DESCRIPTIONS = {
     "cohort": "Set up and run this channel's study cohort",
     "me": "Your own settings",
+    "rubric": "Review rubric points an LLM drafted",
 }
 
 COMMANDS: dict[str, Command] = {}
@@ -170,14 +171,14 @@ async def _help(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
 @command("today", "Show today's plan and questions (only to you)")
 async def _today(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
     day = await bot.cohorts.current_day(actor)
-    return Reply.of(*bot.daily.compose_day(day), ephemeral=True)
+    return Reply.of(bot.daily.compose_day_summary(day), ephemeral=True)
 
 
 @command(
     "day", "Show any day's plan (only to you)", options=(Option("n", "day number", "int", True),)
 )
 async def _day(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
-    return Reply.of(*bot.daily.compose_day(args["n"]), ephemeral=True)
+    return Reply.of(bot.daily.compose_day_summary(args["n"]), ephemeral=True)
 
 
 @command(
@@ -187,6 +188,58 @@ async def _day(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
 )
 async def _question(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
     return Reply.of(bot.daily.compose_question(args["id"]))
+
+
+@command(
+    "answer",
+    "Answer a question; you get a grade per rubric point",
+    options=(
+        Option("id", "question id, e.g. E3-082 or D121-03", "str", True),
+        Option("text", "your answer", "text", True),
+    ),
+    slow=True,
+)
+async def _answer(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    return await bot.answers.answer(actor, args["id"], args["text"])
+
+
+async def thread_reply(bot: StudyBot, actor: Actor, text: str) -> Reply | None:
+    """Grade a reply in a question's thread; None when the thread is not a question's."""
+    return await bot.answers.thread_answer(actor, text)
+
+
+# --- rubric --------------------------------------------------------------------------------
+
+
+@command(
+    "accept",
+    "Accept a drafted rubric as it is",
+    group="rubric",
+    admin=True,
+    options=(Option("id", "question id", "str", True),),
+)
+async def _rubric_accept(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    draft = await bot.answers.review_rubric(actor, args["id"])
+    return Reply.text(
+        f"Rubric of {draft.question_id} accepted ({len(draft.points)} points).", tone="success"
+    )
+
+
+@command(
+    "edit",
+    "Replace a drafted rubric's points (separate them with ;)",
+    group="rubric",
+    admin=True,
+    options=(
+        Option("id", "question id", "str", True),
+        Option("points", "the rubric points, separated by ;", "text", True),
+    ),
+)
+async def _rubric_edit(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    draft = await bot.answers.review_rubric(actor, args["id"], points=args["points"].split(";"))
+    return Reply.text(
+        f"Rubric of {draft.question_id} saved ({len(draft.points)} points).", tone="success"
+    )
 
 
 # --- cohort --------------------------------------------------------------------------------

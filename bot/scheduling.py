@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _CRON_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SWEEP_JOB = "sweep"
+ANSWERS_JOB = "answers"
 
 
 def cohort_trigger(timezone: str, hour: int, minute: int, weekdays: str) -> CronTrigger:
@@ -60,9 +61,26 @@ class DailyScheduler:
             max_instances=1,
             coalesce=True,
         )
+        self._scheduler.add_job(
+            self.retry_answers,
+            IntervalTrigger(seconds=max(self.tick_s, 60.0)),
+            id=ANSWERS_JOB,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+        )
         self._scheduler.start()
         self._bot.cohorts.set_change_listener(self.rebuild)
         await self.run_due()
+        await self.retry_answers()
+
+    async def retry_answers(self) -> int:
+        """Grade answers a crash or a failed grading left pending."""
+        try:
+            return await self._bot.answers.retry_pending()
+        except Exception:
+            log.exception("retrying pending answers failed")
+            return 0
 
     async def rebuild(self) -> None:
         """Replace the cohort jobs with what the database says now."""

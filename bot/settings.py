@@ -183,6 +183,7 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     data_dir: Path = Path(".")
+    redis_url: str | None = None  # grade cache and token budgets; in-process when unset
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

@@ -180,8 +180,8 @@ class ConsoleFace:
     def show(self, reply: Reply) -> None:
         """Print a command's reply."""
         label = "only you can see this" if reply.ephemeral else "#study"
-        for message in reply.messages:
-            self.say(f"[{label}]\n{render_text(message)}")
+        body = "\n\n".join(render_text(message) for message in reply.messages)
+        self.say(f"[{label}]\n{body}")
 
     async def ensure_cohort(self) -> None:
         """Create the local cohort on first start, so the day arrives without any set-up."""

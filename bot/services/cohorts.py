@@ -74,7 +74,11 @@ def check_timezone(name: str) -> str:
     try:
         return validate_timezone(name.strip())
     except ValueError as exc:
-        raise StudyBotError(str(exc).capitalize() + ".") from None
+        raise StudyBotError(_sentence(str(exc))) from None
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 class CohortService:
@@ -155,7 +159,7 @@ class CohortService:
         try:
             days = parse_weekdays(weekdays) if weekdays is not None else None
         except ValueError as exc:
-            raise StudyBotError(str(exc).capitalize() + ".") from None
+            raise StudyBotError(_sentence(str(exc))) from None
         if days == "":
             raise StudyBotError("Pick at least one weekday to post on, e.g. mon-fri.")
         async with self._sessions() as session:

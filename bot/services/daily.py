@@ -23,7 +23,7 @@ from bot.messages import Channel, Message, MessageField, Publisher, PublishError
 from bot.services.cohorts import schedule_of
 from bot.store import cohorts as cohort_repo
 from bot.store import posts as post_repo
-from bot.store.models import Cohort, ThreadLink
+from bot.store.models import Cohort, DayPost, ThreadLink
 
 if TYPE_CHECKING:
     from content import DayPlan, Library
@@ -90,6 +90,28 @@ def compose_day(plan: DayPlan) -> list[Message]:
     return [head, *questions]
 
 
+def compose_day_summary(plan: DayPlan) -> Message:
+    """Turn a day plan into one message listing every question: the private /today view."""
+    lines: list[str] = []
+    if plan.theme:
+        lines += [plan.theme, ""]
+    for track in plan.tracks:
+        lines.append(f"**{track.name}**")
+        for item in track.items:
+            label = item.title or "Interview questions"
+            extra = f" — drill `{item.drill}`" if item.drill else ""
+            lines.append(f"• {label}{extra}")
+            lines.extend(f"  `{q.answer_id}` {q.text}" for q in item.questions)
+        lines.append("")
+    origin = " · generated from the question bank" if plan.origin == "generated" else ""
+    return Message(
+        header=f"Day {plan.day} of {plan.total_days} — {plan.title}",
+        text="\n".join(lines).strip(),
+        footer=f"Answer with /answer <id> <your answer>{origin}",
+        key="summary",
+    )
+
+
 class DailyService:
     """Compose days and publish the posts that are due."""
 
@@ -130,6 +152,10 @@ class DailyService:
     def compose_day(self, day: int) -> list[Message]:
         """Return the messages of a day's post."""
         return compose_day(self.day_plan(day))
+
+    def compose_day_summary(self, day: int) -> Message:
+        """Return the one-message private view of a day."""
+        return compose_day_summary(self.day_plan(day))
 
     def compose_question(self, qid: str) -> Message:
         """Show one question with its rubric (bank ids and day-question ids alike)."""
@@ -185,7 +211,7 @@ class DailyService:
                         f"with /day {slot.day}.",
                     )
                 return
-            post = await post_repo.claim_day_post(
+            claim = await post_repo.claim_day_post(
                 session,
                 cohort_id=cohort.id,
                 day=slot.day,
@@ -193,21 +219,25 @@ class DailyService:
                 worker=self.worker_id,
                 now=now,
             )
-            if post is None:
+            if claim is None:
                 return
-            await self._post_claimed(session, cohort, post, now, report)
+            await self._post_claimed(session, cohort, claim.post, now, report, claim.resumed)
 
     async def _post_claimed(
         self,
         session: AsyncSession,
         cohort: Cohort,
-        post: object,
+        post: DayPost,
         now: datetime,
         report: PublishReport,
+        resumed: bool,
     ) -> None:
-        from bot.store.models import DayPost
+        """Send the parts not yet recorded.
 
-        assert isinstance(post, DayPost) and cohort.id is not None
+        A resumed claim (its worker died, or it was released after errors) may have parts the
+        platform accepted but nobody recorded: each is looked for before it is sent.
+        """
+        assert cohort.id is not None
         publisher = self._publishers.get(cohort.platform)
         if publisher is None:
             await post_repo.release_day_post(
@@ -229,7 +259,9 @@ class DailyService:
                 continue  # sent before a crash or a retry: never twice
             key = post_key(cohort.id, post.day, message.key)
             try:
-                sent = await self._send_with_retry(publisher, channel, message, key)
+                sent = await self._send_with_retry(
+                    publisher, channel, message, key, resumed=resumed
+                )
             except PublishError as exc:
                 if exc.transient:
                     await post_repo.release_day_post(session, post=post, now=now, error=str(exc))
@@ -270,13 +302,13 @@ class DailyService:
         report.posted.append((cohort.id, post.day))
 
     async def _send_with_retry(
-        self, publisher: Publisher, channel: Channel, message: Message, key: str
+        self, publisher: Publisher, channel: Channel, message: Message, key: str, *, resumed: bool
     ) -> SentMessage:
         """Send with backoff on transient errors, looking for an earlier copy before each retry."""
         attempt = 0
         while True:
             try:
-                if attempt:
+                if attempt or resumed:
                     found = await publisher.find_posted(channel, key)
                     if found is not None:
                         return found

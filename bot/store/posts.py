@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from bot.store.models import DayPost
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claimed post; `resumed` when it was taken over from a worker that did not finish."""
+
+    post: DayPost
+    resumed: bool
 
 
 async def get_day_post(session: AsyncSession, *, cohort_id: int, day: int) -> DayPost | None:
@@ -30,7 +39,7 @@ async def claim_day_post(
     worker: str,
     now: datetime,
     lease_s: float = 300.0,
-) -> DayPost | None:
+) -> Claim | None:
     """Claim (cohort, day) for posting; None when another worker holds it or it is done.
 
     The UNIQUE (cohort_id, day) key decides the race. A claim whose lease ran out (its worker
@@ -49,7 +58,7 @@ async def claim_day_post(
     session.add(post)
     try:
         await session.commit()
-        return post
+        return Claim(post, resumed=False)
     except IntegrityError:
         await session.rollback()
     result = await session.execute(
@@ -67,7 +76,8 @@ async def claim_day_post(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
     session.expire_all()
-    return await get_day_post(session, cohort_id=cohort_id, day=day)
+    taken = await get_day_post(session, cohort_id=cohort_id, day=day)
+    return Claim(taken, resumed=True) if taken is not None else None
 
 
 async def record_post_part(
