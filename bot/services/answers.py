@@ -202,6 +202,7 @@ class AnswerService:
                 question_id=qid,
                 text=cleaned,
                 source=source,
+                created_at=self._clock.now(),
                 reply_to={
                     "platform": actor.platform,
                     "user_id": actor.user_id,

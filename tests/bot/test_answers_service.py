@@ -1,0 +1,234 @@
+"""The answer flow: stored before grading, graded point by point, never lost, best grade counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.app import StudyBot
+from bot.clock import FakeClock
+from bot.commands import dispatch, thread_reply
+from bot.errors import StudyBotError
+from bot.messages import Channel, Message, SentMessage
+from bot.services.context import Actor
+from bot.settings import load_settings
+from bot.store.models import Answer, DraftedRubric, Grade, PointsEvent, ThreadLink
+from graders import RubricQuestion
+from tests.support.openai_server import OpenAIServer, Reply
+
+ADMIN = Actor("console", "local", "study", "ada", "Ada", is_workspace_admin=True)
+BOB = Actor("console", "local", "study", "bob", "Bob")
+STRONG = (
+    "Adam keeps two moments, m and v, in FP32: 8 bytes per parameter on top of the weights and "
+    "gradients. For a 7B model that is 56 GB of optimizer state. AdamW decouples weight decay "
+    "from the gradient and applies it directly to the parameter update."
+)
+WEAK = "Adam stores some extra state for each parameter."
+
+
+class DMs:
+    """The platform boundary for private messages."""
+
+    platform = "console"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Message]] = []
+
+    async def send_dm(self, user_id: str, message: Message) -> SentMessage:
+        self.sent.append((user_id, message))
+        return SentMessage("dm1", user_id)
+
+    async def post(self, channel: Channel, message: Message, *, idempotency_key: str) -> Any:
+        raise AssertionError("not used")
+
+    async def find_posted(self, channel: Channel, idempotency_key: str) -> None:
+        return None
+
+    async def reply_in_thread(self, channel: Channel, thread_id: str, message: Message) -> Any:
+        raise AssertionError("not used")
+
+    async def edit(self, sent: SentMessage, message: Message) -> None:
+        raise AssertionError("not used")
+
+
+class BrokenGrader:
+    """A grader whose backend is down (the Grader port)."""
+
+    async def grade(self, question: RubricQuestion, answer: str) -> Any:
+        raise ConnectionError("grader backend unreachable")
+
+
+@pytest.fixture
+def bot(db: Any, monkeypatch: pytest.MonkeyPatch) -> StudyBot:
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "STUDYBOT_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    app = StudyBot(
+        settings=load_settings(), engine=db.engine, sessions=db.sessions,
+        clock=FakeClock(datetime(2026, 12, 1, 9, tzinfo=UTC)),
+    )
+    app.add_publisher("console", DMs())  # type: ignore[arg-type]
+    return app
+
+
+async def setup_cohort(bot: StudyBot) -> None:
+    await bot.cohorts.setup(ADMIN, start_date="2026-12-01")
+    await bot.cohorts.join(BOB)
+
+
+async def rows(bot: StudyBot, model: Any) -> list[Any]:
+    async with bot.sessions() as session:
+        return list((await session.execute(select(model))).scalars().all())
+
+
+async def test_answer_is_graded_point_by_point_with_evidence(bot: StudyBot) -> None:
+    await setup_cohort(bot)
+    reply = await dispatch(bot, BOB, "answer", {"id": "e1-005", "text": STRONG})
+    message = reply.messages[0]
+    assert reply.ephemeral  # private by default
+    assert message.header and message.header.startswith("E1-005: ")
+    marks = [f.name[0] for f in message.fields]
+    assert len(marks) == 3 and marks.count("✅") >= 2
+    for fld in message.fields:
+        if fld.name.startswith("✅"):
+            quoted = fld.value.split("”")[0].lstrip("“")
+            assert quoted in STRONG  # evidence is a real span of the answer
+    (answer,) = await rows(bot, Answer)
+    assert answer.status == "graded" and answer.question_id == "E1-005"
+    (points,) = await rows(bot, PointsEvent)
+    assert points.points > 0 and points.kind == "answer"
+
+
+async def test_resubmission_best_grade_counts_and_points_only_grow(bot: StudyBot) -> None:
+    await setup_cohort(bot)
+    await dispatch(bot, BOB, "answer", {"id": "E1-005", "text": STRONG})
+    first = sum(p.points for p in await rows(bot, PointsEvent))
+    weaker = await dispatch(bot, BOB, "answer", {"id": "E1-005", "text": WEAK})
+    assert "best so far" in (weaker.messages[0].header or "")
+    assert sum(p.points for p in await rows(bot, PointsEvent)) == first
+    assert len(await rows(bot, Answer)) == 2 and len(await rows(bot, Grade)) == 2
+
+
+@pytest.mark.parametrize(
+    ("qid", "text", "message"),
+    [
+        ("E1-005", "   \u200b\u200f  ", "Your answer is empty"),
+        ("E1-005", "x" * 50_000, "50,000 characters; the limit is"),
+        ("E99-001", "an answer", "no question 'E99-001'"),
+        ("banana", "an answer", "is not a question id"),
+    ],
+)
+async def test_bad_answers_are_explained_and_nothing_is_stored(
+    bot: StudyBot, qid: str, text: str, message: str
+) -> None:
+    await setup_cohort(bot)
+    with pytest.raises((StudyBotError, ValueError)) as info:
+        await dispatch(bot, BOB, "answer", {"id": qid, "text": text})
+    assert message.lower() in str(info.value).lower()
+    assert await rows(bot, Answer) == []
+
+
+async def test_invisible_and_bidi_characters_are_dropped_before_storing(bot: StudyBot) -> None:
+    await setup_cohort(bot)
+    await dispatch(bot, BOB, "answer", {"id": "E1-005", "text": "\u202e8 bytes\u200b per param"})
+    (answer,) = await rows(bot, Answer)
+    assert answer.text == "8 bytes per param"
+
+
+async def test_failed_grading_keeps_the_answer_and_a_retry_delivers_the_grade(
+    bot: StudyBot,
+) -> None:
+    await setup_cohort(bot)
+    working = bot.answers._grader_for
+    bot.answers._grader_for = lambda key: BrokenGrader()  # type: ignore[assignment,return-value]
+    reply = await dispatch(bot, BOB, "answer", {"id": "E1-005", "text": STRONG})
+    assert "saved" in (reply.messages[0].text or "") and "retried" in (reply.messages[0].text or "")
+    (answer,) = await rows(bot, Answer)
+    assert answer.status == "pending" and answer.attempts == 1
+    assert "unreachable" in (answer.last_error or "")
+    # The backend is back; a tick (or a restart) grades it and tells the member.
+    bot.answers._grader_for = working  # type: ignore[method-assign]
+    bot.clock.advance(minutes=2)  # type: ignore[attr-defined]
+    assert await bot.answers.retry_pending() == 1
+    (answer,) = await rows(bot, Answer)
+    assert answer.status == "graded"
+    dms = bot.publishers["console"].sent  # type: ignore[attr-defined]
+    assert dms and dms[0][0] == "bob" and (dms[0][1].header or "").startswith("E1-005")
+    assert await bot.answers.retry_pending() == 0
+
+
+async def test_question_without_rubric_gets_an_honest_self_check(bot: StudyBot) -> None:
+    await setup_cohort(bot)
+    qid = next(
+        q.id for q in bot.library.day(121).tracks[0].items[0].questions if not q.bank_id
+    )
+    reply = await dispatch(bot, BOB, "answer", {"id": qid, "text": "DFS with a visited set."})
+    message = reply.messages[0]
+    assert "self-check" in (message.header or "") and "no score" in message.text
+    (answer,) = await rows(bot, Answer)
+    assert answer.status == "self_check"
+    assert await rows(bot, Grade) == []
+
+
+async def test_llm_drafts_a_rubric_once_marked_and_admins_accept_it(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drafted = ["Mark visited cells in place and restore them on backtrack.",
+               "Prune with a trie when searching many words (Word Search II)."]
+    with OpenAIServer().start() as server:
+        server.respond_with(Reply.chat_json({"points": drafted}))
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("STUDYBOT_GRADER_KIND", "offline")
+        app = StudyBot(settings=load_settings(), engine=db.engine, sessions=db.sessions,
+                       clock=FakeClock(datetime(2026, 12, 1, 9, tzinfo=UTC)))
+        await setup_cohort(app)
+        qid = next(
+            q.id for q in app.library.day(121).tracks[0].items[0].questions if not q.bank_id
+        )
+        text = "I mark visited cells in place on the board and restore them on backtrack."
+        first = await dispatch(app, BOB, "answer", {"id": qid, "text": text})
+        await dispatch(app, BOB, "answer", {"id": qid, "text": text + " Also a trie."})
+        assert len(server.chat_requests) == 1  # drafted once, stored
+        assert "drafted by an LLM" in (first.messages[0].footer or "")
+        (draft,) = await rows(app, DraftedRubric)
+        assert draft.points == drafted and draft.status == "drafted"
+        with pytest.raises(StudyBotError, match="Only cohort admins"):
+            await dispatch(app, BOB, "rubric accept", {"id": qid})
+        await dispatch(app, ADMIN, "rubric edit", {"id": qid, "points": "Visited marks; Trie"})
+        (draft,) = await rows(app, DraftedRubric)
+        assert draft.points == ["Visited marks", "Trie"] and draft.status == "edited"
+        after = await dispatch(app, BOB, "answer", {"id": qid, "text": text})
+        assert "drafted by an LLM" not in (after.messages[0].footer or "")
+
+
+async def test_a_reply_in_a_question_thread_is_an_answer(bot: StudyBot) -> None:
+    await setup_cohort(bot)
+    async with bot.sessions() as session:
+        cohort = await bot.cohorts.cohort_for(ADMIN)
+        assert cohort is not None
+        session.add(ThreadLink(platform="console", channel_id="study", thread_id="m7",
+                               cohort_id=cohort.id or 0, day=1, question_id="E1-005"))
+        await session.commit()
+    in_thread = Actor("console", "local", "study", "bob", "Bob", thread_id="m7")
+    reply = await thread_reply(bot, in_thread, STRONG)
+    assert reply is not None and (reply.messages[0].header or "").startswith("E1-005")
+    elsewhere = Actor("console", "local", "study", "bob", "Bob", thread_id="unknown")
+    assert await thread_reply(bot, elsewhere, STRONG) is None
+    (answer,) = await rows(bot, Answer)
+    assert answer.source == "thread"
+
+
+async def test_public_cohorts_get_grades_in_the_thread(bot: StudyBot) -> None:
+    await bot.cohorts.setup(ADMIN, start_date="2026-12-01", answers_public=True)
+    reply = await dispatch(bot, BOB, "answer", {"id": "E1-005", "text": STRONG})
+    assert reply.ephemeral is False
+
+
+async def test_pending_answers_older_than_a_minute_only(bot: StudyBot) -> None:
+    await setup_cohort(bot)
+    await bot.answers.submit(BOB, "E1-005", STRONG)
+    assert await bot.answers.retry_pending(min_age=timedelta(minutes=1)) == 0
+    bot.clock.advance(minutes=1)  # type: ignore[attr-defined]
+    assert await bot.answers.retry_pending(min_age=timedelta(minutes=1)) == 1
