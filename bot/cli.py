@@ -237,7 +237,7 @@ def day(
         library = load_library()
         if not 1 <= n <= library.days_total:
             raise fail(f"day {n} is outside the curriculum (1-{library.days_total})")
-        messages = compose_day(library.day(n))
+        messages = compose_day(library.day(n), lambda qid: bool(library.rubric_for(qid)))
     except typer.Exit:
         raise
     except Exception as exc:

@@ -8,7 +8,7 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -48,8 +48,11 @@ def post_key(cohort_id: int, day: int, part: str) -> str:
     return f"studybot:{cohort_id}:{day}:{part}"
 
 
-def compose_day(plan: DayPlan) -> list[Message]:
-    """Turn a day plan into the messages of its post: the plan, then one thread per question."""
+def compose_day(plan: DayPlan, has_rubric: Callable[[str], bool] | None = None) -> list[Message]:
+    """Turn a day plan into the messages of its post: the plan, then one thread per question.
+
+    `has_rubric` tells which questions are graded; the others are marked as self-check.
+    """
     fields: list[MessageField] = []
     questions: list[Message] = []
     for track in plan.tracks:
@@ -67,7 +70,8 @@ def compose_day(plan: DayPlan) -> list[Message]:
             lines.append(line)
             for q in item.questions:
                 context = item.title or track.topic or track.name
-                rubric = "" if q.bank_id or q.id.startswith("E") else " · self-check (no rubric)"
+                graded = has_rubric(q.answer_id) if has_rubric else bool(q.bank_id)
+                rubric = "" if graded else " · self-check (no rubric)"
                 questions.append(
                     Message(
                         header=f"{q.answer_id} · {context}"[:150],
@@ -151,7 +155,11 @@ class DailyService:
 
     def compose_day(self, day: int) -> list[Message]:
         """Return the messages of a day's post."""
-        return compose_day(self.day_plan(day))
+        return compose_day(self.day_plan(day), self.has_rubric)
+
+    def has_rubric(self, qid: str) -> bool:
+        """Tell whether answers to a question are graded against a rubric."""
+        return bool(self._library.rubric_for(qid))
 
     def compose_day_summary(self, day: int) -> Message:
         """Return the one-message private view of a day."""

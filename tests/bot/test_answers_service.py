@@ -66,7 +66,9 @@ def bot(db: Any, monkeypatch: pytest.MonkeyPatch) -> StudyBot:
     for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "STUDYBOT_REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
     app = StudyBot(
-        settings=load_settings(), engine=db.engine, sessions=db.sessions,
+        settings=load_settings(),
+        engine=db.engine,
+        sessions=db.sessions,
         clock=FakeClock(datetime(2026, 12, 1, 9, tzinfo=UTC)),
     )
     app.add_publisher("console", DMs())  # type: ignore[arg-type]
@@ -161,9 +163,7 @@ async def test_failed_grading_keeps_the_answer_and_a_retry_delivers_the_grade(
 
 async def test_question_without_rubric_gets_an_honest_self_check(bot: StudyBot) -> None:
     await setup_cohort(bot)
-    qid = next(
-        q.id for q in bot.library.day(121).tracks[0].items[0].questions if not q.bank_id
-    )
+    qid = next(q.id for q in bot.library.day(121).tracks[0].items[0].questions if not q.bank_id)
     reply = await dispatch(bot, BOB, "answer", {"id": qid, "text": "DFS with a visited set."})
     message = reply.messages[0]
     assert "self-check" in (message.header or "") and "no score" in message.text
@@ -175,18 +175,22 @@ async def test_question_without_rubric_gets_an_honest_self_check(bot: StudyBot) 
 async def test_llm_drafts_a_rubric_once_marked_and_admins_accept_it(
     db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    drafted = ["Mark visited cells in place and restore them on backtrack.",
-               "Prune with a trie when searching many words (Word Search II)."]
+    drafted = [
+        "Mark visited cells in place and restore them on backtrack.",
+        "Prune with a trie when searching many words (Word Search II).",
+    ]
     with OpenAIServer().start() as server:
         server.respond_with(Reply.chat_json({"points": drafted}))
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("STUDYBOT_GRADER_KIND", "offline")
-        app = StudyBot(settings=load_settings(), engine=db.engine, sessions=db.sessions,
-                       clock=FakeClock(datetime(2026, 12, 1, 9, tzinfo=UTC)))
-        await setup_cohort(app)
-        qid = next(
-            q.id for q in app.library.day(121).tracks[0].items[0].questions if not q.bank_id
+        app = StudyBot(
+            settings=load_settings(),
+            engine=db.engine,
+            sessions=db.sessions,
+            clock=FakeClock(datetime(2026, 12, 1, 9, tzinfo=UTC)),
         )
+        await setup_cohort(app)
+        qid = next(q.id for q in app.library.day(121).tracks[0].items[0].questions if not q.bank_id)
         text = "I mark visited cells in place on the board and restore them on backtrack."
         first = await dispatch(app, BOB, "answer", {"id": qid, "text": text})
         await dispatch(app, BOB, "answer", {"id": qid, "text": text + " Also a trie."})
@@ -208,8 +212,16 @@ async def test_a_reply_in_a_question_thread_is_an_answer(bot: StudyBot) -> None:
     async with bot.sessions() as session:
         cohort = await bot.cohorts.cohort_for(ADMIN)
         assert cohort is not None
-        session.add(ThreadLink(platform="console", channel_id="study", thread_id="m7",
-                               cohort_id=cohort.id or 0, day=1, question_id="E1-005"))
+        session.add(
+            ThreadLink(
+                platform="console",
+                channel_id="study",
+                thread_id="m7",
+                cohort_id=cohort.id or 0,
+                day=1,
+                question_id="E1-005",
+            )
+        )
         await session.commit()
     in_thread = Actor("console", "local", "study", "bob", "Bob", thread_id="m7")
     reply = await thread_reply(bot, in_thread, STRONG)
