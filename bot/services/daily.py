@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
@@ -41,6 +40,8 @@ class PublishReport:
     missed: list[tuple[int, int]] = field(default_factory=list)
     failed: list[tuple[int, int, str]] = field(default_factory=list)
     deferred: list[tuple[int, int, str]] = field(default_factory=list)
+    # Each day is composed once per pass, however many cohorts post it.
+    composed: dict[int, list[Message]] = field(default_factory=dict, repr=False)
 
 
 def post_key(cohort_id: int, day: int, part: str) -> str:
@@ -255,7 +256,8 @@ class DailyService:
             return
         channel = Channel(cohort.platform, cohort.workspace_id, cohort.channel_id)  # type: ignore[arg-type]
         try:
-            messages = self.compose_day(post.day)
+            messages = report.composed.get(post.day) or self.compose_day(post.day)
+            report.composed[post.day] = messages
         except StudyBotError as exc:
             await post_repo.finish_day_post(
                 session, post=post, status="failed", now=now, error=str(exc)
@@ -303,9 +305,8 @@ class DailyService:
                     "thread_id": sent.thread_id,
                 },
                 lease_until=now + timedelta(minutes=5),
+                thread=self._thread_link(cohort, post.day, message, sent),
             )
-            if message.thread_starter and message.key.startswith("q:"):
-                await self._link_thread(session, cohort, post.day, message.key[2:], sent)
         await post_repo.finish_day_post(session, post=post, status="posted", now=now)
         report.posted.append((cohort.id, post.day))
 
@@ -333,24 +334,22 @@ class DailyService:
                 log.warning("transient publish error (%s); retry %d in %.2fs", exc, attempt, delay)
                 await self._clock.sleep(delay)
 
-    async def _link_thread(
-        self, session: AsyncSession, cohort: Cohort, day: int, qid: str, sent: SentMessage
-    ) -> None:
+    @staticmethod
+    def _thread_link(
+        cohort: Cohort, day: int, message: Message, sent: SentMessage
+    ) -> ThreadLink | None:
+        """Return the link from a question's thread to its question, for thread replies."""
+        if not (message.thread_starter and message.key.startswith("q:")):
+            return None
         assert cohort.id is not None
-        session.add(
-            ThreadLink(
-                platform=cohort.platform,
-                channel_id=sent.channel_id,
-                thread_id=sent.thread_id or sent.message_id,
-                cohort_id=cohort.id,
-                day=day,
-                question_id=qid,
-            )
+        return ThreadLink(
+            platform=cohort.platform,
+            channel_id=sent.channel_id,
+            thread_id=sent.thread_id or sent.message_id,
+            cohort_id=cohort.id,
+            day=day,
+            question_id=message.key[2:],
         )
-        try:
-            await session.commit()
-        except IntegrityError:
-            await session.rollback()
 
     async def _tell_admins(self, session: AsyncSession, cohort: Cohort, text: str) -> None:
         assert cohort.id is not None

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
-from bot.store.models import DayPost
+from bot.store.models import DayPost, ThreadLink
 
 
 @dataclass(frozen=True)
@@ -81,13 +82,31 @@ async def claim_day_post(
 
 
 async def record_post_part(
-    session: AsyncSession, *, post: DayPost, part: str, sent: dict[str, Any], lease_until: datetime
+    session: AsyncSession,
+    *,
+    post: DayPost,
+    part: str,
+    sent: dict[str, Any],
+    lease_until: datetime,
+    thread: ThreadLink | None = None,
 ) -> None:
-    """Record one message of a post the moment the platform accepted it."""
-    post.message_ids = {**post.message_ids, part: sent}
-    post.lease_until = lease_until
-    session.add(post)
+    """Record one message of a post (and its question thread) the moment the platform took it.
+
+    One statement pair and one commit per message: this runs once per message of every
+    cohort's post, so it stays off the ORM's unit of work.
+    """
+    message_ids = {**post.message_ids, part: sent}
+    await session.execute(
+        update(DayPost)
+        .where(col(DayPost.id) == post.id)
+        .values(message_ids=message_ids, lease_until=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    if thread is not None:
+        await session.execute(insert(ThreadLink).values(**thread.model_dump(exclude={"id"})))
     await session.commit()
+    set_committed_value(post, "message_ids", message_ids)
+    set_committed_value(post, "lease_until", lease_until)
 
 
 async def finish_day_post(
