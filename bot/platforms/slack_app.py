@@ -25,7 +25,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot import commands as catalogue
 from bot.commands import COMMANDS, Command, dispatch
 from bot.errors import StudyBotError, user_message_for
-from bot.messages import Channel, Message, PublishError, Reply, SentMessage
+from bot.messages import Channel, Message, Platform, PublishError, Reply, SentMessage
 from bot.platforms.console import parse_command_line
 from bot.platforms.slack_render import clip, render_message, render_reply
 from bot.services.context import Actor
@@ -122,7 +122,7 @@ class SlackPublisher:
     channel), so a fan-out waits its turn instead of collecting 429s.
     """
 
-    platform = "slack"
+    platform: Platform = "slack"
 
     def __init__(
         self,
@@ -240,7 +240,8 @@ class SlackPublisher:
                 limit=self.history_limit,
                 cursor=cursor,
             )
-            for item in response.get("messages", []) or []:
+            items: list[dict[str, Any]] = response.get("messages", []) or []
+            for item in items:
                 meta = item.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
                 if meta.get("event_type") != POST_EVENT_TYPE:
@@ -669,14 +670,14 @@ async def run_slack(bot: StudyBot, *, ready: asyncio.Event | None = None) -> Non
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             handler = AsyncSocketModeHandler(app, settings.app_token)
-            await handler.connect_async()
+            await handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("Slack face connected (Socket Mode)")
             if ready is not None:
                 ready.set()
             try:
                 await asyncio.Event().wait()
             finally:
-                await handler.close_async()
+                await handler.close_async()  # type: ignore[no-untyped-call]
         else:
             from aiohttp import web
 
