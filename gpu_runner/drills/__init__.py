@@ -1,0 +1,83 @@
+"""The drill catalogue: every coding exercise StudyBot can judge, by id."""
+
+from __future__ import annotations
+
+from gpu_runner.drills import (
+    adamw,
+    alibi,
+    attention,
+    block_manager,
+    dpo,
+    gelu,
+    hash_ring,
+    interleaving,
+    kv_cache,
+    label_smoothing,
+    logsumexp,
+    lora,
+    lru_cache,
+    rope,
+    sampling_filters,
+    softmax,
+    token_bucket,
+    word_search,
+)
+from gpu_runner.drills.base import Case, Drill, Tolerance, check_in_process
+
+__all__ = [
+    "DRILLS",
+    "Case",
+    "Drill",
+    "Tolerance",
+    "UnknownDrillError",
+    "check_in_process",
+    "get_drill",
+]
+
+
+class UnknownDrillError(ValueError):
+    """Raised for a drill id that is not in the catalogue."""
+
+
+def _catalogue(*drills: Drill) -> dict[str, Drill]:
+    out: dict[str, Drill] = {}
+    for drill in drills:
+        if drill.id in out:
+            raise RuntimeError(f"two drills share the id {drill.id!r}")
+        out[drill.id] = drill
+    return out
+
+
+# Ordered as a member meets them: numerics, attention, decoding, positions, training,
+# serving arithmetic, then the data-structure and DSA drills.
+DRILLS: dict[str, Drill] = _catalogue(
+    softmax.DRILL,
+    logsumexp.DRILL,
+    attention.ATTENTION,
+    attention.TILED_ATTENTION,
+    sampling_filters.TOP_K,
+    sampling_filters.TOP_P,
+    rope.DRILL,
+    alibi.DRILL,
+    gelu.DRILL,
+    label_smoothing.DRILL,
+    adamw.DRILL,
+    lora.DRILL,
+    dpo.DRILL,
+    kv_cache.DRILL,
+    lru_cache.DRILL,
+    token_bucket.DRILL,
+    hash_ring.DRILL,
+    block_manager.DRILL,
+    word_search.DRILL,
+    interleaving.DRILL,
+)
+
+
+def get_drill(drill_id: str) -> Drill:
+    """Return the drill called `drill_id`, or raise UnknownDrillError listing the known ids."""
+    try:
+        return DRILLS[drill_id]
+    except KeyError:
+        known = ", ".join(DRILLS)
+        raise UnknownDrillError(f"unknown drill {drill_id!r}; known drills: {known}") from None

@@ -1,0 +1,22 @@
+"""Mistake: a failed branch leaves its cell marked as visited."""
+
+# expect: case (present|backtrack_needed|long_path) .*returned False, expected True for word
+
+
+def exist(board, word):
+    rows, cols = len(board), len(board[0])
+    seen = set()
+
+    def dfs(r, c, i):
+        if board[r][c] != word[i] or (r, c) in seen:
+            return False
+        if i == len(word) - 1:
+            return True
+        seen.add((r, c))
+        for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+            nr, nc = r + dr, c + dc
+            if 0 <= nr < rows and 0 <= nc < cols and dfs(nr, nc, i + 1):
+                return True
+        return False
+
+    return any(dfs(r, c, 0) for r in range(rows) for c in range(cols))
