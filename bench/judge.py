@@ -1,0 +1,189 @@
+"""Benchmark the judge: sandbox start-up overhead, and how steady its timings are per drill.
+
+Run from the repository root:
+
+    python bench/judge.py                       # everything (long: every drill, 10 judgings)
+    python bench/judge.py --drills softmax,gelu --judgings 5
+    python bench/judge.py --skip-drills         # start-up overhead only
+
+Start-up: a bare Python process started 20 times directly and 20 times through the sandbox
+(cgroups, rlimits, bubblewrap, setpriv, seccomp), plus the same with `import torch`, which is
+what every judged process pays. Medians.
+
+Per drill: the same correct solution (the drill's reference, as a standalone file) judged N
+times with timing on. For each drill it prints the median per-call time of every judging, the
+spread of those medians ((max - min) / median and IQR / median), the mean within-judging spread
+the result reports, the speed-up range against the reference, and how many judgings called it a
+tie, which for the reference against itself they should.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gpu_runner.harness import TimingOptions, format_seconds
+from gpu_runner.judge import JudgeOptions, judge, resolve_device
+from gpu_runner.sandbox import Limits, job_directory, make_launcher
+
+
+def _median_start(cmd_runner: Any, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        cmd_runner()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def startup_overhead(runs: int, torch_runs: int) -> dict[str, float]:
+    """Return median start-to-exit seconds of plain and sandboxed Python processes."""
+    launcher = make_launcher(Limits())
+    launcher.check()
+    figures: dict[str, float] = {}
+    for label, body, n in (("bare", "pass\n", runs), ("torch", "import torch\n", torch_runs)):
+        if n <= 0:
+            continue
+        with job_directory() as job:
+            script = job / "probe.py"
+            script.write_text(body)
+            script.chmod(0o644)
+
+            def plain(path: Path = script) -> None:
+                subprocess.run([sys.executable, "-I", "-B", str(path)], check=True)
+
+            def sandboxed(job_dir: Path = job) -> None:
+                exit = launcher.start(job_dir, "probe.py").close(grace_s=120)
+                if exit.status != 0:
+                    raise RuntimeError(f"sandboxed probe failed: {exit}")
+
+            figures[f"{label}_plain_s"] = _median_start(plain, n)
+            figures[f"{label}_sandboxed_s"] = _median_start(sandboxed, n)
+        figures[f"{label}_overhead_s"] = (
+            figures[f"{label}_sandboxed_s"] - figures[f"{label}_plain_s"]
+        )
+    return figures
+
+
+def drill_spread(drill_id: str, judgings: int, options: JudgeOptions) -> dict[str, Any]:
+    """Judge the drill's reference `judgings` times and summarise how the timings vary."""
+    from gpu_runner.drills import get_drill
+
+    drill = get_drill(drill_id)
+    source = drill.reference_source
+    medians: list[float] = []
+    speedups: list[float] = []
+    spreads: list[float] = []
+    ties = 0
+    problems: list[str] = []
+    case = ""
+    device = ""
+    started = time.perf_counter()
+    for _ in range(judgings):
+        result = judge(drill, source, options=options)
+        if result.timing is None:
+            problems.append(f"{result.verdict}: {result.message[:200]}")
+            continue
+        t = result.timing
+        case, device = t.case, t.device
+        medians.append(t.median)
+        speedups.append(t.speedup)
+        spreads.append(t.spread)
+        ties += t.tie_with_reference
+    out: dict[str, Any] = {"drill": drill_id, "case": case, "device": device, "problems": problems}
+    out["wall_s"] = time.perf_counter() - started
+    if medians:
+        m = statistics.median(medians)
+        q = statistics.quantiles(medians, n=4) if len(medians) > 1 else [m, m, m]
+        out.update(
+            judgings=len(medians),
+            median_s=m,
+            medians_s=medians,
+            range_over_median=(max(medians) - min(medians)) / m,
+            iqr_over_median=(q[2] - q[0]) / m,
+            mean_within_spread=statistics.fmean(spreads),
+            speedups=speedups,
+            speedup_min=min(speedups),
+            speedup_max=max(speedups),
+            ties=ties,
+        )
+    return out
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--startup-runs", type=int, default=20)
+    parser.add_argument("--torch-startup-runs", type=int, default=5)
+    parser.add_argument("--judgings", type=int, default=10)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--budget", type=float, default=0.5, help="timed seconds per process")
+    parser.add_argument("--drills", default="", help="comma-separated ids (default: all)")
+    parser.add_argument("--skip-drills", action="store_true")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+
+    report: dict[str, Any] = {}
+    print("sandbox start-up (median of runs, start to exit)")
+    overhead = startup_overhead(args.startup_runs, args.torch_startup_runs)
+    report["startup"] = overhead
+    for label in ("bare", "torch"):
+        if f"{label}_plain_s" in overhead:
+            print(
+                f"  {label:6} plain {format_seconds(overhead[f'{label}_plain_s']):>9}  "
+                f"sandboxed {format_seconds(overhead[f'{label}_sandboxed_s']):>9}  "
+                f"overhead {format_seconds(overhead[f'{label}_overhead_s']):>9}"
+            )
+    if not args.skip_drills:
+        from gpu_runner.drills import DRILLS
+
+        ids = [d for d in args.drills.split(",") if d] or list(DRILLS)
+        options = JudgeOptions(
+            device=args.device,
+            processes=args.processes,
+            timing_options=TimingOptions(budget_s=args.budget),
+        )
+        print(
+            f"\ntiming spread: the reference judged {args.judgings}x per drill "
+            f"({args.processes} timed process(es) per judging, {args.budget:g} s budget each)"
+        )
+        header = (
+            f"  {'drill':20} {'case':30} {'median':>9} {'range/med':>9} {'IQR/med':>8} "
+            f"{'in-run':>7} {'speed-up':>13} {'ties':>5}"
+        )
+        print(header)
+        report["drills"] = []
+        for drill_id in ids:
+            row = drill_spread(drill_id, args.judgings, options)
+            report["drills"].append(row)
+            if "median_s" not in row:
+                print(f"  {drill_id:20} no timing: {row['problems'][:1]}")
+                continue
+            print(
+                f"  {drill_id:20} {row['case'][:30]:30} {format_seconds(row['median_s']):>9} "
+                f"{row['range_over_median']:>9.1%} {row['iqr_over_median']:>8.1%} "
+                f"{row['mean_within_spread']:>7.1%} "
+                f"{row['speedup_min']:>5.2f}-{row['speedup_max']:<5.2f}x "
+                f"{row['ties']:>2}/{row['judgings']}",
+                flush=True,
+            )
+            for problem in row["problems"]:
+                print(f"    ! {problem}")
+        from gpu_runner.drills import get_drill
+
+        first = get_drill(ids[0]) if ids else None
+        if first is not None:
+            report["device"] = resolve_device(args.device, first)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,462 @@
+"""Judging one submission: correctness in the sandbox, then timing beside the reference.
+
+`judge(drill_id, source)` is the entry point for the command line, the local runner and the
+workers. It never shows a member a stack trace of the judge: every outcome of the member's code
+becomes a `RunResult` with a verdict and an actionable message, and what is not the member's
+doing (an unknown drill, no sandbox on this machine) raises a short, clear error instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import platform
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache, partial
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from gpu_runner import timing
+from gpu_runner.harness import (
+    CaseInput,
+    EntryProcess,
+    Failed,
+    ProcessTiming,
+    SeedStream,
+    TimedSide,
+    TimingOptions,
+    format_seconds,
+    make_pool,
+    make_warm_up,
+    start_entry,
+)
+from gpu_runner.protocol import MAX_SOURCE_BYTES, RunJob, RunResult, Timing, TimingStats, Verdict
+from gpu_runner.sandbox import Limits, SandboxUnavailableError, job_directory, make_launcher
+
+if TYPE_CHECKING:
+    from gpu_runner.drills.base import Case, Drill
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+UNSAFE_PREFIX = "[UNSAFE: judged without a sandbox, for development only] "
+MAX_OUTPUT_CHARS = 4000
+
+__all__ = [
+    "JudgeError",
+    "JudgeOptions",
+    "SandboxUnavailableError",
+    "judge",
+    "judge_job",
+]
+
+
+class JudgeError(RuntimeError):
+    """A request the judge cannot serve (not a verdict on the code): safe to show as is."""
+
+
+class _ReferenceFailed(Exception):
+    """The trusted reference could not be timed; says nothing about the member's code."""
+
+
+@dataclass(frozen=True)
+class JudgeOptions:
+    """How to judge: device, timing, isolation and limits."""
+
+    device: str = "auto"
+    timing: bool = True
+    processes: int = 3
+    threads: int = 1
+    bench_case: str | Case | None = None
+    limits: Limits = field(default_factory=Limits)
+    timing_options: TimingOptions = field(default_factory=TimingOptions)
+    unsafe_no_sandbox: bool = False
+
+
+def resolve_device(requested: str, drill: Drill) -> str:
+    """Return "cuda" or "cpu" for a request of "auto", "cpu" or "cuda"."""
+    if requested not in ("auto", "cpu", "cuda"):
+        raise JudgeError(f"unknown device {requested!r}; use auto, cpu or cuda")
+    if requested == "cpu" or not drill.needs_torch:
+        return "cpu"
+    import torch
+
+    available = torch.cuda.is_available()
+    if requested == "cuda" and not available:
+        raise JudgeError("a CUDA device was requested but this machine has none")
+    return "cuda" if available else "cpu"
+
+
+@cache
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def device_name(device: str, threads: int) -> str:
+    """Describe the device timings were taken on."""
+    if device == "cuda":
+        import torch
+
+        return f"cuda: {torch.cuda.get_device_name()}"
+    return f"cpu: {_cpu_model()} ({threads} thread{'s' if threads != 1 else ''})"
+
+
+def _bench_case(drill: Drill, wanted: str | Case | None) -> Case | None:
+    if wanted is not None and not isinstance(wanted, str):
+        return wanted
+    if wanted is None:
+        return drill.bench_cases[0] if drill.bench_cases else None
+    for case in drill.bench_cases:
+        if case.name == wanted:
+            return case
+    names = ", ".join(c.name for c in drill.bench_cases) or "none"
+    raise JudgeError(f"drill {drill.id!r} has no bench case {wanted!r}; it has: {names}")
+
+
+def _precheck(source: str) -> tuple[Verdict, str] | None:
+    size = len(source.encode("utf-8", "replace"))
+    if size > MAX_SOURCE_BYTES:
+        return "rejected", (
+            f"the file is {size // 1024} KiB; submissions are limited to "
+            f"{MAX_SOURCE_BYTES // 1024} KiB"
+        )
+    try:
+        compile(source, "submission.py", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}" if exc.lineno else "somewhere"
+        text = (exc.text or "").rstrip()
+        snippet = f"\n  {text}" if text else ""
+        return "error", f"submission.py {where}: SyntaxError: {exc.msg}{snippet}"
+    except (ValueError, MemoryError, RecursionError) as exc:
+        return "error", f"submission.py cannot be compiled: {type(exc).__name__}: {exc}"
+    return None
+
+
+def _stats(summary: timing.Summary, processes: int) -> TimingStats:
+    return TimingStats(
+        runs=summary.runs,
+        processes=processes,
+        median=summary.median,
+        mean=summary.mean,
+        stderr=summary.stderr,
+        best=summary.best,
+        worst=summary.worst,
+        spread=summary.spread,
+        process_medians=tuple(summary.process_medians),
+    )
+
+
+def build_timing(
+    case: Case,
+    device: str,
+    threads: int,
+    submission: list[ProcessTiming],
+    reference: list[ProcessTiming],
+    ratios: list[list[float]],
+) -> Timing:
+    """Summarise the processes of both sides, and their paired rounds, into a `Timing`."""
+    sub = timing.summarise([p.per_call_s for p in submission])
+    ref = timing.summarise([p.per_call_s for p in reference])
+    paired = timing.paired_speedup(ratios, sub, ref)
+    n = len(submission)
+    if device == "cuda":
+        stops = sorted(set().union(*(p.stopped_by for p in submission)))
+        method = (
+            "CUDA events around each call, L2 flushed and synchronised between calls, fresh "
+            "inputs per call, until the standard error is under 0.1% of the mean or the "
+            f"budget is spent (stopped by: {', '.join(stops)})"
+        )
+    else:
+        method = (
+            f"blocked autorange on {threads} thread{'s' if threads != 1 else ''}, fresh inputs "
+            f"per call, {n} fresh process{'es' if n != 1 else ''} per side"
+        )
+    method += f"; {paired.rounds} rounds alternating with the reference"
+    diff = 1 / paired.speedup - 1 if paired.speedup > 0 else 0.0
+    if paired.tie:
+        note = (
+            f"the difference to the reference ({diff:+.1%} time) is within the measured noise "
+            f"(±{paired.noise:.1%}): a tie, not a ranking"
+        )
+    else:
+        faster = "faster" if paired.speedup > 1 else "slower"
+        note = (
+            f"{paired.speedup:.2f}x the reference's speed ({faster}), beyond the measured "
+            f"noise (±{paired.noise:.1%})"
+        )
+    return Timing(
+        case=case.name,
+        device=device_name(device, threads),
+        method=method,
+        runs=sub.runs,
+        processes=n,
+        median=sub.median,
+        mean=sub.mean,
+        stderr=sub.stderr,
+        best=sub.best,
+        worst=sub.worst,
+        spread=sub.spread,
+        reference=_stats(ref, len(reference)),
+        speedup=paired.speedup,
+        tie_with_reference=paired.tie,
+        rounds=paired.rounds,
+        note=note,
+    )
+
+
+def _timing_line(t: Timing) -> str:
+    verdict = (
+        "a tie with the reference"
+        if t.tie_with_reference
+        else f"{t.speedup:.2f}x the reference's speed"
+    )
+    return (
+        f"{format_seconds(t.median)} per call on `{t.case}` (median of {t.runs} runs in "
+        f"{t.processes} process{'es' if t.processes != 1 else ''}; reference "
+        f"{format_seconds(t.reference.median)}): {verdict}"
+    )
+
+
+class _Run:
+    """The state of one judging: drill, launcher, seeds and what was learnt so far."""
+
+    def __init__(
+        self,
+        drill: Drill,
+        source: str,
+        options: JudgeOptions,
+        job_id: str,
+        progress: Callable[[str], None],
+    ) -> None:
+        self.drill = drill
+        self.source = source
+        self.options = options
+        self.job_id = job_id
+        self.progress = progress
+        self.device = resolve_device(options.device, drill)
+        self.launcher = make_launcher(
+            options.limits,
+            device=self.device,
+            threads=options.threads,
+            unsafe=options.unsafe_no_sandbox,
+        )
+        self.launcher.check()
+        self.sandbox = self.launcher.describe()
+        self.seeds = SeedStream()
+        self.started = time.perf_counter()
+        self.cases_passed = 0
+        self.cases_total = len(drill.all_cases())
+        self.output = ""
+
+    def result(self, verdict: Verdict, message: str, timing_: Timing | None = None) -> RunResult:
+        prefix = UNSAFE_PREFIX if self.options.unsafe_no_sandbox else ""
+        return RunResult(
+            job_id=self.job_id,
+            drill=self.drill.id,
+            verdict=verdict,
+            message=prefix + message,
+            cases_passed=self.cases_passed,
+            cases_total=self.cases_total,
+            timing=timing_,
+            sandbox=self.sandbox,
+            unsafe=self.options.unsafe_no_sandbox,
+            output=self.output[-MAX_OUTPUT_CHARS:],
+            duration_s=time.perf_counter() - self.started,
+        )
+
+    def _entry(self, job_dir: Path, *, reference: bool) -> EntryProcess:
+        drill = self.drill
+        return start_entry(
+            self.launcher,
+            job_dir,
+            source=drill.reference_source if reference else self.source,
+            drill=drill,
+            entry=drill.reference_impl.__name__ if reference else drill.entry,
+            device=self.device,
+            allows_mutation=bool(getattr(drill, "allows_input_mutation", False)),
+        )
+
+    def run(self) -> RunResult:
+        drill = self.drill
+        cases = [
+            CaseInput(c, f"{kind} case `{c.name}`", drill.make_inputs(c, self.seeds.next()))
+            for kind, group in (("public", drill.public_cases), ("secret", drill.secret_cases))
+            for c in group
+        ]
+        bench = _bench_case(drill, self.options.bench_case) if self.options.timing else None
+        submission: list[ProcessTiming] = []
+        reference: list[ProcessTiming] = []
+        ratios: list[list[float]] = []
+        try:
+            for index in range(self.options.processes if bench is not None else 1):
+                self._process_pair(index, cases, bench, submission, reference, ratios)
+        except _ReferenceFailed as exc:
+            return self.result(
+                "passed",
+                f"passed all {len(cases)} cases; timing unavailable: the reference run failed "
+                f"({exc})",
+            )
+        except Failed as failure:
+            self.output = failure.output or self.output
+            return self.result(failure.verdict, failure.message)
+        passed = f"passed all {len(cases)} cases"
+        if bench is None:
+            note = "" if self.options.timing else " (not timed)"
+            if self.options.timing and not drill.bench_cases:
+                note = " (this drill has no bench case to time)"
+            return self.result("passed", passed + note)
+        timing_ = build_timing(
+            bench, self.device, self.options.threads, submission, reference, ratios
+        )
+        return self.result("passed", f"{passed}; {_timing_line(timing_)}", timing_)
+
+    def _process_pair(
+        self,
+        index: int,
+        cases: list[CaseInput],
+        bench: Case | None,
+        submission: list[ProcessTiming],
+        reference: list[ProcessTiming],
+        ratios: list[list[float]],
+    ) -> None:
+        """Start a fresh submission process (and a reference one to time beside it) and use them.
+
+        The first submission process checks every case before any timing. The reference
+        process starts at the same time, so its start-up overlaps the checking.
+        """
+        with job_directory() as sub_dir, job_directory() as ref_dir:
+            if index == 0:
+                self.progress("starting the sandbox")
+            sub = self._entry(sub_dir, reference=False)
+            ref: EntryProcess | None = None
+            try:
+                if bench is not None:
+                    ref = self._reference_call(lambda: self._entry(ref_dir, reference=True))
+                sub.wait_ready()
+                if index == 0:
+                    self.cases_passed = sub.check_cases(self.drill, cases, self.progress)
+                if bench is not None and ref is not None:
+                    r = ref
+                    self._reference_call(r.wait_ready)
+                    sub_t, ref_t, paired = self._time_pair(sub, r, bench, index)
+                    submission.append(sub_t)
+                    reference.append(ref_t)
+                    ratios.append(paired)
+            finally:
+                sub.close()
+                if ref is not None:
+                    ref.close()
+                if index == 0:
+                    self.output = sub.output()
+
+    @staticmethod
+    def _reference_call(fn: Callable[[], _T]) -> _T:
+        """Run a step of the reference's process; its failure is the judge's, not the member's."""
+        try:
+            return fn()
+        except Failed as failure:
+            raise _ReferenceFailed(failure.message) from None
+
+    def _time_pair(
+        self, sub: EntryProcess, ref: EntryProcess, bench: Case, index: int
+    ) -> tuple[ProcessTiming, ProcessTiming, list[float]]:
+        """Warm both up, then time them in alternating rounds; return both and the ratios."""
+        opts = self.options.timing_options
+        n = self.options.processes
+
+        def side(process: EntryProcess, who: str) -> TimedSide:
+            label = f"timing the {who} (process {index + 1}/{n})"
+            return TimedSide(
+                process, self.drill, bench, self.seeds, opts, self.device, self.progress, label
+            )
+
+        mine, theirs = side(sub, "submission"), side(ref, "reference")
+        rounds = max(1, opts.rounds)
+        budget = opts.budget_s / rounds
+        samples = max(1, math.ceil(opts.samples / rounds))
+        warm = make_warm_up(self.drill, bench, self.seeds, opts)
+        mine.warm_up(warm)
+        self._reference_call(partial(theirs.warm_up, warm))
+        ratios: list[float] = []
+        for r in range(rounds):
+            # Both sides time the same fresh inputs, each unseen by either before.
+            self.progress(f"{mine.label}: round {r + 1}/{rounds}: generating fresh inputs")
+            pool = make_pool(
+                self.drill,
+                bench,
+                self.seeds,
+                opts,
+                min(mine.per_call_s, theirs.per_call_s),
+                max(mine.item_bytes, theirs.item_bytes),
+                budget_s=budget,
+                device=self.device,
+            )
+            # Alternate who goes first, so a drift of the machine favours neither side.
+            if (r + index) % 2 == 0:
+                s_round = mine.time_round(pool, samples)
+                r_round = self._reference_call(partial(theirs.time_round, pool, 0))
+            else:
+                r_round = self._reference_call(partial(theirs.time_round, pool, 0))
+                s_round = mine.time_round(pool, samples)
+            if s_round.median > 0:
+                ratios.append(r_round.median / s_round.median)
+        mine.check_timer()
+        self._reference_call(theirs.check_timer)
+        return mine.timing, theirs.timing, ratios
+
+
+def judge(
+    drill_id: str | Drill,
+    source: str,
+    *,
+    options: JudgeOptions | None = None,
+    job_id: str = "",
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Judge `source` against a drill (its id, or the drill itself) and return the verdict.
+
+    Raises UnknownDrillError for an unknown drill, SandboxUnavailableError when no sandbox can
+    be set up (unless `options.unsafe_no_sandbox`), and JudgeError for other bad requests.
+    """
+    from gpu_runner.drills import get_drill
+
+    drill = get_drill(drill_id) if isinstance(drill_id, str) else drill_id
+    opts = options or JudgeOptions()
+    if opts.processes < 1:
+        raise JudgeError("at least one timed process is needed")
+    run = _Run(drill, source, opts, job_id, progress or (lambda _msg: None))
+    early = _precheck(source)
+    if early is not None:
+        return run.result(*early)
+    try:
+        return run.run()
+    except Exception:
+        # A fault of the judge itself: logged in full here, while the member gets an id.
+        error_id = secrets.token_hex(4)
+        log.exception("judging %s failed (error id %s)", drill.id, error_id)
+        return run.result(
+            "error",
+            f"the judge itself failed on this submission (error id {error_id}); this is not "
+            "a verdict on your code, please report it",
+        )
+
+
+def judge_job(
+    job: RunJob,
+    *,
+    options: JudgeOptions | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Judge a `RunJob`; its device, timing and process count override `options`."""
+    base = options or JudgeOptions()
+    opts = dataclasses.replace(base, device=job.device, timing=job.timing, processes=job.processes)
+    return judge(job.drill, job.source, options=opts, job_id=job.job_id, progress=progress)

@@ -1,0 +1,111 @@
+"""The runner contract: what is asked of a runner (`RunJob`) and what it answers (`RunResult`).
+
+Both are frozen pydantic models with a `version` field and travel as JSON, so any runner backend
+(a local subprocess, a Celery worker on a GPU node) honours the same contract and an old message
+is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROTOCOL_VERSION: Literal[1] = 1
+
+Verdict = Literal["passed", "wrong", "error", "timeout", "rejected"]
+DeviceRequest = Literal["auto", "cpu", "cuda"]
+
+VERDICTS: tuple[Verdict, ...] = ("passed", "wrong", "error", "timeout", "rejected")
+MAX_SOURCE_BYTES = 256 * 1024
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RunJob(_Frozen):
+    """One submission to judge: which drill, the member's file, and how to run it."""
+
+    version: Literal[1] = PROTOCOL_VERSION
+    job_id: str = Field(min_length=1, max_length=128)
+    drill: str = Field(min_length=1, max_length=64)
+    source: str = Field(max_length=MAX_SOURCE_BYTES)
+    device: DeviceRequest = "auto"
+    timing: bool = True
+    processes: int = Field(default=3, ge=1, le=20)
+
+    def to_json(self) -> str:
+        """Serialise the job as JSON."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> RunJob:
+        """Parse a job from JSON, refusing other versions and unknown fields."""
+        return cls.model_validate_json(text)
+
+
+class TimingStats(_Frozen):
+    """Per-call times in seconds of one implementation over all its timed processes."""
+
+    runs: int = Field(ge=0)
+    processes: int = Field(ge=0)
+    median: float = Field(ge=0)
+    mean: float = Field(ge=0)
+    stderr: float = Field(ge=0)
+    best: float = Field(ge=0)
+    worst: float = Field(ge=0)
+    spread: float = Field(ge=0, description="interquartile range divided by the median")
+    process_medians: tuple[float, ...] = ()
+
+
+class Timing(_Frozen):
+    """How fast the submission ran, next to the reference timed in the same job."""
+
+    case: str
+    device: str
+    method: str
+    runs: int = Field(ge=0)
+    processes: int = Field(ge=0)
+    median: float = Field(ge=0)
+    mean: float = Field(ge=0)
+    stderr: float = Field(ge=0)
+    best: float = Field(ge=0)
+    worst: float = Field(ge=0)
+    spread: float = Field(ge=0)
+    reference: TimingStats
+    speedup: float = Field(ge=0, description="median over paired rounds of reference / submission")
+    tie_with_reference: bool
+    rounds: int = Field(default=0, ge=0, description="paired rounds behind the speed-up")
+    note: str = ""
+
+
+class RunResult(_Frozen):
+    """The verdict on one submission, with a message a member can act on."""
+
+    version: Literal[1] = PROTOCOL_VERSION
+    job_id: str = ""
+    drill: str
+    verdict: Verdict
+    message: str
+    cases_passed: int = Field(default=0, ge=0)
+    cases_total: int = Field(default=0, ge=0)
+    timing: Timing | None = None
+    sandbox: str
+    unsafe: bool = False
+    output: str = Field(default="", description="the tail of what the submission printed")
+    duration_s: float = Field(default=0.0, ge=0)
+
+    @property
+    def passed(self) -> bool:
+        """Return whether the submission passed."""
+        return self.verdict == "passed"
+
+    def to_json(self) -> str:
+        """Serialise the result as JSON."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> RunResult:
+        """Parse a result from JSON, refusing other versions and unknown fields."""
+        return cls.model_validate_json(text)

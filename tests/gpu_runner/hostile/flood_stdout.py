@@ -1,0 +1,5 @@
+# Prints without end.
+import sys
+
+while True:
+    sys.stdout.write("flood " * 2000 + "\n")

@@ -1,0 +1,208 @@
+"""The judge's verdicts and messages, on the real softmax drill and on a fast pure-Python one."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from gpu_runner import sandbox
+from gpu_runner.drills import UnknownDrillError, get_drill
+from gpu_runner.drills.base import Case
+from gpu_runner.judge import JudgeError, judge, judge_job
+from gpu_runner.protocol import MAX_SOURCE_BYTES, RunJob, RunResult
+from gpu_runner.sandbox import SandboxUnavailableError
+from gpu_runner.worker import LocalRunnerClient
+from tests.gpu_runner.runner_support import (
+    CORRECT_TOTAL,
+    FAST,
+    TIMED,
+    TOTAL,
+    TotalDrill,
+    require_sandbox,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+STABLE_SOFTMAX = """
+import torch
+
+def softmax(x, dim=-1):
+    e = torch.exp(x - x.amax(dim=dim, keepdim=True))
+    return e / e.sum(dim=dim, keepdim=True)
+"""
+NAIVE_SOFTMAX = """
+import torch
+
+def softmax(x, dim=-1):
+    e = torch.exp(x)
+    return e / e.sum(dim=dim, keepdim=True)
+"""
+RAISING_SOFTMAX = """
+import torch
+
+def helper(x):
+    return x.reshape(-1, 7)
+
+def softmax(x, dim=-1):
+    return helper(x)
+"""
+
+
+@pytest.fixture(autouse=True)
+def _sandbox() -> None:
+    require_sandbox()
+
+
+def test_a_correct_softmax_passes_every_case() -> None:
+    drill = get_drill("softmax")
+    result = judge("softmax", STABLE_SOFTMAX, options=FAST)
+    assert result.verdict == "passed", result.message
+    assert result.cases_passed == result.cases_total == len(drill.all_cases())
+    assert result.timing is None
+    assert "uid 65534" in result.sandbox and "seccomp" in result.sandbox
+    assert not result.unsafe
+
+
+def test_softmax_without_the_max_shift_is_wrong_with_a_pointed_message() -> None:
+    result = judge("softmax", NAIVE_SOFTMAX, options=FAST)
+    assert result.verdict == "wrong"
+    assert "secret case `" in result.message
+    assert "expected" in result.message and "NaN" in result.message
+    assert result.cases_passed == 0
+
+
+def test_an_exception_reports_the_members_lines_not_the_judges() -> None:
+    result = judge("softmax", RAISING_SOFTMAX, options=FAST)
+    assert result.verdict == "error"
+    assert result.message.startswith("public case `rows` raised RuntimeError")
+    assert "submission.py line 5, in helper: return x.reshape(-1, 7)" in result.message
+    assert "submission.py line 8, in softmax" in result.message
+    assert "sandbox_entry" not in result.message and "calling.py" not in result.message
+
+
+def test_the_starter_template_is_an_error_until_implemented() -> None:
+    result = judge(TOTAL, TOTAL.template, options=FAST)
+    assert result.verdict == "error"
+    assert "NotImplementedError" in result.message
+
+
+def test_a_syntax_error_is_reported_with_its_line_before_any_sandbox(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_start(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the sandbox must not start for a file that does not compile")
+
+    monkeypatch.setattr(sandbox.Launcher, "start", no_start)
+    result = judge(TOTAL, "def total(values):\n    return sum(values\n", options=FAST)
+    assert result.verdict == "error"
+    assert "submission.py line 2: SyntaxError" in result.message
+
+
+def test_a_missing_entry_names_what_to_define() -> None:
+    result = judge(TOTAL, "def totl(values):\n    return sum(values)\n", options=FAST)
+    assert result.verdict == "error"
+    assert "must define the function `total` at module level" in result.message
+
+
+def test_an_oversized_file_is_rejected() -> None:
+    source = CORRECT_TOTAL + "#" * (MAX_SOURCE_BYTES + 1)
+    result = judge(TOTAL, source, options=FAST)
+    assert result.verdict == "rejected"
+    assert "limited to 256 KiB" in result.message
+
+
+def test_an_unknown_drill_is_a_request_error_listing_the_ids() -> None:
+    with pytest.raises(UnknownDrillError, match="known drills: softmax"):
+        judge("nope", CORRECT_TOTAL)
+
+
+def test_an_unknown_bench_case_is_a_request_error() -> None:
+    with pytest.raises(JudgeError, match="no bench case 'huge'"):
+        judge(TOTAL, CORRECT_TOTAL, options=dataclasses.replace(TIMED, bench_case="huge"))
+
+
+def test_without_bubblewrap_the_judge_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "_which", lambda name: None)
+    with pytest.raises(SandboxUnavailableError, match="apt-get install bubblewrap"):
+        judge(TOTAL, CORRECT_TOTAL, options=FAST)
+
+
+def test_unsafe_mode_says_so_on_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "_which", lambda name: None)  # no sandbox needed, none used
+    result = judge(TOTAL, CORRECT_TOTAL, options=dataclasses.replace(FAST, unsafe_no_sandbox=True))
+    assert result.verdict == "passed"
+    assert result.unsafe
+    assert result.message.startswith("[UNSAFE")
+    assert result.sandbox.startswith("NONE")
+
+
+def test_timing_reports_the_submission_beside_the_reference() -> None:
+    result = judge(TOTAL, CORRECT_TOTAL, options=dataclasses.replace(TIMED, processes=2))
+    assert result.verdict == "passed", result.message
+    t = result.timing
+    assert t is not None
+    assert t.case == "bench" and t.processes == 2 and t.reference.processes == 2
+    assert t.runs >= 2 * 5 and t.reference.runs >= 2 * 5
+    assert 0 < t.best <= t.median <= t.worst
+    assert t.best <= t.mean <= t.worst
+    assert t.spread >= 0 and t.stderr >= 0
+    # The speed-up is the median of per-round ratios, each round pairing the two sides.
+    assert t.rounds == 2 * TIMED.timing_options.rounds
+    assert t.speedup > 0
+    assert t.device.startswith("cpu: ")
+    assert ("tie" in t.note) == t.tie_with_reference
+    payload = result.model_dump(mode="json")
+    for key in ("verdict", "drill", "message", "timing", "sandbox"):
+        assert key in payload
+    for key in ("runs", "median", "mean", "stderr", "best", "worst", "spread", "device"):
+        assert key in payload["timing"]
+    assert "speedup" in payload["timing"] and "tie_with_reference" in payload["timing"]
+
+
+def test_softmax_is_timed_against_its_reference_on_a_bench_shape() -> None:
+    options = dataclasses.replace(TIMED, bench_case=Case("small", {"shape": (16, 500)}))
+    result = judge("softmax", STABLE_SOFTMAX, options=options)
+    assert result.verdict == "passed", result.message
+    assert result.timing is not None and result.timing.case == "small"
+    # The same algorithm as the reference: any gap is noise, not a factor of five.
+    assert 0.2 < result.timing.speedup < 5
+
+
+def test_the_local_runner_honours_the_json_contract() -> None:
+    source = (
+        "def kv_cache_bytes(n_layers, n_kv_heads, head_dim, seq_len, bytes_per_element=2,"
+        " batch=1):\n    return 2 * n_layers * n_kv_heads * head_dim * seq_len"
+        " * bytes_per_element * batch\n"
+    )
+    job = RunJob(job_id="job-1", drill="kv_cache_bytes", source=source, timing=False)
+    client = LocalRunnerClient(FAST)
+    answer = asyncio.run(client.dispatch_json(job.to_json()))
+    result = RunResult.from_json(answer)
+    assert result.job_id == "job-1"
+    assert result.verdict == "passed", result.message
+
+
+def test_a_job_overrides_the_options_it_names() -> None:
+    job = RunJob(job_id="j", drill="kv_cache_bytes", source="x = 1\n", timing=False, processes=1)
+    result = judge_job(job, options=FAST)
+    assert result.verdict == "error"
+    assert "must define the function `kv_cache_bytes`" in result.message
+
+
+class _BrokenReferenceDrill(TotalDrill):
+    """A drill whose reference fails: a fault of the judge's side, not of the submission."""
+
+    def reference(self, inputs: object) -> object:
+        raise RuntimeError("reference exploded")
+
+
+def test_a_fault_of_the_judge_gives_an_error_id_not_a_stack_trace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    result = judge(_BrokenReferenceDrill(), CORRECT_TOTAL, options=FAST)
+    assert result.verdict == "error"
+    assert "the judge itself failed" in result.message and "error id" in result.message
+    assert "Traceback" not in result.message and "exploded" not in result.message
+    assert "reference exploded" in caplog.text
