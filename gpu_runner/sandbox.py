@@ -890,8 +890,12 @@ class BubblewrapLauncher(Launcher):
         args += ["--ro-bind", "/usr", "/usr"]
         for path in _ETC_FILES:
             args += ["--ro-bind-try", path, path]
+        # The private /tmp comes before the Python environment, so an environment installed
+        # under /tmp (a checkout there, say) is bound on top of it rather than hidden by it.
+        args += ["--perms", "1777", "--size", str(self.limits.tmp_mb * 1024 * 1024)]
+        args += ["--tmpfs", "/tmp"]
         roots = self.python_roots()
-        made: set[str] = {"/"}
+        made: set[str] = {"/", "/tmp"}
         for root in roots:
             # bwrap would create missing parents as 0700 root-owned dirs, unreadable to uid 65534.
             parents = Path(root).parents
@@ -908,8 +912,6 @@ class BubblewrapLauncher(Launcher):
                 args += ["--ro-bind", "/dev/null", masked]
         args += ["--ro-bind", str(job_dir), JOB_MOUNT]
         args += ["--proc", "/proc", "--dev", "/dev"]
-        args += ["--perms", "1777", "--size", str(self.limits.tmp_mb * 1024 * 1024)]
-        args += ["--tmpfs", "/tmp"]
         args += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
         if self.device == "cuda":
             args += self._cuda_mounts()

@@ -29,7 +29,9 @@ for root in ("/job", "/tmp", "/work", "/root", "/home", "/srv", "/etc"):
                 continue
             if path != __file__ and marker in text:
                 found.append(f"FOUND in {path}: {text[:200]}")
-listing = " ".join(sorted(os.listdir("/work/main"))) if os.path.isdir("/work/main") else "none"
+# The checkout that holds the Python environment: only the environment may be visible in it.
+checkout = os.path.dirname(os.path.dirname(os.path.dirname(sys.executable)))
+listing = " ".join(sorted(os.listdir(checkout))) if os.path.isdir(checkout) else "none"
 found.append(f"work: {listing}")
 
 
