@@ -439,6 +439,8 @@ def judge(
         return run.result(*early)
     try:
         return run.run()
+    except JudgeError:
+        raise  # a bad request (an unknown bench case, say), not a fault of the judge
     except Exception:
         # A fault of the judge itself: logged in full here, while the member gets an id.
         error_id = secrets.token_hex(4)
