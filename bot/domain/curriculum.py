@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 ALL_WEEKDAYS = "0123456"
@@ -29,6 +30,35 @@ class Schedule:
     def posts_on(self, local_date: date) -> bool:
         """Tell whether the cohort posts on this local date's weekday."""
         return str(local_date.weekday()) in self.post_weekdays
+
+
+class ScheduledCohort(Protocol):
+    """What a schedule is read from: a cohort as the store keeps it."""
+
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def post_time(self) -> time: ...
+    @property
+    def start_date(self) -> date: ...
+    @property
+    def curriculum_length(self) -> int: ...
+    @property
+    def post_weekdays(self) -> str: ...
+    @property
+    def day_shift(self) -> int: ...
+
+
+def schedule_of(cohort: ScheduledCohort) -> Schedule:
+    """Return a cohort's posting schedule."""
+    return Schedule(
+        timezone=cohort.timezone,
+        post_time=cohort.post_time,
+        start_date=cohort.start_date,
+        curriculum_length=cohort.curriculum_length,
+        post_weekdays=cohort.post_weekdays,
+        day_shift=cohort.day_shift,
+    )
 
 
 @dataclass(frozen=True)
@@ -143,3 +173,25 @@ def next_slot(schedule: Schedule, now: datetime) -> Slot | None:
         if day >= 1:
             return Slot(day=day, local_date=candidate, due_at=due)
     return None
+
+
+def today_day(schedule: Schedule, now: datetime) -> int | None:
+    """Return the day a cohort is on at `now`: the latest day that was due; None outside 1..N.
+
+    This is the one definition of "today's day": the day is not today's until its post time
+    has passed (before 08:00 the cohort is still on yesterday's day), and weekdays without a
+    post keep the last posted day. Status, /today and anything else read it from here.
+    """
+    slot = latest_slot(schedule, now)
+    return slot.day if slot is not None else None
+
+
+def day_to_show(schedule: Schedule, now: datetime) -> int:
+    """Return today's day for showing: day 1 before the first post, the last day after the end."""
+    day = today_day(schedule, now)
+    if day is not None:
+        return day
+    finished = (
+        day_number(schedule, now.astimezone(schedule.zone).date()) > schedule.curriculum_length
+    )
+    return schedule.curriculum_length if finished else 1

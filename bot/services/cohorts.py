@@ -12,18 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.domain.curriculum import (
-    Schedule,
-    day_number,
+    day_to_show,
     describe_weekdays,
-    latest_slot,
     next_slot,
     parse_weekdays,
+    schedule_of,
+    today_day,
 )
-from bot.errors import StudyBotError
+from bot.domain.timezones import validate_timezone
+from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.context import Actor
-from bot.settings import validate_timezone
 from bot.store import cohorts as repo
 from bot.store.models import Cohort, Member
+
+# `schedule_of` is a domain rule; it stays importable from here for older callers.
+__all__ = ["CohortService", "CohortStatus", "describe_schedule", "schedule_of"]
 
 CohortChanged = Callable[[], Awaitable[None]]
 
@@ -40,25 +43,13 @@ class CohortStatus:
     admins: tuple[str, ...]
 
 
-def schedule_of(cohort: Cohort) -> Schedule:
-    """Return a cohort's posting schedule."""
-    return Schedule(
-        timezone=cohort.timezone,
-        post_time=cohort.post_time,
-        start_date=cohort.start_date,
-        curriculum_length=cohort.curriculum_length,
-        post_weekdays=cohort.post_weekdays,
-        day_shift=cohort.day_shift,
-    )
-
-
 def parse_post_time(text: str) -> time:
     """Parse 'HH:MM' (24-hour) or raise a StudyBotError saying the format."""
     try:
         hours, minutes = text.strip().split(":")
         return time(int(hours), int(minutes))
     except ValueError:
-        raise StudyBotError(f"Post time {text!r} is not HH:MM (24-hour), e.g. 08:30.") from None
+        raise InvalidInput(f"Post time {text!r} is not HH:MM (24-hour), e.g. 08:30.") from None
 
 
 def parse_start_date(text: str) -> date:
@@ -66,7 +57,7 @@ def parse_start_date(text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise StudyBotError(f"Start date {text!r} is not YYYY-MM-DD, e.g. 2026-12-01.") from None
+        raise InvalidInput(f"Start date {text!r} is not YYYY-MM-DD, e.g. 2026-12-01.") from None
 
 
 def check_timezone(name: str) -> str:
@@ -74,7 +65,7 @@ def check_timezone(name: str) -> str:
     try:
         return validate_timezone(name.strip())
     except ValueError as exc:
-        raise StudyBotError(_sentence(str(exc))) from None
+        raise InvalidInput(_sentence(str(exc))) from None
 
 
 def _sentence(text: str) -> str:
@@ -119,7 +110,7 @@ class CohortService:
         """Return the actor's channel's cohort or explain how to create one."""
         cohort = await self.cohort_for(actor)
         if cohort is None:
-            raise StudyBotError(
+            raise NotFound(
                 "This channel has no cohort yet.",
                 hint="An admin can create one here with /cohort setup.",
             )
@@ -131,7 +122,7 @@ class CohortService:
         assert cohort.id is not None
         member = await repo.get_member(session, cohort_id=cohort.id, platform_user_id=actor.user_id)
         if member is None or not member.is_admin or not member.active:
-            raise StudyBotError(
+            raise NotAllowed(
                 "Only server/workspace admins or this cohort's admins can change the cohort.",
                 hint="Ask one of them, or see /cohort status for who they are.",
             )
@@ -155,13 +146,13 @@ class CohortService:
         at = parse_post_time(post_time) if post_time else None
         start = parse_start_date(start_date) if start_date else None
         if length is not None and not 1 <= length <= self._days_total:
-            raise StudyBotError(f"Curriculum length must be between 1 and {self._days_total} days.")
+            raise InvalidInput(f"Curriculum length must be between 1 and {self._days_total} days.")
         try:
             days = parse_weekdays(weekdays) if weekdays is not None else None
         except ValueError as exc:
-            raise StudyBotError(_sentence(str(exc))) from None
+            raise InvalidInput(_sentence(str(exc))) from None
         if days == "":
-            raise StudyBotError("Pick at least one weekday to post on, e.g. mon-fri.")
+            raise InvalidInput("Pick at least one weekday to post on, e.g. mon-fri.")
         async with self._sessions() as session:
             cohort = await repo.find_cohort_by_channel(
                 session,
@@ -171,7 +162,7 @@ class CohortService:
             )
             if cohort is None:
                 if not actor.is_workspace_admin:
-                    raise StudyBotError(
+                    raise NotAllowed(
                         "Only server/workspace admins can create a cohort.",
                         hint="Ask an admin to run /cohort setup in this channel.",
                     )
@@ -193,7 +184,7 @@ class CohortService:
                     await session.flush()
                 except IntegrityError:
                     await session.rollback()
-                    raise StudyBotError("This channel already has a cohort.") from None
+                    raise Conflict("This channel already has a cohort.") from None
                 assert cohort.id is not None
                 await repo.upsert_member(
                     session,
@@ -244,7 +235,7 @@ class CohortService:
                 session, cohort_id=cohort.id, platform_user_id=actor.user_id
             )
             if member is None or not member.active:
-                raise StudyBotError("You are not in this cohort.", hint="Join with /cohort join.")
+                raise NotFound("You are not in this cohort.", hint="Join with /cohort join.")
             member.active = False
             session.add(member)
             await session.commit()
@@ -270,7 +261,7 @@ class CohortService:
     async def skip(self, actor: Actor, days: int = 1) -> Cohort:
         """Move the schedule `days` later: the next posts repeat no day and skip none."""
         if not 1 <= days <= 30:
-            raise StudyBotError("You can move the schedule by 1 to 30 days at a time.")
+            raise InvalidInput("You can move the schedule by 1 to 30 days at a time.")
         cohort = await self.require_cohort(actor)
         async with self._sessions() as session:
             cohort = await session.merge(cohort)
@@ -286,15 +277,13 @@ class CohortService:
         assert cohort.id is not None
         now = self._clock.now()
         schedule = schedule_of(cohort)
-        local_today = now.astimezone(schedule.zone).date()
-        today = day_number(schedule, local_today)
         upcoming = None if cohort.paused else next_slot(schedule, now)
         async with self._sessions() as session:
             members = await repo.list_members(session, cohort_id=cohort.id)
         admins = tuple(m.display_name or m.platform_user_id for m in members if m.is_admin)
         return CohortStatus(
             cohort=cohort,
-            today_day=today if 1 <= today <= cohort.curriculum_length else None,
+            today_day=today_day(schedule, now),
             next_post_at=upcoming.due_at if upcoming else None,
             next_post_day=upcoming.day if upcoming else None,
             members=len(members),
@@ -304,12 +293,7 @@ class CohortService:
     async def current_day(self, actor: Actor) -> int:
         """Return the day this channel's cohort is on (1 when not started, last when done)."""
         cohort = await self.require_cohort(actor)
-        slot = latest_slot(schedule_of(cohort), self._clock.now())
-        if slot is not None:
-            return slot.day
-        schedule = schedule_of(cohort)
-        today = day_number(schedule, self._clock.now().astimezone(schedule.zone).date())
-        return max(1, min(today, cohort.curriculum_length))
+        return day_to_show(schedule_of(cohort), self._clock.now())
 
     async def set_member_timezone(self, actor: Actor, timezone: str) -> int:
         """Set the actor's own time zone in every cohort they belong to on this platform."""
@@ -319,7 +303,7 @@ class CohortService:
                 session, platform=actor.platform, platform_user_id=actor.user_id
             )
             if not memberships:
-                raise StudyBotError(
+                raise NotFound(
                     "You are in no cohort yet.", hint="Join one first with /cohort join."
                 )
             for member in memberships:

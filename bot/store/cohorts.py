@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from bot.domain.members import display_name_to_keep
 from bot.store.models import Cohort, Member
 from bot.store.types import utcnow
 
@@ -97,19 +98,23 @@ async def upsert_member(
     display_name: str = "",
     is_admin: bool | None = None,
 ) -> Member:
-    """Add a member or reactivate one who left; keep their history."""
+    """Add a member or reactivate one who left (an explicit join); keep their history.
+
+    A name the face offers replaces the stored one, unless it is only the raw user id.
+    """
     member = await get_member(session, cohort_id=cohort_id, platform_user_id=platform_user_id)
     if member is None:
         member = Member(
             cohort_id=cohort_id,
             platform_user_id=platform_user_id,
-            display_name=display_name,
+            display_name=display_name_to_keep("", display_name, platform_user_id),
             is_admin=bool(is_admin),
         )
     else:
         member.active = True
-        if display_name:
-            member.display_name = display_name
+        member.display_name = display_name_to_keep(
+            member.display_name, display_name, platform_user_id
+        )
         if is_admin is not None:
             member.is_admin = is_admin
     session.add(member)

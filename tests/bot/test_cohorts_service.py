@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.clock import FakeClock
-from bot.errors import StudyBotError
+from bot.errors import InvalidInput, NotAllowed, NotFound, StudyBotError
 from bot.services.cohorts import CohortService
 from bot.services.context import Actor
 
@@ -120,3 +120,40 @@ async def test_a_channel_without_cohort_says_how_to_make_one(service: CohortServ
     with pytest.raises(StudyBotError) as info:
         await service.status(MEMBER)
     assert "/cohort setup" in str(info.value)
+
+
+async def test_status_and_today_agree_on_the_day_before_the_post_time(
+    service: CohortService, clock: FakeClock
+) -> None:
+    # Day 1 was five days ago; at 07:00 local the fifth post (08:00) is not out yet.
+    clock.set(datetime(2026, 12, 5, 7, tzinfo=UTC))
+    await service.setup(ADMIN, start_date="2026-12-01", post_time="08:00", timezone="UTC")
+    assert (await service.status(ADMIN)).today_day == await service.current_day(ADMIN) == 4
+    clock.set(datetime(2026, 12, 5, 8, 1, tzinfo=UTC))
+    assert (await service.status(ADMIN)).today_day == await service.current_day(ADMIN) == 5
+
+
+async def test_errors_are_typed_for_the_faces(service: CohortService) -> None:
+    with pytest.raises(NotFound):
+        await service.status(MEMBER)
+    with pytest.raises(NotAllowed):
+        await service.setup(MEMBER)
+    with pytest.raises(InvalidInput):
+        await service.setup(ADMIN, timezone="Mars/Olympus")
+    await service.setup(ADMIN)
+    with pytest.raises(InvalidInput):
+        await service.skip(ADMIN, 99)
+
+
+async def test_a_raw_user_id_never_overwrites_a_members_name(service: CohortService) -> None:
+    await service.setup(ADMIN)
+    await service.join(MEMBER)
+    nameless = Actor("slack", "T1", "C1", "U-bob", "U-bob")  # the face knew no name this time
+    await service.join(nameless)
+    status = await service.status(ADMIN)
+    async with service._sessions() as session:
+        from bot.store.cohorts import get_member
+
+        assert status.cohort.id is not None
+        bob = await get_member(session, cohort_id=status.cohort.id, platform_user_id="U-bob")
+    assert bob is not None and bob.display_name == "Bob"
