@@ -7,11 +7,11 @@ from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.domain.timezones import validate_timezone
 from bot.errors import StudyBotError
 
 _PLACEHOLDER = re.compile(
@@ -36,17 +36,6 @@ def _reject_placeholder(value: str | None, name: str) -> str | None:
             f"{name} looks like a placeholder ({value!r}); set the real value or unset it"
         )
     return value
-
-
-def validate_timezone(name: str) -> str:
-    """Return the IANA zone name if it exists, else raise ValueError saying how to fix it."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin or America/Chicago"
-        ) from None
-    return name
 
 
 class DatabaseSettings(BaseSettings):
