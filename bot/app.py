@@ -1,8 +1,15 @@
-"""The composition root: builds the store, services and faces from the settings."""
+"""The composition root: builds the store, the grader, the services and the publisher registry.
+
+Everything here is built once per process. The faces and the scheduler get the same frozen
+`Services`; faces register their publishers in the one `PublisherRegistry`; the grader is built
+here once and handed to the answer service (which never calls back into the app).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -11,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
-from bot.errors import StudyBotError
+from bot.errors import StudyBotError, Unavailable
 from bot.messages import Publisher
 from bot.services.answers import AnswerService
 from bot.services.cohorts import CohortService
@@ -22,9 +29,102 @@ from bot.store.migrate import pending_message
 
 if TYPE_CHECKING:
     from content import Library
-    from graders import Grader, LLMConfig
+    from graders import GradeCache, Grader, GraderKind, LLMConfig, TokenBudget
 
 log = logging.getLogger(__name__)
+
+PublisherListener = Callable[[str, Publisher], None]
+
+
+class PublisherRegistry(Mapping[str, Publisher]):
+    """The one place faces register their publishers and services find them, by platform."""
+
+    def __init__(self) -> None:
+        self._publishers: dict[str, Publisher] = {}
+        self._listeners: list[PublisherListener] = []
+        self._changed = asyncio.Event()
+
+    def __getitem__(self, platform: str) -> Publisher:
+        return self._publishers[platform]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._publishers)
+
+    def __len__(self) -> int:
+        return len(self._publishers)
+
+    def register(self, platform: str, publisher: Publisher) -> None:
+        """Register a face's publisher for posts to its platform."""
+        self._publishers[platform] = publisher
+        log.info("%s publisher registered", platform)
+        for listener in self._listeners:
+            listener(platform, publisher)
+        self._changed.set()
+
+    def on_register(self, listener: PublisherListener) -> None:
+        """Call `listener` for every publisher registered now and later."""
+        self._listeners.append(listener)
+        for platform, publisher in self._publishers.items():
+            listener(platform, publisher)
+
+    def require(self, platform: str) -> Publisher:
+        """Return the platform's publisher, or say clearly that no face for it is running."""
+        publisher = self._publishers.get(platform)
+        if publisher is None:
+            log.error("no %s publisher is registered", platform)
+            raise Unavailable(f"No {platform} face is running, so nothing can be posted there.")
+        return publisher
+
+    async def wait_for(self, platforms: Iterable[str]) -> None:
+        """Return once every one of these platforms has a registered publisher."""
+        wanted = set(platforms)
+        while not wanted <= self._publishers.keys():
+            self._changed.clear()
+            await self._changed.wait()
+
+
+class CohortGraders:
+    """The configured grader, built once: one instance per cohort token budget.
+
+    The offline model, the grade cache and the token budget store are shared by all of them.
+    """
+
+    def __init__(
+        self,
+        kind: GraderKind,
+        *,
+        llm: LLMConfig | None,
+        cache: GradeCache | None,
+        budget: TokenBudget | None,
+    ) -> None:
+        self.kind = kind
+        self._llm = llm
+        self._cache = cache
+        self._budget = budget
+        self._by_key: dict[str, Grader] = {}
+        self.for_cohort(None)  # a misconfigured grader fails at start, not at the first answer
+
+    def for_cohort(self, cohort_id: int | None) -> Grader:
+        """Return the grader that spends this cohort's token budget."""
+        from graders import build_grader
+
+        key = f"cohort:{cohort_id or 0}"
+        grader = self._by_key.get(key)
+        if grader is None:
+            grader = build_grader(
+                self.kind, llm=self._llm, cache=self._cache, budget=self._budget, budget_key=key
+            )
+            self._by_key[key] = grader
+        return grader
+
+
+@dataclass(frozen=True)
+class Services:
+    """The use cases, built once and shared by every face and the scheduler."""
+
+    cohorts: CohortService
+    daily: DailyService
+    answers: AnswerService
 
 
 @dataclass
@@ -35,7 +135,7 @@ class StudyBot:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
-    publishers: dict[str, Publisher] = field(default_factory=dict)
+    publishers: PublisherRegistry = field(default_factory=PublisherRegistry)
 
     @cached_property
     def library(self) -> Library:
@@ -43,22 +143,6 @@ class StudyBot:
         from content import load_library
 
         return load_library()
-
-    @cached_property
-    def cohorts(self) -> CohortService:
-        """Return the cohort service."""
-        return CohortService(self.sessions, self.clock, days_total=self.library.days_total)
-
-    @cached_property
-    def daily(self) -> DailyService:
-        """Return the daily-post service."""
-        return DailyService(
-            self.sessions,
-            self.library,
-            self.publishers,
-            clock=self.clock,
-            grace=timedelta(hours=self.settings.schedule.missed_post_grace_hours),
-        )
 
     @cached_property
     def llm_config(self) -> LLMConfig | None:
@@ -77,54 +161,73 @@ class StudyBot:
         return LLMConfig(**kwargs)  # type: ignore[arg-type]
 
     @property
-    def grader_kind(self) -> str:
+    def grader_kind(self) -> GraderKind:
         """Return the grader to use: the setting, or cascade with an LLM and offline without."""
         kind = self.settings.grader.kind
         if kind == "auto":
             return "cascade" if self.llm_config is not None else "offline"
-        return kind
+        return kind  # type: ignore[return-value]
 
     @cached_property
-    def _grade_stores(self) -> tuple[object, object]:
+    def graders(self) -> CohortGraders:
+        """Return the grader, built once with the shared cache and the per-cohort budgets."""
         from graders import MemoryGradeCache, MemoryTokenBudget, RedisGradeCache, RedisTokenBudget
 
         budget_limit = self.settings.grader.daily_token_budget
+        cache: GradeCache
+        budget: TokenBudget
         if self.settings.redis_url:
             import redis.asyncio as aioredis
 
             client = aioredis.Redis.from_url(self.settings.redis_url)
-            return RedisGradeCache(client), RedisTokenBudget(client, budget_limit)
-        return MemoryGradeCache(), MemoryTokenBudget(budget_limit)
-
-    def grader_for(self, budget_key: str) -> Grader:
-        """Build the configured grader, with the shared cache and the cohort's token budget."""
-        from graders import build_grader
-
-        cache, budget = self._grade_stores
-        return build_grader(
-            self.grader_kind,  # type: ignore[arg-type]
-            llm=self.llm_config,
-            cache=cache,  # type: ignore[arg-type]
-            budget=budget,  # type: ignore[arg-type]
-            budget_key=budget_key,
-        )
+            cache, budget = RedisGradeCache(client), RedisTokenBudget(client, budget_limit)
+        else:
+            cache, budget = MemoryGradeCache(), MemoryTokenBudget(budget_limit)
+        return CohortGraders(self.grader_kind, llm=self.llm_config, cache=cache, budget=budget)
 
     @cached_property
-    def answers(self) -> AnswerService:
-        """Return the answer service."""
-        return AnswerService(
+    def services(self) -> Services:
+        """Return the use cases, built on first use and the same ever after."""
+        daily = DailyService(
             self.sessions,
             self.library,
-            self.clock,
-            self.grader_for,
-            llm=self.llm_config,
-            publishers=self.publishers,
+            self.publishers,
+            clock=self.clock,
+            grace=timedelta(hours=self.settings.schedule.missed_post_grace_hours),
         )
+        # The daily service keeps its own table of publishers; feed it from the registry.
+        self.publishers.on_register(daily.add_publisher)
+        return Services(
+            cohorts=CohortService(self.sessions, self.clock, days_total=self.library.days_total),
+            daily=daily,
+            answers=AnswerService(
+                self.sessions,
+                self.library,
+                self.clock,
+                self.graders,
+                llm=self.llm_config,
+                publishers=self.publishers,
+            ),
+        )
+
+    @property
+    def cohorts(self) -> CohortService:
+        """Return the cohort service."""
+        return self.services.cohorts
+
+    @property
+    def daily(self) -> DailyService:
+        """Return the daily-post service."""
+        return self.services.daily
+
+    @property
+    def answers(self) -> AnswerService:
+        """Return the answer service."""
+        return self.services.answers
 
     def add_publisher(self, platform: str, publisher: Publisher) -> None:
         """Register a face's publisher for posts to its platform."""
-        self.publishers[platform] = publisher
-        self.daily.add_publisher(platform, publisher)
+        self.publishers.register(platform, publisher)
 
     async def close(self) -> None:
         """Release the database connections."""
@@ -141,8 +244,9 @@ async def build_app(
             problem = await pending_message(engine)
         except Exception as exc:
             await engine.dispose()
-            raise StudyBotError(
-                f"Cannot reach the database at {settings.db.url}: {exc}",
+            raise Unavailable(
+                f"Cannot reach the database at {_safe_url(settings.db.url)}: "
+                f"{_scrub(str(exc), settings.db.url)}",
                 hint="Check STUDYBOT_DB_URL.",
             ) from exc
         if problem:
@@ -154,3 +258,24 @@ async def build_app(
         sessions=make_session_factory(engine),
         clock=clock or SystemClock(),
     )
+
+
+def _safe_url(url: str) -> str:
+    """Return a database URL fit for a message: the password masked."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown without anything after the scheme
+        return url.split("://", 1)[0] + "://…"
+
+
+def _scrub(text: str, url: str) -> str:
+    """Return an error text with the database password, if it appears, masked."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        password = make_url(url).password
+    except Exception:
+        return text
+    return text.replace(str(password), "***") if password else text

@@ -1,7 +1,14 @@
-"""Written answers: store first, grade after the platform's deadline, reply point by point.
+"""Written answers: store first, grade with nothing held open, store the result in one commit.
 
-An answer is committed (pending) before any grading starts; a grading failure leaves it pending
-and it is retried at start and on every scheduler tick, so no answer is lost.
+The use case, step by step:
+
+1. the answer is validated and committed as pending, before any grading starts;
+2. the rubric is found (or drafted once by an LLM) and the grader runs, with no database
+   transaction or connection held;
+3. the answer's status, its grade and its points are written in ONE commit, guarded by a
+   conditional update, so a crash leaves the answer pending (retried) and never graded without
+   its points, and a second process that graded the same answer learns it lost and stays quiet;
+4. then, and only then, the member is answered.
 """
 
 from __future__ import annotations
@@ -9,16 +16,21 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.errors import StudyBotError
+from bot.domain.answers import AnswerStatus
+from bot.domain.members import earns_points
+from bot.domain.scoring import answer_award
+from bot.errors import InvalidInput, NotAllowed, NotFound, StudyBotError, translated_errors
 from bot.messages import Message, MessageField, Publisher, Reply
 from bot.services.context import Actor
 from bot.store import answers as repo
@@ -33,7 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-POINTS_PER_ANSWER = 10
 _MARK = {"covered": "✅", "partial": "◐", "missing": "❌"}
 _QID = re.compile(r"^(E\d{1,2}-\d{3}|D\d{3}-\d{2})$")
 SELF_CHECK = (
@@ -43,8 +54,31 @@ SELF_CHECK = (
     "Did you weigh at least one trade-off and say when you would choose otherwise?",
     "Did you name a failure mode and how you would detect it in production?",
 )
+NOT_A_MEMBER = (
+    "You are not a member of this cohort, so this answer earns no points. Join with /cohort join."
+)
 
-GraderFactory = Callable[[str], "Grader"]
+
+class GraderSource(Protocol):
+    """Where the answer service gets its grader: built once, one per cohort's token budget."""
+
+    def for_cohort(self, cohort_id: int | None) -> Grader:
+        """Return the grader that spends this cohort's token budget."""
+        ...
+
+
+class GradeOutcome(StrEnum):
+    """What one call to `AnswerService.grade` did."""
+
+    GRADED = "graded"  # this call stored the grade, the status and the points together
+    SELF_CHECK = "self_check"  # this call marked an answer to a question without a rubric
+    ALREADY_FINAL = "already_final"  # graded or self-checked before this call: nothing new
+    LOST_RACE = "lost_race"  # another process stored its result while this one graded
+
+    @property
+    def is_new(self) -> bool:
+        """Tell whether this call decided the answer (and so is the one to reply)."""
+        return self in (GradeOutcome.GRADED, GradeOutcome.SELF_CHECK)
 
 
 @dataclass(frozen=True)
@@ -52,10 +86,12 @@ class GradedAnswer:
     """The outcome of grading one stored answer."""
 
     answer: Answer
+    outcome: GradeOutcome
     grade: Grade | None
     best: float | None
     points_awarded: int
     public: bool
+    notices: tuple[str, ...] = field(default=())
 
 
 def clean_answer(text: str) -> str:
@@ -68,7 +104,7 @@ def normalise_question_id(qid: str) -> str:
     """Upper-case and validate a question id, or explain the format."""
     value = qid.strip().upper()
     if not _QID.match(value):
-        raise StudyBotError(
+        raise InvalidInput(
             f"{qid.strip()!r} is not a question id.",
             hint="Bank questions look like E3-082, day questions like D121-03 (see /today).",
         )
@@ -78,7 +114,11 @@ def normalise_question_id(qid: str) -> str:
 def render_grade(
     qid: str, grade: Grade | None, *, best: float | None, notices: list[str]
 ) -> Message:
-    """Render a grade with ✅ / ◐ / ❌ per rubric point and the evidence quoted."""
+    """Render a grade with ✅ / ◐ / ❌ per rubric point and the evidence quoted, whole.
+
+    Every rubric point gets its field and no text is cut: each face's renderer splits what its
+    platform cannot hold in one message.
+    """
     if grade is None:
         return Message(
             header=f"{qid}: answer saved — self-check",
@@ -87,11 +127,11 @@ def render_grade(
             footer=" ".join(notices) or None,
         )
     fields = []
-    for point in grade.points[:25]:
+    for point in grade.points:
         body = f"“{point.evidence}”" if point.evidence else "(not found in your answer)"
         if point.comment:
             body += f"\n{point.comment}"
-        fields.append(MessageField(f"{_MARK[point.verdict]} {point.rubric}"[:256], body[:1024]))
+        fields.append(MessageField(f"{_MARK[point.verdict]} {point.rubric}", body))
     best_text = f" · best so far {best:.0%}" if best is not None and best > grade.score else ""
     footer = " ".join([*grade.notices, *notices]) or None
     return Message(
@@ -111,40 +151,43 @@ class AnswerService:
         sessions: async_sessionmaker[AsyncSession],
         library: Library,
         clock: Clock,
-        grader_for: GraderFactory,
+        graders: GraderSource,
         *,
         llm: LLMConfig | None = None,
-        publishers: dict[str, Publisher] | None = None,
+        publishers: Mapping[str, Publisher] | None = None,
     ) -> None:
         self._sessions = sessions
         self._library = library
         self._clock = clock
-        self._grader_for = grader_for
+        self._graders = graders
         self._llm = llm
-        self._publishers = publishers if publishers is not None else {}
+        # A live view: faces register their publishers after the services are built.
+        self._publishers: Mapping[str, Publisher] = publishers if publishers is not None else {}
 
     async def question_for(self, qid: str) -> RubricQuestion | None:
-        """Return the gradable question, drafting a rubric once when an LLM can; None if none."""
+        """Return the gradable question, drafting a rubric once when an LLM can; None if none.
+
+        The draft is requested with no database connection held; the first stored draft wins.
+        """
         from graders import RubricQuestion, draft_rubric
 
-        found = self._library.find_question(qid)
+        with translated_errors():
+            found = self._library.find_question(qid)
+            rubric = list(self._library.rubric_for(qid))
         text = str(getattr(found, "text", ""))
         kind = str(getattr(found, "kind", "concept") or "concept")
-        rubric = list(self._library.rubric_for(qid))
         if rubric:
             return RubricQuestion(id=qid, text=text, rubric=tuple(rubric), kind=kind)
         async with self._sessions() as session:
             draft = await repo.get_drafted_rubric(session, question_id=qid)
-            if draft is None and self._llm is not None:
-                try:
-                    points = await draft_rubric(text, llm=self._llm)
-                except Exception as exc:  # a failed draft just means no rubric yet
-                    log.warning("drafting a rubric for %s failed: %s", qid, exc)
-                    points = []
-                if points:
-                    draft = await repo.save_drafted_rubric(
-                        session, question_id=qid, points=points, model=self._llm.model
-                    )
+        if draft is None and self._llm is not None:
+            try:
+                points = await draft_rubric(text, llm=self._llm)
+            except Exception as exc:  # a failed draft just means no rubric yet
+                log.warning("drafting a rubric for %s failed: %s", qid, exc)
+                points = []
+            if points:
+                draft = await self._store_draft(qid, points, self._llm.model)
         if draft is None or not draft.points:
             return None
         return RubricQuestion(
@@ -155,6 +198,18 @@ class AnswerService:
             rubric_drafted=draft.status == "drafted",
         )
 
+    async def _store_draft(self, qid: str, points: list[Any], model: str) -> DraftedRubric | None:
+        async with self._sessions() as session:
+            try:
+                draft = await repo.add_drafted_rubric(
+                    session, question_id=qid, points=points, model=model
+                )
+                await session.commit()
+                return draft
+            except IntegrityError:  # another process stored its draft first: keep that one
+                await session.rollback()
+                return await repo.get_drafted_rubric(session, question_id=qid)
+
     async def submit(
         self,
         actor: Actor,
@@ -164,18 +219,23 @@ class AnswerService:
         source: str = "command",
         cohort: Cohort | None = None,
     ) -> Answer:
-        """Validate and store an answer as pending; nothing is graded yet."""
+        """Validate and store an answer as pending; nothing is graded yet.
+
+        An answer from someone who is not an active member is stored and graded like any
+        other, but it is linked to no member (so it earns no points) and makes nobody a member.
+        """
         from graders import MAX_ANSWER_CHARS
 
         qid = normalise_question_id(question_id)
-        self._library.find_question(qid)  # an unknown id is refused before anything is stored
+        with translated_errors():
+            self._library.find_question(qid)  # an unknown id is refused before anything is stored
         cleaned = clean_answer(text)
         if not cleaned:
-            raise StudyBotError(
+            raise InvalidInput(
                 "Your answer is empty.", hint=f"Write it after the id: /answer {qid} …"
             )
         if len(cleaned) > MAX_ANSWER_CHARS:
-            raise StudyBotError(
+            raise InvalidInput(
                 f"Your answer is {len(cleaned):,} characters; the limit is {MAX_ANSWER_CHARS:,}.",
                 hint="Keep what answers the question (an interview answer is 1-3 minutes).",
             )
@@ -189,19 +249,18 @@ class AnswerService:
                 )
             member_id = None
             if cohort is not None and cohort.id is not None:
-                member = await cohort_repo.upsert_member(
-                    session,
-                    cohort_id=cohort.id,
-                    platform_user_id=actor.user_id,
-                    display_name=actor.display_name,
+                member = await cohort_repo.get_member(
+                    session, cohort_id=cohort.id, platform_user_id=actor.user_id
                 )
-                member_id = member.id
+                if member is not None and earns_points(is_member=True, active=member.active):
+                    member_id = member.id
             answer = Answer(
                 cohort_id=cohort.id if cohort else None,
                 member_id=member_id,
                 question_id=qid,
                 text=cleaned,
                 source=source,
+                status=AnswerStatus.PENDING,
                 created_at=self._clock.now(),
                 reply_to={
                     "platform": actor.platform,
@@ -210,74 +269,115 @@ class AnswerService:
                     "thread_id": actor.thread_id,
                 },
             )
-            return await repo.add_answer(session, answer=answer)
+            await repo.add_answer(session, answer=answer)
+            await session.commit()
+            return answer
 
     async def grade(self, answer_id: int) -> GradedAnswer:
         """Grade a stored answer; on failure it stays pending for a retry and the error rises."""
         async with self._sessions() as session:
-            answer = await session.get(Answer, answer_id)
+            answer = await repo.get_answer(session, answer_id=answer_id)
             if answer is None:
-                raise StudyBotError(f"No answer #{answer_id}.")
-            cohort = await session.get(Cohort, answer.cohort_id) if answer.cohort_id else None
-            public = bool(cohort and cohort.answers_public)
-            if answer.status == "graded":
-                row = (await session.execute(_grade_query(answer_id))).scalars().first()
-                grade = _grade_from_row(row, answer.question_id) if row else None
-                return GradedAnswer(answer, grade, None, 0, public)
+                raise NotFound(f"No answer #{answer_id}.")
+            cohort = (
+                await cohort_repo.get_cohort(session, cohort_id=answer.cohort_id)
+                if answer.cohort_id
+                else None
+            )
+            stored = (
+                await repo.get_grade(session, answer_id=answer_id)
+                if answer.status == AnswerStatus.GRADED
+                else None
+            )
+        public = bool(cohort and cohort.answers_public)
+        notices = _membership_notices(answer)
+        if answer.status != AnswerStatus.PENDING:
+            grade = _grade_from_row(stored, answer.question_id) if stored else None
+            return GradedAnswer(answer, GradeOutcome.ALREADY_FINAL, grade, None, 0, public, notices)
+        try:
             question = await self.question_for(answer.question_id)
             if question is None:
-                answer.status = "self_check"
-                session.add(answer)
-                await session.commit()
-                return GradedAnswer(answer, None, None, 0, public)
-            grader = self._grader_for(f"cohort:{answer.cohort_id or 0}")
-            try:
-                grade = await grader.grade(question, answer.text)
-            except Exception as exc:
-                answer.attempts += 1
-                answer.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                session.add(answer)
-                await session.commit()
-                raise
-            now = self._clock.now()
+                return await self._store_self_check(answer, public, notices)
+            grader = self._graders.for_cohort(answer.cohort_id)
+            grade = await grader.grade(question, answer.text)
+            return await self._store_grade(answer, cohort, grade, public, notices)
+        except Exception as exc:
+            await self._record_failure(answer_id, exc)
+            raise
+
+    async def _store_self_check(
+        self, answer: Answer, public: bool, notices: tuple[str, ...]
+    ) -> GradedAnswer:
+        assert answer.id is not None
+        now = self._clock.now()
+        async with self._sessions() as session:
+            won = await repo.finish_pending_answer(
+                session, answer_id=answer.id, status=AnswerStatus.SELF_CHECK, now=now
+            )
+            await session.commit()
+        if won:
+            answer.status, answer.graded_at = AnswerStatus.SELF_CHECK, now
+        outcome = GradeOutcome.SELF_CHECK if won else GradeOutcome.LOST_RACE
+        return GradedAnswer(answer, outcome, None, None, 0, public, notices)
+
+    async def _store_grade(
+        self,
+        answer: Answer,
+        cohort: Cohort | None,
+        grade: Grade,
+        public: bool,
+        notices: tuple[str, ...],
+    ) -> GradedAnswer:
+        """Write the status, the grade and the points in one commit, or nothing at all."""
+        assert answer.id is not None
+        now = self._clock.now()
+        async with self._sessions() as session:
+            won = await repo.finish_pending_answer(
+                session, answer_id=answer.id, status=AnswerStatus.GRADED, now=now
+            )
+            if not won:
+                await session.rollback()
+                log.info("answer %s was graded by another process first", answer.id)
+                return GradedAnswer(answer, GradeOutcome.LOST_RACE, grade, None, 0, public, notices)
             previous = None
             if answer.member_id is not None:
+                # Two answers of one member graded at once must not both earn the same points.
+                await repo.lock_member(session, member_id=answer.member_id)
                 previous = await repo.best_score(
                     session,
                     member_id=answer.member_id,
                     question_id=answer.question_id,
                     exclude_answer=answer.id,
                 )
-            row = GradeRow(
-                answer_id=answer_id,
-                score=grade.score,
-                grader=grade.grader,
-                points=[p.model_dump(mode="json") for p in grade.points],
-                feedback=grade.feedback,
-                notices=list(grade.notices),
-                tokens_used=grade.tokens_used,
-                latency_ms=grade.latency_ms,
-            )
-            await repo.save_grade(session, answer=answer, grade=row, now=now)
+            await repo.add_grade(session, grade=_grade_row(answer.id, grade))
             awarded = 0
-            if answer.member_id is not None and answer.cohort_id is not None and cohort:
-                # The best grade counts: award only the improvement over the previous best.
-                new_points = round(grade.score * POINTS_PER_ANSWER)
-                old_points = round((previous or 0.0) * POINTS_PER_ANSWER)
-                if new_points > old_points:
-                    local_day = now.astimezone(ZoneInfo(cohort.timezone)).date()
-                    if await repo.award_points(
-                        session,
-                        cohort_id=answer.cohort_id,
-                        member_id=answer.member_id,
-                        kind="answer",
-                        ref=f"answer:{answer_id}",
-                        points=new_points - old_points,
-                        local_day=local_day,
-                    ):
-                        awarded = new_points - old_points
-            best = max(grade.score, previous or 0.0)
-            return GradedAnswer(answer, grade, best, awarded, public)
+            award = answer_award(grade.score, previous)
+            if answer.member_id is not None and cohort is not None and award > 0:
+                assert cohort.id is not None
+                if await repo.award_points(
+                    session,
+                    cohort_id=cohort.id,
+                    member_id=answer.member_id,
+                    kind="answer",
+                    ref=f"answer:{answer.id}",
+                    points=award,
+                    local_day=now.astimezone(ZoneInfo(cohort.timezone)).date(),
+                ):
+                    awarded = award
+            await session.commit()
+        answer.status, answer.graded_at, answer.last_error = AnswerStatus.GRADED, now, None
+        best = max(grade.score, previous or 0.0)
+        return GradedAnswer(answer, GradeOutcome.GRADED, grade, best, awarded, public, notices)
+
+    async def _record_failure(self, answer_id: int, exc: BaseException) -> None:
+        try:
+            async with self._sessions() as session:
+                await repo.record_failed_attempt(
+                    session, answer_id=answer_id, error=f"{type(exc).__name__}: {exc}"
+                )
+                await session.commit()
+        except Exception as store_exc:  # the answer is still pending; a retry will count it
+            log.warning("could not record the failure of answer %s: %s", answer_id, store_exc)
 
     async def answer(
         self, actor: Actor, question_id: str, text: str, *, source: str = "command"
@@ -298,7 +398,9 @@ class AnswerService:
                 channel_id=actor.channel_id,
                 thread_id=actor.thread_id,
             )
-            cohort = await session.get(Cohort, link.cohort_id) if link else None
+            cohort = (
+                await cohort_repo.get_cohort(session, cohort_id=link.cohort_id) if link else None
+            )
         if link is None:
             return None
         answer = await self.submit(actor, link.question_id, text, source="thread", cohort=cohort)
@@ -317,13 +419,13 @@ class AnswerService:
                 "get the result.",
                 tone="warning",
             )
-        notices = []
-        if outcome.points_awarded:
-            notices.append(f"+{outcome.points_awarded} points.")
-        message = render_grade(
-            outcome.answer.question_id, outcome.grade, best=outcome.best, notices=notices
-        )
-        return Reply.of(message, ephemeral=not outcome.public)
+        if not outcome.outcome.is_new:
+            # Whoever stored the result tells the member; a second grade would contradict it.
+            return Reply.text(
+                f"Your answer to {outcome.answer.question_id} is already graded; the result "
+                "is sent to you separately.",
+            )
+        return Reply.of(_grade_message(outcome), ephemeral=not outcome.public)
 
     async def retry_pending(self, *, min_age: timedelta = timedelta(seconds=60)) -> int:
         """Grade answers left pending by a crash or a failed grading; tell their authors."""
@@ -339,17 +441,28 @@ class AnswerService:
             except Exception as exc:  # stays pending, counted in attempts
                 log.warning("retrying answer %s failed: %s", answer.id, exc)
                 continue
+            if not outcome.outcome.is_new:
+                continue  # another process decided it, and tells the member
             done += 1
-            await self._notify(
-                answer.reply_to,
-                render_grade(answer.question_id, outcome.grade, best=outcome.best, notices=[]),
-            )
+            await self._notify(answer, _grade_message(outcome))
         return done
 
-    async def _notify(self, reply_to: dict[str, Any], message: Message) -> None:
-        publisher = self._publishers.get(str(reply_to.get("platform")))
+    async def _notify(self, answer: Answer, message: Message) -> None:
+        reply_to = answer.reply_to
+        platform = str(reply_to.get("platform"))
         user = reply_to.get("user_id")
-        if publisher is None or not user:
+        publisher = self._publishers.get(platform)
+        if not user:
+            log.error("answer %s has no author to tell its grade to", answer.id)
+            return
+        if publisher is None:
+            # Never silent: the grade is stored and shown again on request, but say who missed it.
+            log.error(
+                "no %s publisher is registered: the grade of answer %s was not sent to %s",
+                platform,
+                answer.id,
+                user,
+            )
             return
         try:
             await publisher.send_dm(str(user), message)
@@ -374,14 +487,14 @@ class AnswerService:
                     session, cohort_id=cohort.id, platform_user_id=actor.user_id
                 )
             if not actor.is_workspace_admin and not (member and member.is_admin):
-                raise StudyBotError("Only cohort admins can review drafted rubrics.")
+                raise NotAllowed("Only cohort admins can review drafted rubrics.")
             draft = await repo.get_drafted_rubric(session, question_id=qid)
             if draft is None:
-                raise StudyBotError(f"{qid} has no drafted rubric to review.")
+                raise NotFound(f"{qid} has no drafted rubric to review.")
             if points is not None:
                 cleaned = [p.strip() for p in points if p.strip()]
                 if not cleaned:
-                    raise StudyBotError("Give at least one rubric point, separated by ';'.")
+                    raise InvalidInput("Give at least one rubric point, separated by ';'.")
                 draft.points = cleaned
                 draft.status = "edited"
             else:
@@ -392,10 +505,33 @@ class AnswerService:
             return draft
 
 
-def _grade_query(answer_id: int) -> Any:
-    from sqlmodel import select
+def _membership_notices(answer: Answer) -> tuple[str, ...]:
+    """Tell a non-member (or a member who left) how to join, when the answer has a cohort."""
+    if answer.cohort_id is not None and answer.member_id is None:
+        return (NOT_A_MEMBER,)
+    return ()
 
-    return select(GradeRow).where(GradeRow.answer_id == answer_id)
+
+def _grade_message(outcome: GradedAnswer) -> Message:
+    notices = list(outcome.notices)
+    if outcome.points_awarded:
+        notices.insert(0, f"+{outcome.points_awarded} points.")
+    return render_grade(
+        outcome.answer.question_id, outcome.grade, best=outcome.best, notices=notices
+    )
+
+
+def _grade_row(answer_id: int, grade: Grade) -> GradeRow:
+    return GradeRow(
+        answer_id=answer_id,
+        score=grade.score,
+        grader=grade.grader,
+        points=[p.model_dump(mode="json") for p in grade.points],
+        feedback=grade.feedback,
+        notices=list(grade.notices),
+        tokens_used=grade.tokens_used,
+        latency_ms=grade.latency_ms,
+    )
 
 
 def _grade_from_row(row: GradeRow, question_id: str) -> Grade:

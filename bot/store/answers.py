@@ -1,4 +1,7 @@
-"""Repository functions for answers, grades, points and drafted rubrics."""
+"""Repository functions for answers, grades, points and drafted rubrics.
+
+Every function takes the session and never commits: the service's unit of work commits once.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +9,24 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot.store.models import Answer, DraftedRubric, Grade, PointsEvent, ThreadLink
+from bot.domain.answers import AnswerStatus
+from bot.store.models import Answer, DraftedRubric, Grade, Member, PointsEvent, ThreadLink
 
 
 async def add_answer(session: AsyncSession, *, answer: Answer) -> Answer:
-    """Store an answer (pending) and commit, before any grading starts."""
+    """Add an answer (pending) and give it its id."""
     session.add(answer)
-    await session.commit()
+    await session.flush()
     return answer
+
+
+async def get_answer(session: AsyncSession, *, answer_id: int) -> Answer | None:
+    """Return an answer by id."""
+    return await session.get(Answer, answer_id)
 
 
 async def pending_answers(
@@ -28,7 +36,7 @@ async def pending_answers(
     result = await session.execute(
         select(Answer)
         .where(
-            Answer.status == "pending",
+            Answer.status == AnswerStatus.PENDING,
             col(Answer.created_at) <= older_than,
             col(Answer.attempts) < max_attempts,
         )
@@ -37,19 +45,52 @@ async def pending_answers(
     return result.scalars().all()
 
 
-async def save_grade(session: AsyncSession, *, answer: Answer, grade: Grade, now: datetime) -> bool:
-    """Store the grade and mark the answer graded; False if another process graded it first."""
-    answer.status = "graded"
-    answer.graded_at = now
-    answer.last_error = None
-    session.add(answer)
+async def finish_pending_answer(
+    session: AsyncSession, *, answer_id: int, status: AnswerStatus, now: datetime
+) -> bool:
+    """Move a pending answer to a final status; False when another process got there first.
+
+    The conditional update is the race's referee: on PostgreSQL the second writer waits for the
+    first to commit and then matches no row; on SQLite writers are serialised.
+    """
+    result = await session.execute(
+        update(Answer)
+        .where(col(Answer.id) == answer_id, col(Answer.status) == AnswerStatus.PENDING)
+        .values(status=status.value, graded_at=now, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def record_failed_attempt(session: AsyncSession, *, answer_id: int, error: str) -> None:
+    """Count a failed grading of a pending answer and keep why it failed."""
+    await session.execute(
+        update(Answer)
+        .where(col(Answer.id) == answer_id, col(Answer.status) == AnswerStatus.PENDING)
+        .values(attempts=col(Answer.attempts) + 1, last_error=error[:2000])
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def lock_member(session: AsyncSession, *, member_id: int) -> Member | None:
+    """Return a member, row-locked until the transaction ends (serialises their awards)."""
+    result = await session.execute(
+        select(Member).where(col(Member.id) == member_id).with_for_update()
+    )
+    return result.scalars().first()
+
+
+async def add_grade(session: AsyncSession, *, grade: Grade) -> Grade:
+    """Add the grade of an answer."""
     session.add(grade)
-    try:
-        await session.commit()
-        return True
-    except IntegrityError:
-        await session.rollback()
-        return False
+    await session.flush()
+    return grade
+
+
+async def get_grade(session: AsyncSession, *, answer_id: int) -> Grade | None:
+    """Return the stored grade of an answer."""
+    result = await session.execute(select(Grade).where(Grade.answer_id == answer_id))
+    return result.scalars().first()
 
 
 async def best_score(
@@ -77,6 +118,15 @@ async def award_points(
     local_day: date,
 ) -> bool:
     """Append a points event once per ref; False when it was already awarded."""
+    existing = await session.execute(
+        select(col(PointsEvent.id)).where(
+            PointsEvent.cohort_id == cohort_id,
+            PointsEvent.member_id == member_id,
+            PointsEvent.ref == ref,
+        )
+    )
+    if existing.first() is not None:
+        return False
     session.add(
         PointsEvent(
             cohort_id=cohort_id,
@@ -87,12 +137,8 @@ async def award_points(
             local_day=local_day,
         )
     )
-    try:
-        await session.commit()
-        return True
-    except IntegrityError:
-        await session.rollback()
-        return False
+    await session.flush()
+    return True
 
 
 async def find_thread(
@@ -114,17 +160,11 @@ async def get_drafted_rubric(session: AsyncSession, *, question_id: str) -> Draf
     return await session.get(DraftedRubric, question_id)
 
 
-async def save_drafted_rubric(
+async def add_drafted_rubric(
     session: AsyncSession, *, question_id: str, points: list[Any], model: str
 ) -> DraftedRubric:
-    """Store a drafted rubric once; a concurrent draft keeps the first."""
+    """Add a drafted rubric; a concurrent draft makes the commit fail and the first one stays."""
     draft = DraftedRubric(question_id=question_id, points=points, model=model)
     session.add(draft)
-    try:
-        await session.commit()
-        return draft
-    except IntegrityError:
-        await session.rollback()
-        existing = await get_drafted_rubric(session, question_id=question_id)
-        assert existing is not None
-        return existing
+    await session.flush()
+    return draft
