@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
-from bot.errors import StudyBotError, Unavailable
+from bot.errors import StudyBotError, Unavailable, translated_errors
 from bot.messages import Publisher
 from bot.services.answers import AnswerService
 from bot.services.cohorts import CohortService
@@ -183,7 +183,8 @@ class StudyBot:
             cache, budget = RedisGradeCache(client), RedisTokenBudget(client, budget_limit)
         else:
             cache, budget = MemoryGradeCache(), MemoryTokenBudget(budget_limit)
-        return CohortGraders(self.grader_kind, llm=self.llm_config, cache=cache, budget=budget)
+        with translated_errors():  # a grader that cannot be built is a set-up error at start
+            return CohortGraders(self.grader_kind, llm=self.llm_config, cache=cache, budget=budget)
 
     @cached_property
     def services(self) -> Services:
