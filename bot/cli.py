@@ -151,7 +151,7 @@ def run(now: NowOption = None, speed: SpeedOption = 1.0) -> None:
     _configure_logging(settings)
     clock = _clock(_parse_now(now), speed)
     if settings.discord.token or settings.slack.bot_token:
-        from bot.platforms.runner import run_platforms
+        from bot.serve import run_platforms
 
         asyncio.run(run_platforms(settings, clock))
         return
