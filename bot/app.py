@@ -158,7 +158,7 @@ class StudyBot:
         }
         if self.settings.llm.api_key:
             kwargs["api_key"] = self.settings.llm.api_key
-        return LLMConfig(**kwargs)  # type: ignore[arg-type]
+        return LLMConfig(**kwargs)
 
     @property
     def grader_kind(self) -> GraderKind:
@@ -166,7 +166,7 @@ class StudyBot:
         kind = self.settings.grader.kind
         if kind == "auto":
             return "cascade" if self.llm_config is not None else "offline"
-        return kind  # type: ignore[return-value]
+        return kind
 
     @cached_property
     def graders(self) -> CohortGraders:

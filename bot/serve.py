@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.app import StudyBot, build_app
 from bot.clock import Clock
@@ -30,7 +30,7 @@ class Face:
     """A chat face to run: the platform it registers a publisher for, and how to run it."""
 
     platform: str
-    run: Callable[[StudyBot], Awaitable[None]]
+    run: Callable[[StudyBot], Coroutine[Any, Any, None]]
 
 
 class Scheduler(Protocol):
