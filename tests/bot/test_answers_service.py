@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +28,7 @@ from graders import Grade as GraderGrade
 from graders import PointGrade, RubricQuestion
 from tests.support.openai_server import OpenAIServer, Reply
 
+ROOT = Path(__file__).resolve().parents[2]
 ADMIN = Actor("console", "local", "study", "ada", "Ada", is_workspace_admin=True)
 BOB = Actor("console", "local", "study", "bob", "Bob")
 STRONG = (
@@ -493,3 +497,34 @@ async def test_a_grade_with_no_publisher_for_its_platform_is_logged_not_dropped_
     with caplog.at_level(logging.ERROR):
         assert await bot.answers.retry_pending() == 1
     assert "no slack publisher is registered" in caplog.text
+
+
+async def test_a_process_killed_between_grade_and_points_is_graded_once_on_restart(
+    bot: StudyBot, db: Any
+) -> None:
+    await setup_cohort(bot)
+    answer = await bot.answers.submit(BOB, "E1-005", STRONG)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.support.answer_crash",
+        db.url,
+        db.schema or "-",
+        str(answer.id),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    line = await asyncio.wait_for(child.stdout.readline(), timeout=120)
+    assert line.startswith(b"between grade and points")
+    child.send_signal(signal.SIGKILL)
+    assert await child.wait() == -signal.SIGKILL
+    (stored,) = await rows(bot, Answer)
+    assert stored.status == AnswerStatus.PENDING  # the killed transaction left nothing half-done
+    assert await rows(bot, Grade) == [] and await rows(bot, PointsEvent) == []
+    bot.answers._graders = Graders(FixedGrader(0.8))  # type: ignore[assignment]
+    assert await bot.answers.retry_pending(min_age=timedelta(0)) == 1
+    assert await bot.answers.retry_pending(min_age=timedelta(0)) == 0
+    (grade,) = await rows(bot, Grade)
+    (points,) = await rows(bot, PointsEvent)
+    assert grade.answer_id == answer.id and points.points == 8
