@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, overload
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -405,9 +405,15 @@ class AnswerService:
             return None
         answer = await self.submit(actor, link.question_id, text, source="thread", cohort=cohort)
         assert answer.id is not None
-        return await self._grade_reply(answer.id)
+        # Nothing awaits a reply in a thread: when another process decided the answer, it tells
+        # the member, and this one stays silent.
+        return await self._grade_reply(answer.id, quiet_unless_new=True)
 
-    async def _grade_reply(self, answer_id: int) -> Reply:
+    @overload
+    async def _grade_reply(self, answer_id: int) -> Reply: ...
+    @overload
+    async def _grade_reply(self, answer_id: int, *, quiet_unless_new: bool) -> Reply | None: ...
+    async def _grade_reply(self, answer_id: int, *, quiet_unless_new: bool = False) -> Reply | None:
         try:
             outcome = await self.grade(answer_id)
         except StudyBotError:
@@ -421,6 +427,8 @@ class AnswerService:
             )
         if not outcome.outcome.is_new:
             # Whoever stored the result tells the member; a second grade would contradict it.
+            if quiet_unless_new:
+                return None
             return Reply.text(
                 f"Your answer to {outcome.answer.question_id} is already graded; the result "
                 "is sent to you separately.",

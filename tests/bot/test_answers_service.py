@@ -528,3 +528,36 @@ async def test_a_process_killed_between_grade_and_points_is_graded_once_on_resta
     (grade,) = await rows(bot, Grade)
     (points,) = await rows(bot, PointsEvent)
     assert grade.answer_id == answer.id and points.points == 8
+
+
+async def test_a_thread_answer_that_lost_its_race_gets_no_second_reply(
+    bot: StudyBot, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await setup_cohort(bot)
+    cohort = await bot.cohorts.cohort_for(ADMIN)
+    assert cohort is not None and cohort.id is not None
+    async with bot.sessions() as session:
+        session.add(
+            ThreadLink(
+                platform="console",
+                channel_id="study",
+                thread_id="m7",
+                cohort_id=cohort.id,
+                day=1,
+                question_id="E1-005",
+            )
+        )
+        await session.commit()
+    slow = GatedGrader(0.9)
+    bot.answers._graders = Graders(slow)  # type: ignore[assignment]
+    other = AnswerService(
+        db.sessions, bot.library, bot.clock, Graders(FixedGrader(0.6)), publishers=bot.publishers
+    )
+    in_thread = Actor("console", "local", "study", "bob", "Bob", thread_id="m7")
+    first = asyncio.create_task(thread_reply(bot, in_thread, STRONG))
+    await slow.started.wait()
+    assert await other.retry_pending(min_age=timedelta(0)) == 1
+    slow.release.set()
+    assert await first is None
+    assert len(bot.publishers["console"].sent) == 1  # type: ignore[attr-defined]
+    assert len(await rows(bot, PointsEvent)) == 1
