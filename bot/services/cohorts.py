@@ -108,7 +108,17 @@ class CohortService:
 
     async def require_cohort(self, actor: Actor) -> Cohort:
         """Return the actor's channel's cohort or explain how to create one."""
-        cohort = await self.cohort_for(actor)
+        async with self._sessions() as session:
+            return await self._channel_cohort(session, actor)
+
+    @staticmethod
+    async def _channel_cohort(session: AsyncSession, actor: Actor) -> Cohort:
+        cohort = await repo.find_cohort_by_channel(
+            session,
+            platform=actor.platform,
+            workspace_id=actor.workspace_id,
+            channel_id=actor.channel_id,
+        )
         if cohort is None:
             raise NotFound(
                 "This channel has no cohort yet.",
@@ -214,9 +224,9 @@ class CohortService:
 
     async def join(self, actor: Actor) -> Member:
         """Add the actor to this channel's cohort."""
-        cohort = await self.require_cohort(actor)
-        assert cohort.id is not None
         async with self._sessions() as session:
+            cohort = await self._channel_cohort(session, actor)
+            assert cohort.id is not None
             member = await repo.upsert_member(
                 session,
                 cohort_id=cohort.id,
@@ -228,9 +238,9 @@ class CohortService:
 
     async def leave(self, actor: Actor) -> None:
         """Remove the actor from this channel's cohort (their history stays)."""
-        cohort = await self.require_cohort(actor)
-        assert cohort.id is not None
         async with self._sessions() as session:
+            cohort = await self._channel_cohort(session, actor)
+            assert cohort.id is not None
             member = await repo.get_member(
                 session, cohort_id=cohort.id, platform_user_id=actor.user_id
             )
@@ -242,9 +252,8 @@ class CohortService:
 
     async def set_paused(self, actor: Actor, paused: bool, *, reason: str | None = None) -> Cohort:
         """Pause or resume this channel's cohort's posts (admins only)."""
-        cohort = await self.require_cohort(actor)
         async with self._sessions() as session:
-            cohort = await session.merge(cohort)
+            cohort = await self._channel_cohort(session, actor)
             await self._require_admin(session, actor, cohort)
             await repo.update_cohort(
                 session,
@@ -262,9 +271,8 @@ class CohortService:
         """Move the schedule `days` later: the next posts repeat no day and skip none."""
         if not 1 <= days <= 30:
             raise InvalidInput("You can move the schedule by 1 to 30 days at a time.")
-        cohort = await self.require_cohort(actor)
         async with self._sessions() as session:
-            cohort = await session.merge(cohort)
+            cohort = await self._channel_cohort(session, actor)
             await self._require_admin(session, actor, cohort)
             await repo.update_cohort(session, cohort=cohort, day_shift=cohort.day_shift - days)
             await session.commit()
@@ -273,13 +281,13 @@ class CohortService:
 
     async def status(self, actor: Actor) -> CohortStatus:
         """Describe this channel's cohort."""
-        cohort = await self.require_cohort(actor)
-        assert cohort.id is not None
+        async with self._sessions() as session:
+            cohort = await self._channel_cohort(session, actor)
+            assert cohort.id is not None
+            members = await repo.list_members(session, cohort_id=cohort.id)
         now = self._clock.now()
         schedule = schedule_of(cohort)
         upcoming = None if cohort.paused else next_slot(schedule, now)
-        async with self._sessions() as session:
-            members = await repo.list_members(session, cohort_id=cohort.id)
         admins = tuple(m.display_name or m.platform_user_id for m in members if m.is_admin)
         return CohortStatus(
             cohort=cohort,
