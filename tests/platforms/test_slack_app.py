@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,6 +32,7 @@ from bot.platforms.slack_app import (
     REQUIRED_SCOPES,
     SLASH_COMMAND,
     build_slack_app,
+    signed_web_app,
 )
 from bot.services.context import Actor
 from bot.settings import SlackSettings, load_settings
@@ -51,6 +53,7 @@ class SlackHarness:
         self.api = api
         self.http = http
         self.bot = bot
+        self._ids = itertools.count(1)
 
     async def signed_post(
         self, body: str, content_type: str, *, secret: str = SECRET, age_s: int = 0
@@ -82,7 +85,7 @@ class SlackHarness:
             "text": text,
             "api_app_id": "A0STUDY01",
             "response_url": self.api.response_url(f"{user}-{len(self.api.responses)}"),
-            "trigger_id": "1337.42.abcd",
+            "trigger_id": f"1337.{next(self._ids)}.abcd",
             **extra,
         }
         return await self.signed_post(urlencode(form), "application/x-www-form-urlencoded")
@@ -95,7 +98,7 @@ class SlackHarness:
             "api_app_id": "A0STUDY01",
             "event": event,
             "type": "event_callback",
-            "event_id": f"Ev{int(time.time() * 1000)}",
+            "event_id": f"Ev{next(self._ids):08d}",
             "event_time": int(time.time()),
             "authorizations": [{"team_id": TEAM, "user_id": "UBOTUSER1", "is_bot": True}],
         }
@@ -150,7 +153,8 @@ async def slack(db: Any) -> AsyncIterator[SlackHarness]:
         )
         app, publisher = build_slack_app(bot, publisher_interval_s=0)
         bot.add_publisher("slack", publisher)
-        server = TestServer(app.web_app(path=EVENTS_PATH))
+        web_app, _gate = signed_web_app(bot, app)
+        server = TestServer(web_app)
         async with TestClient(server) as http:
             yield SlackHarness(api, http, bot)
         await publisher.aclose()
@@ -174,7 +178,7 @@ async def test_help_is_acked_and_answered_through_the_response_url(slack: SlackH
     assert reply[0]["response_type"] == "ephemeral"
     text = _text_of(reply[0])
     for path in ("today", "cohort setup", "me timezone"):
-        assert f"/{path}" in text
+        assert f"/study {path}" in text
 
 
 async def test_a_bad_signature_is_rejected(slack: SlackHarness) -> None:
@@ -199,7 +203,7 @@ async def test_a_slow_command_is_acked_before_its_work_is_done(
     started = time.monotonic()
     response = await slack.slash("slowtest")
     assert response.status == 200 and time.monotonic() - started < 2.0
-    assert "Working on /slowtest" in await response.text()
+    assert "Working on /study slowtest" in await response.text()
     await asyncio.sleep(0.1)
     assert slack.api.responses == []
     release.set()
@@ -314,10 +318,11 @@ async def test_a_missing_answer_text_opens_a_modal_whose_submission_runs_the_com
     await slack.slash("note E3-082")
     [opened] = await eventually(lambda: slack.api.calls_to("views.open"))
     view = opened.params["view"]
-    assert opened.params["trigger_id"] == "1337.42.abcd"
+    assert opened.params["trigger_id"].startswith("1337.")
     assert view["callback_id"] == MODAL_CALLBACK_ID
-    assert [b["block_id"] for b in view["blocks"]] == ["body"]
-    assert view["blocks"][0]["element"]["multiline"] is True
+    inputs = [b for b in view["blocks"] if b["type"] == "input"]
+    assert [b["block_id"] for b in inputs] == ["body"]
+    assert inputs[0]["element"]["multiline"] is True
     submission = {
         "type": "view_submission",
         "team": {"id": TEAM},
