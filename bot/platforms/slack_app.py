@@ -401,14 +401,16 @@ class SignedRequestGate:
         problem = payload_problem(text, request.content_type)
         if problem is not None:
             return self._refuse(request, 400, problem)
-        self.passed += 1
-        response = await self._app.async_dispatch(
-            AsyncBoltRequest(
-                body=text,
-                query=request.query_string,
-                headers=request.headers,  # type: ignore[arg-type]
-            )
+        bolt_request = AsyncBoltRequest(
+            body=text,
+            query=request.query_string,
+            headers=request.headers,  # type: ignore[arg-type]
         )
+        try:
+            response = await self._app.async_dispatch(bolt_request)
+        except Exception as exc:  # a signed payload of a shape Bolt cannot route
+            return self._refuse(request, 400, f"signed payload Bolt cannot take ({exc!r})")
+        self.passed += 1
         return await to_aiohttp_response(response)
 
 

@@ -151,6 +151,10 @@ async def test_a_forged_or_malformed_signature_reaches_nothing(
         (b"\xff\xfe\x00junk\x80", "application/x-www-form-urlencoded"),
         ("hello=world", "application/x-www-form-urlencoded"),
         ("<xml/>", "text/xml"),
+        (
+            'payload={"type":"view_submission","view":{"callback_id":"studybot_command"}}',
+            "application/x-www-form-urlencoded",
+        ),
     ],
     ids=[
         "payload-not-json",
@@ -160,6 +164,7 @@ async def test_a_forged_or_malformed_signature_reaches_nothing(
         "not-utf8",
         "no-kind",
         "xml",
+        "view-without-type",
     ],
 )
 async def test_junk_gets_401_unsigned_and_400_signed_with_one_line_and_no_traceback(
@@ -179,7 +184,9 @@ async def test_junk_gets_401_unsigned_and_400_signed_with_one_line_and_no_traceb
     assert (unsigned.status, malformed.status, signed.status) == (401, 401, 400)
     assert len(_gate_lines(caplog)) == 3
     assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
-    assert slack.gate.passed == 0 and slack.api.calls == []
+    # Bolt learns who the bot is (auth.test) for a signed request; nothing else is called.
+    assert slack.gate.passed == 0
+    assert {c.method for c in slack.api.calls} <= {"auth.test"}
 
 
 async def test_a_huge_unsigned_body_is_refused_without_being_read_or_logged(
