@@ -105,7 +105,9 @@ def _field_blocks(fields: Sequence[MessageField]) -> list[Block]:
         inline.clear()
 
     for field in fields:
-        name = f"*{escape_mrkdwn(slack_commands(field.name))}*"
+        # A field's name is drawn bold already; Markdown bold inside it would double the stars.
+        plain_name = _BOLD.sub(r"\1", escape_mrkdwn(slack_commands(field.name)))
+        name = f"*{plain_name}*"
         value = to_mrkdwn(field.value)
         text = f"{name}\n{value}" if value else name
         if field.inline and len(text) <= MAX_FIELD_TEXT:
