@@ -347,9 +347,14 @@ class AnswerService:
         return done
 
     async def _notify(self, reply_to: dict[str, Any], message: Message) -> None:
-        publisher = self._publishers.get(str(reply_to.get("platform")))
+        platform = str(reply_to.get("platform"))
+        publisher = self._publishers.get(platform)
         user = reply_to.get("user_id")
-        if publisher is None or not user:
+        if not user:
+            return
+        if publisher is None:
+            # Never dropped silently: the grade is stored, and the operator learns it was not sent.
+            log.error("no %s face is running: a grade for %s was not delivered", platform, user)
             return
         try:
             await publisher.send_dm(str(user), message)
