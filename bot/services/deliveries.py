@@ -3,10 +3,15 @@
 Slack retries an event it thinks was not acknowledged (same `event_id`) and a network can
 repeat a command or a click (same `trigger_id`). Each face asks `first_delivery` before acting;
 the answer comes from the database, so it holds across restarts and across bot processes.
+
+A face asks before it acknowledges, so the question must be quick under load: requests that
+arrive while a write is in flight are written together in the next one (one transaction for a
+burst, not one each), which keeps SQLite's single writer from queueing every request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -41,14 +46,40 @@ class DeliveryService:
         self.keep = keep
         self._prune_every = prune_every
         self._next_prune: datetime | None = None
+        self._waiting: list[tuple[tuple[str, str], asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def first_delivery(self, platform: str, delivery_id: str) -> bool:
         """Record a delivery; True the first time it arrives, False for every repeat."""
+        key = (platform, delivery_id[:255])
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((key, waiter))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_waiting())
+        return await waiter
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                fresh = await self._record([key for key, _ in batch])
+            except Exception as exc:
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                continue
+            for key, waiter in batch:
+                # The first of several identical keys in one batch is the delivery; the rest
+                # are its repeats.
+                first = key in fresh
+                fresh.discard(key)
+                if not waiter.done():
+                    waiter.set_result(first)
+
+    async def _record(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
         now = self._clock.now()
         async with self._sessions() as session:
-            fresh = await repo.record_delivery(
-                session, platform=platform, delivery_id=delivery_id[:255], now=now
-            )
+            fresh = await repo.record_deliveries(session, deliveries=keys, now=now)
             if self._next_prune is None or now >= self._next_prune:
                 forgotten = await repo.prune_deliveries(session, received_before=now - self.keep)
                 self._next_prune = now + self._prune_every

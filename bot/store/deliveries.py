@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete
@@ -11,23 +12,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.store.models import Delivery
 
 
-async def record_delivery(
-    session: AsyncSession, *, platform: str, delivery_id: str, now: datetime
-) -> bool:
-    """Remember a delivery; False when it was remembered already (a retry or a repeat).
+async def record_deliveries(
+    session: AsyncSession, *, deliveries: Sequence[tuple[str, str]], now: datetime
+) -> set[tuple[str, str]]:
+    """Remember deliveries (platform, id); return those that were not remembered before.
 
-    The primary key decides the race between two processes: the insert that loses does
-    nothing and reports so, without an error that would end the transaction.
+    One statement for a whole batch. The primary key decides races between processes: a row
+    another process inserted first is skipped without an error that would end the transaction.
     """
+    if not deliveries:
+        return set()
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [
+        {"platform": platform, "delivery_id": delivery_id, "received_at": now}
+        for platform, delivery_id in dict.fromkeys(deliveries)
+    ]
     statement = (
         insert(Delivery)
-        .values(platform=platform, delivery_id=delivery_id, received_at=now)
+        .values(rows)
         .on_conflict_do_nothing(index_elements=["platform", "delivery_id"])
+        .returning(Delivery.platform, Delivery.delivery_id)  # type: ignore[arg-type]
     )
     result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return {(str(platform), str(delivery_id)) for platform, delivery_id in result.all()}
 
 
 async def prune_deliveries(session: AsyncSession, *, received_before: datetime) -> int:

@@ -55,3 +55,18 @@ async def test_a_delivery_is_kept_past_the_signature_window_then_forgotten(db: A
 def test_keeping_deliveries_shorter_than_the_signature_window_is_refused(db: Any) -> None:
     with pytest.raises(ValueError, match="5-minute"):
         DeliveryService(db.sessions, _clock(), keep=timedelta(minutes=4))
+
+
+async def test_a_burst_is_written_together_and_a_key_twice_in_it_counts_once(db: Any) -> None:
+    opened = 0
+
+    def counting_sessions() -> Any:
+        nonlocal opened
+        opened += 1
+        return db.sessions()
+
+    service = DeliveryService(counting_sessions, _clock())  # type: ignore[arg-type]
+    keys = [f"event:burst{i}" for i in range(20)] + ["event:burst3"]
+    results = await asyncio.gather(*(service.first_delivery("slack", k) for k in keys))
+    assert results == [True] * 20 + [False]
+    assert opened <= 2  # the first request's write, then everything that queued behind it
