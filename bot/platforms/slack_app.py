@@ -889,8 +889,10 @@ class SlackFace:
         """
         event = body.get("event") or {}
         user = body.get("user") or {}
-        command = " ".join(str(body.get(k, "")) for k in ("command", "text") if body.get(k))
-        reply = Reply.text(user_message_for(error, context=clip(command, 200)), tone="error")
+        # The log names the command, never what the member wrote after it (an answer, say).
+        words = str(body.get("text") or "").split(maxsplit=2)[:2]
+        command = " ".join([str(body.get("command") or ""), *words]).strip()
+        reply = Reply.text(user_message_for(error, context=clip(command, 60)), tone="error")
         channel_id = str(
             body.get("channel_id")
             or event.get("channel")

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.store.models import Delivery
 
@@ -32,7 +33,7 @@ async def record_deliveries(
         insert(Delivery)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["platform", "delivery_id"])
-        .returning(Delivery.platform, Delivery.delivery_id)  # type: ignore[arg-type]
+        .returning(col(Delivery.platform), col(Delivery.delivery_id))
     )
     result = await session.execute(statement)
     return {(str(platform), str(delivery_id)) for platform, delivery_id in result.all()}
@@ -41,6 +42,6 @@ async def record_deliveries(
 async def prune_deliveries(session: AsyncSession, *, received_before: datetime) -> int:
     """Forget deliveries received before a moment; return how many were forgotten."""
     result = await session.execute(
-        delete(Delivery).where(Delivery.received_at < received_before)  # type: ignore[arg-type]
+        delete(Delivery).where(col(Delivery.received_at) < received_before)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -348,3 +348,14 @@ async def test_concurrent_deliveries_of_one_event_run_once(
     await slack.event({**event, "text": "sentinel", "ts": "11.2"})
     await asyncio.wait_for(done.wait(), 10)
     assert sorted(seen) == ["once", "sentinel"]
+
+
+async def test_a_signed_request_nobody_handles_leaves_no_body_in_the_log(
+    slack: SlackHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    event = {"type": "reaction_added", "user": MEMBER, "reaction": MARKER, "item": {}}
+    response = await slack.event(event)
+    assert response.status in (200, 404)
+    assert MARKER not in caplog.text
+    assert all(len(r.getMessage()) <= MAX_REFUSAL_LOG for r in caplog.records)
