@@ -525,6 +525,9 @@ def _private_metadata(body: Mapping[str, Any]) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
+MAX_CACHED_MEMBERS = 10_000  # past this, entries that expired are dropped before adding more
+
+
 class MemberDirectory:
     """What Slack says about a member (display name, admin rights), asked once a while."""
 
@@ -557,6 +560,8 @@ class MemberDirectory:
             or ""
         )
         admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+        if len(self._members) >= MAX_CACHED_MEMBERS:
+            self._members = {k: v for k, v in self._members.items() if v[0] > now}
         self._members[(team_id, user_id)] = (now + self._ttl, name, admin)
         return name, admin
 
