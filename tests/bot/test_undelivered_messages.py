@@ -32,3 +32,23 @@ async def test_a_missed_post_alert_without_a_face_is_logged_as_an_error(
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "no slack face is running" in record.getMessage()
     assert "Day 1 was not posted" in record.getMessage()
+
+
+async def test_a_grade_dm_without_a_face_is_logged_as_an_error(
+    db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.messages import Message
+    from bot.services.answers import AnswerService
+
+    clock = FakeClock(START)
+    service = AnswerService(
+        db.sessions,
+        load_library(),
+        clock,
+        lambda key: None,
+        publishers={},  # type: ignore[arg-type,return-value]
+    )
+    with caplog.at_level(logging.ERROR, logger="bot.services.answers"):
+        await service._notify({"platform": "slack", "user_id": "U1"}, Message(text="80%"))
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "no slack face is running" in record.getMessage() and "U1" in record.getMessage()
