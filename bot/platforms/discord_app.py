@@ -31,7 +31,13 @@ from bot.platforms.discord_render import (
     render_message,
     render_messages,
     thread_name,
-    truncate,
+)
+from bot.platforms.face_plumbing import (
+    clip,
+    member_actor,
+    missing_text_options,
+    option_label,
+    retry_after_seconds,
 )
 from bot.services.context import Actor
 
@@ -80,7 +86,7 @@ def nonce_for(idempotency_key: str, index: int = 0) -> str:
 
 def describe(text: str) -> str:
     """Fit a description into Discord's 1-100 characters."""
-    return truncate(" ".join(text.split()), DESCRIPTION_LIMIT) or "—"
+    return clip(" ".join(text.split()), DESCRIPTION_LIMIT) or "—"
 
 
 def actor_for(interaction: discord.Interaction[Any]) -> Actor:
@@ -91,14 +97,13 @@ def actor_for(interaction: discord.Interaction[Any]) -> Actor:
     if isinstance(channel, discord.Thread):
         thread_id = str(channel.id)
         channel_id = str(channel.parent_id)
-    user = interaction.user
     perms = interaction.permissions
-    return Actor(
-        platform="discord",
+    return member_actor(
+        "discord",
         workspace_id=str(interaction.guild_id) if interaction.guild_id else "dm",
         channel_id=channel_id,
-        user_id=str(user.id),
-        display_name=user.display_name,
+        user_id=str(interaction.user.id),
+        display_name=interaction.user.display_name,
         is_workspace_admin=bool(perms.administrator or perms.manage_guild),
         thread_id=thread_id,
     )
@@ -111,8 +116,8 @@ def actor_for_message(message: discord.Message) -> Actor | None:
         return None
     author = message.author
     perms = getattr(author, "guild_permissions", None)
-    return Actor(
-        platform="discord",
+    return member_actor(
+        "discord",
         workspace_id=str(message.guild.id) if message.guild else "dm",
         channel_id=str(channel.parent_id),
         user_id=str(author.id),
@@ -128,7 +133,7 @@ def button_view(part: DiscordMessage) -> discord.ui.View | None:
         return None
     view = discord.ui.View(timeout=None)
     for button in part.buttons[:25]:
-        label = truncate(button.label, BUTTON_LABEL_LIMIT)
+        label = clip(button.label, BUTTON_LABEL_LIMIT)
         if button.url:
             view.add_item(discord.ui.Button(label=label, url=button.url))
         else:
@@ -185,12 +190,23 @@ def error_reply(error: BaseException, *, context: str = "") -> Reply:
 
 
 async def report_error(
-    interaction: discord.Interaction[Any], error: BaseException, *, context: str = ""
+    target: discord.Interaction[Any] | discord.Message,
+    error: BaseException,
+    *,
+    context: str = "",
 ) -> None:
-    """Show an error privately to the member whose interaction failed."""
+    """Show an error to the member whose command, click, form or thread reply failed.
+
+    The one place the Discord face renders errors: an interaction is answered privately, a
+    thread reply is answered under it.
+    """
     reply = error_reply(error, context=context)
     try:
-        await send_reply(interaction, reply)
+        if isinstance(target, discord.Message):
+            for part in render_messages(reply.messages):
+                await target.reply(mention_author=False, **send_kwargs(part))
+        else:
+            await send_reply(target, reply)
     except discord.HTTPException as exc:  # the interaction may have expired meanwhile
         log.warning("could not report an error to the member: %s", exc)
 
@@ -199,7 +215,7 @@ class LongTextModal(discord.ui.Modal):
     """Ask for a command's long text options (an answer) in a paragraph box."""
 
     def __init__(self, client: StudyBotDiscord, spec: Command, args: dict[str, Any]) -> None:
-        super().__init__(title=truncate(f"/{spec.path}", MODAL_TITLE_LIMIT))
+        super().__init__(title=clip(f"/{spec.path}", MODAL_TITLE_LIMIT))
         self._client = client
         self._spec = spec
         self._args = dict(args)
@@ -208,7 +224,8 @@ class LongTextModal(discord.ui.Modal):
             if opt.type != "text" or args.get(opt.name):
                 continue
             box: discord.ui.TextInput[LongTextModal] = discord.ui.TextInput(
-                label=truncate(opt.description or opt.name, MODAL_LABEL_LIMIT),
+                label=clip(option_label(opt), MODAL_LABEL_LIMIT),
+                placeholder=clip(opt.description, 100) if opt.description else None,
                 style=discord.TextStyle.paragraph,
                 required=opt.required,
                 max_length=MODAL_TEXT_LIMIT,
@@ -336,10 +353,7 @@ class StudyBotDiscord(discord.Client):
     ) -> None:
         """Run a catalogue command for an interaction: defer first when slow, then answer."""
         spec = catalogue.COMMANDS[path]
-        missing = [
-            o for o in spec.options if o.type == "text" and o.required and not args.get(o.name)
-        ]
-        if missing and ask_for_text:
+        if missing_text_options(spec, args) and ask_for_text:
             await interaction.response.send_modal(LongTextModal(self, spec, args))
             return
         bot = self._require_bot()
@@ -373,8 +387,7 @@ class StudyBotDiscord(discord.Client):
             async with channel.typing():
                 reply = await hook(self.bot, actor, message.content)
         except Exception as exc:
-            text = user_message_for(exc, context=f"thread {channel.id}")
-            await message.reply(text, mention_author=False)
+            await report_error(message, exc, context=f"thread {channel.id}")
             return
         if reply is None:
             return
@@ -550,12 +563,7 @@ def publish_error(exc: BaseException, action: str) -> Exception:
 
 
 def _retry_after(exc: discord.HTTPException) -> float | None:
-    headers = getattr(exc.response, "headers", None) or {}
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+    return retry_after_seconds(getattr(exc.response, "headers", None), default=None)
 
 
 @asynccontextmanager

@@ -17,6 +17,17 @@ from typing import Any
 import discord
 
 from bot.messages import Button, Image, Message, MessageField, Reply, Tone
+from bot.platforms.face_plumbing import clip as truncate
+from bot.platforms.face_plumbing import split_text
+
+__all__ = [
+    "render_message",
+    "render_messages",
+    "render_post",
+    "render_reply",
+    "split_text",
+    "truncate",
+]
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -80,44 +91,6 @@ class DiscordMessage:
         if self.buttons:
             body["components"] = button_rows(self.buttons)
         return body
-
-
-def truncate(text: str, limit: int) -> str:
-    """Shorten text to the limit, marking the cut with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Split text into chunks within the limit at the largest boundary that works.
-
-    Paragraphs stay whole when they fit, then lines, then words; only a single word longer
-    than the limit is cut.
-    """
-    if len(text) <= limit:
-        return [text]
-    for separator in ("\n\n", "\n", " "):
-        parts = text.split(separator)
-        if len(parts) == 1:
-            continue
-        chunks: list[str] = []
-        current = ""
-        for part in parts:
-            candidate = f"{current}{separator}{part}" if current else part
-            if len(candidate) <= limit:
-                current = candidate
-                continue
-            if current:
-                chunks.append(current)
-            if len(part) <= limit:
-                current = part
-            else:
-                pieces = split_text(part, limit)
-                chunks.extend(pieces[:-1])
-                current = pieces[-1]
-        if current:
-            chunks.append(current)
-        return [chunk for chunk in chunks if chunk.strip()] or [text[:limit]]
-    return [text[i : i + limit] for i in range(0, len(text), limit)]
 
 
 def thread_name(message: Message) -> str:

@@ -1,45 +1,72 @@
 """The Slack face: one `/study` slash command, thread replies, a modal, and the Publisher.
 
 Socket Mode when SLACK_APP_TOKEN is set, HTTP mode (signed requests on /slack/events)
-otherwise. Every handler acknowledges at once and does the work afterwards: Bolt runs a
-listener as a background task and answers Slack as soon as `ack()` is called. Failures are
-rendered in one place, `SlackFace.on_error`, which is also the app's `@app.error` handler.
+otherwise. In HTTP mode `SignedRequestGate` stands in front of Bolt: a request whose signature
+does not check out is refused with 401 and one short log line before anything reads it. Every
+delivery is taken in once (`DeliveryService`, by `event_id` or `trigger_id`), so Slack's
+retries do nothing twice. Every handler acknowledges at once and does the work afterwards.
+Failures are rendered in one place, `SlackFace.on_error`, which is also the app's `@app.error`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot import commands as catalogue
+from bot.clock import Clock, SystemClock
 from bot.commands import COMMANDS, Command, dispatch
 from bot.errors import StudyBotError, user_message_for
 from bot.messages import Channel, Message, Platform, PublishError, Reply, SentMessage
-from bot.platforms.console import parse_command_line
-from bot.platforms.slack_render import clip, render_message, render_reply
+from bot.platforms.face_plumbing import (
+    clip,
+    member_actor,
+    missing_text_options,
+    option_label,
+    retry_after_seconds,
+    split_command_line,
+)
+from bot.platforms.slack_render import SLASH_COMMAND, render_message, render_reply
 from bot.services.context import Actor
+from bot.services.deliveries import DeliveryService
 
 if TYPE_CHECKING:
     from bot.app import StudyBot
 
 log = logging.getLogger(__name__)
 
-SLASH_COMMAND = "/study"
 EVENTS_PATH = "/slack/events"
 POST_EVENT_TYPE = "studybot_post"
 MODAL_CALLBACK_ID = "studybot_command"
 COMMAND_BUTTON_PREFIX = "/"
+# Slack cuts a message's text at 40,000 characters; a command line longer than that was not
+# typed in Slack, and reading it would only delay the acknowledgement.
+MAX_COMMAND_TEXT = 40_000
+# The largest body the gate reads: a modal submission or an event with blocks stays far below.
+MAX_BODY_BYTES = 512 * 1024
+# Slack signs each request with its time; one older (or newer) than this is a replay.
+SIGNATURE_WINDOW_S = 300
+# A refused request leaves one log line of at most this many characters.
+MAX_REFUSAL_LOG = 200
 
 # Every Web API method the face calls, with the bot scopes it needs (checked against the
 # manifest by the tests, so a new call cannot ship without its scope).
@@ -49,6 +76,7 @@ REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postEphemeral": ("chat:write",),
     "chat.update": ("chat:write",),
     "conversations.history": ("channels:history", "groups:history"),
+    "conversations.info": ("channels:read", "groups:read"),
     "conversations.open": ("im:write",),
     "users.info": ("users:read",),
     "views.open": (),
@@ -83,13 +111,8 @@ def publish_error_from(exc: SlackApiError) -> PublishError:
     data = getattr(response, "data", None)
     code = str(data.get("error", "")) if isinstance(data, dict) else ""
     if status == 429 or code == "ratelimited":
-        retry_after: float | None = None
         headers = getattr(response, "headers", None) or {}
-        raw = headers.get("Retry-After") or headers.get("retry-after")
-        try:
-            retry_after = max(0.0, float(raw)) if raw is not None else 1.0
-        except ValueError:
-            retry_after = 1.0
+        retry_after = retry_after_seconds(headers, default=1.0)
         return PublishError(
             "Slack rate limit (ratelimited)", transient=True, retry_after=retry_after
         )
@@ -119,7 +142,8 @@ class SlackPublisher:
     Posts carry metadata naming their idempotency key, so `find_posted` can tell from the
     channel's history whether Slack accepted a message whose answer never arrived. Posts to one
     channel are paced at `channel_interval_s` (Slack allows about one message a second per
-    channel), so a fan-out waits its turn instead of collecting 429s.
+    channel), so a fan-out waits its turn instead of collecting 429s; the wait is the injected
+    clock's, so tests and demos pace without waiting on the wall clock.
     """
 
     platform: Platform = "slack"
@@ -132,8 +156,10 @@ class SlackPublisher:
         history_limit: int = 200,
         history_pages: int = 2,
         connection_limit: int = 100,
+        clock: Clock | None = None,
     ) -> None:
         self._client = client
+        self._clock: Clock = clock or SystemClock()
         self.channel_interval_s = channel_interval_s
         self.history_limit = history_limit
         self.history_pages = history_pages
@@ -181,11 +207,11 @@ class SlackPublisher:
     async def _pace(self, channel_id: str) -> None:
         if self.channel_interval_s <= 0:
             return
-        now = time.monotonic()
+        now = self._clock.now().timestamp()
         slot = max(now, self._next_slot.get(channel_id, now))
         self._next_slot[channel_id] = slot + self.channel_interval_s
         if slot > now:
-            await asyncio.sleep(slot - now)
+            await self._clock.sleep(slot - now)
 
     async def _post_payload(
         self, channel_id: str, payload: Mapping[str, Any], **extra: Any
@@ -199,7 +225,7 @@ class SlackPublisher:
             # Slack counts from when it handled the message, somewhere before its answer came
             # back; counting from the answer keeps a slow request from bunching the next two.
             if self.channel_interval_s > 0:
-                after = time.monotonic() + self.channel_interval_s
+                after = self._clock.now().timestamp() + self.channel_interval_s
                 self._next_slot[channel_id] = max(self._next_slot.get(channel_id, 0.0), after)
 
     async def post(
@@ -296,29 +322,165 @@ class SlackPublisher:
         )
 
 
+# --- the front door ---------------------------------------------------------------------------
+
+
+class SignedRequestGate:
+    """HTTP mode's front door: only a request Slack signed reaches the app.
+
+    The signature is checked on the raw bytes before anything parses them; a request without
+    a valid one is answered 401 and leaves one short log line, and a signed body that is not
+    a Slack payload is answered 400. Neither reaches Bolt, so nothing in it is read, answered
+    or logged.
+    """
+
+    def __init__(
+        self,
+        app: AsyncApp,
+        signing_secret: str,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        if not signing_secret:
+            raise ValueError("the gate needs the signing secret")
+        self._app = app
+        self._secret = signing_secret.encode()
+        # Slack signs with its wall-clock time, so the window is measured on the wall clock.
+        self._wall_clock = wall_clock
+        self.max_body_bytes = max_body_bytes
+        self.passed = 0
+        self.refused = 0
+
+    def web_app(self) -> web.Application:
+        """Return the aiohttp application that serves the events path."""
+        application = web.Application(client_max_size=self.max_body_bytes)
+        application.router.add_post(EVENTS_PATH, self.handle)
+        return application
+
+    def signature_problem(self, body: bytes, headers: Mapping[str, str]) -> str | None:
+        """Say why a request's signature does not hold; None when Slack signed it."""
+        timestamp = headers.get("X-Slack-Request-Timestamp")
+        signature = headers.get("X-Slack-Signature")
+        if not timestamp or not signature:
+            return "unsigned"
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return "malformed timestamp"
+        if abs(self._wall_clock() - int(timestamp)) > SIGNATURE_WINDOW_S:
+            return "timestamp outside the signature window"
+        if not (signature.isascii() and signature.startswith("v0=") and len(signature) == 67):
+            return "malformed signature"
+        base = b"v0:" + timestamp.encode() + b":" + body
+        expected = "v0=" + hmac.new(self._secret, base, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature):
+            return "wrong signature"
+        return None
+
+    def _refuse(self, request: web.Request, status: int, reason: str) -> web.Response:
+        self.refused += 1
+        line = f"refused a Slack request from {request.remote or '?'}: {reason} (HTTP {status})"
+        log.warning("%s", clip(line, MAX_REFUSAL_LOG))
+        return web.Response(status=status, text="")
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Check one request and hand it to the app only when Slack signed it."""
+        length = request.content_length
+        if length is not None and length > self.max_body_bytes:
+            return self._refuse(request, 413, f"body of {length} bytes")
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._refuse(request, 413, "body too large")
+        problem = self.signature_problem(raw, request.headers)
+        if problem is not None:
+            return self._refuse(request, 401, problem)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return self._refuse(request, 400, "signed body is not UTF-8")
+        problem = payload_problem(text, request.content_type)
+        if problem is not None:
+            return self._refuse(request, 400, problem)
+        bolt_request = AsyncBoltRequest(
+            body=text,
+            query=request.query_string,
+            headers=request.headers,  # type: ignore[arg-type]
+        )
+        try:
+            response = await self._app.async_dispatch(bolt_request)
+        except Exception as exc:  # a signed payload of a shape Bolt cannot route
+            return self._refuse(request, 400, f"signed payload Bolt cannot take ({exc!r})")
+        self.passed += 1
+        return await to_aiohttp_response(response)
+
+
+def payload_problem(text: str, content_type: str) -> str | None:
+    """Say why a signed body is not a payload Slack sends; None when it is one."""
+    if content_type == "application/json":
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return "signed body is not JSON"
+        return None if isinstance(parsed, dict) else "signed JSON body is not an object"
+    if content_type == "application/x-www-form-urlencoded":
+        form = parse_qs(text, keep_blank_values=True)
+        if "payload" in form:
+            try:
+                parsed = json.loads(form["payload"][0])
+            except ValueError:
+                return "signed payload is not JSON"
+            return None if isinstance(parsed, dict) else "signed payload is not an object"
+        if "command" in form or "ssl_check" in form:
+            return None
+        return "signed form is neither a command nor a payload"
+    return "unexpected content type"
+
+
+def delivery_key(body: Mapping[str, Any]) -> str | None:
+    """Name a delivery the way a retry or a repeat names it again: event_id or trigger_id."""
+    event_id = body.get("event_id")
+    if isinstance(event_id, str) and event_id:
+        return f"event:{event_id}"
+    trigger_id = body.get("trigger_id")
+    if isinstance(trigger_id, str) and trigger_id:
+        return f"trigger:{trigger_id}"
+    return None
+
+
 # --- the face ------------------------------------------------------------------------------
 
 
 Respond = Callable[..., Awaitable[Any]]
+# The channel cannot take the bot's message (a DM between members, a channel the bot is not in).
+UNREACHABLE_CHANNEL = frozenset({"not_in_channel", "channel_not_found", "user_not_in_channel"})
 
 
-def missing_text_options(spec: Command, args: Mapping[str, Any]) -> list[str]:
-    """Return the required free-text options a command line left out (asked for in a modal)."""
-    return [o.name for o in spec.options if o.required and o.type == "text" and o.name not in args]
+def _slack_error(exc: SlackApiError) -> str:
+    data = getattr(exc.response, "data", None)
+    return str(data.get("error", "")) if isinstance(data, dict) else ""
+
+
+def unescape_command_text(text: str) -> str:
+    """Undo the escaping Slack applies to &, < and > in a command's text."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def command_modal(spec: Command, args: Mapping[str, Any], channel_id: str) -> dict[str, Any]:
     """Build the modal that asks for a command's options the slash command did not give."""
     blocks: list[dict[str, Any]] = []
+    given = [(o, args[o.name]) for o in spec.options if args.get(o.name)]
+    if given:
+        summary = "\n".join(f"*{option_label(o)}:* {clip(str(v), 200)}" for o, v in given)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": summary}})
     for opt in spec.options:
-        if opt.name in args:
+        if args.get(opt.name):
             continue
         blocks.append(
             {
                 "type": "input",
                 "block_id": opt.name,
                 "optional": not opt.required,
-                "label": {"type": "plain_text", "text": clip(opt.name.replace("_", " "), 2000)},
+                "label": {"type": "plain_text", "text": clip(option_label(opt), 2000)},
                 "hint": {"type": "plain_text", "text": clip(opt.description, 2000)},
                 "element": {
                     "type": "plain_text_input",
@@ -330,7 +492,7 @@ def command_modal(spec: Command, args: Mapping[str, Any], channel_id: str) -> di
     return {
         "type": "modal",
         "callback_id": MODAL_CALLBACK_ID,
-        "title": {"type": "plain_text", "text": clip(f"/{spec.path}", 24)},
+        "title": {"type": "plain_text", "text": clip(f"{SLASH_COMMAND} {spec.path}", 24)},
         "submit": {"type": "plain_text", "text": "Send"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "private_metadata": json.dumps(
@@ -340,34 +502,127 @@ def command_modal(spec: Command, args: Mapping[str, Any], channel_id: str) -> di
     }
 
 
+def _replacing_first(respond: Respond) -> Respond:
+    """Wrap respond so that its first response replaces the "working on it" note."""
+    sent = False
+
+    async def replacing(**payload: Any) -> Any:
+        nonlocal sent
+        if not sent:
+            sent = True
+            payload = {**payload, "replace_original": True}
+        return await respond(**payload)
+
+    return replacing
+
+
+def _private_metadata(body: Mapping[str, Any]) -> dict[str, Any]:
+    raw = (body.get("view") or {}).get("private_metadata") or "{}"
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+MAX_CACHED_MEMBERS = 10_000  # past this, entries that expired are dropped before adding more
+
+
+class MemberDirectory:
+    """What Slack says about a member (display name, admin rights), asked once a while."""
+
+    def __init__(self, clock: Clock, *, ttl: timedelta = timedelta(minutes=5)) -> None:
+        self._clock = clock
+        self._ttl = ttl
+        self._members: dict[tuple[str, str], tuple[datetime, str, bool]] = {}
+        self._channels: dict[str, tuple[datetime, str]] = {}
+
+    async def member(
+        self, client: AsyncWebClient, team_id: str, user_id: str
+    ) -> tuple[str, bool] | None:
+        """Return a member's display name and whether they administer the workspace."""
+        now = self._clock.now()
+        cached = self._members.get((team_id, user_id))
+        if cached and cached[0] > now:
+            return cached[1], cached[2]
+        try:
+            info = await client.users_info(user=user_id)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("could not look up Slack member %s: %s", user_id, type(exc).__name__)
+            return None
+        user = info.get("user") or {}
+        profile = user.get("profile") or {}
+        name = str(
+            profile.get("display_name")
+            or profile.get("real_name")
+            or user.get("real_name")
+            or user.get("name")
+            or ""
+        )
+        admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+        if len(self._members) >= MAX_CACHED_MEMBERS:
+            self._members = {k: v for k, v in self._members.items() if v[0] > now}
+        self._members[(team_id, user_id)] = (now + self._ttl, name, admin)
+        return name, admin
+
+    async def channel_name(self, client: AsyncWebClient, channel_id: str) -> str | None:
+        """Return a channel's name as members see it, or None when Slack does not say."""
+        now = self._clock.now()
+        cached = self._channels.get(channel_id)
+        if cached and cached[0] > now:
+            return cached[1]
+        try:
+            info = await client.conversations_info(channel=channel_id)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("could not look up Slack channel %s: %s", channel_id, type(exc).__name__)
+            return None
+        name = str((info.get("channel") or {}).get("name") or "")
+        if not name:
+            return None
+        self._channels[channel_id] = (now + self._ttl, name)
+        return name
+
+
 class SlackFace:
     """Turns Slack requests into `dispatch` calls and renders what comes back."""
 
     def __init__(
-        self, bot: StudyBot, app: AsyncApp, publisher: SlackPublisher, *, admin_ttl_s: float = 300
+        self,
+        bot: StudyBot,
+        app: AsyncApp,
+        publisher: SlackPublisher,
+        deliveries: DeliveryService,
+        *,
+        member_ttl: timedelta = timedelta(minutes=5),
     ) -> None:
         self.bot = bot
         self.app = app
         self.publisher = publisher
-        self._admin_ttl_s = admin_ttl_s
-        self._admins: dict[tuple[str, str], tuple[float, bool]] = {}
+        self.deliveries = deliveries
+        self.directory = MemberDirectory(bot.clock, ttl=member_ttl)
+        app.middleware(self.once)
         app.command(SLASH_COMMAND)(self.on_command)
         app.event("message")(self.on_message)
         app.view(MODAL_CALLBACK_ID)(self.on_modal_submit)
         app.action(re.compile(".+"))(self.on_button)
         app.error(self.on_error)
 
-    async def is_workspace_admin(self, client: AsyncWebClient, team_id: str, user_id: str) -> bool:
-        """Tell whether a member is a workspace admin or owner (users.info, cached briefly)."""
-        cached = self._admins.get((team_id, user_id))
-        now = time.monotonic()
-        if cached and now - cached[0] < self._admin_ttl_s:
-            return cached[1]
-        info = await client.users_info(user=user_id)
-        user = info.get("user") or {}
-        admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
-        self._admins[(team_id, user_id)] = (now, admin)
-        return admin
+    async def once(
+        self, body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        """Acknowledge a retried or repeated delivery and do nothing else with it."""
+        key = delivery_key(body)
+        if key is not None:
+            try:
+                first = await self.deliveries.first_delivery("slack", key)
+            except Exception as exc:  # losing the record must not lose the request
+                log.error("could not record Slack delivery %s: %s", clip(key, 80), exc)
+                first = True
+            if not first:
+                log.info("acknowledged a repeated Slack delivery %s", clip(key, 80))
+                return BoltResponse(status=200, body="")
+        await next()
+        return None
 
     async def actor(
         self,
@@ -376,18 +631,18 @@ class SlackFace:
         team_id: str,
         channel_id: str,
         user_id: str,
-        display_name: str = "",
-        check_admin: bool = False,
+        fallback_name: str = "",
         thread_id: str | None = None,
     ) -> Actor:
-        """Describe the member behind a request; ask Slack about admin rights only when needed."""
-        admin = check_admin and await self.is_workspace_admin(client, team_id, user_id)
-        return Actor(
-            platform="slack",
+        """Describe the member behind a request, with the name and rights Slack gives them."""
+        known = await self.directory.member(client, team_id, user_id)
+        name, admin = known if known is not None else (fallback_name, False)
+        return member_actor(
+            "slack",
             workspace_id=team_id,
             channel_id=channel_id,
             user_id=user_id,
-            display_name=display_name or user_id,
+            display_name=name or fallback_name,
             is_workspace_admin=admin,
             thread_id=thread_id,
         )
@@ -402,20 +657,31 @@ class SlackFace:
         respond: Respond | None = None,
         thread_ts: str | None = None,
     ) -> None:
-        """Show a reply: through the response_url when there is one, else by posting."""
+        """Show a reply: through the response_url when there is one, else by posting.
+
+        A channel the bot cannot post in (a DM between members, a channel it was not invited
+        to) gets nothing; the member gets the reply by DM instead.
+        """
         payloads = render_reply(reply)
-        for index, payload in enumerate(payloads):
-            # A response_url takes five responses at most; later parts are posted directly.
-            if respond is not None and index < 5:
-                await respond(**payload)
-                continue
-            body = {k: v for k, v in payload.items() if k in ("text", "blocks")}
-            if thread_ts:
-                body["thread_ts"] = thread_ts
-            if reply.ephemeral:
-                await client.chat_postEphemeral(channel=channel_id, user=user_id, **body)
-            else:
-                await client.chat_postMessage(channel=channel_id, **body)
+        try:
+            for index, payload in enumerate(payloads):
+                # A response_url takes five responses at most; later parts are posted directly.
+                if respond is not None and index < 5:
+                    await respond(**payload)
+                    continue
+                body = {k: v for k, v in payload.items() if k in ("text", "blocks")}
+                if thread_ts:
+                    body["thread_ts"] = thread_ts
+                if reply.ephemeral:
+                    await client.chat_postEphemeral(channel=channel_id, user=user_id, **body)
+                else:
+                    await client.chat_postMessage(channel=channel_id, **body)
+        except SlackApiError as exc:
+            if _slack_error(exc) not in UNREACHABLE_CHANNEL or not user_id:
+                raise
+            log.info("channel %s is out of reach (%s); replying by DM", channel_id, exc)
+            for message in reply.messages:
+                await self.publisher.send_dm(user_id, message)
 
     async def on_command(
         self,
@@ -426,16 +692,30 @@ class SlackFace:
         client: AsyncWebClient,
     ) -> None:
         """Handle `/study <subcommand> [args]`: ack at once, then run it and respond."""
-        text = str(command.get("text") or "").strip() or "help"
+        raw = str(command.get("text") or "")
+        if len(raw) > MAX_COMMAND_TEXT:
+            await ack()
+            too_long = StudyBotError(
+                f"That is longer than Slack allows ({MAX_COMMAND_TEXT:,} characters)."
+            )
+            await self.on_error(too_long, body, client, respond)
+            return
         try:
-            path, args = parse_command_line(text)
+            path, args = split_command_line(unescape_command_text(raw).strip() or "help")
         except StudyBotError as exc:
             await ack()
             await self.on_error(exc, body, client, respond)
             return
         spec = COMMANDS.get(path)
+        if spec is not None and missing_text_options(spec, args) and command.get("trigger_id"):
+            await ack()
+            await self._guarded(
+                body, client, respond, self._open_modal(spec, args, command, client)
+            )
+            return
         if spec is not None and spec.slow:
-            await ack(text=f":hourglass_flowing_sand: Working on /{spec.path}…")
+            await ack(text=f":hourglass_flowing_sand: Working on {SLASH_COMMAND} {spec.path}…")
+            respond = _replacing_first(respond)
         else:
             await ack()
         await self._guarded(
@@ -456,6 +736,12 @@ class SlackFace:
         except Exception as exc:
             await self.on_error(exc, body, client, respond)
 
+    async def _open_modal(
+        self, spec: Command, args: dict[str, Any], command: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        view = command_modal(spec, args, str(command.get("channel_id", "")))
+        await client.views_open(trigger_id=command["trigger_id"], view=view)
+
     async def _run_command(
         self,
         path: str,
@@ -464,26 +750,31 @@ class SlackFace:
         respond: Respond,
         client: AsyncWebClient,
     ) -> None:
-        spec = COMMANDS.get(path)
         channel_id = str(command.get("channel_id", ""))
         user_id = str(command.get("user_id", ""))
-        if spec is not None and missing_text_options(spec, args) and command.get("trigger_id"):
-            await client.views_open(
-                trigger_id=command["trigger_id"], view=command_modal(spec, args, channel_id)
-            )
-            return
         actor = await self.actor(
             client,
             team_id=str(command.get("team_id", "")),
             channel_id=channel_id,
             user_id=user_id,
-            display_name=str(command.get("user_name", "")),
-            check_admin=bool(spec and spec.admin),
+            fallback_name=str(command.get("user_name", "")),
         )
+        if path == "cohort setup" and not args.get("name"):
+            args = await self._with_channel_name(client, actor, args)
         reply = await dispatch(self.bot, actor, path, args)
         await self.send_reply(
             reply, client=client, channel_id=channel_id, user_id=user_id, respond=respond
         )
+
+    async def _with_channel_name(
+        self, client: AsyncWebClient, actor: Actor, args: dict[str, Any]
+    ) -> dict[str, Any]:
+        # A new cohort is named after its channel as members see it, not the channel's id;
+        # an existing one keeps the name it has.
+        if await self.bot.cohorts.cohort_for(actor) is not None:
+            return args
+        name = await self.directory.channel_name(client, actor.channel_id)
+        return {**args, "name": f"#{name}"} if name else args
 
     async def on_message(
         self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
@@ -532,7 +823,7 @@ class SlackFace:
     async def _submit_modal(
         self, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        meta = json.loads(view.get("private_metadata") or "{}")
+        meta = _private_metadata(body)
         args: dict[str, Any] = dict(meta.get("args") or {})
         for block_id, inputs in (view.get("state") or {}).get("values", {}).items():
             value = (inputs.get("value") or {}).get("value")
@@ -540,15 +831,13 @@ class SlackFace:
                 args[block_id] = value
         user = body.get("user") or {}
         path = str(meta.get("path", ""))
-        spec = COMMANDS.get(path)
         channel_id = str(meta.get("channel_id", ""))
         actor = await self.actor(
             client,
             team_id=str(user.get("team_id") or (body.get("team") or {}).get("id", "")),
             channel_id=channel_id,
             user_id=str(user.get("id", "")),
-            display_name=str(user.get("name") or user.get("username") or ""),
-            check_admin=bool(spec and spec.admin),
+            fallback_name=str(user.get("name") or user.get("username") or ""),
         )
         reply = await dispatch(self.bot, actor, path, args)
         await self.send_reply(reply, client=client, channel_id=channel_id, user_id=actor.user_id)
@@ -577,8 +866,7 @@ class SlackFace:
         value = str(action.get("value") or "")
         if not value.startswith(COMMAND_BUTTON_PREFIX):
             return
-        path, args = parse_command_line(value)
-        spec = COMMANDS.get(path)
+        path, args = split_command_line(value)
         user = body.get("user") or {}
         channel_id = str((body.get("channel") or {}).get("id", ""))
         actor = await self.actor(
@@ -586,8 +874,7 @@ class SlackFace:
             team_id=str(user.get("team_id") or (body.get("team") or {}).get("id", "")),
             channel_id=channel_id,
             user_id=str(user.get("id", "")),
-            display_name=str(user.get("name") or user.get("username") or ""),
-            check_admin=bool(spec and spec.admin),
+            fallback_name=str(user.get("name") or user.get("username") or ""),
         )
         reply = await dispatch(self.bot, actor, path, args)
         await self.send_reply(
@@ -601,18 +888,21 @@ class SlackFace:
         client: AsyncWebClient,
         respond: Respond | None = None,
     ) -> None:
-        """Show any failure to the member who caused it: the one place errors are rendered."""
+        """Show any failure to the member who caused it: the one place errors are rendered.
+
+        Only verified requests get here (the gate refuses the rest before Bolt sees them).
+        """
         event = body.get("event") or {}
         user = body.get("user") or {}
-        context = str(body.get("command", "")) + " " + str(body.get("text", ""))
-        reply = Reply.text(user_message_for(error, context=context.strip()), tone="error")
+        # The log names the command, never what the member wrote after it (an answer, say).
+        words = str(body.get("text") or "").split(maxsplit=2)[:2]
+        command = " ".join([str(body.get("command") or ""), *words]).strip()
+        reply = Reply.text(user_message_for(error, context=clip(command, 60)), tone="error")
         channel_id = str(
             body.get("channel_id")
             or event.get("channel")
             or (body.get("channel") or {}).get("id")
-            or json.loads((body.get("view") or {}).get("private_metadata") or "{}").get(
-                "channel_id", ""
-            )
+            or _private_metadata(body).get("channel_id", "")
         )
         user_id = str(body.get("user_id") or event.get("user") or user.get("id") or "")
         try:
@@ -628,8 +918,20 @@ class SlackFace:
             log.exception("could not report an error to %s in %s", user_id, channel_id)
 
 
+class _OneLineRecords(logging.Filter):
+    """Keep Bolt's own log lines to one short line: they would otherwise quote request bodies."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage().split("\n", 1)[0]
+        record.msg, record.args = clip(message, MAX_REFUSAL_LOG), None
+        return True
+
+
 def build_slack_app(
-    bot: StudyBot, *, publisher_interval_s: float = 1.0
+    bot: StudyBot,
+    *,
+    publisher_interval_s: float = 1.0,
+    deliveries: DeliveryService | None = None,
 ) -> tuple[AsyncApp, SlackPublisher]:
     """Build the Bolt app and the publisher from the settings; refuse a half-configured face."""
     settings = bot.settings.slack
@@ -644,20 +946,35 @@ def build_slack_app(
             hint="Set it, or set SLACK_APP_TOKEN (xapp-...) for Socket Mode.",
         )
     base_url = settings.api_base_url or AsyncWebClient.BASE_URL
+    bolt_log = logging.getLogger("studybot.slack")
+    if not any(isinstance(f, _OneLineRecords) for f in bolt_log.filters):
+        bolt_log.addFilter(_OneLineRecords())
     app = AsyncApp(
         client=AsyncWebClient(token=settings.bot_token, base_url=base_url),
         signing_secret=settings.signing_secret or "",
         request_verification_enabled=not socket_mode,
-        logger=logging.getLogger("studybot.slack"),
+        logger=bolt_log,
     )
     # The publisher retries on its caller's terms (DailyService backs off and checks history
     # first), so slack_sdk's own retries are switched off here.
     publisher = SlackPublisher(
         AsyncWebClient(token=settings.bot_token, base_url=base_url, retry_handlers=[]),
         channel_interval_s=publisher_interval_s,
+        clock=bot.clock,
     )
-    SlackFace(bot, app, publisher)
+    # The deliveries a face has seen are the face's concern alone; the service keeps them in
+    # the database so that every bot process shares them.
+    SlackFace(bot, app, publisher, deliveries or DeliveryService(bot.sessions, bot.clock))
     return app, publisher
+
+
+def signed_web_app(bot: StudyBot, app: AsyncApp) -> tuple[web.Application, SignedRequestGate]:
+    """Return the HTTP-mode application: the signature gate in front of the Bolt app."""
+    secret = bot.settings.slack.signing_secret
+    if not secret:
+        raise StudyBotError("Slack HTTP mode needs SLACK_SIGNING_SECRET.")
+    gate = SignedRequestGate(app, secret)
+    return gate.web_app(), gate
 
 
 async def run_slack(bot: StudyBot, *, ready: asyncio.Event | None = None) -> None:
@@ -679,9 +996,9 @@ async def run_slack(bot: StudyBot, *, ready: asyncio.Event | None = None) -> Non
             finally:
                 await handler.close_async()  # type: ignore[no-untyped-call]
         else:
-            from aiohttp import web
-
-            runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=settings.port))
+            application, _ = signed_web_app(bot, app)
+            # No access log: one line per refused request is the gate's, and bodies never.
+            runner = web.AppRunner(application, access_log=None)
             await runner.setup()
             await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()
             log.info("Slack face listening on :%d%s (HTTP mode)", settings.port, EVENTS_PATH)

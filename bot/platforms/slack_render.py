@@ -12,7 +12,13 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from bot.commands import COMMANDS
 from bot.messages import Button, Message, MessageField, Reply
+from bot.platforms.face_plumbing import clip, split_text
+
+__all__ = ["clip", "split_text", "render_message", "render_post", "render_reply", "slack_commands"]
+
+SLASH_COMMAND = "/study"
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -39,46 +45,43 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 
 
-def clip(text: str, limit: int) -> str:
-    """Shorten text to at most `limit` characters, marking the cut with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def escape_mrkdwn(text: str) -> str:
     """Escape the three characters Slack reserves for its own markup."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_command_pattern: tuple[frozenset[str], re.Pattern[str]] | None = None
+
+
+def _commands_pattern() -> re.Pattern[str]:
+    # Built from the catalogue as it is now, so a command added later is rewritten too.
+    global _command_pattern
+    names = frozenset(COMMANDS) | {spec.group for spec in COMMANDS.values() if spec.group}
+    if _command_pattern is None or _command_pattern[0] != names:
+        alternatives = "|".join(
+            re.escape(name).replace(r"\ ", r"\s+") for name in sorted(names, key=len, reverse=True)
+        )
+        pattern = re.compile(rf"(?<![\w/.:@#-])/(?:{alternatives})(?![\w/-])")
+        _command_pattern = (names, pattern)
+    return _command_pattern[1]
+
+
+def slack_commands(text: str) -> str:
+    """Name every catalogue command as a Slack member types it: `/today` -> `/study today`.
+
+    In Slack every command is a word after the one slash command the app owns; a bare `/me`
+    would even run Slack's own `/me` and post the rest publicly.
+    """
+    if "/" not in text:
+        return text
+    return _commands_pattern().sub(lambda m: f"{SLASH_COMMAND} {m.group(0)[1:]}", text)
+
+
 def to_mrkdwn(text: str) -> str:
     """Convert the model's Markdown (**bold**, [label](url), `code`) to Slack mrkdwn."""
-    out = escape_mrkdwn(text)
+    out = escape_mrkdwn(slack_commands(text))
     out = _BOLD.sub(r"*\1*", out)
     return _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", out)
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Split text into pieces of at most `limit` characters at paragraph, line or word breaks."""
-    if len(text) <= limit:
-        return [text]
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        window = rest[: limit + 1]
-        cut = -1
-        for sep in ("\n\n", "\n", " "):
-            cut = window.rfind(sep)
-            if cut > 0:
-                break
-        if cut <= 0:
-            cut = limit  # one unbroken run longer than the limit: cut it hard
-            pieces.append(rest[:cut])
-            rest = rest[cut:]
-            continue
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip("\n ")
-    if rest:
-        pieces.append(rest)
-    return [p for p in pieces if p]
 
 
 def _section(text: str) -> Block:
@@ -102,7 +105,9 @@ def _field_blocks(fields: Sequence[MessageField]) -> list[Block]:
         inline.clear()
 
     for field in fields:
-        name = f"*{escape_mrkdwn(field.name)}*"
+        # A field's name is drawn bold already; Markdown bold inside it would double the stars.
+        plain_name = _BOLD.sub(r"\1", escape_mrkdwn(slack_commands(field.name)))
+        name = f"*{plain_name}*"
         value = to_mrkdwn(field.value)
         text = f"{name}\n{value}" if value else name
         if field.inline and len(text) <= MAX_FIELD_TEXT:
@@ -128,7 +133,11 @@ def _code_blocks(code: str) -> list[Block]:
 def _button(button: Button) -> Block:
     element: Block = {
         "type": "button",
-        "text": {"type": "plain_text", "text": clip(button.label, MAX_BUTTON_TEXT), "emoji": True},
+        "text": {
+            "type": "plain_text",
+            "text": clip(slack_commands(button.label), MAX_BUTTON_TEXT),
+            "emoji": True,
+        },
         "action_id": button.action_id[:255],
     }
     if button.value:
@@ -161,7 +170,7 @@ def message_blocks(message: Message) -> list[Block]:
     """Return every block of one message, each within Slack's per-block limits."""
     blocks: list[Block] = []
     if message.header:
-        header = " ".join(message.header.split())
+        header = slack_commands(" ".join(message.header.split()))
         blocks.append(
             {
                 "type": "header",
@@ -195,7 +204,7 @@ def fallback_text(message: Message) -> str:
     parts = [p for p in (message.header, message.text) if p]
     if not parts:
         parts = [f.name for f in message.fields] or ["StudyBot"]
-    return clip(escape_mrkdwn(" — ".join(parts)), MAX_FALLBACK_TEXT)
+    return clip(to_mrkdwn(" — ".join(parts)), MAX_FALLBACK_TEXT)
 
 
 def _chunks(blocks: list[Block], size: int) -> Iterator[list[Block]]:

@@ -355,6 +355,13 @@ class DailyService:
         assert cohort.id is not None
         publisher = self._publishers.get(cohort.platform)
         if publisher is None:
+            # Never dropped silently: the operator reads what the admins could not be told.
+            log.error(
+                "no %s face is running: cohort %s's admins were not told: %s",
+                cohort.platform,
+                cohort.id,
+                text,
+            )
             return
         admins = await cohort_repo.list_members(session, cohort_id=cohort.id, admins_only=True)
         for admin in admins:

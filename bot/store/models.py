@@ -197,3 +197,13 @@ class DraftedRubric(SQLModel, table=True):
     model: str = Field(default="", max_length=100)
     created_at: datetime = _ts(default_factory=utcnow)
     reviewed_by: str | None = Field(default=None, max_length=64)
+
+
+class Delivery(SQLModel, table=True):
+    """A request a chat platform delivered, kept a while so a retry or a repeat does nothing."""
+
+    __tablename__ = "delivery"
+
+    platform: str = Field(primary_key=True, max_length=16)
+    delivery_id: str = Field(primary_key=True, max_length=255)
+    received_at: datetime = _ts(index=True)

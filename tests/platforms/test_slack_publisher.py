@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.clock import FakeClock
 from bot.messages import Channel, Message, MessageField, PublishError, SentMessage
 from bot.platforms.slack_app import POST_EVENT_TYPE, SlackPublisher
 from tests.support.slack_api_server import MockSlackApi
@@ -170,22 +171,28 @@ async def test_missing_scope_is_permanent(api: MockSlackApi, publisher: SlackPub
     assert not caught.value.transient and "reinstall" in str(caught.value)
 
 
-async def test_posts_to_one_channel_are_paced(api: MockSlackApi) -> None:
-    api.channel_interval_s = 0.15  # arrival jitter must not turn the pacing into 429s
-    publisher = make_publisher(api, interval=0.2)
-    other = Channel("slack", "T", "C0OTHER01")
-    try:
-        start = time.monotonic()
-        for i in range(3):
-            await publisher.post(CHANNEL, Message(text=str(i)), idempotency_key=f"k{i}")
-        await publisher.post(other, Message(text="o"), idempotency_key="o")
-    finally:
-        await publisher.aclose()
+async def test_posts_to_one_channel_are_paced_on_the_injected_clock() -> None:
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    # The mock counts Slack's one-message-a-second rule on the same clock and answers 429
+    # to a post that comes too soon.
+    async with MockSlackApi(channel_interval_s=0.2, now=lambda: clock.now().timestamp()) as api:
+        client = AsyncWebClient(token=api.token, base_url=api.base_url, retry_handlers=[])
+        publisher = SlackPublisher(client, channel_interval_s=0.2, clock=clock)
+        other = Channel("slack", "T", "C0OTHER01")
+        start = clock.now()
+        try:
+            for i in range(3):
+                await publisher.post(CHANNEL, Message(text=str(i)), idempotency_key=f"k{i}")
+            paced = clock.now()
+            await publisher.post(other, Message(text="o"), idempotency_key="o")
+        finally:
+            await publisher.aclose()
     calls = api.calls_to("chat.postMessage")
     assert api.rate_limited == 0 and all(c.status == 200 for c in calls)
     same = [c.at for c in calls if c.params["channel"] == CHANNEL.channel_id]
-    assert all(b - a >= 0.19 for a, b in zip(same, same[1:], strict=False))
-    assert time.monotonic() - start < 1.0  # the other channel did not wait behind the first
+    assert [round(b - a, 6) for a, b in zip(same, same[1:], strict=False)] == [0.2, 0.2]
+    assert (paced - start).total_seconds() == pytest.approx(0.4)
+    assert clock.now() == paced  # the other channel did not wait behind the first
 
 
 async def test_long_message_resumes_with_only_the_missing_chunk(

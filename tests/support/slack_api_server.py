@@ -20,6 +20,7 @@ import json
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,8 +74,12 @@ class MockSlackApi:
     archived_channels: set[str] = field(default_factory=set)
     not_member_channels: set[str] = field(default_factory=set)
     rate_limited: int = 0
+    channel_names: dict[str, str] = field(default_factory=dict)
+    display_names: dict[str, str] = field(default_factory=dict)
+    now: Callable[[], float] = time.monotonic  # what `RecordedCall.at` and pacing count in
 
     def __post_init__(self) -> None:
+        self._changed = asyncio.Condition()
         self._faults: list[_Fault] = []
         self._method_counts: Counter[str] = Counter()
         self._last_post: dict[str, float] = {}
@@ -126,6 +131,29 @@ class MockSlackApi:
     def slow(self, seconds: float, *, method: str | None = None, times: int = 1) -> None:
         """Hold the next `times` calls (of `method`, or any) for `seconds`, then answer them."""
         self._faults.append(_Fault(method, times, 200, "", delay_s=seconds))
+
+    async def wait_for(self, check: Callable[[], Any], *, give_up_after: float = 10.0) -> Any:
+        """Wait until `check()` is truthy, re-checking whenever a call arrives; return its value.
+
+        The timeout only ends a test that would otherwise hang; nothing waits on it to pass.
+        """
+
+        async def until() -> Any:
+            async with self._changed:
+                while not (value := check()):
+                    await self._changed.wait()
+                return value
+
+        return await asyncio.wait_for(until(), give_up_after)
+
+    async def _record(self, call: RecordedCall) -> None:
+        self.calls.append(call)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     def calls_to(self, method: str) -> list[RecordedCall]:
         """Return the recorded calls of one API method, in order."""
@@ -188,9 +216,7 @@ class MockSlackApi:
     async def _respond(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.responses.append({"name": request.match_info["name"], **body})
-        self.calls.append(
-            RecordedCall("response_url", body, dict(request.headers), time.monotonic())
-        )
+        await self._record(RecordedCall("response_url", body, dict(request.headers), self.now()))
         return web.Response(text="ok")
 
     @staticmethod
@@ -233,9 +259,17 @@ class MockSlackApi:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._params(request)
-        call = RecordedCall(method, params, dict(request.headers), time.monotonic())
+        call = RecordedCall(method, params, dict(request.headers), self.now())
         self.calls.append(call)
         self._method_counts[method] += 1
+        try:
+            return await self._api_answer(request, method, params, call)
+        finally:
+            await self._notify()
+
+    async def _api_answer(
+        self, request: web.Request, method: str, params: dict[str, Any], call: RecordedCall
+    ) -> web.Response:
         auth = request.headers.get("Authorization", "")
         if auth != f"Bearer {self.token}" and params.get("token") != self.token:
             return self._answer(call, {"ok": False, "error": "invalid_auth"})
@@ -293,7 +327,7 @@ class MockSlackApi:
         if error:
             return self._answer(call, {"ok": False, "error": error})
         if self.channel_interval_s:
-            now = time.monotonic()
+            now = self.now()
             last = self._last_post.get(channel)
             if last is not None and now - last < self.channel_interval_s:
                 self.rate_limited += 1
@@ -386,10 +420,32 @@ class MockSlackApi:
             return self._answer(call, {"ok": False, "error": "users_list_not_supplied"})
         return self._answer(call, {"ok": True, "channel": {"id": "D" + users.replace(",", "")}})
 
+    async def _m_conversations_info(
+        self, call: RecordedCall, params: dict[str, Any]
+    ) -> web.Response:
+        channel = str(params.get("channel", ""))
+        if not channel or channel in self.missing_channels:
+            return self._answer(call, {"ok": False, "error": "channel_not_found"})
+        name = self.channel_names.get(channel, channel.lower())
+        return self._answer(
+            call,
+            {
+                "ok": True,
+                "channel": {
+                    "id": channel,
+                    "name": name,
+                    "is_channel": True,
+                    "is_archived": channel in self.archived_channels,
+                    "is_member": channel not in self.not_member_channels,
+                },
+            },
+        )
+
     async def _m_users_info(self, call: RecordedCall, params: dict[str, Any]) -> web.Response:
         user = str(params.get("user", ""))
         if not user:
             return self._answer(call, {"ok": False, "error": "user_not_found"})
+        display = self.display_names.get(user, "")
         return self._answer(
             call,
             {
@@ -399,6 +455,7 @@ class MockSlackApi:
                     "team_id": self.team_id,
                     "name": user.lower(),
                     "real_name": f"User {user}",
+                    "profile": {"display_name": display, "real_name": f"User {user}"},
                     "is_admin": user in self.admins or user in self.owners,
                     "is_owner": user in self.owners,
                     "tz": "Europe/Berlin",
