@@ -1,159 +1,175 @@
-"""Repository functions for day posts: the claim that makes a post happen exactly once."""
+"""Repository functions for day posts: the record of what each cohort's day posted.
+
+The claim that makes a post happen exactly once lives in `bot.store.claims` (key
+``day_post:<cohort>:<day>``); this table keeps the post's status and the ids of its messages.
+Every write here runs inside the caller's transaction, after the claim's fence.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import col, select
+from sqlalchemy import select, update
 
+from bot.store.claims import Executor, insert_ignoring_duplicates
 from bot.store.models import DayPost, ThreadLink
+
+_posts = DayPost.__table__  # type: ignore[attr-defined]
+_links = ThreadLink.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
-class Claim:
-    """A claimed post; `resumed` when it was taken over from a worker that did not finish."""
+class OpenPost:
+    """A day post being made: its id, status, the parts already recorded, and whether it is new."""
 
-    post: DayPost
-    resumed: bool
+    id: int
+    status: str
+    message_ids: dict[str, Any]
+    created: bool
 
 
-async def get_day_post(session: AsyncSession, *, cohort_id: int, day: int) -> DayPost | None:
+def day_post_key(cohort_id: int, day: int) -> str:
+    """Return the claim key of one cohort's day post."""
+    return f"day_post:{cohort_id}:{day}"
+
+
+async def get_day_post(session: Executor, *, cohort_id: int, day: int) -> DayPost | None:
     """Return the post record of one cohort's day."""
-    result = await session.execute(
-        select(DayPost).where(DayPost.cohort_id == cohort_id, DayPost.day == day)
+    row = (
+        await session.execute(
+            select(_posts).where(_posts.c.cohort_id == cohort_id, _posts.c.day == day)
+        )
+    ).first()
+    return DayPost(**row._mapping) if row is not None else None
+
+
+async def post_statuses(session: Executor, *, days: Iterable[int]) -> dict[tuple[int, int], str]:
+    """Return the status of every post record of these days, by (cohort id, day): one query."""
+    wanted = sorted(set(days))
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(_posts.c.cohort_id, _posts.c.day, _posts.c.status).where(_posts.c.day.in_(wanted))
     )
-    return result.scalars().first()
+    return {(r.cohort_id, r.day): r.status for r in rows}
 
 
-async def claim_day_post(
-    session: AsyncSession,
+async def open_day_post(
+    session: Executor,
     *,
     cohort_id: int,
     day: int,
     scheduled_for: datetime,
-    worker: str,
+    holder: str,
     now: datetime,
-    lease_s: float = 300.0,
-) -> Claim | None:
-    """Claim (cohort, day) for posting; None when another worker holds it or it is done.
-
-    The UNIQUE (cohort_id, day) key decides the race. A claim whose lease ran out (its worker
-    died mid-post) is taken over, and the post resumes from the parts already recorded.
-    """
-    lease_until = now + timedelta(seconds=lease_s)
-    post = DayPost(
-        cohort_id=cohort_id,
-        day=day,
-        status="claimed",
-        scheduled_for=scheduled_for,
-        claimed_by=worker,
-        claimed_at=now,
-        lease_until=lease_until,
-    )
-    session.add(post)
-    try:
-        await session.commit()
-        return Claim(post, resumed=False)
-    except IntegrityError:
-        await session.rollback()
-    result = await session.execute(
-        update(DayPost)
-        .where(
-            col(DayPost.cohort_id) == cohort_id,
-            col(DayPost.day) == day,
-            col(DayPost.status) == "claimed",
-            or_(col(DayPost.lease_until).is_(None), col(DayPost.lease_until) < now),
+) -> OpenPost:
+    """Create the record of a day's post, or take up the existing one, for its claim's holder."""
+    created = await session.execute(
+        insert_ignoring_duplicates(session, _posts)
+        .values(
+            cohort_id=cohort_id,
+            day=day,
+            status="claimed",
+            scheduled_for=scheduled_for,
+            claimed_by=holder,
+            claimed_at=now,
+            attempts=0,
+            message_ids={},
         )
-        .values(claimed_by=worker, claimed_at=now, lease_until=lease_until)
-        .execution_options(synchronize_session=False)
+        .on_conflict_do_nothing(index_elements=["cohort_id", "day"])
+        .returning(_posts.c.id)
     )
-    await session.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    session.expire_all()
-    taken = await get_day_post(session, cohort_id=cohort_id, day=day)
-    return Claim(taken, resumed=True) if taken is not None else None
+    post_id = created.scalar()
+    if post_id is not None:
+        return OpenPost(post_id, "claimed", {}, created=True)
+    row = (
+        await session.execute(
+            update(_posts)
+            .where(_posts.c.cohort_id == cohort_id, _posts.c.day == day)
+            .values(claimed_by=holder, claimed_at=now)
+            .returning(_posts.c.id, _posts.c.status, _posts.c.message_ids)
+        )
+    ).one()
+    return OpenPost(row.id, row.status, dict(row.message_ids or {}), created=False)
 
 
 async def record_post_part(
-    session: AsyncSession,
+    session: Executor,
     *,
-    post: DayPost,
-    part: str,
-    sent: dict[str, Any],
-    lease_until: datetime,
+    post_id: int,
+    message_ids: dict[str, Any],
+    lease_until: datetime | None = None,
     thread: ThreadLink | None = None,
 ) -> None:
-    """Record one message of a post (and its question thread) the moment the platform took it.
+    """Record the parts posted so far (and a question's thread) the moment the platform took one.
 
-    One statement pair and one commit per message: this runs once per message of every
-    cohort's post, so it stays off the ORM's unit of work.
+    Core statements, no ORM unit of work: this runs once per message of every cohort's post.
     """
-    message_ids = {**post.message_ids, part: sent}
     await session.execute(
-        update(DayPost)
-        .where(col(DayPost.id) == post.id)
+        update(_posts)
+        .where(_posts.c.id == post_id)
         .values(message_ids=message_ids, lease_until=lease_until)
-        .execution_options(synchronize_session=False)
     )
     if thread is not None:
-        await session.execute(insert(ThreadLink).values(**thread.model_dump(exclude={"id"})))
-    await session.commit()
-    set_committed_value(post, "message_ids", message_ids)
-    set_committed_value(post, "lease_until", lease_until)
+        await session.execute(
+            insert_ignoring_duplicates(session, _links)
+            .values(**thread.model_dump(exclude={"id"}))
+            .on_conflict_do_nothing(index_elements=["platform", "channel_id", "thread_id"])
+        )
 
 
 async def finish_day_post(
-    session: AsyncSession,
-    *,
-    post: DayPost,
-    status: str,
-    now: datetime,
-    error: str | None = None,
+    session: Executor, *, post_id: int, status: str, now: datetime, error: str | None = None
 ) -> None:
-    """Mark a post posted or failed and drop the lease."""
-    post.status = status
-    post.posted_at = now if status == "posted" else None
-    post.last_error = error
-    post.lease_until = None
-    session.add(post)
-    await session.commit()
+    """Mark a post posted or failed."""
+    await session.execute(
+        update(_posts)
+        .where(_posts.c.id == post_id)
+        .values(
+            status=status,
+            posted_at=now if status == "posted" else None,
+            last_error=error,
+            lease_until=None,
+        )
+    )
 
 
-async def release_day_post(
-    session: AsyncSession, *, post: DayPost, now: datetime, error: str
-) -> None:
-    """Give a claim back after a transient failure so the next tick resumes it."""
-    post.attempts += 1
-    post.last_error = error
-    post.lease_until = now
-    session.add(post)
-    await session.commit()
+async def note_post_error(session: Executor, *, post_id: int, error: str) -> None:
+    """Count a failed attempt of a post that will be resumed."""
+    await session.execute(
+        update(_posts)
+        .where(_posts.c.id == post_id)
+        .values(attempts=_posts.c.attempts + 1, last_error=error, lease_until=None)
+    )
 
 
 async def record_missed_day(
-    session: AsyncSession, *, cohort_id: int, day: int, scheduled_for: datetime, now: datetime
+    session: Executor,
+    *,
+    cohort_id: int,
+    day: int,
+    scheduled_for: datetime,
+    now: datetime,
+    reason: str,
 ) -> bool:
     """Record a day as missed (too late to post); False when it already has a record."""
-    session.add(
-        DayPost(
+    result = await session.execute(
+        insert_ignoring_duplicates(session, _posts)
+        .values(
             cohort_id=cohort_id,
             day=day,
             status="missed",
             scheduled_for=scheduled_for,
             claimed_by="",
             claimed_at=now,
+            attempts=0,
+            last_error=reason,
+            message_ids={},
         )
+        .on_conflict_do_nothing(index_elements=["cohort_id", "day"])
+        .returning(_posts.c.id)
     )
-    try:
-        await session.commit()
-        return True
-    except IntegrityError:
-        await session.rollback()
-        return False
+    return result.scalar() is not None
