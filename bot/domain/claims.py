@@ -49,6 +49,19 @@ class ClaimPolicy:
         """Return how old a heartbeat may be before its process counts as dead."""
         return timedelta(seconds=self.heartbeat_interval_s * self.stale_after_beats)
 
+    @property
+    def send_window(self) -> timedelta:
+        """Return how long after a fence was checked a send may still start on its strength.
+
+        A process paused between the check and the send (a stopped VM) may have been taken
+        over meanwhile; half the time it takes to be declared dead keeps the two apart.
+        """
+        return min(self.stale_after, timedelta(seconds=self.lease_s)) / 2
+
+    def fence_still_fresh(self, checked_from: datetime, now: datetime) -> bool:
+        """Tell whether a fence whose check started at `checked_from` still covers a send now."""
+        return now - checked_from <= self.send_window
+
     def lease_end(self, now: datetime) -> datetime:
         """Return the end of a lease taken or renewed at `now`."""
         return now + timedelta(seconds=self.lease_s)

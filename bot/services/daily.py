@@ -51,6 +51,8 @@ class PublishReport:
     deferred: list[tuple[int, int, str]] = field(default_factory=list)
     # claims another process took over while this one worked on them: it stopped there
     lost: list[tuple[int, int]] = field(default_factory=list)
+    # claims another process holds right now (taken over at once if its heartbeat stops)
+    busy: list[tuple[int, int]] = field(default_factory=list)
     # Each day is composed once per pass, however many cohorts post it.
     composed: dict[int, list[Message]] = field(default_factory=dict, repr=False)
 
@@ -340,6 +342,7 @@ class DailyService:
                 policy=self.policy,
             )
             if token is None:
+                report.busy.append((cohort.id, day))
                 return
             post = await post_repo.open_day_post(
                 session,
@@ -402,8 +405,13 @@ class DailyService:
         recorded = dict(post.message_ids)
 
         async def fence() -> None:
-            async with self._step() as session:
-                await claim_repo.fence(session, token=token, now=step_now(), policy=self.policy)
+            while True:
+                checked_from = self._clock.now()
+                async with self._step() as session:
+                    await claim_repo.fence(session, token=token, now=step_now(), policy=self.policy)
+                if self.policy.fence_still_fresh(checked_from, self._clock.now()):
+                    return
+                # paused or starved since the check began: the claim may be another's by now
 
         for message in messages:
             if message.key in recorded:
@@ -531,15 +539,15 @@ class DailyService:
         look_first: bool,
         fence: Callable[[], Awaitable[None]],
     ) -> SentMessage:
-        """Send with backoff on transient errors; fence before every try, look before retries."""
+        """Send with backoff on transient errors; look before retries, fence just before sending."""
         attempt = 0
         while True:
-            await fence()  # refused before sending once the claim was taken over
             try:
                 if attempt or look_first:
                     found = await publisher.find_posted(channel, key)
                     if found is not None:
                         return found
+                await fence()  # refused before sending once the claim was taken over
                 return await publisher.post(channel, message, idempotency_key=key)
             except PublishError as exc:
                 attempt += 1

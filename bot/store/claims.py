@@ -87,6 +87,9 @@ async def acquire_claim(
             )
             .select_from(_claims.outerjoin(_processes, _processes.c.id == _claims.c.holder))
             .where(_claims.c.key == key)
+            # A row locked by its holder's open step is being worked on this instant (or its
+            # holder was paused mid-step): busy, not a row to queue behind.
+            .with_for_update(of=_claims, skip_locked=True)
         )
     ).first()
     if row is None:
