@@ -178,7 +178,7 @@ def main() -> None:
     parser.add_argument("--day", type=int, default=2, help="day 2: 6 messages; day 97: 21")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between posts")
     parser.add_argument(
-        "--concurrency", type=int, default=200, help="cohorts in flight (DailyService default)"
+        "--concurrency", type=int, default=10_000, help="cohorts in flight (DailyService default)"
     )
     parser.add_argument("--connections", type=int, default=100, help="HTTP connections")
     parser.add_argument("--pg", default=None, help="PostgreSQL URL (a private schema is used)")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.domain.claims import ClaimLost, ClaimPolicy, ClaimToken
@@ -33,7 +33,7 @@ from bot.store import claims as claim_repo
 from bot.store import cohorts as cohort_repo
 from bot.store import posts as post_repo
 from bot.store import processes as process_repo
-from bot.store.models import Cohort, ThreadLink
+from bot.store.models import Cohort
 
 if TYPE_CHECKING:
     from content import DayItem, DayPlan, Library
@@ -147,6 +147,47 @@ def compose_day_summary(plan: DayPlan) -> Message:
     )
 
 
+class ConnectionReserve:
+    """Up to `size` database connections kept open while publishing passes run.
+
+    Each step borrows one for a single short transaction and gives it back before any platform
+    call, so no cohort ever holds a connection while it waits on a platform; the reserve skips
+    the pool's ping and reset per step, which dominate a step's cost.
+    """
+
+    def __init__(self, engine: AsyncEngine, size: int) -> None:
+        self._engine = engine
+        self._slots = asyncio.Semaphore(size)
+        self._idle: list[AsyncConnection] = []
+
+    async def acquire(self) -> AsyncConnection:
+        """Return an open connection (waiting while all `size` are in use)."""
+        await self._slots.acquire()
+        if self._idle:
+            return self._idle.pop()
+        try:
+            return await self._engine.connect()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    async def give_back(self, conn: AsyncConnection, *, healthy: bool) -> None:
+        """Keep a connection for the next step, or close one a failed step may have broken."""
+        try:
+            if healthy:
+                self._idle.append(conn)
+            else:
+                await conn.close()
+        finally:
+            self._slots.release()
+
+    async def close_idle(self) -> None:
+        """Return every idle connection to the pool (between passes)."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
+
+
 class DailyService:
     """Compose days and publish the posts that are due."""
 
@@ -161,11 +202,12 @@ class DailyService:
         max_attempts: int = 6,
         base_backoff_s: float = 1.0,
         concurrency: int = 10_000,
-        db_concurrency: int = 8,
+        db_concurrency: int = 15,
         holder: str | None = None,
         policy: ClaimPolicy | None = None,
     ) -> None:
         self._sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
         self._clock: Clock = clock or SystemClock()
         self._library = library
         self._publishers = dict(publishers)
@@ -176,6 +218,13 @@ class DailyService:
         # transactions are bounded (by the connection pool's size), not the cohorts.
         self._semaphore = asyncio.Semaphore(concurrency)
         self._db_slots = asyncio.Semaphore(db_concurrency)
+        self._reserve = ConnectionReserve(self._engine, db_concurrency)
+        # the level a one-statement step puts back (PostgreSQL's default; SQLite never switches)
+        self._isolation = "READ COMMITTED"
+        self._one_statement_record = post_repo.fenced_record_is_one_statement(
+            self._engine.dialect.name
+        )
+        self._passes = 0
         self.holder = holder or new_process_id()
         self.policy = policy or ClaimPolicy()
 
@@ -228,10 +277,29 @@ class DailyService:
     # --- publishing ---------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def _step(self) -> AsyncIterator[AsyncSession]:
-        """Open one short transaction (committed on exit, rolled back on an error)."""
-        async with self._db_slots, self._sessions.begin() as session:
-            yield session
+    async def _step(self, *, one_statement: bool = False) -> AsyncIterator[AsyncConnection]:
+        """Run one short transaction (committed on exit, rolled back on an error).
+
+        A bare connection from the pass's reserve, not an ORM session from the pool: steps run
+        once per message of every cohort's post, and a pool checkout pings and resets. A step
+        of one statement runs without BEGIN and COMMIT: the statement is its own transaction.
+        """
+        conn = await self._reserve.acquire()
+        healthy = False
+        try:
+            if one_statement:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                try:
+                    yield conn
+                    await conn.commit()
+                finally:
+                    await conn.execution_options(isolation_level=self._isolation)
+            else:
+                async with conn.begin():
+                    yield conn
+            healthy = True
+        finally:
+            await self._reserve.give_back(conn, healthy=healthy)
 
     async def publish_due(
         self, now: datetime, *, cohort_ids: Iterable[int] | None = None
@@ -247,10 +315,21 @@ class DailyService:
             # the pass's own time, moving on with the clock while the pass runs
             return now + (self._clock.now() - started)
 
+        self._passes += 1
+        try:
+            return await self._publish_due(now, step_now, cohort_ids)
+        finally:
+            self._passes -= 1
+            if not self._passes:
+                await self._reserve.close_idle()
+
+    async def _publish_due(
+        self, now: datetime, step_now: Callable[[], datetime], cohort_ids: Iterable[int] | None
+    ) -> PublishReport:
         report = PublishReport()
         wanted = set(cohort_ids) if cohort_ids is not None else None
         due: list[tuple[Cohort, Slot]] = []
-        async with self._step() as session:
+        async with self._db_slots, self._sessions() as session:
             cohorts = await cohort_repo.list_cohorts(session, include_paused=False)
             for cohort in cohorts:
                 if wanted is not None and cohort.id not in wanted:
@@ -333,6 +412,7 @@ class DailyService:
     ) -> None:
         assert cohort.id is not None
         day = slot.day
+        claimed_from = self._clock.now()
         async with self._step() as session:
             token = await claim_repo.acquire_claim(
                 session,
@@ -365,7 +445,9 @@ class DailyService:
                 token.epoch,
             )
         try:
-            await self._send_parts(cohort, day, token, post, publisher, step_now, report)
+            await self._send_parts(
+                cohort, day, token, post, publisher, step_now, report, claimed_from
+            )
         except ClaimLost:
             log.warning(
                 "day %d of cohort %s: another process took the claim over (epoch %d was ours); "
@@ -385,6 +467,7 @@ class DailyService:
         publisher: Publisher,
         step_now: Callable[[], datetime],
         report: PublishReport,
+        claimed_from: datetime,
     ) -> None:
         assert cohort.id is not None
         try:
@@ -403,19 +486,23 @@ class DailyService:
         # took that nobody recorded (a crash, a pause, a lost answer): look before sending.
         look_first = not (token.fresh and post.created)
         recorded = dict(post.message_ids)
+        todo = [m for m in messages if m.key not in recorded]  # recorded: never twice
+        # when the last fence check that passed began: taking the claim was the first
+        fenced_from: datetime | None = claimed_from
 
         async def fence() -> None:
-            while True:
+            # A fence checked moments ago (the last record's) covers the next send; one begun
+            # before a pause or a stall does not: the claim may be another's by now.
+            nonlocal fenced_from
+            while fenced_from is None or not self.policy.fence_still_fresh(
+                fenced_from, self._clock.now()
+            ):
                 checked_from = self._clock.now()
-                async with self._step() as session:
-                    await claim_repo.fence(session, token=token, now=step_now(), policy=self.policy)
-                if self.policy.fence_still_fresh(checked_from, self._clock.now()):
-                    return
-                # paused or starved since the check began: the claim may be another's by now
+                async with self._step() as conn:
+                    await claim_repo.fence(conn, token=token, now=step_now(), policy=self.policy)
+                fenced_from = checked_from
 
-        for message in messages:
-            if message.key in recorded:
-                continue  # sent before a crash, a pause or a retry: never twice
+        for index, message in enumerate(todo):
             try:
                 sent = await self._send_with_retry(
                     publisher,
@@ -433,21 +520,31 @@ class DailyService:
                 "channel_id": sent.channel_id,
                 "thread_id": sent.thread_id,
             }
-            async with self._step() as session:
-                await claim_repo.fence(session, token=token, now=step_now(), policy=self.policy)
-                await post_repo.record_post_part(
-                    session,
+            last = index == len(todo) - 1
+            checked_from = self._clock.now()
+            async with self._step(one_statement=not last and self._one_statement_record) as conn:
+                if not await post_repo.record_post_part_fenced(
+                    conn,
+                    token=token,
                     post_id=post.id,
                     message_ids=recorded,
                     lease_until=self.policy.lease_end(step_now()),
                     thread=self._thread_link(cohort, day, message, sent),
+                ):
+                    raise ClaimLost(token.key, token.epoch)
+                if last:  # the day is complete: finished in the same transaction
+                    await post_repo.finish_day_post(
+                        conn, post_id=post.id, status="posted", now=step_now()
+                    )
+                    await claim_repo.finish_claim(conn, token=token, now=step_now())
+            fenced_from = checked_from
+        if not todo:  # every part was recorded before (a crash right after the last one)
+            async with self._step() as conn:
+                await claim_repo.fence(conn, token=token, now=step_now(), policy=self.policy)
+                await post_repo.finish_day_post(
+                    conn, post_id=post.id, status="posted", now=step_now()
                 )
-        async with self._step() as session:
-            await claim_repo.fence(session, token=token, now=step_now(), policy=self.policy)
-            await post_repo.finish_day_post(
-                session, post_id=post.id, status="posted", now=step_now()
-            )
-            await claim_repo.finish_claim(session, token=token, now=step_now())
+                await claim_repo.finish_claim(conn, token=token, now=step_now())
         report.posted.append((cohort.id, day))
 
     async def _give_up(
@@ -470,7 +567,7 @@ class DailyService:
                     await post_repo.note_post_error(session, post_id=post_id, error=str(exc))
             report.deferred.append((cohort.id, day, str(exc)))
             return
-        async with self._step() as session:
+        async with self._db_slots, self._sessions.begin() as session:
             await claim_repo.fence(session, token=token, now=step_now(), policy=self.policy)
             await post_repo.finish_day_post(
                 session, post_id=post_id, status="failed", now=step_now(), error=str(exc)
@@ -561,21 +658,21 @@ class DailyService:
                 log.warning("transient publish error (%s); retry %d in %.2fs", exc, attempt, delay)
                 await self._clock.sleep(delay)
 
-    @staticmethod
     def _thread_link(
-        cohort: Cohort, day: int, message: Message, sent: SentMessage
-    ) -> ThreadLink | None:
+        self, cohort: Cohort, day: int, message: Message, sent: SentMessage
+    ) -> post_repo.NewThreadLink | None:
         """Return the link from a question's thread to its question, for thread replies."""
         if not (message.thread_starter and message.key.startswith("q:")):
             return None
         assert cohort.id is not None
-        return ThreadLink(
+        return post_repo.NewThreadLink(
             platform=cohort.platform,
             channel_id=sent.channel_id,
             thread_id=sent.thread_id or sent.message_id,
             cohort_id=cohort.id,
             day=day,
             question_id=message.key[2:],
+            created_at=self._clock.now(),
         )
 
     async def _tell_admins(self, cohort: Cohort, text: str) -> None:
@@ -590,7 +687,7 @@ class DailyService:
                 text,
             )
             return
-        async with self._step() as session:
+        async with self._db_slots, self._sessions() as session:
             admins = await cohort_repo.list_members(session, cohort_id=cohort.id, admins_only=True)
             admin_ids = [admin.platform_user_id for admin in admins]
         for admin_id in admin_ids:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -133,20 +133,48 @@ async def acquire_claim(
     )
 
 
+# Built once: the fence runs once per message of every cohort's post.
+_RENEW = (
+    update(_claims)
+    .where(
+        _claims.c.id == bindparam("held_id"),
+        _claims.c.holder == bindparam("held_by"),
+        _claims.c.epoch == bindparam("held_epoch"),
+        _claims.c.status == ClaimStatus.HELD.value,
+    )
+    .values(lease_until=bindparam("new_lease_until"))
+    .returning(_claims.c.id)
+)
+
+
 async def renew_claim(
     session: Executor, *, token: ClaimToken, now: datetime, policy: ClaimPolicy
 ) -> bool:
     """Check the fence and move the lease to now + lease; False when the claim was lost."""
     result = await session.execute(
-        update(_claims)
-        .where(
-            _claims.c.id == token.claim_id,
-            _claims.c.holder == token.holder,
-            _claims.c.epoch == token.epoch,
-            _claims.c.status == ClaimStatus.HELD.value,
-        )
-        .values(lease_until=policy.lease_end(now))
-        .returning(_claims.c.id)
+        _RENEW,
+        {
+            "held_id": token.claim_id,
+            "held_by": token.holder,
+            "held_epoch": token.epoch,
+            "new_lease_until": policy.lease_end(now),
+        },
+    )
+    return result.scalar() is not None
+
+
+async def renew_claim_until(
+    session: Executor, *, token: ClaimToken, lease_until: datetime | None
+) -> bool:
+    """Check the fence and set the lease's end (None once the work is about to finish)."""
+    result = await session.execute(
+        _RENEW,
+        {
+            "held_id": token.claim_id,
+            "held_by": token.holder,
+            "held_epoch": token.epoch,
+            "new_lease_until": lease_until,
+        },
     )
     return result.scalar() is not None
 

@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Boolean, bindparam, cast, exists, func, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.claims import ClaimToken
+from bot.store import claims as claim_repo
 from bot.store.claims import Executor, insert_ignoring_duplicates
 from bot.store.models import DayPost, ThreadLink
 
@@ -29,6 +33,19 @@ class OpenPost:
     status: str
     message_ids: dict[str, Any]
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewThreadLink:
+    """A question's thread to record with its part (a plain row: built once per message)."""
+
+    platform: str
+    channel_id: str
+    thread_id: str
+    cohort_id: int
+    day: int
+    question_id: str
+    created_at: datetime
 
 
 def day_post_key(cohort_id: int, day: int) -> str:
@@ -96,29 +113,162 @@ async def open_day_post(
     return OpenPost(row.id, row.status, dict(row.message_ids or {}), created=False)
 
 
+_RECORD = (
+    update(_posts)
+    .where(_posts.c.id == bindparam("record_id"))
+    .values(
+        message_ids=bindparam("new_message_ids", type_=_posts.c.message_ids.type),
+        lease_until=bindparam("new_lease_until", type_=_posts.c.lease_until.type),
+    )
+)
+_LINK_COLUMNS = ("platform", "channel_id", "thread_id", "cohort_id", "day", "question_id")
+
+
+def _link_insert(executor: Executor) -> Any:
+    return (
+        insert_ignoring_duplicates(executor, _links)
+        .values({name: bindparam(f"link_{name}") for name in (*_LINK_COLUMNS, "created_at")})
+        .on_conflict_do_nothing(index_elements=["platform", "channel_id", "thread_id"])
+    )
+
+
+_LINK_INSERTS: dict[str, Any] = {}
+
+
 async def record_post_part(
     session: Executor,
     *,
     post_id: int,
     message_ids: dict[str, Any],
     lease_until: datetime | None = None,
-    thread: ThreadLink | None = None,
+    thread: NewThreadLink | None = None,
 ) -> None:
     """Record the parts posted so far (and a question's thread) the moment the platform took one.
 
-    Core statements, no ORM unit of work: this runs once per message of every cohort's post.
+    Statements built once, no ORM unit of work: this runs once per message of every cohort's
+    post.
     """
     await session.execute(
-        update(_posts)
-        .where(_posts.c.id == post_id)
-        .values(message_ids=message_ids, lease_until=lease_until)
+        _RECORD,
+        {"record_id": post_id, "new_message_ids": message_ids, "new_lease_until": lease_until},
     )
     if thread is not None:
-        await session.execute(
-            insert_ignoring_duplicates(session, _links)
-            .values(**thread.model_dump(exclude={"id"}))
-            .on_conflict_do_nothing(index_elements=["platform", "channel_id", "thread_id"])
+        dialect = (
+            session.get_bind() if isinstance(session, AsyncSession) else session
+        ).dialect.name
+        statement = _LINK_INSERTS.get(dialect)
+        if statement is None:
+            statement = _LINK_INSERTS[dialect] = _link_insert(session)
+        params = {f"link_{name}": getattr(thread, name) for name in _LINK_COLUMNS}
+        params["link_created_at"] = thread.created_at
+        await session.execute(statement, params)
+
+
+def _fenced_record_statement() -> Any:
+    """Build the PostgreSQL statement that fences, records and links a part in one round trip.
+
+    Three data-modifying CTEs, each running only if the one before matched: the claim's
+    renewing UPDATE (WHERE holder AND epoch), the record, the thread link.
+    """
+    from bot.store.models import WorkClaim
+
+    claims = WorkClaim.__table__  # type: ignore[attr-defined]
+    lease = bindparam("new_lease_until", type_=_posts.c.lease_until.type)
+    fenced = (
+        update(claims)
+        .where(
+            claims.c.id == bindparam("held_id"),
+            claims.c.holder == bindparam("held_by"),
+            claims.c.epoch == bindparam("held_epoch"),
+            claims.c.status == "held",
         )
+        .values(lease_until=lease)
+        .returning(claims.c.id)
+        .cte("fenced")
+    )
+    recorded = (
+        update(_posts)
+        .where(_posts.c.id == bindparam("record_id"), exists(select(fenced.c.id)))
+        .values(
+            message_ids=bindparam("new_message_ids", type_=_posts.c.message_ids.type),
+            lease_until=lease,
+        )
+        .returning(_posts.c.id)
+        .cte("recorded")
+    )
+    link_values = select(
+        *(
+            cast(bindparam(f"link_{name}"), _links.c[name].type).label(name)
+            for name in (*_LINK_COLUMNS, "created_at")
+        )
+    ).where(bindparam("with_link", type_=Boolean), exists(select(recorded.c.id)))
+    linked = (
+        postgresql.insert(_links)
+        .from_select([*_LINK_COLUMNS, "created_at"], link_values)
+        .on_conflict_do_nothing(index_elements=["platform", "channel_id", "thread_id"])
+        .returning(_links.c.id)
+        .cte("linked")
+    )
+    return (
+        select(select(func.count()).select_from(fenced).scalar_subquery())
+        .add_cte(recorded)
+        .add_cte(linked)
+    )
+
+
+_FENCED_RECORD: Any = None
+
+
+def fenced_record_is_one_statement(dialect: str) -> bool:
+    """Tell whether `record_post_part_fenced` is a single statement on this database.
+
+    A single statement is atomic on its own, so it may run outside an explicit transaction.
+    """
+    return dialect == "postgresql"
+
+
+async def record_post_part_fenced(
+    session: Executor,
+    *,
+    token: ClaimToken,
+    post_id: int,
+    message_ids: dict[str, Any],
+    lease_until: datetime | None,
+    thread: NewThreadLink | None = None,
+) -> bool:
+    """Fence and record one part in the caller's transaction; False (nothing written) if lost.
+
+    PostgreSQL does it in one statement; elsewhere the fence's UPDATE runs first and holds the
+    claim row (or SQLite's write lock) until the caller commits.
+    """
+    global _FENCED_RECORD
+    bind = session.get_bind() if isinstance(session, AsyncSession) else session
+    if bind.dialect.name != "postgresql":
+        if not await claim_repo.renew_claim_until(session, token=token, lease_until=lease_until):
+            return False
+        await record_post_part(
+            session,
+            post_id=post_id,
+            message_ids=message_ids,
+            lease_until=lease_until,
+            thread=thread,
+        )
+        return True
+    if _FENCED_RECORD is None:
+        _FENCED_RECORD = _fenced_record_statement()
+    params: dict[str, Any] = {
+        "held_id": token.claim_id,
+        "held_by": token.holder,
+        "held_epoch": token.epoch,
+        "new_lease_until": lease_until,
+        "record_id": post_id,
+        "new_message_ids": message_ids,
+        "with_link": thread is not None,
+    }
+    for name in (*_LINK_COLUMNS, "created_at"):
+        params[f"link_{name}"] = getattr(thread, name) if thread is not None else None
+    fenced = (await session.execute(_FENCED_RECORD, params)).scalar()
+    return bool(fenced)
 
 
 async def finish_day_post(
