@@ -41,8 +41,11 @@ class ClaimPolicy:
     stale_after_beats: float = 3.0
 
     def __post_init__(self) -> None:
-        if self.lease_s <= 0 or self.heartbeat_interval_s <= 0 or self.stale_after_beats < 1:
-            raise ValueError("a claim policy needs a positive lease and heartbeat interval")
+        if self.lease_s <= 0 or self.heartbeat_interval_s <= 0 or self.stale_after_beats <= 1:
+            raise ValueError(
+                "a claim policy needs a positive lease and heartbeat interval, and a heartbeat "
+                "counts as stale only after more than one interval"
+            )
 
     @property
     def stale_after(self) -> timedelta:
@@ -53,10 +56,12 @@ class ClaimPolicy:
     def send_window(self) -> timedelta:
         """Return how long after a fence was checked a send may still start on its strength.
 
-        A process paused between the check and the send (a stopped VM) may have been taken
-        over meanwhile; half the time it takes to be declared dead keeps the two apart.
+        A process paused right after a check (a stopped VM) can be taken over once its last
+        heartbeat, at most one interval before the check, is `stale_after` old; half of what
+        is left keeps a resumed process from sending on a check that predates a takeover.
         """
-        return min(self.stale_after, timedelta(seconds=self.lease_s)) / 2
+        interval = timedelta(seconds=self.heartbeat_interval_s)
+        return min(self.stale_after - interval, timedelta(seconds=self.lease_s)) / 2
 
     def fence_still_fresh(self, checked_from: datetime, now: datetime) -> bool:
         """Tell whether a fence whose check started at `checked_from` still covers a send now."""

@@ -291,8 +291,9 @@ class DailyService:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 try:
                     yield conn
-                    await conn.commit()
                 finally:
+                    # ends the Connection's own bookkeeping; the statement committed itself
+                    await conn.commit()
                     await conn.execution_options(isolation_level=self._isolation)
             else:
                 async with conn.begin():
