@@ -521,9 +521,9 @@ class DailyService:
                 "channel_id": sent.channel_id,
                 "thread_id": sent.thread_id,
             }
-            last = index == len(todo) - 1
+            last = index == len(todo) - 1  # the day is complete: finished with its record
             checked_from = self._clock.now()
-            async with self._step(one_statement=not last and self._one_statement_record) as conn:
+            async with self._step(one_statement=self._one_statement_record) as conn:
                 if not await post_repo.record_post_part_fenced(
                     conn,
                     token=token,
@@ -531,13 +531,9 @@ class DailyService:
                     message_ids=recorded,
                     lease_until=self.policy.lease_end(step_now()),
                     thread=self._thread_link(cohort, day, message, sent),
+                    posted_at=step_now() if last else None,
                 ):
                     raise ClaimLost(token.key, token.epoch)
-                if last:  # the day is complete: finished in the same transaction
-                    await post_repo.finish_day_post(
-                        conn, post_id=post.id, status="posted", now=step_now()
-                    )
-                    await claim_repo.finish_claim(conn, token=token, now=step_now())
             fenced_from = checked_from
         if not todo:  # every part was recorded before (a crash right after the last one)
             async with self._step() as conn:

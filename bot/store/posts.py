@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam, cast, exists, func, select, update
+from sqlalchemy import Boolean, bindparam, case, cast, exists, func, null, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -168,7 +168,8 @@ def _fenced_record_statement() -> Any:
     """Build the PostgreSQL statement that fences, records and links a part in one round trip.
 
     Three data-modifying CTEs, each running only if the one before matched: the claim's
-    renewing UPDATE (WHERE holder AND epoch), the record, the thread link.
+    renewing UPDATE (WHERE holder AND epoch), the record, the thread link. The last part of a
+    day also finishes the claim and the post in the same statement.
     """
     from bot.store.models import WorkClaim
 
@@ -182,7 +183,7 @@ def _fenced_record_statement() -> Any:
             claims.c.epoch == bindparam("held_epoch"),
             claims.c.status == "held",
         )
-        .values(lease_until=lease)
+        .values(lease_until=lease, status=bindparam("new_claim_status"))
         .returning(claims.c.id)
         .cte("fenced")
     )
@@ -192,6 +193,11 @@ def _fenced_record_statement() -> Any:
         .values(
             message_ids=bindparam("new_message_ids", type_=_posts.c.message_ids.type),
             lease_until=lease,
+            status=bindparam("new_post_status"),
+            posted_at=bindparam("new_posted_at", type_=_posts.c.posted_at.type),
+            last_error=case(
+                (bindparam("finishing", type_=Boolean), null()), else_=_posts.c.last_error
+            ),
         )
         .returning(_posts.c.id)
         .cte("recorded")
@@ -235,11 +241,13 @@ async def record_post_part_fenced(
     message_ids: dict[str, Any],
     lease_until: datetime | None,
     thread: NewThreadLink | None = None,
+    posted_at: datetime | None = None,
 ) -> bool:
     """Fence and record one part in the caller's transaction; False (nothing written) if lost.
 
-    PostgreSQL does it in one statement; elsewhere the fence's UPDATE runs first and holds the
-    claim row (or SQLite's write lock) until the caller commits.
+    With `posted_at` the part completes the day: the post is marked posted and the claim
+    finished. PostgreSQL does it all in one statement; elsewhere the fence's UPDATE runs first
+    and holds the claim row (or SQLite's write lock) until the caller commits.
     """
     global _FENCED_RECORD
     bind = session.get_bind() if isinstance(session, AsyncSession) else session
@@ -253,6 +261,9 @@ async def record_post_part_fenced(
             lease_until=lease_until,
             thread=thread,
         )
+        if posted_at is not None:
+            await finish_day_post(session, post_id=post_id, status="posted", now=posted_at)
+            await claim_repo.finish_claim(session, token=token, now=posted_at)
         return True
     if _FENCED_RECORD is None:
         _FENCED_RECORD = _fenced_record_statement()
@@ -260,9 +271,13 @@ async def record_post_part_fenced(
         "held_id": token.claim_id,
         "held_by": token.holder,
         "held_epoch": token.epoch,
-        "new_lease_until": lease_until,
+        "new_lease_until": None if posted_at is not None else lease_until,
+        "new_claim_status": "held" if posted_at is None else "finished",
         "record_id": post_id,
         "new_message_ids": message_ids,
+        "new_post_status": "claimed" if posted_at is None else "posted",
+        "new_posted_at": posted_at,
+        "finishing": posted_at is not None,
         "with_link": thread is not None,
     }
     for name in (*_LINK_COLUMNS, "created_at"):
