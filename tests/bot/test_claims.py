@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -164,3 +165,43 @@ async def test_a_process_is_known_alive_from_its_start_to_its_last_heartbeat(db:
     assert await alive(NOW + timedelta(minutes=10, seconds=10))  # within the stale allowance
     assert not await alive(NOW - timedelta(seconds=1))  # before it started
     assert not await alive(NOW + timedelta(minutes=11))  # it died after its last beat
+
+
+class SteppedClock(FakeClock):
+    """A fake clock whose sleeps wait for the test to let one interval pass."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self.sleeping = asyncio.Event()
+        self._go = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeping.set()
+        await self._go.wait()
+        self._go.clear()
+        self.advance(seconds)
+
+    async def let_one_interval_pass(self) -> None:
+        """Release the sleeper and wait until it sleeps again (its work for the tick is done)."""
+        self.sleeping.clear()
+        self._go.set()
+        await self.sleeping.wait()
+
+
+async def test_the_heartbeat_registers_beats_every_interval_and_records_its_stop(db: Any) -> None:
+    clock = SteppedClock(NOW)
+    heartbeat = await Heartbeat(db.sessions, clock, process_id="bot-1", interval_s=5).start()
+    await clock.sleeping.wait()
+
+    async def row() -> Any:
+        async with db.sessions() as session:
+            return await process_repo.get_process(session, process_id="bot-1")
+
+    first = await row()
+    assert first is not None and first.heartbeat_at == NOW and first.stopped_at is None
+    await clock.let_one_interval_pass()
+    await clock.let_one_interval_pass()
+    assert (await row()).heartbeat_at == NOW + timedelta(seconds=10)
+    await heartbeat.stop()
+    stopped = await row()
+    assert stopped.stopped_at == NOW + timedelta(seconds=10)
