@@ -202,7 +202,7 @@ class DailyService:
         max_attempts: int = 6,
         base_backoff_s: float = 1.0,
         concurrency: int = 10_000,
-        db_concurrency: int = 15,
+        db_concurrency: int = 8,
         holder: str | None = None,
         policy: ClaimPolicy | None = None,
     ) -> None:
