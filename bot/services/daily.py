@@ -458,6 +458,11 @@ class DailyService:
                 token.epoch,
             )
             report.lost.append((cohort.id, day))
+        except Exception as exc:
+            # A bug or a database hiccup: give the claim back so the next pass resumes at
+            # once (looking in the channel's history first) instead of after the lease.
+            await self._release_after_error(token, post.id, exc, step_now)
+            raise
 
     async def _send_parts(
         self,
@@ -543,6 +548,24 @@ class DailyService:
                 )
                 await claim_repo.finish_claim(conn, token=token, now=step_now())
         report.posted.append((cohort.id, day))
+
+    async def _release_after_error(
+        self,
+        token: ClaimToken,
+        post_id: int,
+        exc: Exception,
+        step_now: Callable[[], datetime],
+    ) -> None:
+        try:
+            async with self._step() as conn:
+                if await claim_repo.release_claim(
+                    conn, token=token, now=step_now(), error=repr(exc)
+                ):
+                    await post_repo.note_post_error(conn, post_id=post_id, error=repr(exc))
+        except Exception:
+            log.warning(
+                "could not release %s; its lease runs out instead", token.key, exc_info=True
+            )
 
     async def _give_up(
         self,
