@@ -219,8 +219,6 @@ class DailyService:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._db_slots = asyncio.Semaphore(db_concurrency)
         self._reserve = ConnectionReserve(self._engine, db_concurrency)
-        # the level a one-statement step puts back (PostgreSQL's default; SQLite never switches)
-        self._isolation = "READ COMMITTED"
         self._one_statement_record = post_repo.fenced_record_is_one_statement(
             self._engine.dialect.name
         )
@@ -288,13 +286,9 @@ class DailyService:
         healthy = False
         try:
             if one_statement:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                try:
-                    yield conn
-                finally:
-                    # ends the Connection's own bookkeeping; the statement committed itself
+                yield conn  # no transaction begun: the store runs it as its own
+                if conn.in_transaction():  # the statement went through an autobegun one
                     await conn.commit()
-                    await conn.execution_options(isolation_level=self._isolation)
             else:
                 async with conn.begin():
                     yield conn
