@@ -214,8 +214,8 @@ class DailyService:
         self.grace = grace
         self.max_attempts = max_attempts
         self.base_backoff_s = base_backoff_s
-        # Cohorts in flight wait on the platform, not on the database: only the short
-        # transactions are bounded (by the connection pool's size), not the cohorts.
+        # Cohorts in flight wait on the platform and hold no connection meanwhile, so they
+        # are bounded loosely; the database is bounded by `db_concurrency` connections.
         self._semaphore = asyncio.Semaphore(concurrency)
         self._db_slots = asyncio.Semaphore(db_concurrency)
         self._reserve = ConnectionReserve(self._engine, db_concurrency)
