@@ -152,40 +152,79 @@ class ConnectionReserve:
 
     Each step borrows one for a single short transaction and gives it back before any platform
     call, so no cohort ever holds a connection while it waits on a platform; the reserve skips
-    the pool's ping and reset per step, which dominate a step's cost.
+    the pool's ping and reset per step, which dominate a step's cost. A connection nobody
+    borrowed for `idle_s` goes back to the pool, so a pass stalled on a platform holds none.
     """
 
-    def __init__(self, engine: AsyncEngine, size: int) -> None:
+    def __init__(self, engine: AsyncEngine, size: int, *, idle_s: float = 2.0) -> None:
         self._engine = engine
+        self._size = size
+        self._borrowed = 0
         self._slots = asyncio.Semaphore(size)
-        self._idle: list[AsyncConnection] = []
+        self._idle: list[tuple[AsyncConnection, float]] = []  # most recently used last
+        self.idle_s = idle_s
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def acquire(self) -> AsyncConnection:
         """Return an open connection (waiting while all `size` are in use)."""
         await self._slots.acquire()
         if self._idle:
-            return self._idle.pop()
+            self._borrowed += 1
+            return self._idle.pop()[0]
         try:
-            return await self._engine.connect()
+            conn = await self._engine.connect()
         except BaseException:
             self._slots.release()
             raise
+        self._borrowed += 1
+        return conn
 
     async def give_back(self, conn: AsyncConnection, *, healthy: bool) -> None:
         """Keep a connection for the next step, or close one a failed step may have broken."""
         try:
             if healthy:
-                self._idle.append(conn)
+                # loop time, not the injected clock: this is about sockets, not the schedule
+                self._idle.append((conn, asyncio.get_running_loop().time()))
             else:
                 await conn.close()
         finally:
+            self._borrowed -= 1
             self._slots.release()
 
+    def start_sweeping(self) -> None:
+        """Return connections idle longer than `idle_s` to the pool until `close_idle`."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="connection reserve sweep")
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.idle_s)
+            cutoff = asyncio.get_running_loop().time() - self.idle_s
+            stale = [conn for conn, since in self._idle if since <= cutoff]
+            self._idle = [(conn, since) for conn, since in self._idle if since > cutoff]
+            for conn in stale:
+                await conn.close()
+
     async def close_idle(self) -> None:
-        """Return every idle connection to the pool (between passes)."""
+        """Stop sweeping and return every idle connection to the pool (between passes)."""
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         idle, self._idle = self._idle, []
-        for conn in idle:
+        for conn, _ in idle:
             await conn.close()
+
+    @property
+    def idle_count(self) -> int:
+        """Return how many connections the reserve holds unused right now."""
+        return len(self._idle)
+
+    @property
+    def borrowed_count(self) -> int:
+        """Return how many connections steps are using right now."""
+        return self._borrowed
 
 
 class DailyService:
@@ -218,7 +257,7 @@ class DailyService:
         # are bounded loosely; the database is bounded by `db_concurrency` connections.
         self._semaphore = asyncio.Semaphore(concurrency)
         self._db_slots = asyncio.Semaphore(db_concurrency)
-        self._reserve = ConnectionReserve(self._engine, db_concurrency)
+        self.connections = ConnectionReserve(self._engine, db_concurrency)
         self._one_statement_record = post_repo.fenced_record_is_one_statement(
             self._engine.dialect.name
         )
@@ -282,7 +321,7 @@ class DailyService:
         once per message of every cohort's post, and a pool checkout pings and resets. A step
         of one statement runs without BEGIN and COMMIT: the statement is its own transaction.
         """
-        conn = await self._reserve.acquire()
+        conn = await self.connections.acquire()
         healthy = False
         try:
             if one_statement:
@@ -294,7 +333,7 @@ class DailyService:
                     yield conn
             healthy = True
         finally:
-            await self._reserve.give_back(conn, healthy=healthy)
+            await self.connections.give_back(conn, healthy=healthy)
 
     async def publish_due(
         self, now: datetime, *, cohort_ids: Iterable[int] | None = None
@@ -311,12 +350,13 @@ class DailyService:
             return now + (self._clock.now() - started)
 
         self._passes += 1
+        self.connections.start_sweeping()
         try:
             return await self._publish_due(now, step_now, cohort_ids)
         finally:
             self._passes -= 1
             if not self._passes:
-                await self._reserve.close_idle()
+                await self.connections.close_idle()
 
     async def _publish_due(
         self, now: datetime, step_now: Callable[[], datetime], cohort_ids: Iterable[int] | None

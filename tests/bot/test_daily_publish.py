@@ -444,3 +444,28 @@ async def test_after_an_unexpected_error_the_next_pass_resumes_at_once(
     report = await service.publish_due(clock.now())  # no lease to wait out
     assert report.posted == [(1, 1)]
     assert len(publisher.order) == len(set(publisher.order)) == parts_of_day(1)
+
+
+async def test_no_connection_is_held_while_the_platform_is_called(
+    db: Any, clock: FakeClock
+) -> None:
+    seen: list[tuple[int, bool]] = []
+
+    class Watching(RecordingPublisher):
+        async def post(
+            self, channel: Channel, message: Message, *, idempotency_key: str
+        ) -> SentMessage:
+            in_transaction = any(conn.in_transaction() for conn, _ in service.connections._idle)
+            seen.append((service.connections.borrowed_count, in_transaction))
+            return await super().post(channel, message, idempotency_key=idempotency_key)
+
+    publisher = Watching()
+    await make_cohort(db, clock)
+    clock.advance(minutes=1)
+    service = daily(db, publisher, clock)
+    report = await service.publish_due(clock.now())
+    assert report.posted == [(1, 1)]
+    # the only cohort borrows no connection and leaves none in a transaction while it posts
+    assert len(seen) == parts_of_day(1)
+    assert all(borrowed == 0 and not busy for borrowed, busy in seen)
+    assert service.connections.idle_count == 0  # all handed back to the pool after the pass
