@@ -8,8 +8,9 @@ here once and handed to the answer service (which never calls back into the app)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -18,7 +19,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
+from bot.domain.claims import ClaimPolicy
 from bot.errors import StudyBotError, Unavailable, translated_errors
+from bot.heartbeat import Heartbeat
 from bot.messages import Publisher
 from bot.services.answers import AnswerService
 from bot.services.cohorts import CohortService
@@ -195,6 +198,7 @@ class StudyBot:
             self.publishers,
             clock=self.clock,
             grace=timedelta(hours=self.settings.schedule.missed_post_grace_hours),
+            policy=self.claim_policy,
         )
         # The daily service keeps its own table of publishers; feed it from the registry.
         self.publishers.on_register(daily.add_publisher)
@@ -210,6 +214,29 @@ class StudyBot:
                 publishers=self.publishers,
             ),
         )
+
+    @cached_property
+    def claim_policy(self) -> ClaimPolicy:
+        """Return the lease and heartbeat rules of this process's fenced claims."""
+        return ClaimPolicy(
+            lease_s=self.settings.schedule.claim_lease_s,
+            heartbeat_interval_s=self.settings.schedule.heartbeat_interval_s,
+        )
+
+    @contextlib.asynccontextmanager
+    async def process_heartbeat(self) -> AsyncIterator[Heartbeat]:
+        """Keep this process's heartbeat fresh, so its claims are taken over as soon as it stops."""
+        heartbeat = Heartbeat(
+            self.sessions,
+            self.clock,
+            process_id=self.daily.holder,
+            interval_s=self.claim_policy.heartbeat_interval_s,
+        )
+        await heartbeat.start()
+        try:
+            yield heartbeat
+        finally:
+            await heartbeat.stop()
 
     @property
     def cohorts(self) -> CohortService:

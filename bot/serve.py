@@ -60,17 +60,8 @@ def configured_faces(settings: Settings) -> list[Face]:
 
 
 def process_heartbeat(bot: StudyBot) -> AbstractAsyncContextManager[object]:
-    """Return what keeps this process's heartbeat fresh while it serves.
-
-    This is where the process heartbeat of the fenced claims starts (a row renewed every few
-    seconds, so another process can take over this one's claims as soon as it stops). Until
-    the heartbeat store exists there is nothing to renew.
-    """
-    starter = getattr(bot, "process_heartbeat", None)
-    if callable(starter):
-        heartbeat: AbstractAsyncContextManager[object] = starter()
-        return heartbeat
-    return contextlib.nullcontext()
+    """Return what keeps this process's heartbeat fresh while it serves (see `bot.heartbeat`)."""
+    return bot.process_heartbeat()
 
 
 async def serve(

@@ -174,3 +174,18 @@ async def test_the_process_heartbeat_runs_around_the_faces(bot: StudyBot) -> Non
     stop.set()
     await serve(bot, [slow_face("console", stop)], Scheduler(bot), heartbeat=Heartbeat())
     assert events == ["heartbeat on", "scheduler", "heartbeat off"]
+
+
+async def test_the_app_heartbeat_registers_the_daily_holder_and_records_its_stop(
+    bot: StudyBot,
+) -> None:
+    from bot.store import processes as process_repo
+
+    async with bot.process_heartbeat() as heartbeat:
+        assert heartbeat.process_id == bot.daily.holder
+        async with bot.sessions() as session:
+            row = await process_repo.get_process(session, process_id=bot.daily.holder)
+        assert row is not None and row.stopped_at is None
+    async with bot.sessions() as session:
+        row = await process_repo.get_process(session, process_id=bot.daily.holder)
+    assert row is not None and row.stopped_at is not None
