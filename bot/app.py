@@ -16,7 +16,7 @@ from bot.messages import Publisher
 from bot.services.answers import AnswerService
 from bot.services.cohorts import CohortService
 from bot.services.daily import DailyService
-from bot.settings import Settings
+from bot.settings import Settings, mask_secrets
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.migrate import pending_message
 
@@ -142,7 +142,7 @@ async def build_app(
         except Exception as exc:
             await engine.dispose()
             raise StudyBotError(
-                f"Cannot reach the database at {settings.db.url}: {exc}",
+                mask_secrets(f"Cannot reach the database at {settings.db.url}: {exc}", settings),
                 hint="Check STUDYBOT_DB_URL.",
             ) from exc
         if problem:
