@@ -669,6 +669,10 @@ async def run_slack(bot: StudyBot, *, ready: asyncio.Event | None = None) -> Non
         if settings.app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+            # Check both tokens once: a wrong token or no network is a start-up failure (one
+            # line, exit 2), not a Socket Mode reconnect loop.
+            await app.client.auth_test()
+            await app.client.apps_connections_open(app_token=settings.app_token)
             handler = AsyncSocketModeHandler(app, settings.app_token)
             await handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("Slack face connected (Socket Mode)")
