@@ -246,7 +246,25 @@ async def _console(settings: Settings, clock: Clock, *, log_note: str | None = N
         await face.run(greet=False)
     finally:
         await scheduler.stop()
+        await _finish_running_jobs()
         await bot.close()
+
+
+async def _finish_running_jobs(grace_s: float = 5.0) -> None:
+    """Let a post or a grading in flight finish (or cancel it) before the database closes.
+
+    Closing the engine under a running publish pass would leave that task waiting forever,
+    and the process with it; a cancelled pass is resumed from its claim on the next start.
+    """
+    current = asyncio.current_task()
+    pending = {task for task in asyncio.all_tasks() if task is not current}
+    if not pending:
+        return
+    _, still = await asyncio.wait(pending, timeout=grace_s / 2)
+    for task in still:
+        task.cancel()
+    if still:
+        await asyncio.wait(still, timeout=grace_s / 2)
 
 
 def _run_console(settings: Settings, clock: Clock, *, verbose: bool) -> None:

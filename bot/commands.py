@@ -144,12 +144,11 @@ def _take_word(text: str) -> tuple[str, str]:
 
 
 def _next_word(rest: str) -> tuple[str, str]:
-    """Take one whitespace-delimited word; a word opened by a quote runs to its closing quote."""
+    """Take one word; a quoted word (or `name="quoted value"`) runs to its closing quote."""
     rest = rest.lstrip()
-    if rest[:1] in ("'", '"'):
-        end = rest.find(rest[0], 1)
-        if end > 0 and (end + 1 == len(rest) or rest[end + 1].isspace()):
-            return rest[1:end], rest[end + 1 :]
+    quoted = re.match(r"""(\w+=)?(["'])(.*?)\2(?=\s|$)""", rest, re.DOTALL)
+    if quoted is not None:
+        return (quoted.group(1) or "") + quoted.group(3), rest[quoted.end() :]
     match = re.match(r"\S+", rest)
     if match is None:
         return "", ""
