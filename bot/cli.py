@@ -139,8 +139,10 @@ class OneLineReconnects(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite a reconnect record in place; keep every record."""
+        """Rewrite a reconnect record in place; drop the SDKs' notes that need no action."""
         message = record.getMessage()
+        if message.endswith(_NO_ACTION_NOTES):
+            return False
         reason = ""
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
@@ -162,6 +164,11 @@ class OneLineReconnects(logging.Filter):
 
 
 _SOCKET_MODE_RETRY_S = 10
+# Start-up notes of the chat SDKs that ask nothing of an operator (StudyBot uses no voice).
+_NO_ACTION_NOTES = (
+    "voice will NOT be supported",
+    "As you gave `client` as well, `token` will be unused.",
+)
 
 
 def _configure_logging(settings: Settings, *, log_file: Path | None = None) -> None:
@@ -356,7 +363,17 @@ def describe_startup_failure(exc: BaseException, settings: Settings) -> str | No
 
 
 @app.command()
-def run(now: NowOption = None, speed: SpeedOption = 1.0, verbose: VerboseOption = False) -> None:
+def run(
+    now: NowOption = None,
+    speed: SpeedOption = 1.0,
+    verbose: VerboseOption = False,
+    require_chat: Annotated[
+        bool,
+        typer.Option(
+            "--require-chat", help="Refuse to fall back to the console (containers, services)."
+        ),
+    ] = False,
+) -> None:
     """Start the bot: Discord and/or Slack when their tokens are set, else the console."""
     from bot.settings import startup_problem
 
@@ -383,6 +400,12 @@ def run(now: NowOption = None, speed: SpeedOption = 1.0, verbose: VerboseOption 
                 raise
             raise fail(line, 2) from None
         return
+    if require_chat:
+        raise fail(
+            "No DISCORD_TOKEN or SLACK_BOT_TOKEN is set: put one in .env (see README "
+            "'Discord set-up' or 'Slack set-up').",
+            2,
+        )
     if not _stdin_can_feed_console():
         raise fail(
             "No DISCORD_TOKEN or SLACK_BOT_TOKEN is set and there is no terminal for the local "
