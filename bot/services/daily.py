@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DRILL_HINT = "Practise it as a code drill: /submit {drill}"
+DRILL_HINT = "Practise it as a code drill: studybot drill template {drill}"
 
 
 @dataclass
