@@ -415,9 +415,12 @@ class ConsoleFace:
 
     def greeting(self) -> str:
         """Return the first lines the console prints."""
+        from bot.clock import SystemClock
+
         now: datetime = self._bot.clock.now()
+        clock = "" if isinstance(self._bot.clock, SystemClock) else " (demo clock)"
         lines = [
-            f"StudyBot console — {now:%Y-%m-%d %H:%M:%S} UTC. You are the admin of #study.",
+            f"StudyBot console — {now:%Y-%m-%d %H:%M:%S} UTC{clock}. You are the admin of #study.",
             "Type /help for commands, /today for today's questions, /quit to leave.",
         ]
         if self._log_note:
