@@ -12,8 +12,10 @@ import itertools
 import os
 import re
 import secrets
+import select
 import sys
 import textwrap
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
@@ -169,15 +171,18 @@ class LineReader:
     """Reads lines from a file without a thread, so Ctrl-C ends the console at once.
 
     A thread blocked in `readline()` keeps the process alive until Enter is pressed; watching
-    the file descriptor on the event loop can be cancelled instead.
+    the file descriptor on the event loop can be cancelled instead. Lines that are already
+    waiting (a pasted answer of several lines) can be taken together with `take_ready`.
     """
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._fd: int | None = None
         self._buffer = b""
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._lines: deque[str | None] = deque()
+        self._arrived = asyncio.Event()
         self._eof = False
+        self._closed = False
         try:
             fd = stream.fileno()
             asyncio.get_running_loop().add_reader(fd, self._on_readable, fd)
@@ -194,31 +199,46 @@ class LineReader:
             chunk = b""
         if not chunk:
             if self._buffer:
-                self._queue.put_nowait(self._buffer.decode("utf-8", "replace"))
+                self._lines.append(self._buffer.decode("utf-8", "replace"))
                 self._buffer = b""
-            self._queue.put_nowait(None)
+            self._lines.append(None)
             self.close()
-            return
-        self._buffer += chunk
-        *lines, self._buffer = self._buffer.split(b"\n")
-        for line in lines:
-            self._queue.put_nowait(line.decode("utf-8", "replace") + "\n")
+        else:
+            self._buffer += chunk
+            *lines, self._buffer = self._buffer.split(b"\n")
+            self._lines.extend(line.decode("utf-8", "replace") + "\n" for line in lines)
+        self._arrived.set()
 
     async def readline(self) -> str:
         """Return the next line with its newline, or '' at end of input."""
         if self._fd is None:
             return self._stream.readline()
-        if self._eof:
-            return ""
-        line = await self._queue.get()
-        if line is None:
+        while not self._lines and not self._eof:
+            self._arrived.clear()
+            await self._arrived.wait()
+        if self._eof or self._lines[0] is None:
             self._eof = True
             return ""
-        return line
+        return str(self._lines.popleft())
+
+    def take_ready(self, accept: Callable[[str], bool]) -> list[str]:
+        """Return the lines already typed or pasted after this one, while `accept` takes them."""
+        if self._fd is None:
+            return []
+        # A terminal hands over one line per read: fetch what is already waiting.
+        while not self._closed and select.select([self._fd], [], [], 0)[0]:
+            self._on_readable(self._fd)
+            if self._lines and self._lines[-1] is None:
+                break
+        taken: list[str] = []
+        while self._lines and self._lines[0] is not None and accept(str(self._lines[0])):
+            taken.append(str(self._lines.popleft()))
+        return taken
 
     def close(self) -> None:
         """Stop watching the file descriptor."""
-        if self._fd is not None:
+        if self._fd is not None and not self._closed:
+            self._closed = True
             try:
                 asyncio.get_running_loop().remove_reader(self._fd)
             except (RuntimeError, ValueError, OSError):
@@ -341,6 +361,18 @@ class ConsoleFace:
             return
         self.show(reply)
 
+    def _takes_prose(self, line: str) -> bool:
+        """Tell whether the line ends in prose that may run on over the next lines."""
+        text = line.strip()
+        if not text.startswith("/"):
+            return self.thread_question is not None
+        try:
+            path, _ = parse_command_line(text)
+        except StudyBotError:
+            return False
+        spec = COMMANDS.get(path)
+        return bool(spec and spec.options and spec.options[-1].type == "text")
+
     async def _plain_line(self, text: str) -> None:
         if self.thread_question is None:
             self.say(
@@ -444,6 +476,9 @@ class ConsoleFace:
                 if line.strip().lower() in ("/quit", "/exit"):
                     self.say("Bye.")
                     break
+                if self._takes_prose(line):
+                    # The rest of a pasted answer: the lines that arrived with this one.
+                    line += "".join(reader.take_ready(lambda nxt: not nxt.lstrip().startswith("/")))
                 await self.handle_line(line)
         finally:
             reader.close()

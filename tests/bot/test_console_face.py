@@ -194,3 +194,21 @@ async def test_me_timezone_promises_nothing_that_does_not_exist(bot: StudyBot) -
     joined = "\n".join(texts).lower()
     for absent in ("streak", "reminder", "/submit", "/mock", "/leaderboard"):
         assert absent not in joined
+
+
+async def test_a_pasted_answer_of_several_lines_is_one_answer(bot: StudyBot) -> None:
+    import os
+
+    read_fd, write_fd = os.pipe()
+    answer = "First, the forward pass builds a graph.\n\nThen backward applies the chain rule."
+    lines = f"/thread E1-003\n{answer}\n/back\n/answer E1-001 a tensor is\nan n-d array\n/quit\n"
+    os.write(write_fd, lines.encode())
+    os.close(write_fd)
+    out = io.StringIO()
+    with os.fdopen(read_fd) as stdin:
+        face = ConsoleFace(bot, stdin=stdin, stdout=out)
+        await face.ensure_cohort()
+        await face.run(greet=False)
+    stored = sorted((a.question_id, a.text) for a in await answers(bot))
+    assert stored == [("E1-001", "a tensor is\nan n-d array"), ("E1-003", answer)]
+    assert "Left the thread of E1-003" in out.getvalue()
