@@ -164,6 +164,22 @@ class OneLineReconnects(logging.Filter):
 
 
 _SOCKET_MODE_RETRY_S = 10
+
+
+class MaskingFormatter(logging.Formatter):
+    """Format log lines with every configured secret and URL password masked, tracebacks too."""
+
+    def __init__(self, fmt: str, *, settings: Settings) -> None:
+        super().__init__(fmt)
+        self._settings = settings
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format the record, then mask it."""
+        from bot.settings import mask_secrets
+
+        return mask_secrets(super().format(record), self._settings)
+
+
 # Start-up notes of the chat SDKs that ask nothing of an operator (StudyBot uses no voice).
 _NO_ACTION_NOTES = (
     "voice will NOT be supported",
@@ -179,7 +195,9 @@ def _configure_logging(settings: Settings, *, log_file: Path | None = None) -> N
     else:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(log_file, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", settings=settings)
+    )
     handler.addFilter(OneLineReconnects())
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -178,3 +178,19 @@ def test_help_lists_every_command_and_lazy_ones_run(env: dict[str, str], tmp_pat
         assert f" {name} " in result.stdout
     shown = studybot(["question", "E1-003"], env, tmp_path)
     assert shown.returncode == 0 and "backpropagation" in shown.stdout
+
+
+def test_log_lines_and_tracebacks_mask_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.cli import MaskingFormatter
+    from bot.settings import load_settings
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-2-verysecret")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-2-alsosecret")
+    formatter = MaskingFormatter("%(message)s", settings=load_settings())
+    record = _record(
+        "calling with xoxb-1-2-verysecret on redis://:pw1234@cache:6379/0",
+        RuntimeError("token xapp-1-2-alsosecret refused"),
+    )
+    line = formatter.format(record)
+    assert "verysecret" not in line and "alsosecret" not in line and "pw1234" not in line
+    assert "redis://:***@cache:6379/0" in line and "RuntimeError" in line
