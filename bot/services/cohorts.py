@@ -377,7 +377,11 @@ class CohortService:
         now = self._clock.now()
         before = next_slot(schedule_of(cohort), now)
         moved = replace(schedule_of(cohort), day_shift=cohort.day_shift - days)
+        # The moved schedule first reaches days already posted (which are not posted again);
+        # what members see move is when the next new day arrives.
         after = next_slot(moved, now)
+        while after is not None and before is not None and after.day < before.day:
+            after = next_slot(moved, after.due_at)
         return SkipPreview(
             days=days,
             code=self.skip_code(cohort, days),
