@@ -161,6 +161,8 @@ async def test_skip_takes_an_amount_and_confirms_and_a_repeat_moves_nothing(
     assert "needs days" in text
     text = await type_lines(face, out, "/cohort skip 2")
     assert "Move the schedule 2 day(s) later?" in text
+    flat = " ".join(text.split())
+    assert "Day 1 would post 2026-12-03 08:00 UTC instead of 2026-12-01 08:00 UTC" in flat
     confirm = text.split("To confirm: ")[1].split("\n")[0].strip()
     assert confirm.startswith("/cohort skip 2 confirm=")
     async with bot.sessions() as session:
@@ -172,6 +174,12 @@ async def test_skip_takes_an_amount_and_confirms_and_a_repeat_moves_nothing(
     async with bot.sessions() as session:
         (cohort,) = (await session.execute(select(Cohort))).scalars().all()
     assert cohort.day_shift == -2
+    # After day 1 is out, the next new day (2) moves from tomorrow to the day after.
+    assert isinstance(bot.clock, FakeClock)
+    bot.clock.set(datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
+    text = await type_lines(face, out, "/cohort skip 1")
+    flat = " ".join(text.split())
+    assert "Day 2 would post 2026-12-05 08:00 UTC instead of 2026-12-04 08:00 UTC" in flat
 
 
 async def test_the_setup_names_a_new_cohort_after_its_channel(bot: StudyBot) -> None:
