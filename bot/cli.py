@@ -205,8 +205,10 @@ def _configure_logging(settings: Settings, *, log_file: Path | None = None) -> N
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     if settings.log_level != "DEBUG":
-        # The migration check at start logs its plugin set-up at INFO: noise for an operator.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        # The migration check logs its plugin set-up at INFO and APScheduler every job it adds
+        # or runs (each tick): noise for an operator. Their failures still log as errors.
+        for noisy in ("alembic", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _version(value: bool) -> None:

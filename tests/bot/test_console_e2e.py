@@ -154,7 +154,7 @@ def test_console_commands_and_the_day_arriving_on_schedule(
     assert "apscheduler" not in out and "Running job" not in out and " INFO " not in out
     log_file = tmp_path / "studybot.log"
     assert f"Logs go to {log_file}" in out
-    assert "apscheduler" in log_file.read_text()
+    assert "scheduler rebuilt" in log_file.read_text()
 
 
 def test_demo_posts_day_one_within_seconds_whatever_ran_before(
