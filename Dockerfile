@@ -12,4 +12,4 @@ RUN pip install --no-cache-dir -c constraints.txt \
       --extra-index-url https://download.pytorch.org/whl/cpu '.[all]'
 RUN useradd --create-home studybot
 USER studybot
-CMD ["studybot", "run"]
+CMD ["studybot", "run", "--require-chat"]

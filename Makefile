@@ -1,4 +1,5 @@
-# Two commands: `make run` (the bot on the embedded default) and `make test` (the whole suite).
+# `make run` (the bot on the embedded default), `make demo` (a throwaway first look) and
+# `make test` (the whole suite).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -6,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck sandbox-deps install bench clean
+.PHONY: run demo test lint typecheck sandbox-deps install bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +34,10 @@ sandbox-deps:
 run: install
 	$(BIN)/studybot db upgrade
 	$(BIN)/studybot run
+
+# The console on a throwaway database; day 1 arrives within seconds.
+demo: install
+	$(BIN)/studybot demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

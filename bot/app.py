@@ -26,7 +26,7 @@ from bot.messages import Publisher
 from bot.services.answers import AnswerService
 from bot.services.cohorts import CohortService
 from bot.services.daily import DailyService
-from bot.settings import Settings
+from bot.settings import Settings, mask_secrets
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.migrate import pending_message
 
@@ -273,8 +273,7 @@ async def build_app(
         except Exception as exc:
             await engine.dispose()
             raise Unavailable(
-                f"Cannot reach the database at {_safe_url(settings.db.url)}: "
-                f"{_scrub(str(exc), settings.db.url)}",
+                mask_secrets(f"Cannot reach the database at {settings.db.url}: {exc}", settings),
                 hint="Check STUDYBOT_DB_URL.",
             ) from exc
         if problem:
@@ -286,24 +285,3 @@ async def build_app(
         sessions=make_session_factory(engine),
         clock=clock or SystemClock(),
     )
-
-
-def _safe_url(url: str) -> str:
-    """Return a database URL fit for a message: the password masked."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL is shown without anything after the scheme
-        return url.split("://", 1)[0] + "://…"
-
-
-def _scrub(text: str, url: str) -> str:
-    """Return an error text with the database password, if it appears, masked."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        password = make_url(url).password
-    except Exception:
-        return text
-    return text.replace(str(password), "***") if password else text

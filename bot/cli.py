@@ -10,11 +10,13 @@ import asyncio
 import json
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from bot import __version__
 
@@ -23,12 +25,69 @@ if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.settings import Settings
 
+# Command groups that live in packages beside bot/ (which never import it), loaded on first use
+# so `studybot --help` does not import the curriculum or the sandbox: name -> (module, attribute,
+# one-line help).
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "content": (
+        "content.cli",
+        "app",
+        "The curriculum as data: import seed text, check and count the YAML library.",
+    ),
+    "question": ("content.cli", "question_command", "Show a question with its rubric."),
+    "drill": ("gpu_runner.cli", "app", "Code drills: list, starter files, judge a file."),
+}
+
+
+def _load_lazy(name: str) -> Any:
+    """Import a lazily mounted command and return it as a click command."""
+    import importlib
+
+    from typer.main import get_command
+
+    module, attr, _ = LAZY_COMMANDS[name]
+    target = getattr(importlib.import_module(module), attr)
+    if not isinstance(target, typer.Typer):
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(target)
+        target = single
+    return get_command(target)
+
+
+class LazyCommand(TyperCommand):
+    """A command listed in --help by its one line, imported only when it runs."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        """Load the real command and let it parse the arguments."""
+        real = _load_lazy(self.name or "")
+        return real.make_context(info_name, args, parent=parent, **extra)
+
+
+class LazyGroup(TyperGroup):
+    """The top-level group: its own commands plus the lazily mounted ones."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """List every command, lazy ones included."""
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """Return a command; a lazy one as a stand-in that loads on use."""
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in LAZY_COMMANDS:
+            help_text = LAZY_COMMANDS[cmd_name][2]
+            return LazyCommand(cmd_name, help=help_text, short_help=help_text)
+        return found
+
+
 app = typer.Typer(
     name="studybot",
     help="StudyBot: a Discord and Slack study-group bot for a 133-day ML-systems curriculum.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LazyGroup,
 )
 db_app = typer.Typer(help="Database: apply and inspect migrations.", no_args_is_help=True)
 mock_app = typer.Typer(
@@ -48,9 +107,16 @@ class Render(StrEnum):
     slack = "slack"
 
 
+_LOADED_SETTINGS: list[Settings] = []
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print one clear line to stderr and return the exit to raise."""
-    typer.echo(f"error: {message}", err=True)
+    """Print one clear line to stderr, secrets masked, and return the exit to raise."""
+    from bot.settings import mask_secrets
+
+    settings = _LOADED_SETTINGS[0] if _LOADED_SETTINGS else None
+    line = " ".join(mask_secrets(message, settings).split())
+    typer.echo(f"error: {line}", err=True)
     return typer.Exit(code)
 
 
@@ -58,17 +124,91 @@ def _settings() -> Settings:
     from bot.settings import SettingsError, get_settings
 
     try:
-        return get_settings()
+        settings = get_settings()
     except SettingsError as exc:
         raise fail(str(exc), 2) from None
+    _LOADED_SETTINGS[:] = [settings]
+    return settings
 
 
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+class OneLineReconnects(logging.Filter):
+    """Turn the chat SDKs' reconnect tracebacks into one line each, with the delay.
+
+    Socket Mode logs a full traceback on every failed connect and discord.py on every
+    reconnect; an operator needs the reason and when the next try is, not the stack.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite a reconnect record in place; drop the SDKs' notes that need no action."""
+        message = record.getMessage()
+        if message.endswith(_NO_ACTION_NOTES):
+            return False
+        reason = ""
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            reason = f"{type(exc).__name__}: {exc}".strip()
+        if message.startswith("Failed to connect (error:"):
+            # slack_sdk waits its ping interval (the handler's default: 10 s) before retrying.
+            detail = message.removeprefix("Failed to connect (error: ").split("); Retrying")[0]
+            record.msg = "Slack Socket Mode: cannot connect (%s); retrying in %ss"
+            record.args = (detail, _SOCKET_MODE_RETRY_S)
+        elif message.startswith("Attempting a reconnect in"):
+            record.msg = "Discord: connection lost (%s); reconnecting in %s"
+            record.args = (reason or "closed", message.removeprefix("Attempting a reconnect in "))
+        else:
+            return True
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_SOCKET_MODE_RETRY_S = 10
+
+
+class MaskingFormatter(logging.Formatter):
+    """Format log lines with every configured secret and URL password masked, tracebacks too."""
+
+    def __init__(self, fmt: str, *, settings: Settings) -> None:
+        super().__init__(fmt)
+        self._settings = settings
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format the record, then mask it."""
+        from bot.settings import mask_secrets
+
+        return mask_secrets(super().format(record), self._settings)
+
+
+# Start-up notes of the chat SDKs that ask nothing of an operator (StudyBot uses no voice).
+_NO_ACTION_NOTES = (
+    "voice will NOT be supported",
+    "As you gave `client` as well, `token` will be unused.",
+)
+
+
+def _configure_logging(settings: Settings, *, log_file: Path | None = None) -> None:
+    """Log to stderr, or to a file (the console keeps the terminal for the chat)."""
+    handler: logging.Handler
+    if log_file is None:
+        handler = logging.StreamHandler(sys.stderr)
+    else:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(
+        MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", settings=settings)
     )
+    handler.addFilter(OneLineReconnects())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    if settings.log_level != "DEBUG":
+        # The migration check logs its plugin set-up at INFO and APScheduler every job it adds
+        # or runs (each tick): noise for an operator. Their failures still log as errors.
+        for noisy in ("alembic", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _version(value: bool) -> None:
@@ -116,23 +256,53 @@ async def _build(settings: Settings, clock: Clock | None = None) -> StudyBot:
         raise fail(str(exc), 2) from None
 
 
-async def _console(settings: Settings, clock: Clock) -> None:
+async def _console(settings: Settings, clock: Clock, *, log_note: str | None = None) -> None:
     from bot.clock import SystemClock
     from bot.platforms.console import ConsoleFace
     from bot.scheduling import DailyScheduler
 
     bot = await _build(settings, clock)
-    face = ConsoleFace(bot)
+    face = ConsoleFace(bot, log_note=log_note)
     # Cron jobs fire on real time; a demo clock (--now/--speed) is followed by a fast sweep.
     tick = settings.schedule.scheduler_tick_s if isinstance(clock, SystemClock) else 1.0
     scheduler = DailyScheduler(bot, tick_s=tick)
     try:
+        face.say(face.greeting())  # before the first pass, which may post the day at once
         await face.ensure_cohort()
         await scheduler.start()
-        await face.run()
+        await face.run(greet=False)
     finally:
         await scheduler.stop()
+        await _finish_running_jobs()
         await bot.close()
+
+
+async def _finish_running_jobs(grace_s: float = 5.0) -> None:
+    """Let a post or a grading in flight finish (or cancel it) before the database closes.
+
+    Closing the engine under a running publish pass would leave that task waiting forever,
+    and the process with it; a cancelled pass is resumed from its claim on the next start.
+    """
+    current = asyncio.current_task()
+    pending = {task for task in asyncio.all_tasks() if task is not current}
+    if not pending:
+        return
+    _, still = await asyncio.wait(pending, timeout=grace_s / 2)
+    for task in still:
+        task.cancel()
+    if still:
+        await asyncio.wait(still, timeout=grace_s / 2)
+
+
+def _run_console(settings: Settings, clock: Clock, *, verbose: bool) -> None:
+    """Run the console face; logs go to a file unless --verbose; Ctrl-C leaves at once."""
+    log_file = None if verbose else (settings.data_dir / "studybot.log").resolve()
+    _configure_logging(settings, log_file=log_file)
+    note = f"Logs go to {log_file} (--verbose shows them here)." if log_file is not None else None
+    try:
+        asyncio.run(_console(settings, clock, log_note=note))
+    except KeyboardInterrupt:
+        typer.echo("\nBye.")
 
 
 NowOption = Annotated[
@@ -142,29 +312,180 @@ NowOption = Annotated[
 SpeedOption = Annotated[
     float, typer.Option("--speed", help="Run the clock this many times faster (demo).")
 ]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", help="Print the logs in the terminal instead of a file.")
+]
+
+
+def _stdin_can_feed_console() -> bool:
+    """Tell whether stdin is a terminal, a pipe or a file (not /dev/null or closed)."""
+    import os
+    import stat
+
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    return sys.stdin.isatty() or stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
+
+
+def describe_startup_failure(exc: BaseException, settings: Settings) -> str | None:
+    """Return one line naming the setting and the fix for a chat face that failed to start."""
+    from bot.errors import StudyBotError
+
+    name = type(exc).__name__
+    module = type(exc).__module__
+    if isinstance(exc, StudyBotError):
+        return str(exc)
+    if module.startswith("discord") and name == "LoginFailure":
+        return (
+            "DISCORD_TOKEN was rejected by Discord: copy the bot token again (Developer Portal "
+            "→ your application → Bot → Reset Token)."
+        )
+    if module.startswith("discord") and name == "PrivilegedIntentsRequired":
+        return (
+            "Discord refused the Message Content intent: enable it (Developer Portal → Bot → "
+            "Privileged Gateway Intents), see README 'Discord set-up'."
+        )
+    if module.startswith("slack_sdk") and name == "SlackApiError":
+        error = str(getattr(exc, "response", {}).get("error", "") or exc)
+        which = "SLACK_APP_TOKEN" if "connections" in str(exc) else "SLACK_BOT_TOKEN"
+        return (
+            f"{which} was rejected by Slack ({error}): copy it again from the Slack app's "
+            "settings (see README 'Slack set-up')."
+        )
+    host = getattr(exc, "host", None) or ""
+    if isinstance(exc, OSError) or module.startswith("aiohttp"):
+        enabled = [
+            name
+            for name, value in (
+                ("DISCORD_TOKEN", settings.discord.token),
+                ("SLACK_BOT_TOKEN", settings.slack.bot_token),
+            )
+            if value
+        ]
+        if "discord" in host:
+            setting = "DISCORD_TOKEN"
+        elif "slack" in host:
+            setting = "SLACK_BOT_TOKEN"
+        elif len(enabled) == 1:
+            setting = enabled[0]  # an API stand-in's address: the one face that is on
+        else:
+            return None
+        host = host or "the chat platform"
+        reason = getattr(exc, "os_error", None) or exc
+        reason_text = getattr(reason, "strerror", None) or str(reason)
+        return (
+            f"Cannot reach {host} ({reason_text}) to start the face {setting} enables: check "
+            f"the network or proxy, or unset {setting}."
+        )
+    return None
 
 
 @app.command()
-def run(now: NowOption = None, speed: SpeedOption = 1.0) -> None:
+def run(
+    now: NowOption = None,
+    speed: SpeedOption = 1.0,
+    verbose: VerboseOption = False,
+    require_chat: Annotated[
+        bool,
+        typer.Option(
+            "--require-chat", help="Refuse to fall back to the console (containers, services)."
+        ),
+    ] = False,
+) -> None:
     """Start the bot: Discord and/or Slack when their tokens are set, else the console."""
+    from bot.settings import startup_problem
+
     settings = _settings()
-    _configure_logging(settings)
     clock = _clock(_parse_now(now), speed)
-    if settings.discord.token or settings.slack.bot_token:
+    if settings.discord.token or settings.slack.bot_token or settings.slack.app_token:
+        problem = startup_problem(settings)
+        if problem:
+            raise fail(problem, 2)
+        _configure_logging(settings)
         from bot.serve import run_platforms
 
-        asyncio.run(run_platforms(settings, clock))
+        try:
+            asyncio.run(run_platforms(settings, clock))
+        except KeyboardInterrupt:
+            return
+        except SystemExit as exc:
+            if isinstance(exc.code, str):
+                raise fail(exc.code.removeprefix("error: "), 2) from None
+            raise
+        except Exception as exc:
+            line = describe_startup_failure(exc, settings)
+            if line is None:
+                raise
+            raise fail(line, 2) from None
         return
+    if require_chat:
+        raise fail(
+            "No DISCORD_TOKEN or SLACK_BOT_TOKEN is set: put one in .env (see README "
+            "'Discord set-up' or 'Slack set-up').",
+            2,
+        )
+    if not _stdin_can_feed_console():
+        raise fail(
+            "No DISCORD_TOKEN or SLACK_BOT_TOKEN is set and there is no terminal for the local "
+            "console: set a platform token (see README), or run `studybot console` in a terminal.",
+            2,
+        )
     typer.echo("No DISCORD_TOKEN or SLACK_BOT_TOKEN set: starting the local console.", err=True)
-    asyncio.run(_console(settings, clock))
+    _run_console(settings, clock, verbose=verbose)
 
 
 @app.command()
-def console(now: NowOption = None, speed: SpeedOption = 1.0) -> None:
+def console(
+    now: NowOption = None, speed: SpeedOption = 1.0, verbose: VerboseOption = False
+) -> None:
     """Open the local chat face on the configured database (no tokens needed)."""
     settings = _settings()
-    logging.basicConfig(level="WARNING", stream=sys.stderr)
-    asyncio.run(_console(settings, _clock(_parse_now(now), speed)))
+    _run_console(settings, _clock(_parse_now(now), speed), verbose=verbose)
+
+
+@app.command()
+def demo(
+    verbose: VerboseOption = False,
+    lead: Annotated[
+        float, typer.Option("--lead", help="Seconds until the day's post arrives.", min=1)
+    ] = 10.0,
+) -> None:
+    """Open the console on a throwaway database; day 1 is posted within seconds."""
+    import shutil
+    import tempfile
+    from zoneinfo import ZoneInfo
+
+    from bot.clock import ScaledClock
+    from bot.store.migrate import upgrade
+
+    settings = _settings()
+    workdir = Path(tempfile.mkdtemp(prefix="studybot-demo-"))
+    url = f"sqlite+aiosqlite:///{workdir / 'demo.db'}"
+    try:
+        upgrade(url)
+        demo_settings = settings.model_copy(
+            update={
+                "db": settings.db.model_copy(update={"url": url, "echo": False}),
+                "data_dir": workdir,
+                "redis_url": None,  # throwaway: nothing shared with a real deployment
+            }
+        )
+        zone = ZoneInfo(settings.schedule.default_timezone)
+        today = datetime.now(zone).date()
+        post_at = datetime.combine(today, settings.schedule.default_post_time, tzinfo=zone)
+        # The clock starts just before today's post time, so the local cohort created now has
+        # day 1 today and its post falls due `lead` seconds in, whatever ran before.
+        clock = ScaledClock(post_at - timedelta(seconds=lead), 1.0)
+        typer.echo(
+            f"Demo on a throwaway database ({workdir}); day 1 is posted in about "
+            f"{lead:.0f} seconds.",
+            err=True,
+        )
+        _run_console(demo_settings, clock, verbose=verbose)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @db_app.command("upgrade")
@@ -172,14 +493,18 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply migrations to the configured database."""
+    from bot.settings import redact_url
     from bot.store.migrate import upgrade
 
     settings = _settings()
     try:
         upgrade(settings.db.url, revision=revision)
     except Exception as exc:
-        raise fail(f"migration failed on {settings.db.url}: {exc}", 2) from None
-    typer.echo(f"Database at {revision}: {settings.db.url}")
+        raise fail(
+            f"migration failed on {redact_url(settings.db.url)}: {exc}. Check STUDYBOT_DB_URL.",
+            2,
+        ) from None
+    typer.echo(f"Database at {revision}: {redact_url(settings.db.url)}")
 
 
 @db_app.command("current")
@@ -264,25 +589,6 @@ def day(
 
         payloads = render_slack(messages)
     typer.echo(json.dumps(payloads, ensure_ascii=False, indent=2))
-
-
-def _mount_optional(module: str, attr: str, name: str) -> None:
-    """Mount a package's command group; packages stay free of any import of bot/."""
-    import importlib
-
-    try:
-        sub = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError):
-        return
-    if isinstance(sub, typer.Typer):
-        app.add_typer(sub, name=name)
-    else:
-        app.command(name)(sub)
-
-
-_mount_optional("content.cli", "app", "content")
-_mount_optional("content.cli", "question_command", "question")
-_mount_optional("gpu_runner.cli", "app", "drill")
 
 
 @app.command()

@@ -7,12 +7,13 @@ faces cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from bot.errors import StudyBotError
-from bot.messages import Message, MessageField, Reply
+from bot.messages import Button, Message, MessageField, Reply
 from bot.services.cohorts import describe_schedule
 from bot.services.context import Actor
 
@@ -124,6 +125,82 @@ def coerce_args(spec: Command, raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _split_path(body: str) -> tuple[str, str]:
+    """Split the command path (one or two words) from the rest of the line, kept verbatim."""
+    first, rest = _take_word(body)
+    second, after = _take_word(rest)
+    if second and (f"{first} {second}" in COMMANDS or first in GROUP_DESCRIPTIONS):
+        return f"{first} {second}", after
+    return first, rest
+
+
+def _take_word(text: str) -> tuple[str, str]:
+    """Return the first word and everything after the one whitespace character that ends it."""
+    text = text.lstrip()
+    match = re.match(r"\S+", text)
+    if match is None:
+        return "", ""
+    return match.group(0), text[match.end() + 1 :]
+
+
+def _next_word(rest: str) -> tuple[str, str]:
+    """Take one word; a quoted word (or `name="quoted value"`) runs to its closing quote."""
+    rest = rest.lstrip()
+    quoted = re.match(r"""(\w+=)?(["'])(.*?)\2(?=\s|$)""", rest, re.DOTALL)
+    if quoted is not None:
+        return (quoted.group(1) or "") + quoted.group(3), rest[quoted.end() :]
+    match = re.match(r"\S+", rest)
+    if match is None:
+        return "", ""
+    return match.group(0), rest[match.end() :]
+
+
+def parse_command_line(line: str) -> tuple[str, dict[str, Any]]:
+    """Split a typed command into its path and arguments; the prose argument is kept verbatim.
+
+    The line is not a shell: words are split on spaces, options may be written `name=value`, and
+    the last free prose (`text`) option takes the rest of the line exactly as typed, with its
+    quotes, apostrophes, backslashes and newlines.
+    """
+    body = line.strip().lstrip("/")
+    if not body.strip():
+        raise StudyBotError("Type a command, e.g. /help.")
+    path, rest = _split_path(body)
+    spec = COMMANDS.get(path)
+    args: dict[str, Any] = {}
+    if spec is None:
+        return path, {}
+    options = {opt.name: opt for opt in spec.options}
+    while True:
+        free = [o for o in spec.options if o.name not in args]
+        if not free or not rest.strip():
+            break
+        word, after = _next_word(rest)
+        name, sep, value = word.partition("=")
+        if sep and name in options and name not in args:
+            if options[name].type == "text":
+                # name=prose: the prose runs to the end of the line, verbatim.
+                args[name] = rest.lstrip()[len(name) + 1 :].strip()
+                rest = ""
+            else:
+                args[name] = value
+                rest = after
+            continue
+        current = free[0]
+        if current.type == "text":
+            args[current.name] = rest.strip()
+            rest = ""
+            continue
+        args[current.name] = word
+        rest = after
+    if rest.strip():
+        raise StudyBotError(
+            f"Too many values for /{path}: {rest.strip()[:80]}.",
+            hint=f"Usage: {spec.usage()}",
+        )
+    return path, args
+
+
 async def dispatch(bot: StudyBot, actor: Actor, path: str, raw: Mapping[str, Any]) -> Reply:
     """Run one chat command and return what to show; StudyBotError passes to the face."""
     path = " ".join(path.strip().lstrip("/").split())
@@ -170,6 +247,7 @@ async def _help(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
 
 @command("today", "Show today's plan and questions (only to you)")
 async def _today(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    # The one definition of "today": the service's current day, also shown by /cohort status.
     day = await bot.cohorts.current_day(actor)
     return Reply.of(bot.daily.compose_day_summary(day), ephemeral=True)
 
@@ -262,9 +340,12 @@ async def _rubric_edit(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Rep
 )
 async def _cohort_setup(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
     existed = await bot.cohorts.cohort_for(actor) is not None
+    name = args.get("name")
+    if name is None and not existed and actor.channel_name:
+        name = f"#{actor.channel_name.lstrip('#')}"
     cohort = await bot.cohorts.setup(
         actor,
-        name=args.get("name"),
+        name=name,
         timezone=args.get("timezone"),
         post_time=args.get("post_time"),
         start_date=args.get("start_date"),
@@ -314,14 +395,34 @@ async def _cohort_resume(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> R
 
 @command(
     "skip",
-    "Move the schedule later by a day (no day is skipped or repeated)",
+    "Move the schedule later by some days, after a confirmation (no day is skipped or repeated)",
     group="cohort",
     admin=True,
-    options=(Option("days", "how many days (default 1)", "int"),),
+    options=(
+        Option("days", "how many days later (1-30)", "int", True),
+        Option("confirm", "the code the first step shows"),
+    ),
 )
 async def _cohort_skip(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
-    days = args.get("days", 1)
-    await bot.cohorts.skip(actor, days)
+    days = args["days"]
+    if "confirm" not in args:
+        preview = await bot.cohorts.skip_preview(actor, days)
+        if preview.next_at_before and preview.next_at_after:
+            effect = (
+                f"Day {preview.next_day} would post {preview.next_at_after:%Y-%m-%d %H:%M} UTC "
+                f"instead of {preview.next_at_before:%Y-%m-%d %H:%M} UTC."
+            )
+        else:
+            effect = "No post is scheduled, so only the start moves."
+        confirm = f"/cohort skip {days} confirm={preview.code}"
+        return Reply.of(
+            Message(
+                text=f"Move the schedule {days} day(s) later? {effect} To confirm: `{confirm}`",
+                tone="warning",
+                buttons=(Button(f"Move {days} day(s) later", "command", confirm, style="danger"),),
+            )
+        )
+    await bot.cohorts.skip_confirmed(actor, days, args["confirm"])
     status = await bot.cohorts.status(actor)
     when = (
         f" Next: day {status.next_post_day} at {status.next_post_at:%Y-%m-%d %H:%M} UTC."
@@ -331,15 +432,49 @@ async def _cohort_skip(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Rep
     return Reply.text(f"Schedule moved {days} day(s) later.{when}", ephemeral=False)
 
 
+@command(
+    "admin",
+    "Make a member a cohort admin, or take it back",
+    group="cohort",
+    admin=True,
+    options=(
+        Option("action", "add or remove", "str", True),
+        Option("user", "the member, e.g. @name", "str", True),
+    ),
+)
+async def _cohort_admin(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    action = args["action"].lower()
+    if action not in ("add", "remove"):
+        raise StudyBotError(
+            f"/cohort admin takes add or remove, not {args['action']!r}.",
+            hint="Usage: /cohort admin add <user>",
+        )
+    user = user_reference(args["user"])
+    await bot.cohorts.set_admin(actor, user, admin=action == "add")
+    done = "is now an admin of" if action == "add" else "is no longer an admin of"
+    return Reply.text(f"{user} {done} this cohort.", tone="success", ephemeral=False)
+
+
+def user_reference(text: str) -> str:
+    """Return the user id in a typed mention: '@bob', '<@U123|bob>' or '<@!123>'."""
+    ref = text.strip()
+    if ref.startswith("<@") and ref.endswith(">"):
+        ref = ref[2:-1].lstrip("!").split("|", 1)[0]
+    return ref.lstrip("@")
+
+
 @command("status", "Show the cohort's schedule, day and members", group="cohort")
 async def _cohort_status(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
     st = await bot.cohorts.status(actor)
     c = st.cohort
+    # The same day /today shows: the service's current day; before day 1 is posted, none.
+    started = st.next_post_day is None or st.next_post_day > 1
+    today = await bot.cohorts.current_day(actor) if started else None
     fields = [
         MessageField("Schedule", describe_schedule(c)),
         MessageField(
             "Today",
-            f"Day {st.today_day} of {c.curriculum_length}" if st.today_day else "Not running today",
+            f"Day {today} of {c.curriculum_length}" if today else "Not started yet",
         ),
         MessageField(
             "Next post",
@@ -360,7 +495,7 @@ async def _cohort_status(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> R
 
 @command(
     "timezone",
-    "Set your own time zone (for streaks and reminders)",
+    "Set your own time zone",
     group="me",
     options=(Option("zone", "IANA time zone, e.g. Europe/Berlin", "str", True),),
 )

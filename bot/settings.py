@@ -38,6 +38,38 @@ def _reject_placeholder(value: str | None, name: str) -> str | None:
     return value
 
 
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<at>@)")
+
+
+def redact_url(url: str) -> str:
+    """Return the URL with its password replaced by ***: postgresql://bot:***@host/db."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}***{m['at']}", url)
+
+
+def _url_password(url: str | None) -> str | None:
+    match = _URL_PASSWORD.search(url or "")
+    return match["pw"] if match else None
+
+
+def mask_secrets(text: str, settings: Settings | None = None) -> str:
+    """Mask every URL password and every configured token or key in a text meant for output."""
+    text = redact_url(text)
+    if settings is not None:
+        for secret in sorted(settings.secrets(), key=len, reverse=True):
+            text = text.replace(secret, "***")
+    return text
+
+
+def _check_redis_url(value: str | None, name: str) -> str | None:
+    value = (value or "").strip() or None
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(
+            f"{name} must be a redis:// URL such as redis://127.0.0.1:6379/0, got "
+            f"{redact_url(value)!r}"
+        )
+    return value
+
+
 class DatabaseSettings(BaseSettings):
     """Where the state lives: SQLite (embedded default) or PostgreSQL through asyncpg."""
 
@@ -59,7 +91,8 @@ class DatabaseSettings(BaseSettings):
                 return driver + value[len(plain) :]
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError(
-                f"unsupported database URL {value!r}; use sqlite+aiosqlite:///./studybot.db "
+                f"unsupported database URL {redact_url(value)!r}; use "
+                "sqlite+aiosqlite:///./studybot.db "
                 "or postgresql+asyncpg://user:password@host:5432/dbname"
             )
         return value
@@ -154,6 +187,16 @@ class ScheduleSettings(BaseSettings):
     # each bot process beats this often; three missed beats and its claims are taken over
     heartbeat_interval_s: float = Field(default=5.0, gt=0)
 
+    @field_validator("default_post_time", mode="before")
+    @classmethod
+    def _check_post_time(cls, value: object) -> object:
+        if isinstance(value, time):
+            return value
+        match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", str(value))
+        if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+            raise ValueError(f"{str(value)!r} is not a time of day; use HH:MM, e.g. 08:00")
+        return time(int(match.group(1)), int(match.group(2)))
+
     @field_validator("default_timezone")
     @classmethod
     def _check_tz(cls, value: str) -> str:
@@ -166,7 +209,13 @@ class RunnerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STUDYBOT_RUNNER_", **_ENV)  # type: ignore[typeddict-item]
 
     backend: Literal["local", "celery"] = "local"
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    # The Celery broker of the runner workers; STUDYBOT_REDIS_URL when unset.
+    redis_url: str | None = None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_broker(cls, value: str | None) -> str | None:
+        return _check_redis_url(value, "STUDYBOT_RUNNER_REDIS_URL")
 
 
 class Settings(BaseSettings):
@@ -176,7 +225,9 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     data_dir: Path = Path(".")
-    redis_url: str | None = None  # grade cache and token budgets; in-process when unset
+    # The one Redis of a deployment: grade cache, token budgets, request de-duplication (and the
+    # runner's broker unless STUDYBOT_RUNNER_REDIS_URL names another). In-process when unset.
+    redis_url: str | None = None
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
@@ -184,6 +235,28 @@ class Settings(BaseSettings):
     grader: GraderSettings = Field(default_factory=GraderSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis(cls, value: str | None) -> str | None:
+        return _check_redis_url(value, "STUDYBOT_REDIS_URL")
+
+    @property
+    def runner_broker_url(self) -> str | None:
+        """Return the runner workers' broker: its own setting, else the shared Redis."""
+        return self.runner.redis_url or self.redis_url
+
+    def secrets(self) -> list[str]:
+        """Return every secret value set, so output can mask them."""
+        values = [
+            self.discord.token,
+            self.slack.bot_token,
+            self.slack.app_token,
+            self.slack.signing_secret,
+            self.llm.api_key,
+        ]
+        values += [_url_password(u) for u in (self.db.url, self.redis_url, self.runner.redis_url)]
+        return [v for v in values if v and len(v) >= 4]
 
     @property
     def llm_configured(self) -> bool:
@@ -226,3 +299,23 @@ def load_settings() -> Settings:
 def get_settings() -> Settings:
     """Return the process-wide settings, read once."""
     return load_settings()
+
+
+class StartupError(StudyBotError):
+    """The bot cannot start as configured; the message names the setting and the fix."""
+
+
+def startup_problem(settings: Settings) -> str | None:
+    """Return the one-line reason the configured chat faces cannot start, or None."""
+    slack = settings.slack
+    if slack.app_token and not slack.bot_token:
+        return (
+            "SLACK_APP_TOKEN is set without SLACK_BOT_TOKEN: set the bot token (xoxb-…) from the "
+            "Slack app's OAuth & Permissions page, or unset SLACK_APP_TOKEN."
+        )
+    if slack.bot_token and not slack.app_token and not slack.signing_secret:
+        return (
+            "SLACK_SIGNING_SECRET is not set: Slack HTTP mode needs it (Slack app → Basic "
+            "Information → Signing Secret), or set SLACK_APP_TOKEN (xapp-…) for Socket Mode."
+        )
+    return None

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.commands import COMMANDS, Command, Option
-from bot.errors import StudyBotError
+from bot.commands import Command, Option
 from bot.messages import Platform
 from bot.services.context import Actor
 
@@ -115,94 +114,3 @@ def member_actor(
 # --- the typed command line ------------------------------------------------------------------
 # The command-line reader belongs with the catalogue in bot/commands.py; it lives here until the
 # catalogue has one that keeps free text verbatim, and both faces import it from this module.
-
-
-def _next_word(line: str, start: int) -> tuple[str, int] | None:
-    """Read one word from `start` (quotes group words); None at the end of the line."""
-    n = len(line)
-    i = start
-    while i < n and line[i].isspace():
-        i += 1
-    if i >= n:
-        return None
-    out: list[str] = []
-    while i < n and not line[i].isspace():
-        ch = line[i]
-        if ch in "\"'“”‘’":
-            close = {"“": "”", "‘": "’"}.get(ch, ch)
-            end = line.find(close, i + 1)
-            if end < 0:
-                raise StudyBotError(
-                    "Could not read that command: a quotation mark is not closed.",
-                    hint="Close the quote, or leave quotes out of single words.",
-                )
-            out.append(line[i + 1 : end])
-            i = end + 1
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out), i
-
-
-def split_command_line(line: str) -> tuple[str, dict[str, Any]]:
-    """Split '/cohort setup timezone=Europe/Berlin' into a command path and its options.
-
-    Words fill the options in order (or by `name=value`); a free-text option - an answer, a
-    reason - takes the rest of the line exactly as typed, with its quotes, backslashes, line
-    breaks and any `name=` inside it.
-    """
-    text = line.strip()
-    if text.startswith("/"):
-        text = text[1:]
-    first = _next_word(text, 0)
-    if first is None:
-        raise StudyBotError("Type a command, e.g. /help.")
-    path, pos = first
-    second = _next_word(text, pos)
-    if second is not None and f"{path} {second[0]}" in COMMANDS:
-        path, pos = f"{path} {second[0]}", second[1]
-    spec = COMMANDS.get(path)
-    args: dict[str, Any] = {}
-    if spec is None:
-        return path, args
-    by_name = {o.name: o for o in spec.options}
-    while True:
-        rest = text[pos:]
-        stripped = rest.strip()
-        if not stripped:
-            break
-        pending = [o for o in spec.options if o.name not in args]
-        if not pending:
-            raise StudyBotError(
-                f"Too many values for /{path}: {clip(stripped, 80)}.",
-                hint=f"Usage: {spec.usage()}",
-            )
-        at = pos + len(rest) - len(rest.lstrip())
-        name, sep, _ = stripped.split(maxsplit=1)[0].partition("=")
-        if sep and name in by_name and name not in args:
-            value_at = at + len(name) + 1
-            if by_name[name].type == "text":
-                # `text=` names the option; everything after the '=' is the text, verbatim.
-                args[name] = text[value_at:].strip()
-                break
-            if value_at >= len(text) or text[value_at].isspace():
-                args[name] = ""
-                pos = value_at
-                continue
-            word = _next_word(text, value_at)
-            assert word is not None
-            args[name], pos = word
-            continue
-        target = pending[0]
-        if target.type == "text":
-            args[target.name] = stripped
-            break
-        word = _next_word(text, at)
-        assert word is not None
-        raw, end = word
-        if len(pending) == 1 and text[end:].strip():
-            args[target.name] = stripped  # the last option takes the rest of the line
-            break
-        args[target.name] = raw
-        pos = end
-    return path, args

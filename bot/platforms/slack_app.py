@@ -34,7 +34,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot import commands as catalogue
 from bot.clock import Clock, SystemClock
-from bot.commands import COMMANDS, Command, dispatch
+from bot.commands import COMMANDS, Command, dispatch, parse_command_line
 from bot.errors import StudyBotError, user_message_for
 from bot.messages import Channel, Message, Platform, PublishError, Reply, SentMessage
 from bot.platforms.face_plumbing import (
@@ -43,7 +43,6 @@ from bot.platforms.face_plumbing import (
     missing_text_options,
     option_label,
     retry_after_seconds,
-    split_command_line,
 )
 from bot.platforms.slack_render import SLASH_COMMAND, render_message, render_reply
 from bot.services.context import Actor
@@ -72,6 +71,8 @@ MAX_REFUSAL_LOG = 200
 # manifest by the tests, so a new call cannot ship without its scope).
 REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
     "auth.test": (),
+    # Called with the app-level token, whose connections:write scope is not a bot scope.
+    "apps.connections.open": (),
     "chat.postMessage": ("chat:write",),
     "chat.postEphemeral": ("chat:write",),
     "chat.update": ("chat:write",),
@@ -701,7 +702,7 @@ class SlackFace:
             await self.on_error(too_long, body, client, respond)
             return
         try:
-            path, args = split_command_line(unescape_command_text(raw).strip() or "help")
+            path, args = parse_command_line(unescape_command_text(raw).strip() or "help")
         except StudyBotError as exc:
             await ack()
             await self.on_error(exc, body, client, respond)
@@ -866,7 +867,7 @@ class SlackFace:
         value = str(action.get("value") or "")
         if not value.startswith(COMMAND_BUTTON_PREFIX):
             return
-        path, args = split_command_line(value)
+        path, args = parse_command_line(value)
         user = body.get("user") or {}
         channel_id = str((body.get("channel") or {}).get("id", ""))
         actor = await self.actor(
@@ -986,6 +987,10 @@ async def run_slack(bot: StudyBot, *, ready: asyncio.Event | None = None) -> Non
         if settings.app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+            # Check both tokens once: a wrong token or no network is a start-up failure (one
+            # line, exit 2), not a Socket Mode reconnect loop.
+            await app.client.auth_test()
+            await app.client.apps_connections_open(app_token=settings.app_token)
             handler = AsyncSocketModeHandler(app, settings.app_token)
             await handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("Slack face connected (Socket Mode)")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -320,6 +321,84 @@ class CohortService:
             await session.commit()
             return len(memberships)
 
+    async def member(self, actor: Actor) -> Member | None:
+        """Return the actor's active membership of this channel's cohort, if any."""
+        cohort = await self.require_cohort(actor)
+        assert cohort.id is not None
+        async with self._sessions() as session:
+            member = await repo.get_member(
+                session, cohort_id=cohort.id, platform_user_id=actor.user_id
+            )
+        return member if member is not None and member.active else None
+
+    async def set_admin(self, actor: Actor, user_id: str, *, admin: bool) -> Member:
+        """Make a member a cohort admin or take it back (admins only; one admin always stays)."""
+        cohort = await self.require_cohort(actor)
+        assert cohort.id is not None
+        async with self._sessions() as session:
+            cohort = await session.merge(cohort)
+            await self._require_admin(session, actor, cohort)
+            target = await repo.get_member(session, cohort_id=cohort.id, platform_user_id=user_id)
+            if not admin:
+                if target is None or not target.is_admin:
+                    raise InvalidInput(f"{user_id} is not an admin of this cohort.")
+                admins = await repo.list_members(session, cohort_id=cohort.id, admins_only=True)
+                if len(admins) <= 1:
+                    raise Conflict(
+                        "A cohort keeps at least one admin.",
+                        hint="Add another admin first with /cohort admin add <user>.",
+                    )
+            target = await repo.upsert_member(
+                session, cohort_id=cohort.id, platform_user_id=user_id, is_admin=admin
+            )
+            await session.commit()
+            return target
+
+    def skip_code(self, cohort: Cohort, days: int) -> str:
+        """Return the confirmation code of moving this schedule, as it is now, by `days`."""
+        seed = f"{cohort.id}:{cohort.day_shift}:{days}".encode()
+        return hashlib.sha256(seed).hexdigest()[:4]
+
+    async def skip_preview(self, actor: Actor, days: int) -> SkipPreview:
+        """Say what moving the schedule `days` later would do, with the code that confirms it."""
+        if not 1 <= days <= 30:
+            raise InvalidInput("You can move the schedule by 1 to 30 days at a time.")
+        cohort = await self.require_cohort(actor)
+        async with self._sessions() as session:
+            await self._require_admin(session, actor, cohort)
+        now = self._clock.now()
+        before = next_slot(schedule_of(cohort), now)
+        moved = replace(schedule_of(cohort), day_shift=cohort.day_shift - days)
+        # The moved schedule first reaches days already posted (which are not posted again);
+        # what members see move is when the next new day arrives.
+        after = next_slot(moved, now)
+        while after is not None and before is not None and after.day < before.day:
+            after = next_slot(moved, after.due_at)
+        return SkipPreview(
+            days=days,
+            code=self.skip_code(cohort, days),
+            next_day=before.day if before else None,
+            next_at_before=before.due_at if before else None,
+            next_at_after=after.due_at if after else None,
+        )
+
+    async def skip_confirmed(self, actor: Actor, days: int, code: str) -> Cohort:
+        """Move the schedule once for a confirmation code; a repeat of it moves nothing."""
+        cohort = await self.require_cohort(actor)
+        async with self._sessions() as session:
+            cohort = await session.merge(cohort)
+            await session.refresh(cohort)
+            await self._require_admin(session, actor, cohort)
+            if code.strip().lower() != self.skip_code(cohort, days):
+                raise Conflict(
+                    "That confirmation is for an earlier schedule, so nothing moved.",
+                    hint=f"See /cohort status, then /cohort skip {days} again if still needed.",
+                )
+            await repo.update_cohort(session, cohort=cohort, day_shift=cohort.day_shift - days)
+            await session.commit()
+        await self._changed()
+        return cohort
+
 
 def describe_schedule(cohort: Cohort) -> str:
     """Render a cohort's schedule for people."""
@@ -328,3 +407,14 @@ def describe_schedule(cohort: Cohort) -> str:
         f"{describe_weekdays(cohort.post_weekdays)}, from {cohort.start_date.isoformat()}, "
         f"{cohort.curriculum_length} days"
     )
+
+
+@dataclass(frozen=True)
+class SkipPreview:
+    """What moving a schedule later would do, and the code that confirms it."""
+
+    days: int
+    code: str
+    next_day: int | None
+    next_at_before: datetime | None
+    next_at_after: datetime | None

@@ -18,6 +18,7 @@ class Actor:
     display_name: str = ""
     is_workspace_admin: bool = False
     thread_id: str | None = None
+    channel_name: str | None = None  # the channel's name, when the face knows it
 
     @property
     def channel(self) -> Channel:
