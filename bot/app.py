@@ -215,6 +215,14 @@ class StudyBot:
             ),
         )
 
+    def warm_graders(self) -> None:
+        """Start loading the offline grader's models in the background (first answers are fast)."""
+        if self.grader_kind == "llm":
+            return  # no offline stage to warm
+        from graders import warm_up
+
+        warm_up()
+
     @cached_property
     def claim_policy(self) -> ClaimPolicy:
         """Return the lease and heartbeat rules of this process's fenced claims."""

@@ -262,6 +262,7 @@ async def _console(settings: Settings, clock: Clock, *, log_note: str | None = N
     from bot.scheduling import DailyScheduler
 
     bot = await _build(settings, clock)
+    bot.warm_graders()
     face = ConsoleFace(bot, log_note=log_note)
     # Cron jobs fire on real time; a demo clock (--now/--speed) is followed by a fast sweep.
     tick = settings.schedule.scheduler_tick_s if isinstance(clock, SystemClock) else 1.0
@@ -593,17 +594,26 @@ def day(
 
 @app.command()
 def grade(
-    question: Annotated[str, typer.Option("--question", help="Question id, e.g. E3-082.")],
+    question: Annotated[
+        str | None, typer.Option("--question", help="Question id, e.g. E3-082.")
+    ] = None,
     answer_file: Annotated[
-        str, typer.Option("--answer-file", help="File with the answer ('-' = stdin).")
-    ],
+        str | None, typer.Option("--answer-file", help="File with the answer ('-' = stdin).")
+    ] = None,
+    answers_file: Annotated[
+        str | None,
+        typer.Option(
+            "--answers-file",
+            help='JSONL file of {"question": ..., "answer": ...} lines to grade in one run.',
+        ),
+    ] = None,
     grader: Annotated[str, typer.Option("--grader", help="offline, llm or cascade.")] = "offline",
     as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,
 ) -> None:
-    """Grade one written answer against the question's rubric."""
+    """Grade one written answer, or a file of many, against the questions' rubrics."""
     from bot.grading_cli import grade_command
 
-    grade_command(question, answer_file, grader, as_json)
+    grade_command(question, answer_file, grader, as_json, answers_file)
 
 
 @mock_app.command("demo")

@@ -21,7 +21,7 @@ from graders.models import (
     RubricQuestion,
     Verdict,
 )
-from graders.offline import OfflineGrader
+from graders.offline import OfflineGrader, warm_up, warmed_up
 
 __all__ = [
     "MAX_ANSWER_CHARS",
@@ -49,4 +49,6 @@ __all__ = [
     "grade_json",
     "read_answer_file",
     "resolve_question",
+    "warm_up",
+    "warmed_up",
 ]

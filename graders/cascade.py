@@ -47,7 +47,7 @@ class CascadeGrader:
         check_gradable(question, answer)
         started = time.perf_counter()
         assessment = await asyncio.to_thread(self.offline.assess, question, answer)
-        margin = self.offline.thresholds.clear_margin
+        margin = self.offline.clear_margin
         uncertain = [i for i, p in enumerate(assessment.points) if p.margin < margin]
         decision = await decide_with_llm(
             self.config,

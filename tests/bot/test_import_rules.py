@@ -50,8 +50,8 @@ IO_MODULES = (
     "bot.settings",
 )
 FACE_PLATFORMS = ("console", "discord", "slack")
-# The Slack face still reads the console's command-line parser; that parsing moves into
-# bot/commands.py. No other face may import another.
+
+
 def _module_of(path: Path, root: Path = ROOT) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":

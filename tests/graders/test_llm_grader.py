@@ -279,8 +279,12 @@ async def test_an_answer_speaking_to_the_grader_never_reaches_the_llm(
     assert openai_server.chat_requests == []
     assert GRADER_TALK_OFFLINE_NOTICE in grade.notices and not grade.degraded
     clean = await offline_grader.grade(ADAMW, content)
-    assert [p.verdict for p in grade.points] == [p.verdict for p in clean.points]
-    assert grade.score == clean.score < 0.5
+    # Offline, an answer that addresses the grader gets no benefit of the doubt: never more.
+    rank = {"missing": 0, "partial": 1, "covered": 2}
+    assert all(
+        rank[p.verdict] <= rank[c.verdict] for p, c in zip(grade.points, clean.points, strict=True)
+    )
+    assert grade.score <= clean.score < 0.5
 
 
 async def test_an_undetected_injection_quoted_as_evidence_earns_nothing(
