@@ -458,7 +458,14 @@ def judge_job(
     options: JudgeOptions | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Judge a `RunJob`; its device, timing and process count override `options`."""
+    """Judge a `RunJob`; its device, timing and process count override `options`.
+
+    A job routed to a device kind (a queue) is judged on that kind's device: "auto" on the
+    `cpu` queue means the CPU even on a machine that has a GPU.
+    """
     base = options or JudgeOptions()
-    opts = dataclasses.replace(base, device=job.device, timing=job.timing, processes=job.processes)
+    device: str = job.device
+    if device == "auto" and job.device_kind:
+        device = "cuda" if job.kind.startswith("cuda") else "cpu"
+    opts = dataclasses.replace(base, device=device, timing=job.timing, processes=job.processes)
     return judge(job.drill, job.source, options=opts, job_id=job.job_id, progress=progress)

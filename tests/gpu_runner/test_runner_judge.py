@@ -8,12 +8,12 @@ import dataclasses
 import pytest
 
 from gpu_runner import sandbox
+from gpu_runner.client import LocalRunnerClient
 from gpu_runner.drills import UnknownDrillError, get_drill
 from gpu_runner.drills.base import Case
 from gpu_runner.judge import JudgeError, judge, judge_job
 from gpu_runner.protocol import MAX_SOURCE_BYTES, RunJob, RunResult
 from gpu_runner.sandbox import SandboxUnavailableError
-from gpu_runner.worker import LocalRunnerClient
 from tests.gpu_runner.runner_support import (
     CORRECT_TOTAL,
     FAST,
@@ -178,7 +178,7 @@ def test_the_local_runner_honours_the_json_contract() -> None:
     )
     job = RunJob(job_id="job-1", drill="kv_cache_bytes", source=source, timing=False)
     client = LocalRunnerClient(FAST)
-    answer = asyncio.run(client.dispatch_json(job.to_json()))
+    answer = asyncio.run(client.judge_json(job.to_json()))
     result = RunResult.from_json(answer)
     assert result.job_id == "job-1"
     assert result.verdict == "passed", result.message
