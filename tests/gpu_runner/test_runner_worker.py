@@ -134,3 +134,25 @@ def test_the_local_runner_queues_reports_and_collects_by_job_id() -> None:
         await client.close()
 
     asyncio.run(scenario())
+
+
+def test_studybot_worker_starts_the_node_and_says_why_it_cannot_serve_a_queue() -> None:
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the cuda queue is servable here")
+    done = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", "worker", "--queue", "cuda"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: this machine has no CUDA device, so it cannot serve the 'cuda' queue"
+    )
