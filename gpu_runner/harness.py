@@ -20,7 +20,7 @@ import shutil
 import signal
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,11 +41,14 @@ from gpu_runner.sandbox import (
 
 if TYPE_CHECKING:
     from gpu_runner.drills.base import Case, Drill
+    from gpu_runner.library_calls import LibraryCall
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The only StudyBot files the sandbox ever sees; none holds a reference or a seed.
 SANDBOX_FILES = ("calling.py", "wire.py", "timing.py", "sandbox_entry.py")
 ENTRY_SCRIPT = "sandbox_entry.py"
+# The error type the sandbox's guards report for a forbidden library call.
+FORBIDDEN_ERROR = "ForbiddenLibraryCall"
 
 # How far the sandbox's own timer may disagree with the wall clock measured outside.
 TIMER_LOWER_RATIO = 0.85
@@ -170,6 +173,7 @@ def write_job_dir(
     device: str,
     threads: int,
     limits: Limits,
+    guarded: Sequence[LibraryCall] = (),
 ) -> None:
     """Fill a job directory: the submission, the generic sandbox files and job.json."""
     for name in SANDBOX_FILES:
@@ -182,6 +186,7 @@ def write_job_dir(
         "device": device,
         "threads": threads,
         "rlimits": rlimit_settings(limits, address_space=device == "cpu"),
+        "guarded": [call.to_plain() for call in guarded],
     }
     (job_dir / "job.json").write_text(json.dumps(config))
 
@@ -412,6 +417,7 @@ class EntryProcess:
         self.limits = limits
         self.allows_mutation = allows_mutation
         self.exit: Exit | None = None
+        self.outputs: list[object] = []
         self._timer = _TimerCheck()
 
     def close(self) -> Exit:
@@ -476,6 +482,10 @@ class EntryProcess:
         if obj.get("kind") == "error":
             raw = obj.get("error")
             error: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            if error.get("type") == FORBIDDEN_ERROR:
+                self.close()
+                message = str(error.get("message", ""))[:500]
+                raise Failed("rejected", f"{during}: {message}", self.output())
             stage = obj.get("stage")
             text = describe_error(during, error, self.limits)
             if stage == "unsendable":
@@ -501,6 +511,19 @@ class EntryProcess:
         """Run every case in the sandbox and compare; return how many passed (all, or raise)."""
         for c in cases:
             c.expected = drill.reference(c.inputs)
+        self.outputs = []
+        for _i, c, output in self._run_cases(cases, progress):
+            problem = self._compare(drill, c.case, output, c.expected, c.inputs)
+            if problem is not None:
+                self.close()
+                raise Failed("wrong", f"{c.label}: {problem}", self.output())
+            self.outputs.append(output)
+        return len(cases)
+
+    def _run_cases(
+        self, cases: Sequence[CaseInput], progress: Callable[[str], None]
+    ) -> Iterator[tuple[int, CaseInput, object]]:
+        """Send every case, then yield each one's output as it arrives (inputs checked)."""
         payload = wire.encode({"cmd": "cases", "inputs": [c.inputs for c in cases]})
         self.send(payload, self.limits.case_s + len(payload) / 50e6, "sending the cases")
         for i, c in enumerate(cases):
@@ -510,11 +533,29 @@ class EntryProcess:
                 self.close()
                 raise Failed("rejected", f"{c.label}: replies arrived out of order")
             self._check_untouched(c.inputs, reply.obj.get("after"), c.label)
-            problem = self._compare(drill, c.case, reply.obj.get("output"), c.expected, c.inputs)
+            yield i, c, reply.obj.get("output")
+
+    def check_same_as(
+        self,
+        cases: Sequence[CaseInput],
+        earlier: Sequence[object],
+        progress: Callable[[str], None],
+    ) -> None:
+        """Replay the cases here and require exactly the results an earlier process gave."""
+        from gpu_runner.drills.base import EXACT, compare_values
+
+        for i, c, output in self._run_cases(cases, progress):
+            problem = compare_values(output, earlier[i], EXACT, "the result")
             if problem is not None:
                 self.close()
-                raise Failed("wrong", f"{c.label}: {problem}", self.output())
-        return len(cases)
+                raise Failed(
+                    "wrong",
+                    f"{c.label}: a second process, given the same inputs, answered differently "
+                    f"({problem}); results must not depend on the process: Python's built-in "
+                    "hash() of a string is salted per process (use hashlib), and neither id() "
+                    "nor the order of a set of strings is stable",
+                    self.output(),
+                )
 
     @staticmethod
     def _compare(
@@ -765,6 +806,7 @@ def start_entry(
     entry: str,
     device: str,
     allows_mutation: bool,
+    guarded: Sequence[LibraryCall] = (),
 ) -> EntryProcess:
     """Write the job directory and start the entry in the sandbox."""
     write_job_dir(
@@ -776,6 +818,7 @@ def start_entry(
         device=device,
         threads=launcher.threads,
         limits=launcher.limits,
+        guarded=guarded,
     )
     proc = launcher.start(job_dir, ENTRY_SCRIPT)
     return EntryProcess(proc, launcher.limits, allows_mutation=allows_mutation)

@@ -34,6 +34,7 @@ from gpu_runner.harness import (
     make_warm_up,
     start_entry,
 )
+from gpu_runner.library_calls import find_library_calls
 from gpu_runner.protocol import MAX_SOURCE_BYTES, RunJob, RunResult, Timing, TimingStats, Verdict
 from gpu_runner.sandbox import Limits, SandboxUnavailableError, job_directory, make_launcher
 
@@ -283,12 +284,21 @@ class _Run:
             entry=drill.reference_impl.__name__ if reference else drill.entry,
             device=self.device,
             allows_mutation=bool(getattr(drill, "allows_input_mutation", False)),
+            # The reference may use what the member may not: only the submission is guarded.
+            guarded=() if reference else drill.library_calls,
         )
 
     def run(self) -> RunResult:
         drill = self.drill
+        # Every case is called twice, on fresh values of the same shape, and both results are
+        # checked: an answer cached by shape (or by anything but the values) fails here.
         cases = [
-            CaseInput(c, f"{kind} case `{c.name}`", drill.make_inputs(c, self.seeds.next()))
+            CaseInput(
+                c,
+                f"{kind} case `{c.name}`" + (", called again on fresh inputs" if again else ""),
+                drill.make_inputs(c, self.seeds.next()),
+            )
+            for again in (False, True)
             for kind, group in (("public", drill.public_cases), ("secret", drill.secret_cases))
             for c in group
         ]
@@ -302,13 +312,13 @@ class _Run:
         except _ReferenceFailed as exc:
             return self.result(
                 "passed",
-                f"passed all {len(cases)} cases; timing unavailable: the reference run failed "
-                f"({exc})",
+                f"passed all {self.cases_total} cases; timing unavailable: the reference run "
+                f"failed ({exc})",
             )
         except Failed as failure:
             self.output = failure.output or self.output
             return self.result(failure.verdict, failure.message)
-        passed = f"passed all {len(cases)} cases"
+        passed = f"passed all {self.cases_total} cases"
         if bench is None:
             note = "" if self.options.timing else " (not timed)"
             if self.options.timing and not drill.bench_cases:
@@ -343,7 +353,10 @@ class _Run:
                     ref = self._reference_call(lambda: self._entry(ref_dir, reference=True))
                 sub.wait_ready()
                 if index == 0:
-                    self.cases_passed = sub.check_cases(self.drill, cases, self.progress)
+                    sub.check_cases(self.drill, cases, self.progress)
+                    self.cases_passed = self.cases_total
+                    if self.drill.same_across_processes:
+                        self._check_in_second_process(cases, sub.outputs)
                 if bench is not None and ref is not None:
                     r = ref
                     self._reference_call(r.wait_ready)
@@ -357,6 +370,18 @@ class _Run:
                     ref.close()
                 if index == 0:
                     self.output = sub.output()
+
+    def _check_in_second_process(self, cases: list[CaseInput], outputs: list[object]) -> None:
+        """Replay the checked cases in another fresh process: results must not differ."""
+        with job_directory() as again_dir:
+            again = self._entry(again_dir, reference=False)
+            try:
+                again.wait_ready()
+                again.check_same_as(
+                    cases, outputs, lambda msg: self.progress(f"{msg}, in a second process")
+                )
+            finally:
+                again.close()
 
     @staticmethod
     def _reference_call(fn: Callable[[], _T]) -> _T:
@@ -437,6 +462,9 @@ def judge(
     early = _precheck(source)
     if early is not None:
         return run.result(*early)
+    uses = find_library_calls(source, drill.library_calls)
+    if uses:
+        return run.result("rejected", uses[0].message())
     try:
         return run.run()
     except JudgeError:
