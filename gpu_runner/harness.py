@@ -78,21 +78,44 @@ class Failed(Exception):
 
 @dataclass(frozen=True)
 class TimingOptions:
-    """How one process measures: `budget_s` of timed calls in `rounds` rounds.
+    """How the timing stage measures, and when it has measured enough.
+
+    Each pair of fresh processes (submission and reference) times rounds of `budget_s /
+    rounds` seconds per side, alternating, at least `min_rounds` and at most `rounds` of
+    them: it stops early once the relative standard error of its rounds' speed-ups is below
+    `target_rel_error` (the rule KernelBot applies to single calls, here applied to the
+    paired ratio). At least `min_processes` pairs are timed, more (up to the job's process
+    count) only while the whole judging stays within `wall_budget_s`; the pairs share what
+    the budget leaves after the correctness checks, and a pair past its share stops after
+    its minimum rounds (after two when even those would overrun).
 
     `pool_bytes`, `max_pool_items` and `generation_budget_s` bound each round's fresh inputs:
     their size, their count, and the time the judge may spend making them.
     """
 
-    budget_s: float = 1.0
-    rounds: int = 5
+    budget_s: float = 1.2
+    rounds: int = 8
+    min_rounds: int = 3
+    min_processes: int = 2
+    target_rel_error: float = 0.01
+    wall_budget_s: float = 13.0
     warmup_calls: int = 3
     min_block_s: float = 1e-4
     min_blocks: int = 5
-    pool_bytes: int = 256 * 1024 * 1024
+    pool_bytes: int = 96 * 1024 * 1024
     max_pool_items: int = 20_000
-    generation_budget_s: float = 0.5
-    samples: int = 5
+    generation_budget_s: float = 0.25
+    samples: int = 3
+
+    @property
+    def round_budget_s(self) -> float:
+        """Return the seconds of timed calls per side in one round."""
+        return self.budget_s / max(1, self.rounds)
+
+    @property
+    def blocks_per_round(self) -> int:
+        """Return the fewest blocks a round must time, so a process gets `min_blocks`."""
+        return max(1, math.ceil(self.min_blocks / max(1, min(self.min_rounds, self.rounds))))
 
 
 @dataclass
@@ -348,7 +371,7 @@ def make_pool(
     device: str,
 ) -> Pool:
     """Generate enough fresh inputs for `budget_s` of calls, within the round's bounds."""
-    per_round_minimum = max(1, math.ceil(options.min_blocks / max(1, options.rounds)))
+    per_round_minimum = options.blocks_per_round
     wanted = max(per_round_minimum, math.ceil(budget_s / per_call_s))
     wanted = min(wanted, options.max_pool_items, max(1, options.pool_bytes // item_bytes))
     items: list[FunctionCall | Trace] = []
@@ -606,7 +629,7 @@ class EntryProcess:
         limits = self.limits
         cuda = device == "cuda"
         # A process's rounds together must give at least `min_blocks` blocks.
-        min_blocks = max(1, math.ceil(options.min_blocks / max(1, options.rounds)))
+        min_blocks = options.blocks_per_round
         number = 1 if cuda else timing.calls_per_block(per_call_s, options.min_block_s)
         number = max(1, min(number, len(pool.items) // min_blocks))
         command = wire.encode(

@@ -13,6 +13,7 @@ import logging
 import math
 import platform
 import secrets
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
+# A pair of processes times at least this many rounds, however late it is.
+MIN_ROUNDS_PER_PAIR = 2
 UNSAFE_PREFIX = "[UNSAFE: judged without a sandbox, for development only] "
 MAX_OUTPUT_CHARS = 4000
 
@@ -257,6 +260,8 @@ class _Run:
         self.cases_passed = 0
         self.cases_total = len(drill.all_cases())
         self.output = ""
+        self.timing_started: float | None = None
+        self.pairs_wanted = 1
 
     def result(self, verdict: Verdict, message: str, timing_: Timing | None = None) -> RunResult:
         prefix = UNSAFE_PREFIX if self.options.unsafe_no_sandbox else ""
@@ -306,8 +311,12 @@ class _Run:
         submission: list[ProcessTiming] = []
         reference: list[ProcessTiming] = []
         ratios: list[list[float]] = []
+        most = self.options.processes if bench is not None else 1
+        self.pairs_wanted = min(most, max(1, self.options.timing_options.min_processes))
         try:
-            for index in range(self.options.processes if bench is not None else 1):
+            for index in range(most):
+                if index >= self.pairs_wanted and not self._room_for_another_pair(index):
+                    break
                 self._process_pair(index, cases, bench, submission, reference, ratios)
         except _ReferenceFailed as exc:
             return self.result(
@@ -371,6 +380,28 @@ class _Run:
                 if index == 0:
                     self.output = sub.output()
 
+    def _timing_elapsed(self) -> float:
+        return 0.0 if self.timing_started is None else time.perf_counter() - self.timing_started
+
+    def _timing_budget(self) -> float:
+        """Return the wall seconds the timing stage may take: what the judging has left."""
+        assert self.timing_started is not None
+        spent = self.timing_started - self.started
+        return max(0.0, self.options.timing_options.wall_budget_s - spent)
+
+    def _room_for_another_pair(self, done: int) -> bool:
+        """Return whether one more pair of processes fits in the judging's wall budget."""
+        if self.timing_started is None:
+            return False
+        elapsed = self._timing_elapsed()
+        return elapsed + elapsed / max(1, done) <= self._timing_budget()
+
+    def _pair_deadline(self, index: int) -> float:
+        """Return when pair `index` should stop adding rounds: its share of the wall budget."""
+        assert self.timing_started is not None
+        share = min(1.0, (index + 1) / self.pairs_wanted)
+        return self.timing_started + self._timing_budget() * share
+
     def _check_in_second_process(self, cases: list[CaseInput], outputs: list[object]) -> None:
         """Replay the checked cases in another fresh process: results must not differ."""
         with job_directory() as again_dir:
@@ -399,22 +430,34 @@ class _Run:
         n = self.options.processes
 
         def side(process: EntryProcess, who: str) -> TimedSide:
-            label = f"timing the {who} (process {index + 1}/{n})"
+            label = f"timing the {who} (fresh process {index + 1}, up to {n})"
             return TimedSide(
                 process, self.drill, bench, self.seeds, opts, self.device, self.progress, label
             )
 
         mine, theirs = side(sub, "submission"), side(ref, "reference")
-        rounds = max(1, opts.rounds)
-        budget = opts.budget_s / rounds
-        samples = max(1, math.ceil(opts.samples / rounds))
+        most = max(1, opts.rounds)
+        fewest = min(most, max(1, opts.min_rounds))
+        budget = opts.round_budget_s
+        samples = max(1, math.ceil(opts.samples / fewest))
+        if self.timing_started is None:
+            self.timing_started = time.perf_counter()
+        deadline = self._pair_deadline(index)
         warm = make_warm_up(self.drill, bench, self.seeds, opts)
         mine.warm_up(warm)
         self._reference_call(partial(theirs.warm_up, warm))
         ratios: list[float] = []
-        for r in range(rounds):
+        for r in range(most):
+            late = time.perf_counter() > deadline
+            if r >= fewest and (late or rounds_settled(ratios, opts.target_rel_error)):
+                break
+            if late and r >= MIN_ROUNDS_PER_PAIR:
+                break  # past the budget: two rounds still give this pair a speed-up of its own
             # Both sides time the same fresh inputs, each unseen by either before.
-            self.progress(f"{mine.label}: round {r + 1}/{rounds}: generating fresh inputs")
+            self.progress(
+                f"{mine.label}: round {r + 1} (at least {fewest}, at most {most})"
+                f"{_estimate(ratios)}: generating fresh inputs"
+            )
             pool = make_pool(
                 self.drill,
                 bench,
@@ -434,9 +477,28 @@ class _Run:
                 s_round = mine.time_round(pool, samples)
             if s_round.median > 0:
                 ratios.append(r_round.median / s_round.median)
+            self.progress(f"{mine.label}: round {r + 1} timed{_estimate(ratios)}")
         mine.check_timer()
         self._reference_call(theirs.check_timer)
         return mine.timing, theirs.timing, ratios
+
+
+def rounds_settled(ratios: list[float], target_rel_error: float) -> bool:
+    """Return whether paired rounds pin the speed-up down to `target_rel_error` (one stderr)."""
+    logs = [math.log(r) for r in ratios if r > 0 and math.isfinite(r)]
+    if len(logs) < 3:
+        return False
+    stderr = statistics.stdev(logs) / math.sqrt(len(logs))
+    return stderr < math.log1p(target_rel_error)
+
+
+def _estimate(ratios: list[float]) -> str:
+    """Render the running speed-up estimate for a progress line."""
+    logs = [math.log(r) for r in ratios if r > 0 and math.isfinite(r)]
+    if len(logs) < 2:
+        return ""
+    stderr = statistics.stdev(logs) / math.sqrt(len(logs))
+    return f", speed-up so far {math.exp(statistics.fmean(logs)):.2f}x ± {math.expm1(stderr):.1%}"
 
 
 def judge(
