@@ -63,6 +63,8 @@ class RunnerNodeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STUDYBOT_RUNNER_", extra="ignore")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # The longest job: each pair of timed processes, and the replay in a second process, may
+    # each run up to the sandbox's wall limit (180 s); three pairs and a replay, plus margin.
     job_time_limit_s: float = Field(default=900.0, gt=0, description="the longest job")
     visibility_timeout_s: float | None = Field(
         default=None, gt=0, description="default: the longest job plus a minute"
@@ -71,6 +73,13 @@ class RunnerNodeSettings(BaseSettings):
         default=10.0, gt=0, description="how often a worker looks for jobs to hand back"
     )
     result_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
+
+    @property
+    def max_processes(self) -> int:
+        """Return the most timed process pairs a job may ask for and still end in time."""
+        from gpu_runner.sandbox import Limits
+
+        return max(1, int(self.job_time_limit_s // Limits().wall_s) - 1)
 
     @property
     def visibility_s(self) -> float:
@@ -136,7 +145,12 @@ def _judge_task(task: Any, payload: str) -> str:
 
     worker = str(_NODE.get("name") or getattr(task.request, "hostname", ""))
     return serve_job(
-        payload, device, options=_NODE.get("options"), progress=progress, worker=worker
+        payload,
+        device,
+        options=_NODE.get("options"),
+        progress=progress,
+        worker=worker,
+        max_processes=_NODE.get("max_processes"),
     )
 
 
@@ -322,7 +336,7 @@ def run_worker(
     from gpu_runner.protocol import KNOWN_VERSIONS
 
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _NODE.update(device=device, name=name, options=options)
+    _NODE.update(device=device, name=name, options=options, max_processes=settings.max_processes)
     app = make_celery_app(settings)
     info = {
         "name": name,

@@ -232,3 +232,23 @@ class LocalRunnerClient:
             task = self._tasks.get(task_id)
             if task is not None:
                 task.cancel()
+
+
+def make_runner_client(
+    backend: str,
+    *,
+    redis_url: str | None = None,
+    options: JudgeOptions | None = None,
+    concurrency: int = 1,
+) -> RunnerClient:
+    """Return the runner client for a backend: "local" (this machine) or "celery" (Redis)."""
+    if backend == "local":
+        return LocalRunnerClient(options, concurrency=concurrency)
+    if backend == "celery":
+        from gpu_runner.celery_runner import CeleryRunnerClient, RunnerNodeSettings
+
+        settings = RunnerNodeSettings()
+        if redis_url is not None:
+            settings = settings.model_copy(update={"redis_url": redis_url})
+        return CeleryRunnerClient(settings)
+    raise RunnerError(f"unknown runner backend {backend!r}; use local or celery")

@@ -116,8 +116,13 @@ def serve_job(
     options: JudgeOptions | None = None,
     progress: Callable[[str], None] | None = None,
     worker: str = "",
+    max_processes: int | None = None,
 ) -> str:
-    """Judge one job given as JSON and return the answer as JSON (a result or a refusal)."""
+    """Judge one job given as JSON and return the answer as JSON (a result or a refusal).
+
+    `max_processes` bounds the timed processes a job may ask for, so it ends within the
+    queue's time limit instead of being killed mid-way.
+    """
     started_at = time.time()
     version = message_version(payload)
 
@@ -139,6 +144,12 @@ def serve_job(
         kinds = ", ".join(device.kinds)
         return refuse(
             f"this worker ({device.name}) serves {kinds}; the job needs {job.kind}", job.job_id
+        )
+    if max_processes is not None and job.timing and job.processes > max_processes:
+        return refuse(
+            f"the job asks for {job.processes} timed processes; this worker's time limit "
+            f"allows at most {max_processes}",
+            job.job_id,
         )
     from gpu_runner.drills import UnknownDrillError
 

@@ -15,7 +15,7 @@ import textwrap
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from gpu_runner.calling import RAISED, FunctionCall, Trace, call_entry, describe_op
 from gpu_runner.library_calls import LibraryCall
@@ -441,7 +441,7 @@ def _widen(t: Any) -> Any:
     return t.to(torch.float64) if t.is_floating_point() else t.clone()
 
 
-def raised(value: object) -> bool:
+def raised(value: object) -> TypeGuard[tuple[str, str]]:
     """Return whether a replayed op's result records an exception."""
     return isinstance(value, tuple) and len(value) == 2 and value[0] == RAISED
 

@@ -156,3 +156,35 @@ def test_studybot_worker_starts_the_node_and_says_why_it_cannot_serve_a_queue() 
     assert done.stderr.strip() == (
         "error: this machine has no CUDA device, so it cannot serve the 'cuda' queue"
     )
+
+
+def test_a_job_that_could_not_end_within_the_queues_time_limit_is_refused() -> None:
+    job = RunJob(job_id="long", drill="kv_cache_bytes", source=KV_SOURCE, processes=9)
+    answer = parse_answer(serve_job(job.to_json(), CPU, options=FAST, max_processes=4))
+    assert isinstance(answer, Refusal)
+    assert "asks for 9 timed processes" in answer.reason and "at most 4" in answer.reason
+
+
+def test_the_visibility_timeout_follows_the_longest_job() -> None:
+    from gpu_runner.celery_runner import RunnerNodeSettings, make_celery_app
+
+    settings = RunnerNodeSettings(redis_url="redis://127.0.0.1:1/0", job_time_limit_s=600)
+    assert settings.visibility_s == 660 and settings.max_processes == 2
+    conf = make_celery_app(settings).conf
+    assert conf.broker_transport_options["visibility_timeout"] == 660
+    assert conf.task_time_limit == 600
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost
+    assert conf.worker_prefetch_multiplier == 1
+    assert RunnerNodeSettings().max_processes >= RunJob(job_id="j", drill="x", source="").processes
+
+
+def test_the_backend_is_chosen_by_name() -> None:
+    from gpu_runner.celery_runner import CeleryRunnerClient
+    from gpu_runner.client import RunnerError, make_runner_client
+
+    assert isinstance(make_runner_client("local"), LocalRunnerClient)
+    celery_client = make_runner_client("celery", redis_url="redis://127.0.0.1:1/0")
+    assert isinstance(celery_client, CeleryRunnerClient)
+    asyncio.run(celery_client.close())
+    with pytest.raises(RunnerError, match="use local or celery"):
+        make_runner_client("carrier-pigeon")
