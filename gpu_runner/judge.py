@@ -484,12 +484,24 @@ class _Run:
 
 
 def rounds_settled(ratios: list[float], target_rel_error: float) -> bool:
-    """Return whether paired rounds pin the speed-up down to `target_rel_error` (one stderr)."""
+    """Return whether a pair's paired rounds have settled its verdict.
+
+    Settled when the 95% confidence interval of the speed-up is narrower than
+    `target_rel_error`, or when the whole interval sits on one side of the noise threshold
+    (a tie however the centre moves within it, or a ranking however it moves).
+    """
     logs = [math.log(r) for r in ratios if r > 0 and math.isfinite(r)]
     if len(logs) < 3:
         return False
-    stderr = statistics.stdev(logs) / math.sqrt(len(logs))
-    return stderr < math.log1p(target_rel_error)
+    half = timing.confidence_halfwidth(logs)
+    if half < math.log1p(target_rel_error):
+        return True
+    clean = sorted(math.exp(x) for x in logs)
+    median = timing.quantile(clean, 0.5)
+    spread = (timing.quantile(clean, 0.75) - timing.quantile(clean, 0.25)) / median
+    threshold = math.log1p(max(spread, math.expm1(half)))
+    centre = abs(statistics.fmean(logs))
+    return abs(centre - threshold) > half
 
 
 def _estimate(ratios: list[float]) -> str:

@@ -385,13 +385,21 @@ class Entry:
         )
 
     def sample(self, indices: list[int]) -> None:
-        """Send the outputs (and inputs after the call) of the timed calls the judge picked."""
+        """Send the outputs of the timed calls the judge picked, with digests of their inputs.
+
+        The digest of the inputs as they are after the call stands in for the inputs
+        themselves: the timed inputs are big, and the judge holds the pristine copies.
+        """
+        import wire
+
         picked = []
         for i in indices:
             if not 0 <= i < len(self.timed_outputs):
                 continue
-            after = self.timed_items[i] if self.kind == "function" else None
-            picked.append({"i": i, "output": self.timed_outputs[i], "after": after})
+            item: dict[str, Any] = {"i": i, "output": self.timed_outputs[i]}
+            if self.kind == "function":
+                item["after_digest"] = wire.digest(self.timed_items[i])
+            picked.append(item)
         self.channel.send({"kind": "samples", "items": picked})
 
 
