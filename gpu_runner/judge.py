@@ -184,7 +184,10 @@ def build_timing(
             f"blocked autorange on {threads} thread{'s' if threads != 1 else ''}, fresh inputs "
             f"per call, {n} fresh process{'es' if n != 1 else ''} per side"
         )
-    method += f"; {paired.rounds} rounds alternating with the reference"
+    method += (
+        f"; {paired.rounds} rounds alternating with the reference, each pair of processes "
+        "until its verdict settled or the judging's wall budget ran out"
+    )
     diff = 1 / paired.speedup - 1 if paired.speedup > 0 else 0.0
     if paired.tie:
         note = (

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 CUDA_TARGET_REL_STDERR = 0.001
+# Below this many paired rounds the whole range of their speed-ups counts as noise.
+FEW_ROUNDS = 8
 CUDA_MIN_RUNS = 10
 # Twice the largest L2 in service (H100/H200: 50 MiB; B200: 126 MiB) so a flush evicts it all.
 L2_FLUSH_BYTES = 256 * 1024 * 1024
@@ -213,8 +215,11 @@ def paired_speedup(
             medians = [quantile(g, 0.5) for g in groups]
             noise = max(noise, (max(medians) - min(medians)) / speedup)
         # Few rounds on a busy machine understate the quartiles: the 95% confidence interval
-        # of the mean log speed-up bounds the noise from below, so timing may stop early.
+        # of the mean log speed-up bounds the noise from below, so timing may stop early, and
+        # under FEW_ROUNDS rounds so does their whole range.
         noise = max(noise, math.expm1(confidence_halfwidth([math.log(r) for r in clean])))
+        if len(clean) < FEW_ROUNDS:
+            noise = max(noise, (clean[-1] - clean[0]) / speedup)
     # A ratio r and 1/r are the same distance from a tie.
     distance = abs(math.log(speedup)) if speedup > 0 else math.inf
     return Paired(speedup, noise, len(clean), distance <= math.log1p(noise))
