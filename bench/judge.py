@@ -2,8 +2,8 @@
 
 Run from the repository root:
 
-    python bench/judge.py                       # everything (long: every drill, 10 judgings)
-    python bench/judge.py --drills softmax,gelu --judgings 5
+    python bench/judge.py                       # everything (long: every drill, 5 judgings)
+    python bench/judge.py --drills softmax,gelu --judgings 3
     python bench/judge.py --skip-drills         # start-up overhead only
 
 Start-up: a bare Python process started 20 times directly and 20 times through the sandbox
@@ -11,10 +11,13 @@ Start-up: a bare Python process started 20 times directly and 20 times through t
 what every judged process pays. Medians.
 
 Per drill: the same correct solution (the drill's reference, as a standalone file) judged N
-times with timing on. For each drill it prints the median per-call time of every judging, the
-spread of those medians ((max - min) / median and IQR / median), the mean within-judging spread
-the result reports, the speed-up range against the reference, and how many judgings called it a
-tie, which for the reference against itself they should.
+times with timing on, with the judge's production settings. For each drill it prints the wall
+time of a judging (median and worst; the goal is at most 15 s each on a CPU), the median
+per-call time of every judging, the spread of those medians ((max - min) / median and IQR /
+median), the mean within-judging spread the result reports, the speed-up range against the
+reference, and how many judgings called it a tie, which for the reference against itself they
+should. The machine's load average is printed before and after: on a shared machine it
+explains much of the spread.
 """
 
 from __future__ import annotations
@@ -71,6 +74,13 @@ def startup_overhead(runs: int, torch_runs: int) -> dict[str, float]:
     return figures
 
 
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def drill_spread(drill_id: str, judgings: int, options: JudgeOptions) -> dict[str, Any]:
     """Judge the drill's reference `judgings` times and summarise how the timings vary."""
     from gpu_runner.drills import get_drill
@@ -85,8 +95,11 @@ def drill_spread(drill_id: str, judgings: int, options: JudgeOptions) -> dict[st
     case = ""
     device = ""
     started = time.perf_counter()
+    walls: list[float] = []
     for _ in range(judgings):
+        began = time.perf_counter()
         result = judge(drill, source, options=options)
+        walls.append(time.perf_counter() - began)
         if result.timing is None:
             problems.append(f"{result.verdict}: {result.message[:200]}")
             continue
@@ -98,6 +111,9 @@ def drill_spread(drill_id: str, judgings: int, options: JudgeOptions) -> dict[st
         ties += t.tie_with_reference
     out: dict[str, Any] = {"drill": drill_id, "case": case, "device": device, "problems": problems}
     out["wall_s"] = time.perf_counter() - started
+    out["judging_wall_s"] = walls
+    out["judging_wall_median_s"] = statistics.median(walls) if walls else 0.0
+    out["judging_wall_max_s"] = max(walls) if walls else 0.0
     if medians:
         m = statistics.median(medians)
         q = statistics.quantiles(medians, n=4) if len(medians) > 1 else [m, m, m]
@@ -121,9 +137,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--startup-runs", type=int, default=20)
     parser.add_argument("--torch-startup-runs", type=int, default=5)
-    parser.add_argument("--judgings", type=int, default=10)
-    parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--budget", type=float, default=0.5, help="timed seconds per process")
+    parser.add_argument("--judgings", type=int, default=5)
+    parser.add_argument("--processes", type=int, default=JudgeOptions().processes)
     parser.add_argument("--drills", default="", help="comma-separated ids (default: all)")
     parser.add_argument("--skip-drills", action="store_true")
     parser.add_argument("--device", default="auto")
@@ -145,18 +160,16 @@ def main() -> None:
         from gpu_runner.drills import DRILLS
 
         ids = [d for d in args.drills.split(",") if d] or list(DRILLS)
-        options = JudgeOptions(
-            device=args.device,
-            processes=args.processes,
-            timing_options=TimingOptions(budget_s=args.budget),
-        )
+        options = JudgeOptions(device=args.device, processes=args.processes)
+        budget = TimingOptions().wall_budget_s
         print(
-            f"\ntiming spread: the reference judged {args.judgings}x per drill "
-            f"({args.processes} timed process(es) per judging, {args.budget:g} s budget each)"
+            f"\ntiming spread: the reference judged {args.judgings}x per drill (up to "
+            f"{args.processes} process pairs, {budget:g} s wall budget; goal <= 15 s a judging)"
         )
+        print(f"  load average before: {_load()}")
         header = (
-            f"  {'drill':20} {'case':30} {'median':>9} {'range/med':>9} {'IQR/med':>8} "
-            f"{'in-run':>7} {'speed-up':>13} {'ties':>5}"
+            f"  {'drill':20} {'case':24} {'wall p50':>8} {'max':>6} {'median':>9} "
+            f"{'range/med':>9} {'IQR/med':>8} {'in-run':>7} {'speed-up':>13} {'ties':>5}"
         )
         print(header)
         report["drills"] = []
@@ -167,7 +180,9 @@ def main() -> None:
                 print(f"  {drill_id:20} no timing: {row['problems'][:1]}")
                 continue
             print(
-                f"  {drill_id:20} {row['case'][:30]:30} {format_seconds(row['median_s']):>9} "
+                f"  {drill_id:20} {row['case'][:24]:24} "
+                f"{row['judging_wall_median_s']:>7.1f}s {row['judging_wall_max_s']:>5.1f}s "
+                f"{format_seconds(row['median_s']):>9} "
                 f"{row['range_over_median']:>9.1%} {row['iqr_over_median']:>8.1%} "
                 f"{row['mean_within_spread']:>7.1%} "
                 f"{row['speedup_min']:>5.2f}-{row['speedup_max']:<5.2f}x "
@@ -176,6 +191,15 @@ def main() -> None:
             )
             for problem in row["problems"]:
                 print(f"    ! {problem}")
+        walls = [w for row in report["drills"] for w in row.get("judging_wall_s", [])]
+        if walls:
+            over = sum(w > 15 for w in walls)
+            print(
+                f"  judging wall time: median {statistics.median(walls):.1f} s, worst "
+                f"{max(walls):.1f} s; {over} of {len(walls)} judgings over 15 s"
+            )
+        print(f"  load average after: {_load()}")
+        report["load_after"] = _load()
         from gpu_runner.drills import get_drill
 
         first = get_drill(ids[0]) if ids else None

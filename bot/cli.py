@@ -626,13 +626,29 @@ def mock_demo(
 
 
 @app.command()
-def worker() -> None:
-    """Start a runner worker that judges queued code drills."""
-    raise fail(
-        "the queued runner worker is not available in this version yet; "
-        "judge files directly with: studybot drill judge ID FILE",
-        2,
-    )
+def worker(
+    queue: Annotated[
+        list[str] | None,
+        typer.Option("--queue", help="Device kind to serve: cpu, cuda or cuda-<model>; repeat."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Jobs at once.")] = 1,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis-url", help="Broker (default STUDYBOT_RUNNER_REDIS_URL).")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="This worker's name.")] = None,
+) -> None:
+    """Start a Celery runner worker that judges queued code drills on this machine's device."""
+    import os
+
+    args = ["--concurrency", str(concurrency)]
+    for kind in queue or ["cpu"]:
+        args += ["--queue", kind]
+    if redis_url:
+        args += ["--redis-url", redis_url]
+    if name:
+        args += ["--name", name]
+    # A fresh interpreter: a runner node loads nothing of the bot, no chat or database client.
+    os.execv(sys.executable, [sys.executable, "-m", "gpu_runner.worker", *args])
 
 
 def main() -> None:

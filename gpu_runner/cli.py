@@ -7,6 +7,7 @@ the judge cannot serve (unknown drill, unreadable file, no sandbox on this machi
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import typer
@@ -99,13 +100,16 @@ def judge_file(
         unsafe_no_sandbox=unsafe_no_sandbox,
     )
     err = Console(stderr=True)
+    began = time.monotonic()
     try:
         with err.status("judging ...") as status:
             result = judge(
                 drill_id,
                 source,
                 options=options,
-                progress=lambda msg: status.update(escape(msg)),
+                progress=lambda msg: status.update(
+                    f"[dim]{time.monotonic() - began:4.1f} s[/] {escape(msg)}"
+                ),
             )
     except (UnknownDrillError, JudgeError, SandboxUnavailableError) as exc:
         raise _fail(str(exc)) from None

@@ -20,7 +20,7 @@ import shutil
 import signal
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,11 +41,14 @@ from gpu_runner.sandbox import (
 
 if TYPE_CHECKING:
     from gpu_runner.drills.base import Case, Drill
+    from gpu_runner.library_calls import LibraryCall
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The only StudyBot files the sandbox ever sees; none holds a reference or a seed.
 SANDBOX_FILES = ("calling.py", "wire.py", "timing.py", "sandbox_entry.py")
 ENTRY_SCRIPT = "sandbox_entry.py"
+# The error type the sandbox's guards report for a forbidden library call.
+FORBIDDEN_ERROR = "ForbiddenLibraryCall"
 
 # How far the sandbox's own timer may disagree with the wall clock measured outside.
 TIMER_LOWER_RATIO = 0.85
@@ -75,21 +78,44 @@ class Failed(Exception):
 
 @dataclass(frozen=True)
 class TimingOptions:
-    """How one process measures: `budget_s` of timed calls in `rounds` rounds.
+    """How the timing stage measures, and when it has measured enough.
+
+    Each pair of fresh processes (submission and reference) times rounds of `budget_s /
+    rounds` seconds per side, alternating, at least `min_rounds` and at most `rounds` of
+    them: it stops early once the relative standard error of its rounds' speed-ups is below
+    `target_rel_error` (the rule KernelBot applies to single calls, here applied to the
+    paired ratio). At least `min_processes` pairs are timed, more (up to the job's process
+    count) only while the whole judging stays within `wall_budget_s`; the pairs share what
+    the budget leaves after the correctness checks, and a pair past its share stops after
+    its minimum rounds (after two when even those would overrun).
 
     `pool_bytes`, `max_pool_items` and `generation_budget_s` bound each round's fresh inputs:
     their size, their count, and the time the judge may spend making them.
     """
 
-    budget_s: float = 1.0
-    rounds: int = 5
+    budget_s: float = 1.2
+    rounds: int = 8
+    min_rounds: int = 3
+    min_processes: int = 2
+    target_rel_error: float = 0.01
+    wall_budget_s: float = 11.0
     warmup_calls: int = 3
     min_block_s: float = 1e-4
     min_blocks: int = 5
-    pool_bytes: int = 256 * 1024 * 1024
+    pool_bytes: int = 96 * 1024 * 1024
     max_pool_items: int = 20_000
-    generation_budget_s: float = 0.5
-    samples: int = 5
+    generation_budget_s: float = 0.25
+    samples: int = 3
+
+    @property
+    def round_budget_s(self) -> float:
+        """Return the seconds of timed calls per side in one round."""
+        return self.budget_s / max(1, self.rounds)
+
+    @property
+    def blocks_per_round(self) -> int:
+        """Return the fewest blocks a round must time, so a process gets `min_blocks`."""
+        return max(1, math.ceil(self.min_blocks / max(1, min(self.min_rounds, self.rounds))))
 
 
 @dataclass
@@ -170,6 +196,7 @@ def write_job_dir(
     device: str,
     threads: int,
     limits: Limits,
+    guarded: Sequence[LibraryCall] = (),
 ) -> None:
     """Fill a job directory: the submission, the generic sandbox files and job.json."""
     for name in SANDBOX_FILES:
@@ -182,6 +209,7 @@ def write_job_dir(
         "device": device,
         "threads": threads,
         "rlimits": rlimit_settings(limits, address_space=device == "cpu"),
+        "guarded": [call.to_plain() for call in guarded],
     }
     (job_dir / "job.json").write_text(json.dumps(config))
 
@@ -312,6 +340,10 @@ def make_warm_up(drill: Drill, case: Case, seeds: SeedStream, options: TimingOpt
         int(options.generation_budget_s / max(generate_s, 1e-9)),
     )
     warm = [first] + [drill.make_inputs(case, seeds.next()) for _ in range(max(1, n_warm) - 1)]
+    # Warm-up calls are neither timed nor checked: inputs slow to make are reused, so even
+    # they get every warm-up call (the first calls of a fresh process are the slow ones).
+    wanted = max(1, min(options.warmup_calls, options.pool_bytes // (4 * first_bytes)))
+    warm += [warm[i % len(warm)] for i in range(len(warm), wanted)]
     payload = wire.encode({"cmd": "warmup", "inputs": warm})
     return WarmUp(payload, len(warm), max(1, len(payload) // len(warm)), generate_s)
 
@@ -343,7 +375,7 @@ def make_pool(
     device: str,
 ) -> Pool:
     """Generate enough fresh inputs for `budget_s` of calls, within the round's bounds."""
-    per_round_minimum = max(1, math.ceil(options.min_blocks / max(1, options.rounds)))
+    per_round_minimum = options.blocks_per_round
     wanted = max(per_round_minimum, math.ceil(budget_s / per_call_s))
     wanted = min(wanted, options.max_pool_items, max(1, options.pool_bytes // item_bytes))
     items: list[FunctionCall | Trace] = []
@@ -412,6 +444,7 @@ class EntryProcess:
         self.limits = limits
         self.allows_mutation = allows_mutation
         self.exit: Exit | None = None
+        self.outputs: list[object] = []
         self._timer = _TimerCheck()
 
     def close(self) -> Exit:
@@ -476,6 +509,10 @@ class EntryProcess:
         if obj.get("kind") == "error":
             raw = obj.get("error")
             error: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            if error.get("type") == FORBIDDEN_ERROR:
+                self.close()
+                message = str(error.get("message", ""))[:500]
+                raise Failed("rejected", f"{during}: {message}", self.output())
             stage = obj.get("stage")
             text = describe_error(during, error, self.limits)
             if stage == "unsendable":
@@ -501,6 +538,19 @@ class EntryProcess:
         """Run every case in the sandbox and compare; return how many passed (all, or raise)."""
         for c in cases:
             c.expected = drill.reference(c.inputs)
+        self.outputs = []
+        for _i, c, output in self._run_cases(cases, progress):
+            problem = self._compare(drill, c.case, output, c.expected, c.inputs)
+            if problem is not None:
+                self.close()
+                raise Failed("wrong", f"{c.label}: {problem}", self.output())
+            self.outputs.append(output)
+        return len(cases)
+
+    def _run_cases(
+        self, cases: Sequence[CaseInput], progress: Callable[[str], None]
+    ) -> Iterator[tuple[int, CaseInput, object]]:
+        """Send every case, then yield each one's output as it arrives (inputs checked)."""
         payload = wire.encode({"cmd": "cases", "inputs": [c.inputs for c in cases]})
         self.send(payload, self.limits.case_s + len(payload) / 50e6, "sending the cases")
         for i, c in enumerate(cases):
@@ -510,11 +560,29 @@ class EntryProcess:
                 self.close()
                 raise Failed("rejected", f"{c.label}: replies arrived out of order")
             self._check_untouched(c.inputs, reply.obj.get("after"), c.label)
-            problem = self._compare(drill, c.case, reply.obj.get("output"), c.expected, c.inputs)
+            yield i, c, reply.obj.get("output")
+
+    def check_same_as(
+        self,
+        cases: Sequence[CaseInput],
+        earlier: Sequence[object],
+        progress: Callable[[str], None],
+    ) -> None:
+        """Replay the cases here and require exactly the results an earlier process gave."""
+        from gpu_runner.drills.base import EXACT, compare_values
+
+        for i, c, output in self._run_cases(cases, progress):
+            problem = compare_values(output, earlier[i], EXACT, "the result")
             if problem is not None:
                 self.close()
-                raise Failed("wrong", f"{c.label}: {problem}", self.output())
-        return len(cases)
+                raise Failed(
+                    "wrong",
+                    f"{c.label}: a second process, given the same inputs, answered differently "
+                    f"({problem}); results must not depend on the process: Python's built-in "
+                    "hash() of a string is salted per process (use hashlib), and neither id() "
+                    "nor the order of a set of strings is stable",
+                    self.output(),
+                )
 
     @staticmethod
     def _compare(
@@ -543,6 +611,19 @@ class EntryProcess:
                 self.output(),
             )
 
+    def _check_digest(self, before: FunctionCall | Trace, after: object, label: str) -> None:
+        """Compare the digest of a timed call's inputs after the call with the pristine ones."""
+        if self.allows_mutation or not isinstance(before, FunctionCall):
+            return
+        if not isinstance(after, str) or after != wire.digest(before):
+            self.close()
+            raise Failed(
+                "rejected",
+                f"{label}: the submission changed its inputs in place; leave the inputs as "
+                "they are and return new values (the judge checks every timed call it samples)",
+                self.output(),
+            )
+
     def time_round(
         self,
         drill: Drill,
@@ -565,7 +646,7 @@ class EntryProcess:
         limits = self.limits
         cuda = device == "cuda"
         # A process's rounds together must give at least `min_blocks` blocks.
-        min_blocks = max(1, math.ceil(options.min_blocks / max(1, options.rounds)))
+        min_blocks = options.blocks_per_round
         number = 1 if cuda else timing.calls_per_block(per_call_s, options.min_block_s)
         number = max(1, min(number, len(pool.items) // min_blocks))
         command = wire.encode(
@@ -689,7 +770,7 @@ class EntryProcess:
             raise Failed("rejected", f"{label}: the re-checked results did not come back")
         for item in items:
             i = item["i"]
-            self._check_untouched(pool[i], item.get("after"), f"{label}, timed call {i + 1}")
+            self._check_digest(pool[i], item.get("after_digest"), f"{label}, timed call {i + 1}")
             expected = drill.reference(pool[i])
             problem = self._compare(drill, case, item.get("output"), expected, pool[i])
             if problem is not None:
@@ -765,6 +846,7 @@ def start_entry(
     entry: str,
     device: str,
     allows_mutation: bool,
+    guarded: Sequence[LibraryCall] = (),
 ) -> EntryProcess:
     """Write the job directory and start the entry in the sandbox."""
     write_job_dir(
@@ -776,6 +858,7 @@ def start_entry(
         device=device,
         threads=launcher.threads,
         limits=launcher.limits,
+        guarded=guarded,
     )
     proc = launcher.start(job_dir, ENTRY_SCRIPT)
     return EntryProcess(proc, launcher.limits, allows_mutation=allows_mutation)

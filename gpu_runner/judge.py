@@ -13,6 +13,7 @@ import logging
 import math
 import platform
 import secrets
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from gpu_runner.harness import (
     make_warm_up,
     start_entry,
 )
+from gpu_runner.library_calls import find_library_calls
 from gpu_runner.protocol import MAX_SOURCE_BYTES, RunJob, RunResult, Timing, TimingStats, Verdict
 from gpu_runner.sandbox import Limits, SandboxUnavailableError, job_directory, make_launcher
 
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
+# A pair of processes times at least this many rounds, however late it is.
+MIN_ROUNDS_PER_PAIR = 2
 UNSAFE_PREFIX = "[UNSAFE: judged without a sandbox, for development only] "
 MAX_OUTPUT_CHARS = 4000
 
@@ -180,7 +184,10 @@ def build_timing(
             f"blocked autorange on {threads} thread{'s' if threads != 1 else ''}, fresh inputs "
             f"per call, {n} fresh process{'es' if n != 1 else ''} per side"
         )
-    method += f"; {paired.rounds} rounds alternating with the reference"
+    method += (
+        f"; {paired.rounds} rounds alternating with the reference, each pair of processes "
+        "until its verdict settled or the judging's wall budget ran out"
+    )
     diff = 1 / paired.speedup - 1 if paired.speedup > 0 else 0.0
     if paired.tie:
         note = (
@@ -256,6 +263,8 @@ class _Run:
         self.cases_passed = 0
         self.cases_total = len(drill.all_cases())
         self.output = ""
+        self.timing_started: float | None = None
+        self.pairs_wanted = 1
 
     def result(self, verdict: Verdict, message: str, timing_: Timing | None = None) -> RunResult:
         prefix = UNSAFE_PREFIX if self.options.unsafe_no_sandbox else ""
@@ -283,12 +292,21 @@ class _Run:
             entry=drill.reference_impl.__name__ if reference else drill.entry,
             device=self.device,
             allows_mutation=bool(getattr(drill, "allows_input_mutation", False)),
+            # The reference may use what the member may not: only the submission is guarded.
+            guarded=() if reference else drill.library_calls,
         )
 
     def run(self) -> RunResult:
         drill = self.drill
+        # Every case is called twice, on fresh values of the same shape, and both results are
+        # checked: an answer cached by shape (or by anything but the values) fails here.
         cases = [
-            CaseInput(c, f"{kind} case `{c.name}`", drill.make_inputs(c, self.seeds.next()))
+            CaseInput(
+                c,
+                f"{kind} case `{c.name}`" + (", called again on fresh inputs" if again else ""),
+                drill.make_inputs(c, self.seeds.next()),
+            )
+            for again in (False, True)
             for kind, group in (("public", drill.public_cases), ("secret", drill.secret_cases))
             for c in group
         ]
@@ -296,19 +314,23 @@ class _Run:
         submission: list[ProcessTiming] = []
         reference: list[ProcessTiming] = []
         ratios: list[list[float]] = []
+        most = self.options.processes if bench is not None else 1
+        self.pairs_wanted = min(most, max(1, self.options.timing_options.min_processes))
         try:
-            for index in range(self.options.processes if bench is not None else 1):
+            for index in range(most):
+                if index >= self.pairs_wanted and not self._room_for_another_pair(index):
+                    break
                 self._process_pair(index, cases, bench, submission, reference, ratios)
         except _ReferenceFailed as exc:
             return self.result(
                 "passed",
-                f"passed all {len(cases)} cases; timing unavailable: the reference run failed "
-                f"({exc})",
+                f"passed all {self.cases_total} cases; timing unavailable: the reference run "
+                f"failed ({exc})",
             )
         except Failed as failure:
             self.output = failure.output or self.output
             return self.result(failure.verdict, failure.message)
-        passed = f"passed all {len(cases)} cases"
+        passed = f"passed all {self.cases_total} cases"
         if bench is None:
             note = "" if self.options.timing else " (not timed)"
             if self.options.timing and not drill.bench_cases:
@@ -343,7 +365,10 @@ class _Run:
                     ref = self._reference_call(lambda: self._entry(ref_dir, reference=True))
                 sub.wait_ready()
                 if index == 0:
-                    self.cases_passed = sub.check_cases(self.drill, cases, self.progress)
+                    sub.check_cases(self.drill, cases, self.progress)
+                    self.cases_passed = self.cases_total
+                    if self.drill.same_across_processes:
+                        self._check_in_second_process(cases, sub.outputs)
                 if bench is not None and ref is not None:
                     r = ref
                     self._reference_call(r.wait_ready)
@@ -357,6 +382,40 @@ class _Run:
                     ref.close()
                 if index == 0:
                     self.output = sub.output()
+
+    def _timing_elapsed(self) -> float:
+        return 0.0 if self.timing_started is None else time.perf_counter() - self.timing_started
+
+    def _timing_budget(self) -> float:
+        """Return the wall seconds the timing stage may take: what the judging has left."""
+        assert self.timing_started is not None
+        spent = self.timing_started - self.started
+        return max(0.0, self.options.timing_options.wall_budget_s - spent)
+
+    def _room_for_another_pair(self, done: int) -> bool:
+        """Return whether one more pair of processes fits in the judging's wall budget."""
+        if self.timing_started is None:
+            return False
+        elapsed = self._timing_elapsed()
+        return elapsed + elapsed / max(1, done) <= self._timing_budget()
+
+    def _pair_deadline(self, index: int) -> float:
+        """Return when pair `index` should stop adding rounds: its share of the wall budget."""
+        assert self.timing_started is not None
+        share = min(1.0, (index + 1) / self.pairs_wanted)
+        return self.timing_started + self._timing_budget() * share
+
+    def _check_in_second_process(self, cases: list[CaseInput], outputs: list[object]) -> None:
+        """Replay the checked cases in another fresh process: results must not differ."""
+        with job_directory() as again_dir:
+            again = self._entry(again_dir, reference=False)
+            try:
+                again.wait_ready()
+                again.check_same_as(
+                    cases, outputs, lambda msg: self.progress(f"{msg}, in a second process")
+                )
+            finally:
+                again.close()
 
     @staticmethod
     def _reference_call(fn: Callable[[], _T]) -> _T:
@@ -374,22 +433,34 @@ class _Run:
         n = self.options.processes
 
         def side(process: EntryProcess, who: str) -> TimedSide:
-            label = f"timing the {who} (process {index + 1}/{n})"
+            label = f"timing the {who} (fresh process {index + 1}, up to {n})"
             return TimedSide(
                 process, self.drill, bench, self.seeds, opts, self.device, self.progress, label
             )
 
         mine, theirs = side(sub, "submission"), side(ref, "reference")
-        rounds = max(1, opts.rounds)
-        budget = opts.budget_s / rounds
-        samples = max(1, math.ceil(opts.samples / rounds))
+        most = max(1, opts.rounds)
+        fewest = min(most, max(1, opts.min_rounds))
+        budget = opts.round_budget_s
+        samples = max(1, math.ceil(opts.samples / fewest))
+        if self.timing_started is None:
+            self.timing_started = time.perf_counter()
+        deadline = self._pair_deadline(index)
         warm = make_warm_up(self.drill, bench, self.seeds, opts)
         mine.warm_up(warm)
         self._reference_call(partial(theirs.warm_up, warm))
         ratios: list[float] = []
-        for r in range(rounds):
+        for r in range(most):
+            late = time.perf_counter() > deadline
+            if r >= fewest and (late or rounds_settled(ratios, opts.target_rel_error)):
+                break
+            if late and r >= MIN_ROUNDS_PER_PAIR:
+                break  # past the budget: two rounds still give this pair a speed-up of its own
             # Both sides time the same fresh inputs, each unseen by either before.
-            self.progress(f"{mine.label}: round {r + 1}/{rounds}: generating fresh inputs")
+            self.progress(
+                f"{mine.label}: round {r + 1} (at least {fewest}, at most {most})"
+                f"{_estimate(ratios)}: generating fresh inputs"
+            )
             pool = make_pool(
                 self.drill,
                 bench,
@@ -409,9 +480,40 @@ class _Run:
                 s_round = mine.time_round(pool, samples)
             if s_round.median > 0:
                 ratios.append(r_round.median / s_round.median)
+            self.progress(f"{mine.label}: round {r + 1} timed{_estimate(ratios)}")
         mine.check_timer()
         self._reference_call(theirs.check_timer)
         return mine.timing, theirs.timing, ratios
+
+
+def rounds_settled(ratios: list[float], target_rel_error: float) -> bool:
+    """Return whether a pair's paired rounds have settled its verdict.
+
+    Settled when the 95% confidence interval of the speed-up is narrower than
+    `target_rel_error`, or when the whole interval sits on one side of the noise threshold
+    (a tie however the centre moves within it, or a ranking however it moves).
+    """
+    logs = [math.log(r) for r in ratios if r > 0 and math.isfinite(r)]
+    if len(logs) < 3:
+        return False
+    half = timing.confidence_halfwidth(logs)
+    if half < math.log1p(target_rel_error):
+        return True
+    clean = sorted(math.exp(x) for x in logs)
+    median = timing.quantile(clean, 0.5)
+    spread = (timing.quantile(clean, 0.75) - timing.quantile(clean, 0.25)) / median
+    threshold = math.log1p(max(spread, math.expm1(half)))
+    centre = abs(statistics.fmean(logs))
+    return abs(centre - threshold) > half
+
+
+def _estimate(ratios: list[float]) -> str:
+    """Render the running speed-up estimate for a progress line."""
+    logs = [math.log(r) for r in ratios if r > 0 and math.isfinite(r)]
+    if len(logs) < 2:
+        return ""
+    stderr = statistics.stdev(logs) / math.sqrt(len(logs))
+    return f", speed-up so far {math.exp(statistics.fmean(logs)):.2f}x ± {math.expm1(stderr):.1%}"
 
 
 def judge(
@@ -437,6 +539,9 @@ def judge(
     early = _precheck(source)
     if early is not None:
         return run.result(*early)
+    uses = find_library_calls(source, drill.library_calls)
+    if uses:
+        return run.result("rejected", uses[0].message())
     try:
         return run.run()
     except JudgeError:
@@ -458,7 +563,14 @@ def judge_job(
     options: JudgeOptions | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Judge a `RunJob`; its device, timing and process count override `options`."""
+    """Judge a `RunJob`; its device, timing and process count override `options`.
+
+    A job routed to a device kind (a queue) is judged on that kind's device: "auto" on the
+    `cpu` queue means the CPU even on a machine that has a GPU.
+    """
     base = options or JudgeOptions()
-    opts = dataclasses.replace(base, device=job.device, timing=job.timing, processes=job.processes)
+    device: str = job.device
+    if device == "auto" and job.device_kind:
+        device = "cuda" if job.kind.startswith("cuda") else "cpu"
+    opts = dataclasses.replace(base, device=device, timing=job.timing, processes=job.processes)
     return judge(job.drill, job.source, options=opts, job_id=job.job_id, progress=progress)

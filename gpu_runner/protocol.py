@@ -7,17 +7,22 @@ is refused rather than misread.
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION: Literal[1] = 1
+# Every version a worker of this release can read; a job of any other version is refused.
+KNOWN_VERSIONS: frozenset[int] = frozenset({PROTOCOL_VERSION})
 
 Verdict = Literal["passed", "wrong", "error", "timeout", "rejected"]
 DeviceRequest = Literal["auto", "cpu", "cuda"]
 
 VERDICTS: tuple[Verdict, ...] = ("passed", "wrong", "error", "timeout", "rejected")
 MAX_SOURCE_BYTES = 256 * 1024
+# A device kind names a queue: `cpu`, `cuda`, or a finer one an organiser names (`cuda-h100`).
+DEVICE_KIND_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 
 class _Frozen(BaseModel):
@@ -34,6 +39,24 @@ class RunJob(_Frozen):
     device: DeviceRequest = "auto"
     timing: bool = True
     processes: int = Field(default=3, ge=1, le=20)
+    device_kind: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=DEVICE_KIND_PATTERN,
+        description="the queue (device kind) to judge on; None: cpu, or cuda when asked for",
+    )
+    submission_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description="the stored submission this job judges: results are recorded by it, once",
+    )
+
+    @property
+    def kind(self) -> str:
+        """Return the device kind (queue) this job must be judged on."""
+        if self.device_kind:
+            return self.device_kind
+        return "cuda" if self.device == "cuda" else "cpu"
 
     def to_json(self) -> str:
         """Serialise the job as JSON."""
@@ -95,6 +118,10 @@ class RunResult(_Frozen):
     unsafe: bool = False
     output: str = Field(default="", description="the tail of what the submission printed")
     duration_s: float = Field(default=0.0, ge=0)
+    worker: str = Field(default="", description="the worker that judged it (queued runners)")
+    started_at: float | None = Field(
+        default=None, description="Unix time the worker began the job (queued runners)"
+    )
 
     @property
     def passed(self) -> bool:
@@ -109,3 +136,39 @@ class RunResult(_Frozen):
     def from_json(cls, text: str | bytes) -> RunResult:
         """Parse a result from JSON, refusing other versions and unknown fields."""
         return cls.model_validate_json(text)
+
+
+class Refusal(_Frozen):
+    """A worker's answer to a job it cannot serve: not a verdict on the member's code."""
+
+    version: Literal[1] = PROTOCOL_VERSION
+    kind: Literal["refusal"] = "refusal"
+    job_id: str = ""
+    reason: str
+    worker: str = ""
+    serves: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        """Serialise the refusal as JSON."""
+        return self.model_dump_json()
+
+
+def message_version(text: str | bytes) -> int | None:
+    """Return the `version` a JSON message declares, or None when it declares none readable."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
+
+
+def parse_answer(text: str | bytes) -> RunResult | Refusal:
+    """Parse what a worker answered: a `RunResult`, or a `Refusal`."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and data.get("kind") == "refusal":
+        return Refusal.model_validate(data)
+    return RunResult.from_json(text)

@@ -115,6 +115,64 @@ def _apply_rlimits(values: dict[str, int]) -> None:
         resource.setrlimit(which, (target, ceiling))
 
 
+class ForbiddenLibraryCall(Exception):
+    """Raised by a guard when the submission calls what would do the drill for it."""
+
+
+# Names of the forbidden calls the submission made (kept even if it caught the exception).
+_forbidden_used: list[str] = []
+
+
+def _forbidden_message(name: str) -> str:
+    return (
+        f"the submission called {name}, which would do this drill's work for you; write it "
+        "from simpler operations"
+    )
+
+
+def _guard(spec: list[Any]) -> None:
+    """Replace one library callable by a guard that records the call and refuses it."""
+    name, keyword, position = spec[0], spec[1], spec[2]
+    parts = str(name).split(".")
+    owner: Any = None
+    cut = 0
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            owner = importlib.import_module(".".join(parts[:cut]))
+            break
+        except ImportError:
+            continue
+    if owner is None:
+        return
+    try:
+        for attr in parts[cut:-1]:
+            owner = getattr(owner, attr)
+        original = getattr(owner, parts[-1])
+    except AttributeError:
+        return  # not in this version of the library
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if keyword is not None:
+            values = [kwargs.get(keyword)]
+            if position is not None and len(args) > position:
+                values.append(args[position])
+            if all(v in (None, 0, 0.0, False) for v in values):
+                return original(*args, **kwargs)
+        shown = name + (f" with {keyword}" if keyword else "")
+        _forbidden_used.append(shown)
+        raise ForbiddenLibraryCall(_forbidden_message(shown))
+
+    try:
+        setattr(owner, parts[-1], guarded)
+    except (AttributeError, TypeError):
+        pass  # a read-only extension type: the check before the run covers it
+
+
+def _raise_if_forbidden_used() -> None:
+    if _forbidden_used:
+        raise ForbiddenLibraryCall(_forbidden_message(_forbidden_used[0]))
+
+
 def _to_device(value: Any, device: str) -> Any:
     if device == "cpu":
         return value
@@ -181,6 +239,8 @@ class Entry:
             torch.set_num_threads(int(self.config.get("threads", 1)))
             if self.device == "cuda":
                 torch.cuda.init()  # type: ignore[no-untyped-call]
+        for guard in self.config.get("guarded", []):
+            _guard(guard)
         spec = importlib.util.spec_from_file_location("submission", self.submission_path)
         if spec is None or spec.loader is None:
             self.channel.send(_failure(None, "import", "the submission file cannot be loaded"))
@@ -189,8 +249,12 @@ class Entry:
         sys.modules["submission"] = module
         try:
             spec.loader.exec_module(module)
+            _raise_if_forbidden_used()
         except BaseException as exc:  # SystemExit and KeyboardInterrupt are the member's too
-            self.report("import", exc)
+            failure: BaseException = exc
+            if _forbidden_used:
+                failure = ForbiddenLibraryCall(_forbidden_message(_forbidden_used[0]))
+            self.report("import", failure)
             return False
         name = self.config["entry"]
         entry = getattr(module, name, None)
@@ -218,7 +282,14 @@ class Entry:
         import calling
 
         assert self.entry_obj is not None
-        return calling.call_entry(self.entry_obj, inputs)
+        try:
+            output = calling.call_entry(self.entry_obj, inputs)
+        except BaseException:
+            _raise_if_forbidden_used()
+            raise
+        # A guard's exception the submission caught still counts.
+        _raise_if_forbidden_used()
+        return output
 
     def serve(self) -> None:
         """Answer commands until told to exit."""
@@ -314,13 +385,21 @@ class Entry:
         )
 
     def sample(self, indices: list[int]) -> None:
-        """Send the outputs (and inputs after the call) of the timed calls the judge picked."""
+        """Send the outputs of the timed calls the judge picked, with digests of their inputs.
+
+        The digest of the inputs as they are after the call stands in for the inputs
+        themselves: the timed inputs are big, and the judge holds the pristine copies.
+        """
+        import wire
+
         picked = []
         for i in indices:
             if not 0 <= i < len(self.timed_outputs):
                 continue
-            after = self.timed_items[i] if self.kind == "function" else None
-            picked.append({"i": i, "output": self.timed_outputs[i], "after": after})
+            item: dict[str, Any] = {"i": i, "output": self.timed_outputs[i]}
+            if self.kind == "function":
+                item["after_digest"] = wire.digest(self.timed_items[i])
+            picked.append(item)
         self.channel.send({"kind": "samples", "items": picked})
 
 

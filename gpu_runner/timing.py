@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 CUDA_TARGET_REL_STDERR = 0.001
+# Below this many paired rounds the whole range of their speed-ups counts as noise.
+FEW_ROUNDS = 8
 CUDA_MIN_RUNS = 10
 # Twice the largest L2 in service (H100/H200: 50 MiB; B200: 126 MiB) so a flush evicts it all.
 L2_FLUSH_BYTES = 256 * 1024 * 1024
@@ -212,9 +214,28 @@ def paired_speedup(
         if len(groups) > 1:
             medians = [quantile(g, 0.5) for g in groups]
             noise = max(noise, (max(medians) - min(medians)) / speedup)
+        # Few rounds on a busy machine understate the quartiles: the 95% confidence interval
+        # of the mean log speed-up bounds the noise from below, so timing may stop early, and
+        # under FEW_ROUNDS rounds so does their whole range.
+        noise = max(noise, math.expm1(confidence_halfwidth([math.log(r) for r in clean])))
+        if len(clean) < FEW_ROUNDS:
+            noise = max(noise, (clean[-1] - clean[0]) / speedup)
     # A ratio r and 1/r are the same distance from a tie.
     distance = abs(math.log(speedup)) if speedup > 0 else math.inf
     return Paired(speedup, noise, len(clean), distance <= math.log1p(noise))
+
+
+# Two-sided 97.5% quantiles of Student's t by degrees of freedom; 1.96 beyond the table.
+_T_975 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14)
+
+
+def confidence_halfwidth(values: Sequence[float]) -> float:
+    """Return the half-width of the 95% confidence interval of the values' mean."""
+    n = len(values)
+    if n < 2:
+        return math.inf
+    t = _T_975[n - 2] if n - 2 < len(_T_975) else 1.96
+    return t * statistics.stdev(values) / math.sqrt(n)
 
 
 def calls_per_block(per_call_s: float, min_block_s: float) -> int:

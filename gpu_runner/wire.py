@@ -135,6 +135,49 @@ def _tensor_record(t: Any, blobs: list[bytes]) -> dict[str, Any]:
     return {_TAG: "tensor", "i": len(blobs) - 1, "dtype": name, "shape": list(t.shape)}
 
 
+def digest(value: object) -> str:
+    """Return a digest of a value's exact contents: types, shapes, dtypes and bytes.
+
+    Both sides compute it the same way, so a big input can be shown unchanged by its digest
+    instead of by sending it back whole.
+    """
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=20)
+
+    def feed(v: Any, depth: int = 0) -> None:
+        if depth > MAX_DEPTH:
+            raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
+        if _is_tensor(v):
+            import torch
+
+            flat = v.detach().to("cpu").contiguous().reshape(-1)
+            raw = flat.view(torch.uint8) if flat.numel() else flat.new_empty(0, dtype=torch.uint8)
+            h.update(f"T{v.dtype}{list(v.shape)}".encode())
+            h.update(raw.numpy().data)
+        elif isinstance(v, list | tuple):
+            h.update(f"{type(v).__name__}{len(v)}(".encode())
+            for item in v:
+                feed(item, depth + 1)
+            h.update(b")")
+        elif isinstance(v, dict):
+            h.update(f"dict{len(v)}(".encode())
+            for key, item in v.items():
+                feed(key, depth + 1)
+                feed(item, depth + 1)
+            h.update(b")")
+        elif isinstance(v, _calling.FunctionCall):
+            h.update(b"call(")
+            feed(tuple(v.args), depth + 1)
+            feed(dict(v.kwargs), depth + 1)
+            h.update(b")")
+        else:
+            h.update(f"{type(v).__name__}:{v!r};".encode())
+
+    feed(value)
+    return h.hexdigest()
+
+
 def encode(obj: object) -> bytes:
     """Encode inputs, results or a control message as bytes."""
     blobs: list[bytes] = []

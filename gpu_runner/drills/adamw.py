@@ -7,6 +7,7 @@ import torch
 from gpu_runner.calling import FunctionCall
 from gpu_runner.drills.base import Case, Drill, Tolerance, function_template, torch_generator
 from gpu_runner.drills.generators import finish
+from gpu_runner.library_calls import ADAMW_CALLS
 
 SIGNATURE = (
     "def adamw_step(\n"
@@ -60,6 +61,7 @@ class AdamWDrill(Drill):
     id = "adamw_step"
     title = "AdamW optimizer step"
     entry = "adamw_step"
+    library_calls = ADAMW_CALLS
     signature = SIGNATURE
     docstring = DOCSTRING
     template = function_template("adamw_step", SIGNATURE, DOCSTRING)

@@ -9,6 +9,7 @@ import torch
 from gpu_runner.calling import FunctionCall, Trace
 from gpu_runner.drills.base import Case, Drill, Tolerance, function_template, torch_generator
 from gpu_runner.drills.generators import finish
+from gpu_runner.library_calls import ATTENTION_CALLS
 
 ATTENTION_SIGNATURE = (
     "def attention(\n    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = False\n"
@@ -114,6 +115,7 @@ class AttentionDrill(Drill):
     id = "attention"
     title = "Scaled dot-product attention"
     entry = "attention"
+    library_calls = ATTENTION_CALLS
     signature = ATTENTION_SIGNATURE
     docstring = ATTENTION_DOCSTRING
     notes = ATTENTION_NOTES
@@ -154,6 +156,7 @@ class TiledAttentionDrill(Drill):
     id = "tiled_attention"
     title = "Tiled attention with an online softmax"
     entry = "tiled_attention"
+    library_calls = ATTENTION_CALLS
     signature = TILED_SIGNATURE
     docstring = TILED_DOCSTRING
     notes = TILED_NOTES

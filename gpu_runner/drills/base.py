@@ -15,9 +15,10 @@ import textwrap
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from gpu_runner.calling import RAISED, FunctionCall, Trace, call_entry, describe_op
+from gpu_runner.library_calls import LibraryCall
 
 if TYPE_CHECKING:
     import torch
@@ -308,6 +309,16 @@ class Drill:
     bank_questions: tuple[int, ...] = ()
     days: tuple[int, ...] = ()
     upcast_reference: bool = True
+    # Class drills: methods whose contract returns nothing. Only whether they raise (and what)
+    # is judged; any value they return is the member's business.
+    void_methods: frozenset[str] = frozenset()
+    # Library calls that would do the exercise for the member: a submission using one is
+    # rejected (found in its text before it runs, and guarded inside the sandbox).
+    library_calls: tuple[LibraryCall, ...] = ()
+    # Replay the checked cases in a second fresh process and require the same results: for
+    # drills whose contract asks for results that do not depend on the process (no salted
+    # hash(), no id(), no iteration over a set of strings).
+    same_across_processes: bool = False
     # Half-precision dtypes whose tolerance is calibrated (the reference run in that dtype
     # passes on the public cases). Judged cases are float32 unless a case asks otherwise.
     low_precision_dtypes: tuple[str, ...] = ()
@@ -320,6 +331,9 @@ class Drill:
         parts = [f"## {self.title}", "", "```python", self.signature, "```", "", self.docstring]
         if self.notes:
             parts += ["", self.notes]
+        if self.library_calls:
+            names = ", ".join(f"`{c.describe()}`" for c in self.public_library_calls())
+            parts += ["", f"Not allowed (they would do the exercise for you): {names}."]
         if self.needs_torch:
             parts += ["", TRITON_NOTE]
         return "\n".join(parts).strip() + "\n"
@@ -345,8 +359,18 @@ class Drill:
             "bench_cases": [c.name for c in self.bench_cases],
             "dtypes": ["float32", *self.low_precision_dtypes] if self.needs_torch else [],
             "bank_questions": list(self.bank_questions),
+            "not_allowed": [c.describe() for c in self.public_library_calls()],
             "days": list(self.days),
         }
+
+    def public_library_calls(self) -> list[LibraryCall]:
+        """Return the forbidden calls a member would write (not torch's private spellings)."""
+        return [
+            c
+            for c in self.library_calls
+            if not any(part.startswith("_") for part in c.name.split(".")[1:])
+            and not c.name.startswith("torch.ops.")
+        ]
 
     def all_cases(self) -> tuple[Case, ...]:
         """Return the public cases followed by the secret ones."""
@@ -397,7 +421,10 @@ class Drill:
         """
         if self.kind == "class":
             return compare_trace_results(
-                got, expected, inputs if isinstance(inputs, Trace) else None
+                got,
+                expected,
+                inputs if isinstance(inputs, Trace) else None,
+                void_methods=self.void_methods,
             )
         dtype = first_float_dtype(expected)
         tol = self.tolerance_for(case, dtype) if dtype is not None else EXACT
@@ -414,23 +441,69 @@ def _widen(t: Any) -> Any:
     return t.to(torch.float64) if t.is_floating_point() else t.clone()
 
 
-def compare_trace_results(got: object, expected: object, trace: Trace | None = None) -> str | None:
-    """Compare the per-op results of a replayed trace, naming the first op that differs."""
+def raised(value: object) -> TypeGuard[tuple[str, str]]:
+    """Return whether a replayed op's result records an exception."""
+    return isinstance(value, tuple) and len(value) == 2 and value[0] == RAISED
+
+
+def check_trace_shape(got: object, expected: object) -> str | None:
+    """Return why `got` is not a list of op results as long as `expected`, or None."""
     if not isinstance(expected, list):
         raise TypeError("expected trace results as a list")
     if not isinstance(got, list | tuple):
         return f"the replay returned {type(got).__name__}, expected a list of op results"
     if len(got) != len(expected):
         return f"the replay returned {len(got)} results for {len(expected)} ops"
+    return None
+
+
+def describe_trace_op(trace: Trace | None, i: int) -> str:
+    """Name op `i` of a trace as a member wrote it, with the ops just before it."""
+    op = f"op {i}"
+    if trace is not None and i < len(trace.ops):
+        op += f" {describe_op(*trace.ops[i])}"
+        op += _context(trace, i)
+    return op
+
+
+def compare_void_result(got: object, expected: object) -> str | None:
+    """Judge an op whose contract returns nothing: only whether (and what) it raised."""
+    if raised(expected):
+        if got == expected:
+            return None
+        return f"{_describe_result(got)}, expected {_describe_expected(expected)}"
+    if raised(got):
+        return f"{_describe_result(got)}, expected it to succeed"
+    return None
+
+
+def compare_trace_results(
+    got: object,
+    expected: object,
+    trace: Trace | None = None,
+    *,
+    void_methods: frozenset[str] = frozenset(),
+) -> str | None:
+    """Compare the per-op results of a replayed trace, naming the first op that differs.
+
+    Ops of `void_methods` are judged only on whether they raised, and what.
+    """
+    shape = check_trace_shape(got, expected)
+    if shape is not None:
+        return shape
+    assert isinstance(got, list | tuple) and isinstance(expected, list)
     for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+        name = trace.ops[i][0] if trace is not None and i < len(trace.ops) else ""
+        if name in void_methods:
+            problem = compare_void_result(g, e)
+            if problem is not None:
+                return f"{describe_trace_op(trace, i)}: {problem}"
+            continue
         msg = compare_values(g, e, EXACT, "result")
         if msg is None:
             continue
-        op = f"op {i}"
-        if trace is not None and i < len(trace.ops):
-            op += f" {describe_op(*trace.ops[i])}"
-            op += _context(trace, i)
-        return f"{op}: {_describe_result(g)}, expected {_describe_expected(e)}"
+        got_text, wanted = _describe_result(g), _describe_expected(e)
+        return f"{describe_trace_op(trace, i)}: {got_text}, expected {wanted}"
     return None
 
 
@@ -443,24 +516,36 @@ def _context(trace: Trace, i: int, before: int = 3) -> str:
 
 
 def _describe_result(value: object) -> str:
-    if isinstance(value, tuple) and len(value) == 2 and value[0] == RAISED:
+    if raised(value):
         return f"raised {value[1]}"
     return f"returned {value!r}"
 
 
 def _describe_expected(value: object) -> str:
-    if isinstance(value, tuple) and len(value) == 2 and value[0] == RAISED:
+    if raised(value):
         return f"a {value[1]} to be raised"
     return repr(value)
 
 
 def check_in_process(
-    drill: Drill, source: str, *, seeds: Sequence[int] = (0, 1), device: str = "cpu"
+    drill: Drill,
+    source: str,
+    *,
+    seeds: Sequence[int] = (0, 1),
+    device: str = "cpu",
+    allow_library_calls: bool = False,
 ) -> str | None:
     """Exec `source` in a fresh namespace and judge every case; the first failure or None.
 
-    For drill tests only: this is not a sandbox and never runs a member's code.
+    For drill tests only: this is not a sandbox and never runs a member's code. A forbidden
+    library call is a failure unless `allow_library_calls` (to check tolerances against the
+    library's own implementation).
     """
+    from gpu_runner.library_calls import find_library_calls
+
+    uses = find_library_calls(source, drill.library_calls)
+    if uses and not allow_library_calls:
+        return f"rejected: {uses[0].message()}"
     namespace: dict[str, Any] = {"__name__": "submission"}
     exec(compile(source, "<submission>", "exec"), namespace)
     entry = namespace.get(drill.entry)

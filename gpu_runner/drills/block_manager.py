@@ -37,8 +37,9 @@ block carries a reference count.
   return True; if the sequence already owns it alone, return False.
 - `free_count()`: the number of free blocks.
 
-Judged on a seeded trace; every result, and every exception's type, must match
-the reference's."""
+Judged on a seeded trace: what write and free_count return, and which calls
+raise which exception. Block ids are yours to choose and are never compared;
+allocate, free and fork return nothing (whatever they return is ignored)."""
 
 TEMPLATE = '''\
 """Drill block_manager: write the `BlockManager` class below; the judge replays a trace."""
@@ -144,6 +145,7 @@ class BlockManagerDrill(Drill):
     template = TEMPLATE
     needs_torch = False
     upcast_reference = False
+    void_methods = frozenset({"allocate", "free", "fork"})
     reference_impl = BlockManager
     reference_imports = ("from collections.abc import Hashable",)
     bank_questions = (473,)

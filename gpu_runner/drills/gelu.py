@@ -9,6 +9,7 @@ import torch
 from gpu_runner.calling import FunctionCall
 from gpu_runner.drills.base import Case, Drill, Tolerance, function_template, torch_generator
 from gpu_runner.drills.generators import finish
+from gpu_runner.library_calls import GELU_CALLS
 
 SIGNATURE = "def gelu(x: torch.Tensor) -> torch.Tensor"
 DOCSTRING = """\
@@ -35,6 +36,7 @@ class GeluDrill(Drill):
     id = "gelu"
     title = "GELU (tanh approximation)"
     entry = "gelu"
+    library_calls = GELU_CALLS
     signature = SIGNATURE
     docstring = DOCSTRING
     template = function_template("gelu", SIGNATURE, DOCSTRING)

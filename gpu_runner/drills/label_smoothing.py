@@ -7,6 +7,7 @@ import torch
 from gpu_runner.calling import FunctionCall
 from gpu_runner.drills.base import Case, Drill, Tolerance, function_template, torch_generator
 from gpu_runner.drills.generators import finish, logits_like
+from gpu_runner.library_calls import LABEL_SMOOTHING_CALLS
 
 SIGNATURE = (
     "def label_smoothed_cross_entropy(\n"
@@ -44,6 +45,7 @@ class LabelSmoothedCEDrill(Drill):
     id = "label_smoothed_ce"
     title = "Label-smoothed cross-entropy"
     entry = "label_smoothed_cross_entropy"
+    library_calls = LABEL_SMOOTHING_CALLS
     signature = SIGNATURE
     docstring = DOCSTRING
     template = function_template("label_smoothed_ce", SIGNATURE, DOCSTRING)

@@ -7,6 +7,7 @@ import torch
 from gpu_runner.calling import FunctionCall
 from gpu_runner.drills.base import Case, Drill, Tolerance, function_template
 from gpu_runner.drills.generators import case_logits
+from gpu_runner.library_calls import LOG_SOFTMAX_CALLS, LOGSUMEXP_CALLS
 
 SIGNATURE = "def logsumexp(x: torch.Tensor, dim: int = -1) -> torch.Tensor"
 DOCSTRING = """\
@@ -30,6 +31,7 @@ class LogsumexpDrill(Drill):
     id = "logsumexp"
     title = "Numerically stable log-sum-exp"
     entry = "logsumexp"
+    library_calls = LOGSUMEXP_CALLS + LOG_SOFTMAX_CALLS
     signature = SIGNATURE
     docstring = DOCSTRING
     template = function_template("logsumexp", SIGNATURE, DOCSTRING)

@@ -83,6 +83,7 @@ class LRUCacheDrill(Drill):
     template = TEMPLATE
     needs_torch = False
     upcast_reference = False
+    void_methods = frozenset({"put"})
     reference_impl = LRUCache
     reference_imports = (
         "from collections import OrderedDict",

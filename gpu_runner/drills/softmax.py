@@ -7,6 +7,7 @@ import torch
 from gpu_runner.calling import FunctionCall
 from gpu_runner.drills.base import Case, Drill, Tolerance, function_template
 from gpu_runner.drills.generators import case_logits
+from gpu_runner.library_calls import LOG_SOFTMAX_CALLS, SOFTMAX_CALLS
 
 DOCSTRING = """\
 Return the softmax of `x` along `dim`: exp(x_i) / sum_j exp(x_j).
@@ -30,6 +31,7 @@ class SoftmaxDrill(Drill):
     id = "softmax"
     title = "Numerically stable softmax"
     entry = "softmax"
+    library_calls = SOFTMAX_CALLS + LOG_SOFTMAX_CALLS
     signature = "def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor"
     docstring = DOCSTRING
     template = function_template(

@@ -244,6 +244,12 @@ def test_mutating_the_inputs_is_caught() -> None:
     assert "changed argument 1 in place" in result.message
 
 
+def test_mutating_the_inputs_only_in_timed_calls_is_caught_by_their_digest() -> None:
+    result = run("mutate_when_timed.py", TIMED)
+    assert result.verdict == "rejected", result.message
+    assert "timed call" in result.message and "changed its inputs in place" in result.message
+
+
 def test_mutating_an_input_tensor_is_caught() -> None:
     result = judge(get_drill("softmax"), hostile_source("mutate_tensor.py"), options=FAST)
     assert result.verdict == "rejected"

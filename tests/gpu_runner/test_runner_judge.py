@@ -8,12 +8,12 @@ import dataclasses
 import pytest
 
 from gpu_runner import sandbox
+from gpu_runner.client import LocalRunnerClient
 from gpu_runner.drills import UnknownDrillError, get_drill
 from gpu_runner.drills.base import Case
 from gpu_runner.judge import JudgeError, judge, judge_job
 from gpu_runner.protocol import MAX_SOURCE_BYTES, RunJob, RunResult
 from gpu_runner.sandbox import SandboxUnavailableError
-from gpu_runner.worker import LocalRunnerClient
 from tests.gpu_runner.runner_support import (
     CORRECT_TOTAL,
     FAST,
@@ -178,7 +178,7 @@ def test_the_local_runner_honours_the_json_contract() -> None:
     )
     job = RunJob(job_id="job-1", drill="kv_cache_bytes", source=source, timing=False)
     client = LocalRunnerClient(FAST)
-    answer = asyncio.run(client.dispatch_json(job.to_json()))
+    answer = asyncio.run(client.judge_json(job.to_json()))
     result = RunResult.from_json(answer)
     assert result.job_id == "job-1"
     assert result.verdict == "passed", result.message
@@ -206,3 +206,41 @@ def test_a_fault_of_the_judge_gives_an_error_id_not_a_stack_trace(
     assert "the judge itself failed" in result.message and "error id" in result.message
     assert "Traceback" not in result.message and "exploded" not in result.message
     assert "reference exploded" in caplog.text
+
+
+def test_timing_stops_at_its_wall_budget_after_two_rounds_per_pair() -> None:
+    from gpu_runner.harness import TimingOptions
+
+    opts = TimingOptions(
+        budget_s=0.4, rounds=8, min_rounds=3, wall_budget_s=0.0, max_pool_items=3000
+    )
+    messages: list[str] = []
+    options = dataclasses.replace(TIMED, processes=3, timing_options=opts)
+    result = judge(TOTAL, CORRECT_TOTAL, options=options, progress=messages.append)
+    assert result.verdict == "passed", result.message
+    assert result.timing is not None
+    # Two pairs (the minimum), two rounds each: the budget was spent before any started.
+    assert result.timing.processes == 2 and result.timing.rounds == 4
+    assert any("speed-up so far" in m for m in messages)
+
+
+def test_timing_goes_on_until_its_rounds_pin_the_speed_up_down() -> None:
+    from gpu_runner.harness import TimingOptions
+
+    opts = TimingOptions(
+        budget_s=0.4, rounds=4, min_rounds=2, target_rel_error=0.0, wall_budget_s=600,
+        max_pool_items=3000,
+    )  # fmt: skip
+    options = dataclasses.replace(TIMED, processes=3, timing_options=opts)
+    result = judge(TOTAL, CORRECT_TOTAL, options=options)
+    assert result.timing is not None
+    # An unreachable precision and a roomy budget: every pair, every round.
+    assert result.timing.processes == 3 and result.timing.rounds == 12
+
+
+def test_a_pair_settles_once_its_speed_ups_agree_closely() -> None:
+    from gpu_runner.judge import rounds_settled
+
+    assert rounds_settled([1.0, 1.001, 0.999, 1.0], 0.01)
+    assert not rounds_settled([1.0, 1.3, 0.8, 1.1], 0.01)
+    assert not rounds_settled([1.0, 1.0], 0.01)  # two rounds say nothing of the spread

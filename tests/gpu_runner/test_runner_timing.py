@@ -103,3 +103,11 @@ def test_a_budget_ends_the_blocks_early_but_not_before_the_minimum() -> None:
         lambda x: x, list(range(100)), 2, budget_s=0.0, min_blocks=3, clock=fake_clock
     )
     assert len(short.block_s) == 3
+
+
+def test_a_few_rounds_that_happen_to_agree_still_count_their_whole_range_as_noise() -> None:
+    unused = timing.summarise([[1.0]])
+    # Four rounds, three close together and one far off: the quartiles alone would call a
+    # 10% gap a ranking; with so few rounds the far one widens the noise.
+    few = timing.paired_speedup([[0.90, 0.91, 0.90, 1.02]], unused, unused)
+    assert few.tie and few.noise >= (1.02 - 0.90) / few.speedup

@@ -133,3 +133,24 @@ def test_frames_carry_one_message_each() -> None:
         assert data is not None
         got.append(wire.decode(data))
     assert got == [{"kind": "ready"}, [1, 2]]
+
+
+def test_a_digest_changes_with_any_byte_shape_dtype_or_container() -> None:
+    import torch
+
+    from gpu_runner.calling import FunctionCall
+
+    x = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    call = FunctionCall((x, [1, 2]), {"dim": -1})
+    same = FunctionCall((x.clone(), [1, 2]), {"dim": -1})
+    assert wire.digest(call) == wire.digest(same)
+    nudged = x.clone()
+    nudged[2, 3] = 11.000001
+    variants = [
+        FunctionCall((nudged, [1, 2]), {"dim": -1}),
+        FunctionCall((x.reshape(4, 3), [1, 2]), {"dim": -1}),
+        FunctionCall((x.double(), [1, 2]), {"dim": -1}),
+        FunctionCall((x, (1, 2)), {"dim": -1}),
+        FunctionCall((x, [1, 2]), {"dim": 0}),
+    ]
+    assert len({wire.digest(v) for v in variants} | {wire.digest(call)}) == len(variants) + 1

@@ -1,8 +1,10 @@
 """Every drill against known solutions: correct ones pass, each usual mistake fails clearly.
 
 The solutions live in `solutions/<drill id>/`: `ok_*.py` are correct (often written quite
-differently from the reference, in float32), `wrong_*.py` each carry one classic mistake and
-a `# expect: <regex>` line the failure message must match.
+differently from the reference, in float32, using every freedom the drill's contract leaves),
+`wrong_*.py` each carry one classic mistake and a `# expect: <regex>` line the failure message
+must match, and `rejected_*.py` get the right answer from a library call that does the exercise
+(rejected, naming the call, though their output is within tolerance).
 """
 
 from __future__ import annotations
@@ -70,3 +72,19 @@ def test_template_is_not_a_solution(drill_id: str) -> None:
     message = check_in_process(drill, drill.template)
     assert message is not None
     assert "NotImplementedError" in message
+
+
+@pytest.mark.parametrize("item", _solutions("rejected"), ids=_id)
+def test_a_library_call_that_does_the_exercise_is_rejected_by_name(
+    item: tuple[str, Path],
+) -> None:
+    drill_id, path = item
+    source = path.read_text()
+    expect = EXPECT.search(source)
+    assert expect, f"{path.name} has no '# expect:' line"
+    message = check_in_process(DRILLS[drill_id], source, seeds=(0,))
+    assert message is not None and message.startswith("rejected: submission.py line ")
+    assert expect.group(1) in message
+    # Its output is right: the rejection is for the call, not for the numbers.
+    drill = DRILLS[drill_id]
+    assert check_in_process(drill, source, seeds=(0, 1), allow_library_calls=True) is None

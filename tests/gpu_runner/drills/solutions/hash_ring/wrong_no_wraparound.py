@@ -1,6 +1,6 @@
 """Mistake: does not wrap past the largest point."""
 
-# expect: route\(.*raised IndexError, expected 'node-
+# expect: route\(.*raised IndexError, expected the name of a node
 
 import bisect
 import hashlib

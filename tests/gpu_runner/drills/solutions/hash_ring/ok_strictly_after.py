@@ -1,8 +1,11 @@
-"""Mistake: Python's salted hash() instead of the specified MD5 positions."""
-
-# expect: op \d+ route\(
+"""Correct too: the first point strictly after the key; the contract leaves ties open."""
 
 import bisect
+import hashlib
+
+
+def _pos(s):
+    return int.from_bytes(hashlib.md5(s.encode()).digest()[:8], "big")
 
 
 class HashRing:
@@ -14,8 +17,7 @@ class HashRing:
             self.add(n)
 
     def route(self, key):
-        points = [p for p, _ in self.ring]
-        i = bisect.bisect_left(points, hash(key))
+        i = bisect.bisect_right(self.ring, (_pos(key), chr(0x10FFFF)))
         return self.ring[i % len(self.ring)][1]
 
     def add(self, node):
@@ -23,7 +25,7 @@ class HashRing:
             raise ValueError(node)
         self.members.add(node)
         for i in range(self.vnodes):
-            bisect.insort(self.ring, (hash(f"{node}#{i}"), node))
+            bisect.insort(self.ring, (_pos(f"{node}#{i}"), node))
 
     def remove(self, node):
         if node not in self.members:

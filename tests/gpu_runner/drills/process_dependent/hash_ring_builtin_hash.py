@@ -1,13 +1,8 @@
-"""Mistake: takes the first point strictly after the key."""
+"""Mistake: Python's salted hash(): every process routes differently."""
 
-# expect: case point_labels_as_keys .*route\('node-
+# Consistent within one process, so only a replay in a second process shows the mistake.
 
 import bisect
-import hashlib
-
-
-def _pos(s):
-    return int.from_bytes(hashlib.md5(s.encode()).digest()[:8], "big")
 
 
 class HashRing:
@@ -19,7 +14,8 @@ class HashRing:
             self.add(n)
 
     def route(self, key):
-        i = bisect.bisect_right(self.ring, (_pos(key), chr(0x10FFFF)))
+        points = [p for p, _ in self.ring]
+        i = bisect.bisect_left(points, hash(key))
         return self.ring[i % len(self.ring)][1]
 
     def add(self, node):
@@ -27,7 +23,7 @@ class HashRing:
             raise ValueError(node)
         self.members.add(node)
         for i in range(self.vnodes):
-            bisect.insort(self.ring, (_pos(f"{node}#{i}"), node))
+            bisect.insort(self.ring, (hash(f"{node}#{i}"), node))
 
     def remove(self, node):
         if node not in self.members:

@@ -1,4 +1,6 @@
-"""Correct: PyTorch's fused attention."""
+"""Rejected, though its output is right: PyTorch's fused attention."""
+
+# expect: scaled_dot_product_attention
 
 import torch.nn.functional as F
 
