@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.services.daily import PublishReport
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _CRON_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SWEEP_JOB = "sweep"
+FOLLOW_UP_JOB = "follow-up"
 ANSWERS_JOB = "answers"
 
 
@@ -107,14 +109,38 @@ class DailyScheduler:
         log.info("scheduler rebuilt: %d cohort job(s)", len(cohorts))
 
     async def run_due(self, cohort_ids: list[int] | None = None) -> PublishReport:
-        """Publish what is due now; one pass at a time in this process."""
-        async with self._lock:
-            report = await self._bot.daily.publish_due(self._bot.clock.now(), cohort_ids=cohort_ids)
-        if report.posted or report.missed or report.failed:
+        """Publish what is due now; one pass at a time in this process, never raising.
+
+        When another process holds some of the due posts, one more pass is planned for when
+        its heartbeat would count as stale, so a restarted bot takes its predecessor's work
+        over within seconds instead of waiting for the next tick.
+        """
+        try:
+            async with self._lock:
+                report = await self._bot.daily.publish_due(
+                    self._bot.clock.now(), cohort_ids=cohort_ids
+                )
+        except Exception:
+            log.exception("the daily posting pass failed; the next tick tries again")
+            return PublishReport()
+        if report.posted or report.missed or report.failed or report.lost:
             log.info("daily posts: %s", report)
+        if report.busy:
+            self._plan_follow_up(self._bot.daily.policy.stale_after + timedelta(seconds=1))
         self.reports.append(report)
         del self.reports[:-50]
         return report
+
+    def _plan_follow_up(self, delay: timedelta) -> None:
+        if not self._scheduler.running:
+            return
+        self._scheduler.add_job(
+            self.run_due,
+            DateTrigger(run_date=datetime.now(UTC) + delay),
+            id=FOLLOW_UP_JOB,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
 
     async def stop(self) -> None:
         """Stop the scheduler without waiting for running jobs."""

@@ -149,6 +149,10 @@ class ScheduleSettings(BaseSettings):
     default_post_time: time = time(8, 0)
     missed_post_grace_hours: float = Field(default=6.0, ge=0)
     scheduler_tick_s: float = Field(default=30.0, gt=0)
+    # a claim on once-only work (a day's post) lasts this long past its last step
+    claim_lease_s: float = Field(default=120.0, gt=0)
+    # each bot process beats this often; three missed beats and its claims are taken over
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)
 
     @field_validator("default_timezone")
     @classmethod

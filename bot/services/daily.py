@@ -1,35 +1,44 @@
-"""The daily post: compose a day from the content, and publish what is due exactly once."""
+"""The daily post: compose a day from the content, and publish what is due exactly once.
+
+Each cohort's day is a fenced claim (`bot.store.claims`, key ``day_post:<cohort>:<day>``).
+Every step is one short transaction and no transaction is open while a platform call runs:
+claim and open the record; then for each part not yet recorded, fence (renew the lease from
+now), send, and fence again with the record in the same transaction; then finish. A process
+whose claim was taken over (slow platform, paused VM) is refused before it sends and when it
+records. A claim that is not brand new looks in the channel's history before each unrecorded
+part, so a part the platform took but nobody recorded is never sent twice.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import os
 import random
-import socket
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
-from bot.domain.curriculum import latest_slot
+from bot.domain.claims import ClaimLost, ClaimPolicy, ClaimToken
+from bot.domain.curriculum import Slot, latest_slot
 from bot.errors import StudyBotError
+from bot.heartbeat import new_process_id
 from bot.messages import Channel, Message, MessageField, Publisher, PublishError, SentMessage
 from bot.services.cohorts import schedule_of
+from bot.store import claims as claim_repo
 from bot.store import cohorts as cohort_repo
 from bot.store import posts as post_repo
-from bot.store.models import Cohort, DayPost, ThreadLink
+from bot.store import processes as process_repo
+from bot.store.models import Cohort
 
 if TYPE_CHECKING:
-    from content import DayPlan, Library
+    from content import DayItem, DayPlan, Library
 
 log = logging.getLogger(__name__)
-
-DRILL_HINT = "Practise it as a code drill: /submit {drill}"
 
 
 @dataclass
@@ -40,6 +49,10 @@ class PublishReport:
     missed: list[tuple[int, int]] = field(default_factory=list)
     failed: list[tuple[int, int, str]] = field(default_factory=list)
     deferred: list[tuple[int, int, str]] = field(default_factory=list)
+    # claims another process took over while this one worked on them: it stopped there
+    lost: list[tuple[int, int]] = field(default_factory=list)
+    # claims another process holds right now (taken over at once if its heartbeat stops)
+    busy: list[tuple[int, int]] = field(default_factory=list)
     # Each day is composed once per pass, however many cohorts post it.
     composed: dict[int, list[Message]] = field(default_factory=dict, repr=False)
 
@@ -49,45 +62,62 @@ def post_key(cohort_id: int, day: int, part: str) -> str:
     return f"studybot:{cohort_id}:{day}:{part}"
 
 
+def _origin_note(plan: DayPlan) -> str:
+    """Say a day was generated from the question bank, unless its theme already says so."""
+    if plan.origin != "generated" or "question bank" in (plan.theme or "").lower():
+        return ""
+    return "generated from the question bank"
+
+
+def _item_label(item: DayItem) -> str:
+    label = item.title or "Interview questions"
+    tag = f" · {item.tag}" if item.tag and item.tag not in label else ""
+    src = f" ({item.source})" if item.source else ""
+    drill = f" — drill `{item.drill}`" if item.drill else ""
+    return f"• **{label}**{tag}{src}{drill}"
+
+
 def compose_day(plan: DayPlan, has_rubric: Callable[[str], bool] | None = None) -> list[Message]:
     """Turn a day plan into the messages of its post: the plan, then one thread per question.
 
     `has_rubric` tells which questions are graded; the others are marked as self-check.
+    Consecutive items of a track that read the same (several untitled sets of interview
+    questions) are listed once with all their question ids. Text is whole: each face's
+    renderer trims or splits it for its platform.
     """
     fields: list[MessageField] = []
     questions: list[Message] = []
     for track in plan.tracks:
-        lines: list[str] = []
+        lines: list[tuple[str, list[str]]] = []
         for item in track.items:
-            label = item.title or "Interview questions"
-            tag = f" · {item.tag}" if item.tag and item.tag not in label else ""
-            src = f" ({item.source})" if item.source else ""
-            line = f"• **{label}**{tag}{src}"
-            if item.drill:
-                line += f" — drill `{item.drill}`"
+            label = _item_label(item)
             ids = [q.answer_id for q in item.questions]
-            if ids:
-                line += f" — Q: {', '.join(ids)}"
-            lines.append(line)
+            if lines and lines[-1][0] == label:
+                lines[-1][1].extend(ids)
+            else:
+                lines.append((label, ids))
             for q in item.questions:
                 context = item.title or track.topic or track.name
                 graded = has_rubric(q.answer_id) if has_rubric else bool(q.bank_id)
                 rubric = "" if graded else " · self-check (no rubric)"
                 questions.append(
                     Message(
-                        header=f"{q.answer_id} · {context}"[:150],
+                        header=f"{q.answer_id} · {context}",
                         text=q.text,
                         thread_starter=True,
-                        thread_title=f"{q.answer_id} {q.text}"[:100],
+                        thread_title=f"{q.answer_id} {q.text}",
                         footer=f"Answer in this thread or with /answer {q.answer_id}{rubric}",
                         key=f"q:{q.answer_id}",
                     )
                 )
-        fields.append(MessageField(track.name, "\n".join(lines) or "—"))
-    origin = " (generated from the question bank)" if plan.origin == "generated" else ""
+        rendered = [label + (f" — Q: {', '.join(ids)}" if ids else "") for label, ids in lines]
+        fields.append(MessageField(track.name, "\n".join(rendered) or "—"))
+    origin = _origin_note(plan)
+    theme = plan.theme or ""
+    text = f"{theme} ({origin})" if theme and origin else theme or origin.capitalize()
     head = Message(
         header=f"Day {plan.day} of {plan.total_days} — {plan.title}",
-        text=(plan.theme or "") + origin,
+        text=text,
         fields=tuple(fields),
         footer=f"{len(questions)} questions below: answer each in its thread. /help for commands.",
         key="plan",
@@ -108,13 +138,54 @@ def compose_day_summary(plan: DayPlan) -> Message:
             lines.append(f"• {label}{extra}")
             lines.extend(f"  `{q.answer_id}` {q.text}" for q in item.questions)
         lines.append("")
-    origin = " · generated from the question bank" if plan.origin == "generated" else ""
+    origin = f" · {_origin_note(plan)}" if _origin_note(plan) else ""
     return Message(
         header=f"Day {plan.day} of {plan.total_days} — {plan.title}",
         text="\n".join(lines).strip(),
         footer=f"Answer with /answer <id> <your answer>{origin}",
         key="summary",
     )
+
+
+class ConnectionReserve:
+    """Up to `size` database connections kept open while publishing passes run.
+
+    Each step borrows one for a single short transaction and gives it back before any platform
+    call, so no cohort ever holds a connection while it waits on a platform; the reserve skips
+    the pool's ping and reset per step, which dominate a step's cost.
+    """
+
+    def __init__(self, engine: AsyncEngine, size: int) -> None:
+        self._engine = engine
+        self._slots = asyncio.Semaphore(size)
+        self._idle: list[AsyncConnection] = []
+
+    async def acquire(self) -> AsyncConnection:
+        """Return an open connection (waiting while all `size` are in use)."""
+        await self._slots.acquire()
+        if self._idle:
+            return self._idle.pop()
+        try:
+            return await self._engine.connect()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    async def give_back(self, conn: AsyncConnection, *, healthy: bool) -> None:
+        """Keep a connection for the next step, or close one a failed step may have broken."""
+        try:
+            if healthy:
+                self._idle.append(conn)
+            else:
+                await conn.close()
+        finally:
+            self._slots.release()
+
+    async def close_idle(self) -> None:
+        """Return every idle connection to the pool (between passes)."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
 
 
 class DailyService:
@@ -130,18 +201,37 @@ class DailyService:
         grace: timedelta = timedelta(hours=6),
         max_attempts: int = 6,
         base_backoff_s: float = 1.0,
-        concurrency: int = 200,
-        worker_id: str | None = None,
+        concurrency: int = 10_000,
+        db_concurrency: int = 15,
+        holder: str | None = None,
+        policy: ClaimPolicy | None = None,
     ) -> None:
         self._sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
         self._clock: Clock = clock or SystemClock()
         self._library = library
         self._publishers = dict(publishers)
         self.grace = grace
         self.max_attempts = max_attempts
         self.base_backoff_s = base_backoff_s
+        # Cohorts in flight wait on the platform, not on the database: only the short
+        # transactions are bounded (by the connection pool's size), not the cohorts.
         self._semaphore = asyncio.Semaphore(concurrency)
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._db_slots = asyncio.Semaphore(db_concurrency)
+        self._reserve = ConnectionReserve(self._engine, db_concurrency)
+        # the level a one-statement step puts back (PostgreSQL's default; SQLite never switches)
+        self._isolation = "READ COMMITTED"
+        self._one_statement_record = post_repo.fenced_record_is_one_statement(
+            self._engine.dialect.name
+        )
+        self._passes = 0
+        self.holder = holder or new_process_id()
+        self.policy = policy or ClaimPolicy()
+
+    @property
+    def worker_id(self) -> str:
+        """Return the id this process claims work under (its heartbeat's process id)."""
+        return self.holder
 
     def add_publisher(self, platform: str, publisher: Publisher) -> None:
         """Register the publisher of a face."""
@@ -184,143 +274,374 @@ class DailyService:
             header=qid, text=text, fields=tuple(fields), footer=f"Answer with /answer {qid}"
         )
 
+    # --- publishing ---------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _step(self, *, one_statement: bool = False) -> AsyncIterator[AsyncConnection]:
+        """Run one short transaction (committed on exit, rolled back on an error).
+
+        A bare connection from the pass's reserve, not an ORM session from the pool: steps run
+        once per message of every cohort's post, and a pool checkout pings and resets. A step
+        of one statement runs without BEGIN and COMMIT: the statement is its own transaction.
+        """
+        conn = await self._reserve.acquire()
+        healthy = False
+        try:
+            if one_statement:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                try:
+                    yield conn
+                finally:
+                    # ends the Connection's own bookkeeping; the statement committed itself
+                    await conn.commit()
+                    await conn.execution_options(isolation_level=self._isolation)
+            else:
+                async with conn.begin():
+                    yield conn
+            healthy = True
+        finally:
+            await self._reserve.give_back(conn, healthy=healthy)
+
     async def publish_due(
         self, now: datetime, *, cohort_ids: Iterable[int] | None = None
     ) -> PublishReport:
-        """Post every cohort's latest due day that has not been posted, once."""
+        """Post every cohort's latest due day that has not been posted, once.
+
+        One cohort's unexpected error is logged and reported as a failure of that cohort; the
+        others go on.
+        """
+        started = self._clock.now()
+
+        def step_now() -> datetime:
+            # the pass's own time, moving on with the clock while the pass runs
+            return now + (self._clock.now() - started)
+
+        self._passes += 1
+        try:
+            return await self._publish_due(now, step_now, cohort_ids)
+        finally:
+            self._passes -= 1
+            if not self._passes:
+                await self._reserve.close_idle()
+
+    async def _publish_due(
+        self, now: datetime, step_now: Callable[[], datetime], cohort_ids: Iterable[int] | None
+    ) -> PublishReport:
         report = PublishReport()
-        async with self._sessions() as session:
-            cohorts = await cohort_repo.list_cohorts(session, include_paused=False)
         wanted = set(cohort_ids) if cohort_ids is not None else None
-        todo = [c for c in cohorts if wanted is None or c.id in wanted]
-        await asyncio.gather(*(self._publish_cohort(c, now, report) for c in todo))
+        due: list[tuple[Cohort, Slot]] = []
+        async with self._db_slots, self._sessions() as session:
+            cohorts = await cohort_repo.list_cohorts(session, include_paused=False)
+            for cohort in cohorts:
+                if wanted is not None and cohort.id not in wanted:
+                    continue
+                slot = latest_slot(schedule_of(cohort), now)
+                if slot is not None:
+                    due.append((cohort, slot))
+            statuses = await post_repo.post_statuses(session, days={s.day for _, s in due})
+        todo = [
+            (cohort, slot)
+            for cohort, slot in due
+            if statuses.get((cohort.id or 0, slot.day), "claimed") == "claimed"
+        ]
+        results = await asyncio.gather(
+            *(
+                self._publish_cohort(
+                    cohort, slot, now, step_now, report, known=(cohort.id, slot.day) in statuses
+                )
+                for cohort, slot in todo
+            ),
+            return_exceptions=True,
+        )
+        for (cohort, slot), result in zip(todo, results, strict=True):
+            if result is None:
+                continue
+            if not isinstance(result, Exception):
+                raise result  # the process is going down (cancelled, interrupted): let it
+            log.error(
+                "posting day %d to cohort %s failed unexpectedly; other cohorts go on",
+                slot.day,
+                cohort.id,
+                exc_info=result,
+            )
+            report.failed.append((cohort.id or 0, slot.day, f"unexpected error: {result!r}"))
         return report
 
-    async def _publish_cohort(self, cohort: Cohort, now: datetime, report: PublishReport) -> None:
+    def _composed(self, day: int, report: PublishReport) -> list[Message]:
+        messages = report.composed.get(day)
+        if messages is None:
+            messages = report.composed[day] = self.compose_day(day)
+        return messages
+
+    async def _publish_cohort(
+        self,
+        cohort: Cohort,
+        slot: Slot,
+        now: datetime,
+        step_now: Callable[[], datetime],
+        report: PublishReport,
+        *,
+        known: bool,
+    ) -> None:
         assert cohort.id is not None
-        slot = latest_slot(schedule_of(cohort), now)
-        if slot is None:
+        if not known and now - slot.due_at > self.grace:
+            await self._record_missed(cohort, slot, now, report)
             return
-        async with self._semaphore, self._sessions() as session:
-            existing = await post_repo.get_day_post(session, cohort_id=cohort.id, day=slot.day)
-            if existing is not None and existing.status != "claimed":
+        publisher = self._publishers.get(cohort.platform)
+        if publisher is None:
+            # Not dropped: nothing is claimed, so the next pass (once the face is up) posts it.
+            log.warning(
+                "day %d of cohort %s not posted yet: no %s publisher is registered "
+                "(the %s face is not running); the next pass tries again",
+                slot.day,
+                cohort.id,
+                cohort.platform,
+                cohort.platform,
+            )
+            report.deferred.append((cohort.id, slot.day, f"no {cohort.platform} face is running"))
+            return
+        async with self._semaphore:
+            await self._post_day(cohort, slot, publisher, step_now, report)
+
+    async def _post_day(
+        self,
+        cohort: Cohort,
+        slot: Slot,
+        publisher: Publisher,
+        step_now: Callable[[], datetime],
+        report: PublishReport,
+    ) -> None:
+        assert cohort.id is not None
+        day = slot.day
+        claimed_from = self._clock.now()
+        async with self._step() as session:
+            token = await claim_repo.acquire_claim(
+                session,
+                key=post_repo.day_post_key(cohort.id, day),
+                holder=self.holder,
+                now=step_now(),
+                policy=self.policy,
+            )
+            if token is None:
+                report.busy.append((cohort.id, day))
                 return
-            if existing is None and now - slot.due_at > self.grace:
-                if await post_repo.record_missed_day(
-                    session, cohort_id=cohort.id, day=slot.day, scheduled_for=slot.due_at, now=now
+            post = await post_repo.open_day_post(
+                session,
+                cohort_id=cohort.id,
+                day=day,
+                scheduled_for=slot.due_at,
+                holder=self.holder,
+                now=step_now(),
+            )
+            if post.status != "claimed":  # recorded (e.g. as missed) by another process
+                await claim_repo.finish_claim(session, token=token, now=step_now())
+                return
+        if token.taken_from:
+            log.info(
+                "day %d of cohort %s: taken over from %s (%s), epoch %d",
+                day,
+                cohort.id,
+                token.taken_from,
+                token.reason,
+                token.epoch,
+            )
+        try:
+            await self._send_parts(
+                cohort, day, token, post, publisher, step_now, report, claimed_from
+            )
+        except ClaimLost:
+            log.warning(
+                "day %d of cohort %s: another process took the claim over (epoch %d was ours); "
+                "this process stops here and records nothing more",
+                day,
+                cohort.id,
+                token.epoch,
+            )
+            report.lost.append((cohort.id, day))
+
+    async def _send_parts(
+        self,
+        cohort: Cohort,
+        day: int,
+        token: ClaimToken,
+        post: post_repo.OpenPost,
+        publisher: Publisher,
+        step_now: Callable[[], datetime],
+        report: PublishReport,
+        claimed_from: datetime,
+    ) -> None:
+        assert cohort.id is not None
+        try:
+            messages = self._composed(day, report)
+        except StudyBotError as exc:
+            async with self._step() as session:
+                await claim_repo.fence(session, token=token, now=step_now(), policy=self.policy)
+                await post_repo.finish_day_post(
+                    session, post_id=post.id, status="failed", now=step_now(), error=str(exc)
+                )
+                await claim_repo.finish_claim(session, token=token, now=step_now(), error=str(exc))
+            report.failed.append((cohort.id, day, str(exc)))
+            return
+        channel = Channel(cohort.platform, cohort.workspace_id, cohort.channel_id)  # type: ignore[arg-type]
+        # Brand new work has nothing out there yet; anything else may have parts the platform
+        # took that nobody recorded (a crash, a pause, a lost answer): look before sending.
+        look_first = not (token.fresh and post.created)
+        recorded = dict(post.message_ids)
+        todo = [m for m in messages if m.key not in recorded]  # recorded: never twice
+        # when the last fence check that passed began: taking the claim was the first
+        fenced_from: datetime | None = claimed_from
+
+        async def fence() -> None:
+            # A fence checked moments ago (the last record's) covers the next send; one begun
+            # before a pause or a stall does not: the claim may be another's by now.
+            nonlocal fenced_from
+            while fenced_from is None or not self.policy.fence_still_fresh(
+                fenced_from, self._clock.now()
+            ):
+                checked_from = self._clock.now()
+                async with self._step() as conn:
+                    await claim_repo.fence(conn, token=token, now=step_now(), policy=self.policy)
+                fenced_from = checked_from
+
+        for index, message in enumerate(todo):
+            try:
+                sent = await self._send_with_retry(
+                    publisher,
+                    channel,
+                    message,
+                    post_key(cohort.id, day, message.key),
+                    look_first=look_first,
+                    fence=fence,
+                )
+            except PublishError as exc:
+                await self._give_up(cohort, day, token, post.id, exc, step_now, report)
+                return
+            recorded[message.key] = {
+                "message_id": sent.message_id,
+                "channel_id": sent.channel_id,
+                "thread_id": sent.thread_id,
+            }
+            last = index == len(todo) - 1  # the day is complete: finished with its record
+            checked_from = self._clock.now()
+            async with self._step(one_statement=self._one_statement_record) as conn:
+                if not await post_repo.record_post_part_fenced(
+                    conn,
+                    token=token,
+                    post_id=post.id,
+                    message_ids=recorded,
+                    lease_until=self.policy.lease_end(step_now()),
+                    thread=self._thread_link(cohort, day, message, sent),
+                    posted_at=step_now() if last else None,
                 ):
-                    report.missed.append((cohort.id, slot.day))
-                    late = now - slot.due_at
-                    await self._tell_admins(
-                        session,
-                        cohort,
-                        f"Day {slot.day} was not posted: the bot was down and it is now "
-                        f"{late.total_seconds() / 3600:.1f} h late (grace "
-                        f"{self.grace.total_seconds() / 3600:g} h). Members can still see it "
-                        f"with /day {slot.day}.",
-                    )
-                return
-            claim = await post_repo.claim_day_post(
+                    raise ClaimLost(token.key, token.epoch)
+            fenced_from = checked_from
+        if not todo:  # every part was recorded before (a crash right after the last one)
+            async with self._step() as conn:
+                await claim_repo.fence(conn, token=token, now=step_now(), policy=self.policy)
+                await post_repo.finish_day_post(
+                    conn, post_id=post.id, status="posted", now=step_now()
+                )
+                await claim_repo.finish_claim(conn, token=token, now=step_now())
+        report.posted.append((cohort.id, day))
+
+    async def _give_up(
+        self,
+        cohort: Cohort,
+        day: int,
+        token: ClaimToken,
+        post_id: int,
+        exc: PublishError,
+        step_now: Callable[[], datetime],
+        report: PublishReport,
+    ) -> None:
+        """Release the claim after a transient error; fail and pause after a permanent one."""
+        assert cohort.id is not None
+        if exc.transient:
+            async with self._step() as session:
+                if await claim_repo.release_claim(
+                    session, token=token, now=step_now(), error=str(exc)
+                ):
+                    await post_repo.note_post_error(session, post_id=post_id, error=str(exc))
+            report.deferred.append((cohort.id, day, str(exc)))
+            return
+        async with self._db_slots, self._sessions.begin() as session:
+            await claim_repo.fence(session, token=token, now=step_now(), policy=self.policy)
+            await post_repo.finish_day_post(
+                session, post_id=post_id, status="failed", now=step_now(), error=str(exc)
+            )
+            await claim_repo.finish_claim(session, token=token, now=step_now(), error=str(exc))
+            live = await cohort_repo.get_cohort(session, cohort_id=cohort.id)
+            if live is not None:
+                await cohort_repo.update_cohort(
+                    session, cohort=live, paused=True, paused_reason=f"posting failed: {exc}"
+                )
+        report.failed.append((cohort.id, day, str(exc)))
+        await self._tell_admins(
+            cohort,
+            f"I could not post day {day} to this cohort's channel and paused it: "
+            f"{exc}. Fix the channel or my permissions, then /cohort resume.",
+        )
+
+    async def _record_missed(
+        self, cohort: Cohort, slot: Slot, now: datetime, report: PublishReport
+    ) -> None:
+        """Record a day too late to post; tell the admins only if the bot was down at its time.
+
+        A day that became due while a bot process was running was not missed by an outage:
+        the cohort was created, moved (start date in the past) or paused after its time.
+        """
+        assert cohort.id is not None
+        async with self._step() as session:
+            was_up = await process_repo.any_process_alive_at(
+                session, when=slot.due_at, stale_after=self.policy.stale_after
+            )
+            reason = (
+                "scheduled before the cohort's schedule took effect"
+                if was_up
+                else "the bot was down at the post time"
+            )
+            recorded = await post_repo.record_missed_day(
                 session,
                 cohort_id=cohort.id,
                 day=slot.day,
                 scheduled_for=slot.due_at,
-                worker=self.worker_id,
                 now=now,
+                reason=reason,
             )
-            if claim is None:
-                return
-            await self._post_claimed(session, cohort, claim.post, now, report, claim.resumed)
-
-    async def _post_claimed(
-        self,
-        session: AsyncSession,
-        cohort: Cohort,
-        post: DayPost,
-        now: datetime,
-        report: PublishReport,
-        resumed: bool,
-    ) -> None:
-        """Send the parts not yet recorded.
-
-        A resumed claim (its worker died, or it was released after errors) may have parts the
-        platform accepted but nobody recorded: each is looked for before it is sent.
-        """
-        assert cohort.id is not None
-        publisher = self._publishers.get(cohort.platform)
-        if publisher is None:
-            await post_repo.release_day_post(
-                session, post=post, now=now, error=f"no {cohort.platform} face is running"
-            )
-            report.deferred.append((cohort.id, post.day, "no publisher"))
+        if not recorded:
             return
-        channel = Channel(cohort.platform, cohort.workspace_id, cohort.channel_id)  # type: ignore[arg-type]
-        try:
-            messages = report.composed.get(post.day) or self.compose_day(post.day)
-            report.composed[post.day] = messages
-        except StudyBotError as exc:
-            await post_repo.finish_day_post(
-                session, post=post, status="failed", now=now, error=str(exc)
-            )
-            report.failed.append((cohort.id, post.day, str(exc)))
+        report.missed.append((cohort.id, slot.day))
+        if was_up:
+            log.info("day %d of cohort %s recorded as not posted: %s", slot.day, cohort.id, reason)
             return
-        for message in messages:
-            if message.key in post.message_ids:
-                continue  # sent before a crash or a retry: never twice
-            key = post_key(cohort.id, post.day, message.key)
-            try:
-                sent = await self._send_with_retry(
-                    publisher, channel, message, key, resumed=resumed
-                )
-            except PublishError as exc:
-                if exc.transient:
-                    await post_repo.release_day_post(session, post=post, now=now, error=str(exc))
-                    report.deferred.append((cohort.id, post.day, str(exc)))
-                    return
-                await post_repo.finish_day_post(
-                    session, post=post, status="failed", now=now, error=str(exc)
-                )
-                await cohort_repo.update_cohort(
-                    session,
-                    cohort=await session.merge(cohort),
-                    paused=True,
-                    paused_reason=f"posting failed: {exc}",
-                )
-                await session.commit()
-                report.failed.append((cohort.id, post.day, str(exc)))
-                await self._tell_admins(
-                    session,
-                    cohort,
-                    f"I could not post day {post.day} to this cohort's channel and paused it: "
-                    f"{exc}. Fix the channel or my permissions, then /cohort resume.",
-                )
-                return
-            await post_repo.record_post_part(
-                session,
-                post=post,
-                part=message.key,
-                sent={
-                    "message_id": sent.message_id,
-                    "channel_id": sent.channel_id,
-                    "thread_id": sent.thread_id,
-                },
-                lease_until=now + timedelta(minutes=5),
-                thread=self._thread_link(cohort, post.day, message, sent),
-            )
-        await post_repo.finish_day_post(session, post=post, status="posted", now=now)
-        report.posted.append((cohort.id, post.day))
+        late = now - slot.due_at
+        await self._tell_admins(
+            cohort,
+            f"Day {slot.day} was not posted: the bot was down and it is now "
+            f"{late.total_seconds() / 3600:.1f} h late (grace "
+            f"{self.grace.total_seconds() / 3600:g} h). Members can still see it "
+            f"with /day {slot.day}.",
+        )
 
     async def _send_with_retry(
-        self, publisher: Publisher, channel: Channel, message: Message, key: str, *, resumed: bool
+        self,
+        publisher: Publisher,
+        channel: Channel,
+        message: Message,
+        key: str,
+        *,
+        look_first: bool,
+        fence: Callable[[], Awaitable[None]],
     ) -> SentMessage:
-        """Send with backoff on transient errors, looking for an earlier copy before each retry."""
+        """Send with backoff on transient errors; look before retries, fence just before sending."""
         attempt = 0
         while True:
             try:
-                if attempt or resumed:
+                if attempt or look_first:
                     found = await publisher.find_posted(channel, key)
                     if found is not None:
                         return found
+                await fence()  # refused before sending once the claim was taken over
                 return await publisher.post(channel, message, idempotency_key=key)
             except PublishError as exc:
                 attempt += 1
@@ -334,24 +655,25 @@ class DailyService:
                 log.warning("transient publish error (%s); retry %d in %.2fs", exc, attempt, delay)
                 await self._clock.sleep(delay)
 
-    @staticmethod
     def _thread_link(
-        cohort: Cohort, day: int, message: Message, sent: SentMessage
-    ) -> ThreadLink | None:
+        self, cohort: Cohort, day: int, message: Message, sent: SentMessage
+    ) -> post_repo.NewThreadLink | None:
         """Return the link from a question's thread to its question, for thread replies."""
         if not (message.thread_starter and message.key.startswith("q:")):
             return None
         assert cohort.id is not None
-        return ThreadLink(
+        return post_repo.NewThreadLink(
             platform=cohort.platform,
             channel_id=sent.channel_id,
             thread_id=sent.thread_id or sent.message_id,
             cohort_id=cohort.id,
             day=day,
             question_id=message.key[2:],
+            created_at=self._clock.now(),
         )
 
-    async def _tell_admins(self, session: AsyncSession, cohort: Cohort, text: str) -> None:
+    async def _tell_admins(self, cohort: Cohort, text: str) -> None:
+        """DM the cohort's admins; their list is read first, no transaction open while sending."""
         assert cohort.id is not None
         publisher = self._publishers.get(cohort.platform)
         if publisher is None:
@@ -363,12 +685,14 @@ class DailyService:
                 text,
             )
             return
-        admins = await cohort_repo.list_members(session, cohort_id=cohort.id, admins_only=True)
-        for admin in admins:
+        async with self._db_slots, self._sessions() as session:
+            admins = await cohort_repo.list_members(session, cohort_id=cohort.id, admins_only=True)
+            admin_ids = [admin.platform_user_id for admin in admins]
+        for admin_id in admin_ids:
             try:
                 await publisher.send_dm(
-                    admin.platform_user_id,
+                    admin_id,
                     Message(header=f"StudyBot · {cohort.name}", text=text, tone="warning"),
                 )
             except PublishError as exc:
-                log.warning("could not tell admin %s: %s", admin.platform_user_id, exc)
+                log.warning("could not tell admin %s: %s", admin_id, exc)

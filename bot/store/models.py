@@ -207,3 +207,37 @@ class Delivery(SQLModel, table=True):
     platform: str = Field(primary_key=True, max_length=16)
     delivery_id: str = Field(primary_key=True, max_length=255)
     received_at: datetime = _ts(index=True)
+
+
+class WorkClaim(SQLModel, table=True):
+    """A fenced claim on one piece of once-only work (a day's post, a recap, a mock timer).
+
+    `key` names the work; `holder` is the bot process doing it; `epoch` grows by one at every
+    acquisition after the first, so a process whose claim was taken over can neither send nor
+    record; `lease_until` is renewed from now while the work goes on.
+    """
+
+    __tablename__ = "work_claim"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    holder: str = Field(max_length=100)
+    epoch: int = Field(default=1)
+    status: str = Field(default="held", max_length=16)  # held/released/finished
+    lease_until: datetime | None = _ts(nullable=True, default=None)
+    claimed_at: datetime = _ts(default_factory=utcnow)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_type=Text)
+
+
+class BotProcess(SQLModel, table=True):
+    """A running (or once running) bot process and its last heartbeat."""
+
+    __tablename__ = "bot_process"
+
+    id: str = Field(primary_key=True, max_length=100)
+    host: str = Field(default="", max_length=100)
+    pid: int = Field(default=0)
+    started_at: datetime = _ts(default_factory=utcnow)
+    heartbeat_at: datetime = _ts(default_factory=utcnow, index=True)
+    stopped_at: datetime | None = _ts(nullable=True, default=None)

@@ -212,3 +212,181 @@ async def test_permanent_error_pauses_the_cohort_and_tells_admins(
     assert "channel_not_found" in (publisher.dms[0][1].text or "")
     publisher.permanent = None
     assert (await daily(db, publisher, clock).publish_due(clock.now())).posted == []
+
+
+# --- fencing: a process whose claim was taken over neither sends nor records ---------------
+
+
+class TakeoverPublisher(RecordingPublisher):
+    """Runs `during_post` once, inside the Nth post, after the platform accepted the message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.during_post: Any = None
+        self.at_call = 1
+        self.fail_transiently = False
+
+    async def post(
+        self, channel: Channel, message: Message, *, idempotency_key: str
+    ) -> SentMessage:
+        hook = self.during_post if self.calls + 1 == self.at_call else None
+        if hook is not None and self.fail_transiently:
+            self.calls += 1
+            self.during_post = None
+            await hook()
+            raise PublishError("Slack did not answer (TimeoutError)", transient=True, retry_after=1)
+        sent = await super().post(channel, message, idempotency_key=idempotency_key)
+        if hook is not None:
+            self.during_post = None
+            await hook()
+        return sent
+
+
+async def paused_then_taken_over(db: Any, clock: FakeClock, publisher: RecordingPublisher) -> Any:
+    """Return a hook: this process pauses a minute (its heartbeat stops), another takes over."""
+    from bot.heartbeat import Heartbeat
+
+    first = daily(db, publisher, clock)
+    await Heartbeat(db.sessions, clock, process_id=first.holder).beat()
+
+    async def hook() -> None:
+        clock.advance(minutes=1)
+        other = daily(db, publisher, clock)
+        report = await other.publish_due(clock.now())
+        assert report.posted, report
+
+    return first, hook
+
+
+async def test_a_taken_over_process_is_refused_before_it_sends_again(
+    db: Any, clock: FakeClock
+) -> None:
+    publisher = TakeoverPublisher()
+    await make_cohort(db, clock)
+    clock.advance(minutes=1)
+    first, hook = await paused_then_taken_over(db, clock, publisher)
+    # the first post times out while this process is paused and taken over; the retry that
+    # would follow finds nothing in history for its own key and must not be sent
+    publisher.during_post, publisher.at_call, publisher.fail_transiently = hook, 1, True
+    report = await first.publish_due(clock.now())
+    assert report.lost == [(1, 1)] and report.posted == []
+    assert len(publisher.order) == len(set(publisher.order)) == parts_of_day(1)
+    assert publisher.calls == 1 + parts_of_day(1)  # the failed try, then the other's posts
+
+
+async def test_a_taken_over_process_is_refused_when_it_records(db: Any, clock: FakeClock) -> None:
+    publisher = TakeoverPublisher()
+    await make_cohort(db, clock)
+    clock.advance(minutes=1)
+    first, hook = await paused_then_taken_over(db, clock, publisher)
+    # the platform takes the second part; the answer reaches this process after the takeover
+    publisher.during_post, publisher.at_call = hook, 2
+    report = await first.publish_due(clock.now())
+    assert report.lost == [(1, 1)] and report.posted == []
+    # every part once: the other process found the accepted part in the channel's history
+    assert len(publisher.order) == len(set(publisher.order)) == parts_of_day(1)
+    async with db.sessions() as session:
+        post = (await session.execute(select(DayPost))).scalars().one()
+        links = (await session.execute(select(ThreadLink))).scalars().all()
+    accepted = {key.split(":", 3)[3]: sent for key, sent in publisher.accepted.items()}
+    assert post.status == "posted"
+    assert {part: ids["message_id"] for part, ids in post.message_ids.items()} == {
+        part: sent.message_id for part, sent in accepted.items()
+    }
+    assert len(links) == parts_of_day(1) - 1
+
+
+# --- what a pass does when something is missing or breaks ---------------------------------
+
+
+async def test_no_publisher_defers_with_a_warning_and_claims_nothing(
+    db: Any, publisher: RecordingPublisher, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await make_cohort(db, clock)
+    clock.advance(minutes=1)
+    service = DailyService(db.sessions, load_library(), {}, clock=clock)
+    with caplog.at_level("WARNING", logger="bot.services.daily"):
+        report = await service.publish_due(clock.now())
+    assert report.deferred == [(1, 1, "no slack face is running")]
+    assert "no slack publisher is registered" in caplog.text
+    service.add_publisher("slack", publisher)
+    assert [day for _, day in (await service.publish_due(clock.now())).posted] == [1]
+
+
+async def test_one_cohorts_unexpected_error_does_not_stop_the_others(
+    db: Any, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class BrokenForOneChannel(RecordingPublisher):
+        async def post(
+            self, channel: Channel, message: Message, *, idempotency_key: str
+        ) -> SentMessage:
+            if channel.channel_id == "C-broken":
+                raise RuntimeError("a bug in one face")
+            return await super().post(channel, message, idempotency_key=idempotency_key)
+
+    publisher = BrokenForOneChannel()
+    service = CohortService(db.sessions, clock)
+    broken = Actor("slack", "T1", "C-broken", "U-admin", "Ada", is_workspace_admin=True)
+    defaults = {"timezone": "Europe/Berlin", "post_time": "08:00", "start_date": "2026-12-01"}
+    await service.setup(broken, **defaults)
+    await service.setup(ADMIN, **defaults)
+    clock.advance(minutes=1)
+    with caplog.at_level("ERROR", logger="bot.services.daily"):
+        report = await daily(db, publisher, clock).publish_due(clock.now())
+    assert report.posted == [(2, 1)]
+    assert [(c, d) for c, d, _ in report.failed] == [(1, 1)]
+    assert "a bug in one face" in caplog.text
+    assert len(publisher.order) == parts_of_day(1)
+
+
+async def test_a_day_due_before_the_schedule_was_set_is_not_reported_as_downtime(
+    db: Any, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    from bot.heartbeat import Heartbeat
+
+    # The bot has been running all day; at 16:00 an admin creates a cohort starting today
+    # (or moves its start date into the past): 08:00 is 8 h ago, beyond the 6 h grace.
+    clock.set(START - timedelta(hours=2))
+    heartbeat = Heartbeat(db.sessions, clock, process_id="bot-1")
+    for _ in range(11):
+        await heartbeat.beat()
+        clock.advance(hours=1)
+    await make_cohort(db, clock)
+    service = daily(db, publisher, clock, holder="bot-1")
+    report = await service.publish_due(clock.now())
+    assert report.missed == [(1, 1)]
+    assert publisher.dms == [] and publisher.order == []
+    async with db.sessions() as session:
+        post = (await session.execute(select(DayPost))).scalars().one()
+    assert post.status == "missed" and "schedule" in (post.last_error or "")
+
+
+# --- the day as members read it ------------------------------------------------------------
+
+
+def test_the_plan_lists_each_set_of_questions_once() -> None:
+    head = compose_day(load_library().day(97))[0]
+    for fld in head.fields:
+        lines = fld.value.splitlines()
+        assert len(lines) == len(set(lines)), fld.value
+    serving = next(f for f in head.fields if "Serving" in f.name).value
+    assert serving.count("Interview questions") == 1
+    assert "D097-04, D097-05, D097-06, D097-07, D097-08, D097-09" in serving
+
+
+def test_a_generated_day_says_where_it_comes_from_once() -> None:
+    head = compose_day(load_library().day(1))[0]
+    assert (head.text or "").lower().count("question bank") == 1
+
+
+def test_no_day_names_a_command_that_does_not_exist_or_is_cut_for_a_platform() -> None:
+    library = load_library()
+    for day in range(1, library.days_total + 1):
+        for message in compose_day(library.day(day)):
+            text = " ".join(
+                [message.header or "", message.text or "", message.footer or ""]
+                + [f.value for f in message.fields]
+            )
+            assert "/submit" not in text, day
+            if message.key.startswith("q:"):
+                assert message.thread_title == f"{message.key[2:]} {message.text}"
