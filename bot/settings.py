@@ -169,6 +169,17 @@ class RunnerSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
 
 
+class MockSettings(BaseSettings):
+    """Paired mock interviews: how long the queue, a match and a quiet room may wait."""
+
+    model_config = SettingsConfigDict(env_prefix="STUDYBOT_MOCK_", **_ENV)  # type: ignore[typeddict-item]
+
+    no_show_minutes: float = Field(default=10.0, gt=0)
+    idle_close_minutes: float = Field(default=120.0, gt=0)
+    queue_wait_minutes: float = Field(default=15.0, gt=0)
+    timer_tick_s: float = Field(default=1.0, gt=0)
+
+
 class Settings(BaseSettings):
     """All of StudyBot's configuration."""
 
@@ -184,6 +195,7 @@ class Settings(BaseSettings):
     grader: GraderSettings = Field(default_factory=GraderSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
+    mock: MockSettings = Field(default_factory=MockSettings)
 
     @property
     def llm_configured(self) -> bool:
@@ -209,6 +221,7 @@ def load_settings() -> Settings:
         "grader": GraderSettings,
         "schedule": ScheduleSettings,
         "runner": RunnerSettings,
+        "mock": MockSettings,
     }
     built: dict[str, BaseSettings] = {}
     for name, section in sections.items():
