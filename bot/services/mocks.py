@@ -1037,6 +1037,13 @@ class MockService:
             return
         message = self._compose_announcements(room, [a for a, _ in tokens], now)
         publisher = self._publishers.get(room.platform)
+        if publisher is None:
+            # Recorded only once said: give the claims back for a process whose face runs.
+            log.error("no %s face is running: mock room %s waits", room.platform, room_id)
+            async with self._sessions.begin() as session:
+                for _, token in tokens:
+                    await claims_repo.release_claim(session, token=token, now=now, error="no face")
+            return
         new_message = any(a.kind != AnnouncementKind.WARNING for a, _ in tokens) and (
             room.last_new_message_at is None or now - room.last_new_message_at >= NEW_MESSAGE_EVERY
         )
@@ -1044,21 +1051,20 @@ class MockService:
         async with self._sessions.begin() as session:
             for _, token in tokens:
                 await claims_repo.fence(session, token=token, now=sent_at, policy=self.policy)
-        if publisher is not None:
-            channel = Channel(room.platform, room.workspace_id, room.channel_id or "")  # type: ignore[arg-type]
-            try:
-                if new_message:
-                    await publisher.post(
-                        channel, message, idempotency_key=f"mock:{room_id}:{tokens[-1][0].key}"
+        channel = Channel(room.platform, room.workspace_id, room.channel_id or "")  # type: ignore[arg-type]
+        try:
+            if new_message:
+                await publisher.post(
+                    channel, message, idempotency_key=f"mock:{room_id}:{tokens[-1][0].key}"
+                )
+            await self._edit_status(room, None, announcement=message)
+        except PublishError as exc:
+            async with self._sessions.begin() as session:
+                for _, token in tokens:
+                    await claims_repo.release_claim(
+                        session, token=token, now=self._clock.now(), error=str(exc)[:500]
                     )
-                await self._edit_status(room, None, announcement=message)
-            except PublishError as exc:
-                async with self._sessions.begin() as session:
-                    for _, token in tokens:
-                        await claims_repo.release_claim(
-                            session, token=token, now=self._clock.now(), error=str(exc)[:500]
-                        )
-                raise
+            raise
         done = self._clock.now()
         async with self._sessions.begin() as session:
             for a, token in tokens:
