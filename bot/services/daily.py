@@ -152,40 +152,79 @@ class ConnectionReserve:
 
     Each step borrows one for a single short transaction and gives it back before any platform
     call, so no cohort ever holds a connection while it waits on a platform; the reserve skips
-    the pool's ping and reset per step, which dominate a step's cost.
+    the pool's ping and reset per step, which dominate a step's cost. A connection nobody
+    borrowed for `idle_s` goes back to the pool, so a pass stalled on a platform holds none.
     """
 
-    def __init__(self, engine: AsyncEngine, size: int) -> None:
+    def __init__(self, engine: AsyncEngine, size: int, *, idle_s: float = 2.0) -> None:
         self._engine = engine
+        self._size = size
+        self._borrowed = 0
         self._slots = asyncio.Semaphore(size)
-        self._idle: list[AsyncConnection] = []
+        self._idle: list[tuple[AsyncConnection, float]] = []  # most recently used last
+        self.idle_s = idle_s
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def acquire(self) -> AsyncConnection:
         """Return an open connection (waiting while all `size` are in use)."""
         await self._slots.acquire()
         if self._idle:
-            return self._idle.pop()
+            self._borrowed += 1
+            return self._idle.pop()[0]
         try:
-            return await self._engine.connect()
+            conn = await self._engine.connect()
         except BaseException:
             self._slots.release()
             raise
+        self._borrowed += 1
+        return conn
 
     async def give_back(self, conn: AsyncConnection, *, healthy: bool) -> None:
         """Keep a connection for the next step, or close one a failed step may have broken."""
         try:
             if healthy:
-                self._idle.append(conn)
+                # loop time, not the injected clock: this is about sockets, not the schedule
+                self._idle.append((conn, asyncio.get_running_loop().time()))
             else:
                 await conn.close()
         finally:
+            self._borrowed -= 1
             self._slots.release()
 
+    def start_sweeping(self) -> None:
+        """Return connections idle longer than `idle_s` to the pool until `close_idle`."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="connection reserve sweep")
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.idle_s)
+            cutoff = asyncio.get_running_loop().time() - self.idle_s
+            stale = [conn for conn, since in self._idle if since <= cutoff]
+            self._idle = [(conn, since) for conn, since in self._idle if since > cutoff]
+            for conn in stale:
+                await conn.close()
+
     async def close_idle(self) -> None:
-        """Return every idle connection to the pool (between passes)."""
+        """Stop sweeping and return every idle connection to the pool (between passes)."""
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         idle, self._idle = self._idle, []
-        for conn in idle:
+        for conn, _ in idle:
             await conn.close()
+
+    @property
+    def idle_count(self) -> int:
+        """Return how many connections the reserve holds unused right now."""
+        return len(self._idle)
+
+    @property
+    def borrowed_count(self) -> int:
+        """Return how many connections steps are using right now."""
+        return self._borrowed
 
 
 class DailyService:
@@ -202,7 +241,7 @@ class DailyService:
         max_attempts: int = 6,
         base_backoff_s: float = 1.0,
         concurrency: int = 10_000,
-        db_concurrency: int = 15,
+        db_concurrency: int = 8,
         holder: str | None = None,
         policy: ClaimPolicy | None = None,
     ) -> None:
@@ -214,13 +253,11 @@ class DailyService:
         self.grace = grace
         self.max_attempts = max_attempts
         self.base_backoff_s = base_backoff_s
-        # Cohorts in flight wait on the platform, not on the database: only the short
-        # transactions are bounded (by the connection pool's size), not the cohorts.
+        # Cohorts in flight wait on the platform and hold no connection meanwhile, so they
+        # are bounded loosely; the database is bounded by `db_concurrency` connections.
         self._semaphore = asyncio.Semaphore(concurrency)
         self._db_slots = asyncio.Semaphore(db_concurrency)
-        self._reserve = ConnectionReserve(self._engine, db_concurrency)
-        # the level a one-statement step puts back (PostgreSQL's default; SQLite never switches)
-        self._isolation = "READ COMMITTED"
+        self.connections = ConnectionReserve(self._engine, db_concurrency)
         self._one_statement_record = post_repo.fenced_record_is_one_statement(
             self._engine.dialect.name
         )
@@ -284,23 +321,19 @@ class DailyService:
         once per message of every cohort's post, and a pool checkout pings and resets. A step
         of one statement runs without BEGIN and COMMIT: the statement is its own transaction.
         """
-        conn = await self._reserve.acquire()
+        conn = await self.connections.acquire()
         healthy = False
         try:
             if one_statement:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                try:
-                    yield conn
-                finally:
-                    # ends the Connection's own bookkeeping; the statement committed itself
+                yield conn  # no transaction begun: the store runs it as its own
+                if conn.in_transaction():  # the statement went through an autobegun one
                     await conn.commit()
-                    await conn.execution_options(isolation_level=self._isolation)
             else:
                 async with conn.begin():
                     yield conn
             healthy = True
         finally:
-            await self._reserve.give_back(conn, healthy=healthy)
+            await self.connections.give_back(conn, healthy=healthy)
 
     async def publish_due(
         self, now: datetime, *, cohort_ids: Iterable[int] | None = None
@@ -317,12 +350,13 @@ class DailyService:
             return now + (self._clock.now() - started)
 
         self._passes += 1
+        self.connections.start_sweeping()
         try:
             return await self._publish_due(now, step_now, cohort_ids)
         finally:
             self._passes -= 1
             if not self._passes:
-                await self._reserve.close_idle()
+                await self.connections.close_idle()
 
     async def _publish_due(
         self, now: datetime, step_now: Callable[[], datetime], cohort_ids: Iterable[int] | None
@@ -458,6 +492,11 @@ class DailyService:
                 token.epoch,
             )
             report.lost.append((cohort.id, day))
+        except Exception as exc:
+            # A bug or a database hiccup: give the claim back so the next pass resumes at
+            # once (looking in the channel's history first) instead of after the lease.
+            await self._release_after_error(token, post.id, exc, step_now)
+            raise
 
     async def _send_parts(
         self,
@@ -543,6 +582,24 @@ class DailyService:
                 )
                 await claim_repo.finish_claim(conn, token=token, now=step_now())
         report.posted.append((cohort.id, day))
+
+    async def _release_after_error(
+        self,
+        token: ClaimToken,
+        post_id: int,
+        exc: Exception,
+        step_now: Callable[[], datetime],
+    ) -> None:
+        try:
+            async with self._step() as conn:
+                if await claim_repo.release_claim(
+                    conn, token=token, now=step_now(), error=repr(exc)
+                ):
+                    await post_repo.note_post_error(conn, post_id=post_id, error=repr(exc))
+        except Exception:
+            log.warning(
+                "could not release %s; its lease runs out instead", token.key, exc_info=True
+            )
 
     async def _give_up(
         self,

@@ -13,7 +13,6 @@ from alembic import op
 
 import bot.store.types
 
-
 revision: str = "1b854982f301"
 down_revision: str | None = "c94b4322d44b"
 branch_labels: str | Sequence[str] | None = None

@@ -299,9 +299,9 @@ async def test_a_bot_paused_past_its_lease_posts_nothing_twice_after_a_takeover(
 async def test_two_healthy_bots_on_a_slow_slack_keep_their_claims(
     pg: dict[str, Any], slack: SlowSlack, bots: list[BotProcess], tmp_path: Path
 ) -> None:
-    # Every post takes 0.5 s and a day 6 of them: far past the 1.5 s lease, had it not been
-    # renewed from now at every step.
-    opts = {"tick": 0.2, "heartbeat": 0.3, "lease": 1.5}
+    # Every post takes 0.5 s and a day 6 of them: past the 2.5 s lease, had it not been
+    # renewed from now at every step. Heartbeats are slow here: nobody is declared dead.
+    opts = {"tick": 0.2, "heartbeat": 1.0, "lease": 2.5}
     total = len(expected_keys(pg["cohort_ids"]))
     bots.extend(
         await asyncio.gather(

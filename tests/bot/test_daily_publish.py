@@ -390,3 +390,82 @@ def test_no_day_names_a_command_that_does_not_exist_or_is_cut_for_a_platform() -
             assert "/submit" not in text, day
             if message.key.startswith("q:"):
                 assert message.thread_title == f"{message.key[2:]} {message.text}"
+
+
+async def test_a_post_begun_before_claims_existed_looks_in_history_before_each_part(
+    db: Any, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    # A record left 'claimed' by a bot of the previous version, which had posted two parts
+    # and recorded only the first: there is no claim row, so this claim is epoch 1, yet not new.
+    cohort = await make_cohort(db, clock)
+    clock.advance(minutes=1)
+    parts = compose_day(load_library().day(1))
+    keys = [f"studybot:{cohort.id}:1:{m.key}" for m in parts]
+    channel = Channel("slack", "T1", "C1")
+    for message, key in zip(parts[:2], keys[:2], strict=True):
+        await publisher.post(channel, message, idempotency_key=key)
+    async with db.sessions() as session:
+        session.add(
+            DayPost(
+                cohort_id=cohort.id,
+                day=1,
+                status="claimed",
+                scheduled_for=START,
+                claimed_by="old-bot",
+                claimed_at=START,
+                lease_until=START,
+                message_ids={"plan": {"message_id": "ts0", "channel_id": "C1", "thread_id": None}},
+            )
+        )
+        await session.commit()
+    report = await daily(db, publisher, clock).publish_due(clock.now())
+    assert report.posted == [(cohort.id, 1)]
+    assert publisher.order == keys  # the second part was found, not sent again
+
+
+async def test_after_an_unexpected_error_the_next_pass_resumes_at_once(
+    db: Any, clock: FakeClock
+) -> None:
+    class FailsOnce(RecordingPublisher):
+        async def post(
+            self, channel: Channel, message: Message, *, idempotency_key: str
+        ) -> SentMessage:
+            sent = await super().post(channel, message, idempotency_key=idempotency_key)
+            if len(self.order) == 2 and not self.dms:
+                self.dms.append(("", message))  # fail once, after the platform took it
+                raise RuntimeError("a bug after the send")
+            return sent
+
+    publisher = FailsOnce()
+    await make_cohort(db, clock)
+    clock.advance(minutes=1)
+    service = daily(db, publisher, clock)
+    assert (await service.publish_due(clock.now())).failed
+    report = await service.publish_due(clock.now())  # no lease to wait out
+    assert report.posted == [(1, 1)]
+    assert len(publisher.order) == len(set(publisher.order)) == parts_of_day(1)
+
+
+async def test_no_connection_is_held_while_the_platform_is_called(
+    db: Any, clock: FakeClock
+) -> None:
+    seen: list[tuple[int, bool]] = []
+
+    class Watching(RecordingPublisher):
+        async def post(
+            self, channel: Channel, message: Message, *, idempotency_key: str
+        ) -> SentMessage:
+            in_transaction = any(conn.in_transaction() for conn, _ in service.connections._idle)
+            seen.append((service.connections.borrowed_count, in_transaction))
+            return await super().post(channel, message, idempotency_key=idempotency_key)
+
+    publisher = Watching()
+    await make_cohort(db, clock)
+    clock.advance(minutes=1)
+    service = daily(db, publisher, clock)
+    report = await service.publish_due(clock.now())
+    assert report.posted == [(1, 1)]
+    # the only cohort borrows no connection and leaves none in a transaction while it posts
+    assert len(seen) == parts_of_day(1)
+    assert all(borrowed == 0 and not busy for borrowed, busy in seen)
+    assert service.connections.idle_count == 0  # all handed back to the pool after the pass
