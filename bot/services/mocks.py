@@ -1056,16 +1056,18 @@ class MockService:
             room.last_new_message_at is None or now - room.last_new_message_at >= NEW_MESSAGE_EVERY
         )
         sent_at = self._clock.now()
-        async with self._sessions.begin() as session:
-            for _, token in tokens:
-                await claims_repo.fence(session, token=token, now=sent_at, policy=self.policy)
+        if not self.policy.fence_still_fresh(now, sent_at):
+            # Taken long ago (a paused process): check the claims still hold before sending.
+            async with self._sessions.begin() as session:
+                for _, token in tokens:
+                    await claims_repo.fence(session, token=token, now=sent_at, policy=self.policy)
         channel = Channel(room.platform, room.workspace_id, room.channel_id or "")  # type: ignore[arg-type]
         try:
             if new_message:
                 await publisher.post(
                     channel, message, idempotency_key=f"mock:{room_id}:{tokens[-1][0].key}"
                 )
-            await self._edit_status(room, None, announcement=message)
+            await self._edit_status(room, None, announcement=message, timeline_room=room)
         except PublishError as exc:
             async with self._sessions.begin() as session:
                 for _, token in tokens:
@@ -1094,7 +1096,7 @@ class MockService:
                 report.sent.append((room_id, a.key, sent_at))
             fresh = await repo.get_room(session, room_id=room_id, lock=True)
             assert fresh is not None
-            keys = await repo.announcement_keys(session, room_id=room_id)
+            keys = {*keys, *due.dropped, *(a.key for a, _ in tokens)}
             changes: dict[str, Any] = {}
             if fresh.status == "running" and fresh.started_at is not None:
                 rest = due_announcements(timeline_of(fresh, self.phases), done, keys)
@@ -1133,13 +1135,33 @@ class MockService:
         return Message(header=f"Mock {room.id}", text="\n".join(lines), fields=tuple(fields))
 
     async def _edit_status(
-        self, room: MockRoom, view: RoomView | None, *, announcement: Message | None = None
+        self,
+        room: MockRoom,
+        view: RoomView | None,
+        *,
+        announcement: Message | None = None,
+        timeline_room: MockRoom | None = None,
     ) -> None:
         """Edit the room's one status message in place (post it the first time)."""
         publisher = self._publishers.get(room.platform)
         if publisher is None or room.channel_id is None:
             return
         now = self._clock.now()
+        if view is None and timeline_room is not None and timeline_room.started_at is not None:
+            # The timer's own edit: the time left comes from the state it just read.
+            where = phase_at(timeline_of(timeline_room, self.phases), now)
+            view = RoomView(
+                room_id=room.id or 0,
+                status=room.status,
+                kind=room.kind,
+                round=room.round,
+                interviewer="",
+                candidate="",
+                scenario="",
+                phase=where.phase.name,
+                phase_left_min=where.minutes_left,
+                total_left_min=where.total_left,
+            )
         if view is None:
             async with self._sessions() as session:
                 fresh = await repo.get_room(session, room_id=room.id or 0)
@@ -1177,7 +1199,10 @@ class MockService:
         now = self._clock.now()
         closed: list[MockRoom] = []
         async with self._sessions.begin() as session:
-            for room in await repo.open_rooms(session):
+            candidates = await repo.stale_rooms(
+                session, matched_before=now - self.no_show, touched_before=now - self.idle_close
+            )
+            for room in candidates:
                 if room.status == "matched" and room.matched_at is not None:
                     if now - room.matched_at >= self.no_show and len(room.confirmed) < 2:
                         await self._release(

@@ -162,6 +162,24 @@ async def open_rooms(session: AsyncSession) -> Sequence[MockRoom]:
     return result.scalars().all()
 
 
+async def stale_rooms(
+    session: AsyncSession, *, matched_before: datetime, touched_before: datetime
+) -> Sequence[MockRoom]:
+    """Return rooms that may be stale: matched long ago, or left untouched while not running."""
+    result = await session.execute(
+        select(MockRoom)
+        .where(
+            or_(
+                (col(MockRoom.status) == "matched") & (col(MockRoom.matched_at) <= matched_before),
+                col(MockRoom.status).in_(("matched", "paused", "scoring"))
+                & (col(MockRoom.last_activity_at) <= touched_before),
+            )
+        )
+        .order_by(col(MockRoom.id))
+    )
+    return result.scalars().all()
+
+
 async def update_room(session: AsyncSession, *, room_id: int, **changes: object) -> None:
     """Write changes to a room."""
     await session.execute(
