@@ -993,23 +993,28 @@ class MockService:
         # room by more than its own share, and the connection pool is never exhausted.
         gate = asyncio.Semaphore(self.rooms_in_flight)
 
-        async def one(room_id: int) -> None:
+        async def one(room: MockRoom) -> None:
+            room_id = room.id or 0
             async with gate:
                 try:
-                    await self._announce_room(room_id, report)
+                    await self._announce_room(room_id, report, room=room)
                 except ClaimLost:
                     report.lost += 1
                 except Exception:  # one room's failure must not stop the others' timers
                     log.exception("mock room %s: announcement failed", room_id)
 
-        await asyncio.gather(*(one(room.id or 0) for room in rooms))
+        await asyncio.gather(*(one(room) for room in rooms))
         return report
 
-    async def _announce_room(self, room_id: int, report: TimerReport) -> None:
+    async def _announce_room(
+        self, room_id: int, report: TimerReport, *, room: MockRoom | None = None
+    ) -> None:
         now = self._clock.now()
         tokens: list[tuple[Announcement, ClaimToken]] = []
         async with self._sessions.begin() as session:
-            room = await repo.get_room(session, room_id=room_id)
+            # The row the due-rooms query just read is fresh enough: the claims decide.
+            if room is None:
+                room = await repo.get_room(session, room_id=room_id)
             if room is None or room.status != "running" or room.started_at is None:
                 return
             keys = await repo.announcement_keys(session, room_id=room_id)
@@ -1078,7 +1083,9 @@ class MockService:
         done = self._clock.now()
         async with self._sessions.begin() as session:
             for a, token in tokens:
-                await claims_repo.fence(session, token=token, now=done, policy=self.policy)
+                # Finishing is fenced (holder and epoch): a claim taken over records nothing.
+                if not await claims_repo.finish_claim(session, token=token, now=done):
+                    raise ClaimLost(token.key, token.epoch)
                 await repo.record_announcement(
                     session,
                     announcement=MockAnnouncement(
@@ -1092,7 +1099,6 @@ class MockService:
                         epoch=token.epoch,
                     ),
                 )
-                await claims_repo.finish_claim(session, token=token, now=done)
                 report.sent.append((room_id, a.key, sent_at))
             fresh = await repo.get_room(session, room_id=room_id, lock=True)
             assert fresh is not None
