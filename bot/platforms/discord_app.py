@@ -612,7 +612,10 @@ async def run_discord(bot: StudyBot) -> None:
     """Connect to Discord and serve commands and thread replies until stopped."""
     token = _token(bot.settings)
     _use_api_base(bot.settings)
+    from bot.platforms.discord_mock_rooms import DiscordRoomHost
+
     client = StudyBotDiscord(bot, application_id=bot.settings.discord.application_id)
     bot.add_publisher("discord", client.publisher)
+    bot.mocks.add_room_host("discord", DiscordRoomHost(client))
     async with client:
         await client.start(token)

@@ -979,8 +979,11 @@ def signed_web_app(bot: StudyBot, app: AsyncApp) -> tuple[web.Application, Signe
 
 async def run_slack(bot: StudyBot, *, ready: asyncio.Event | None = None) -> None:
     """Serve the Slack face until cancelled: Socket Mode with an app token, else HTTP."""
+    from bot.platforms.slack_mock_rooms import SlackRoomHost
+
     app, publisher = build_slack_app(bot)
     bot.add_publisher("slack", publisher)
+    bot.mocks.add_room_host("slack", SlackRoomHost(publisher))
     settings = bot.settings.slack
     try:
         if settings.app_token:
