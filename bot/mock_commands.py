@@ -169,3 +169,23 @@ async def _mock_scorecard(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> 
 )
 async def _mock_selfrate(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
     return Reply.text(await bot.mocks.self_rate(actor, args["level"]), tone="success")
+
+
+@command(
+    "simulate",
+    "Console only: watch a whole mock by two simulated members on a fast clock",
+    group="mock",
+    options=(Option("speed", "clock speed-up (default 180: 45 minutes in 15 s)", "int"),),
+    slow=True,
+)
+async def _mock_simulate(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    if actor.platform != "console":
+        raise InvalidInput(
+            "Only the local console simulates a mock; /mock join pairs you with a member."
+        )
+    speed = args.get("speed", 180)
+    if not 1 <= speed <= 6000:
+        raise InvalidInput("Simulate at a speed from 1 to 6000, e.g. /mock simulate 180.")
+    from bot.mock_demo import simulate_mock
+
+    return Reply.text(await simulate_mock(bot, actor, float(speed)), tone="success")

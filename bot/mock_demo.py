@@ -23,7 +23,11 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.app import StudyBot
+    from bot.services.context import Actor
 
 DEMO_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 INTERVIEWER = ("U-ada", "Ada")
@@ -299,6 +303,99 @@ def demo_command(
                 f"(due {e['due_min']:.2f}) by {e['process']}"
             )
     return timeline
+
+
+# --- the console's simulated mock --------------------------------------------------------
+
+SIMULATED = (("sim-ada", "Ada (simulated)"), ("sim-bob", "Bob (simulated)"))
+
+
+def scorecard_form(
+    aspects: list[str], scale: tuple[str, ...], reds: list[str], greens: list[str]
+) -> list[str]:
+    """Return the console form's questions, one line each, in the order they are asked."""
+    from bot.domain.scorecards import SCALE_LABELS
+
+    levels = " / ".join(SCALE_LABELS[level] for level in scale)
+    lines = [f"{aspect}? ({levels})" for aspect in aspects]
+    lines.append("Red flags seen? " + " | ".join(reds))
+    lines.append("Green flags seen? " + " | ".join(greens))
+    lines.append("Comment for the candidate?")
+    return lines
+
+
+async def simulate_mock(bot: StudyBot, actor: Actor, speed: float) -> str:
+    """Run a whole mock in the actor's cohort with two simulated members; return a summary."""
+    from bot.clock import ScaledClock
+    from bot.domain.scorecards import SCALE_LABELS
+    from bot.messages import Channel, Message
+    from bot.services.context import Actor
+    from bot.services.mocks import MockService, MockTimers
+
+    clock = ScaledClock(datetime.now(UTC), speed)
+    service = MockService(
+        bot.sessions,
+        bot.library,
+        clock,
+        bot.publishers,
+        holder=f"{bot.mocks.holder}:console-simulation",
+        policy=bot.mocks.policy,
+    )
+    members = [
+        Actor(actor.platform, actor.workspace_id, actor.channel_id, uid, name)
+        for uid, name in SIMULATED
+    ]
+    for member in members:
+        await bot.cohorts.join(member)
+        if (await service.status_of(member)).position:  # queued by an interrupted run
+            await service.leave(member)
+    view = None
+    for member in members:
+        view = (await service.join(member)).room or view
+    assert view is not None
+    room = f"mock-{view.room_id}"
+    by_name = {
+        m.display_name: Actor(m.platform, m.workspace_id, room, m.user_id, m.display_name)
+        for m in members
+    }
+    interviewer, candidate = by_name[view.interviewer], by_name[view.candidate]
+    publisher = bot.publishers.require(actor.platform)
+    channel = Channel(actor.platform, actor.workspace_id, room)
+
+    said = iter(range(1, 1_000_000))
+
+    async def say(text: str) -> None:
+        key = f"mock:{view.room_id}:simulated:{next(said)}"
+        await publisher.post(channel, Message(text=text), idempotency_key=key)
+
+    await say(f"{interviewer.display_name} types /mock start")
+    await service.start(interviewer)
+    timers = MockTimers(service, clock, tick_s=5.0)
+    task = asyncio.create_task(timers.run())
+    try:
+        while True:
+            current = (await service.status_of(interviewer)).room
+            if current is None or current.status not in ("running", "paused"):
+                break
+            await clock.sleep(30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    aspects, scale, reds, greens = service.scorecard_form()
+    questions = scorecard_form(aspects, scale, reds, greens)
+    ratings = {a: ("great" if i % 3 == 0 else "good") for i, a in enumerate(aspects)}
+    answers = [SCALE_LABELS[ratings[a]] for a in aspects] + [
+        reds[0],
+        greens[0],
+        "Clear trade-offs.",
+    ]
+    for question, answer in zip(questions, answers, strict=True):
+        await say(f"{interviewer.display_name} · {question}\n  → {answer}")
+    await service.self_rate(candidate, "good")
+    await say(f"{candidate.display_name} types /mock selfrate good")
+    return await service.submit_scorecard(
+        interviewer, ratings=ratings, flags=[reds[0], greens[0]], comment="Clear trade-offs."
+    )
 
 
 def _main() -> None:
