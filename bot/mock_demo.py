@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.messages import Platform
+
 if TYPE_CHECKING:
     from bot.app import StudyBot
     from bot.services.context import Actor
@@ -58,7 +60,7 @@ class AnchoredClock:
 class QuietPublisher:
     """The demo's room: it keeps nothing and says nothing (the timeline is in the database)."""
 
-    platform = "console"
+    platform: Platform = "console"
 
     def __init__(self) -> None:
         self._n = 0
