@@ -32,6 +32,7 @@ from bot.platforms.discord_render import (
     render_messages,
     thread_name,
 )
+from bot.platforms.discord_scorecard import SCORECARD_PATH, open_scorecard
 from bot.platforms.face_plumbing import (
     clip,
     member_actor,
@@ -353,6 +354,9 @@ class StudyBotDiscord(discord.Client):
     ) -> None:
         """Run a catalogue command for an interaction: defer first when slow, then answer."""
         spec = catalogue.COMMANDS[path]
+        if path == SCORECARD_PATH and not args:  # select menus on the guide's scale
+            await open_scorecard(self, interaction)
+            return
         if missing_text_options(spec, args) and ask_for_text:
             await interaction.response.send_modal(LongTextModal(self, spec, args))
             return
