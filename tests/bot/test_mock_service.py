@@ -326,3 +326,98 @@ async def test_leave_while_matched_and_no_show(service: MockService, clock: Fake
     assert len(await service.close_stale()) == 1
     assert (await service.status_of(BOB)).position == 1
     assert (await service.status_of(CAL)).position is None
+
+
+async def test_book_shows_the_slot_in_each_members_zone(
+    db: Any, service: MockService, clock: FakeClock, publisher: RecordingPublisher
+) -> None:
+    cohorts = CohortService(db.sessions, clock)
+    await cohorts.set_member_timezone(BOB, "Europe/Berlin")
+    await cohorts.set_member_timezone(CAL, "America/New_York")
+    with pytest.raises(InvalidInput, match="YYYY-MM-DD HH:MM"):
+        await service.book(BOB, "tomorrow at six")
+    with pytest.raises(InvalidInput, match="in the future"):
+        await service.book(BOB, "2026-12-01 10:00")
+    first = await service.book(BOB, "2026-12-05 18:00")
+    assert first.position == 1 and first.slot == "Sat 05 Dec 18:00 (Europe/Berlin)"
+    await service.join(CAL)  # queued now, not for the slot: no pair
+    assert (await service.status_of(CAL)).position == 1
+    await service.leave(CAL)
+    second = await service.book(CAL, "2026-12-05 12:00")  # the same instant, New York time
+    assert second.room is not None
+    intro = next(m for _, m in publisher.posts if m.header == "Mock interview")
+    booked = next(f.value for f in intro.fields if f.name == "Booked for")
+    assert "Bob: Sat 05 Dec 18:00 (Europe/Berlin)" in booked
+    assert "Cal: Sat 05 Dec 12:00 (America/New_York)" in booked
+
+
+async def test_a_long_wait_keeps_the_place(service: MockService, clock: FakeClock) -> None:
+    await service.join(BOB)
+    clock.advance(minutes=20)
+    view = await service.status_of(BOB)
+    assert view.position == 1 and view.long_wait and view.waited_min == pytest.approx(20)
+
+
+async def test_an_untouched_room_is_closed(service: MockService, clock: FakeClock) -> None:
+    interviewer, _, room_id = await paired(service)
+    await service.start(interviewer)
+    await service.pause(interviewer)
+    clock.advance(hours=1)
+    assert await service.close_stale() == []
+    clock.advance(hours=1, minutes=1)
+    assert await service.close_stale() == [room_id]
+    assert (await service.status_of(BOB)).room is None
+
+
+async def test_a_pair_gets_a_scenario_neither_has_had(
+    db: Any, service: MockService, clock: FakeClock
+) -> None:
+    seen: list[str | None] = []
+    for _ in range(3):
+        interviewer, candidate, room_id = await paired(service)
+        await service.start(interviewer)
+        await service.end(interviewer)
+        async with db.sessions() as s:
+            room = await repo.get_room(s, room_id=room_id)
+            assert room is not None
+            seen.append(room.scenario_id)
+            await repo.update_room(s, room_id=room_id, status="closed")
+            await s.commit()
+    assert seen[0] == "guide:ml-serving"
+    assert len(set(seen)) == 3  # repeats are allowed partners, never repeated scenarios
+
+
+def test_a_bank_scenario_brief_marks_what_comes_from_the_guide() -> None:
+    from bot.services.mocks import compose_brief, scenarios_from
+
+    library = load_library()
+    scenarios = scenarios_from(library)
+    guide, bank = scenarios[0], next(s for s in scenarios if s.id.startswith("E11-"))
+    full = {f.name: f.value for f in compose_brief(library, guide).fields}
+    assert "Key numbers" in full and "Expect:" in full["Clarifying questions"]
+    assert any(name.startswith("Deep dive") for name in full)
+    partial = {f.name: f.value for f in compose_brief(library, bank).fields}
+    assert partial["Scenario"] == bank.text
+    assert partial["Rubric points"].count("•") == len(bank.rubric)
+    assert "Key numbers" not in partial
+    assert "Red flags (from the guide)" in partial
+    generic_traps = partial["Trap questions (from the guide)"]
+    assert "microservices" not in generic_traps and "retrain" in generic_traps
+    assert any(s.id.startswith("D") for s in scenarios)  # the day plans' design prompts
+
+
+async def test_at_most_one_new_message_a_minute_the_rest_edits_the_status(
+    db: Any, service: MockService, clock: FakeClock, publisher: RecordingPublisher
+) -> None:
+    interviewer, _, _ = await paired(service)
+    await service.start(interviewer)
+    await run_clock(service, clock, 4)  # then down from minute 4 to 14:40
+    clock.advance(minutes=10, seconds=40)
+    before = len(publisher.posts)
+    recovered = await service.announce_due()
+    assert [k for _, k, _ in recovered.sent] == ["phase:high-level-design", "warning:deep-dive"]
+    clock.advance(20)  # 15:00, twenty seconds after that message
+    assert [k for _, k, _ in (await service.announce_due()).sent] == ["phase:deep-dive"]
+    new = [m for _, m in publisher.posts[before:] if "status" not in (m.header or "")]
+    assert len(new) == 1 and "High-Level Design** began 9 minutes ago" in new[0].text
+    assert "**Deep Dive** begins now" in publisher.edits[-1][1].text
