@@ -532,7 +532,7 @@ class MockService:
                 channel_id=opened.channel_id,
                 voice_channel_id=opened.voice_channel_id,
             )
-        room.channel_id = opened.channel_id
+        room.channel_id, room.voice_channel_id = opened.channel_id, opened.voice_channel_id
         await self._post_intro(room, interviewer, candidate)
 
     async def _post_intro(self, room: MockRoom, interviewer: Member, candidate: Member) -> None:
@@ -552,7 +552,12 @@ class MockService:
             f"Mock round {room.round} ({room.kind}). Interviewer: **{interviewer.display_name}**; "
             f"candidate: **{candidate.display_name}**. Both confirm with /mock status within "
             f"{int(self.no_show.total_seconds() // 60)} minutes, then /mock start begins the "
-            "45 minutes."
+            "45 minutes. "
+            + (
+                "Talk in the room's voice channel."
+                if room.voice_channel_id
+                else "Start a call (on Slack, a huddle) in this room to talk."
+            )
         )
         fields = []
         if scenario is not None:
