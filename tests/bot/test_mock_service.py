@@ -14,7 +14,7 @@ from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound, StudyBotErr
 from bot.messages import Channel, Message, SentMessage
 from bot.services.cohorts import CohortService
 from bot.services.context import Actor
-from bot.services.mocks import MockService
+from bot.services.mocks import MockService, OpenedRoom, RoomRequest
 from bot.store import mocks as repo
 from content import load_library
 
@@ -421,3 +421,34 @@ async def test_at_most_one_new_message_a_minute_the_rest_edits_the_status(
     new = [m for _, m in publisher.posts[before:] if "status" not in (m.header or "")]
     assert len(new) == 1 and "High-Level Design** began 9 minutes ago" in new[0].text
     assert "**Deep Dive** begins now" in publisher.edits[-1][1].text
+
+
+class RecordingHost:
+    """A room host that remembers the rooms it opened and closed."""
+
+    def __init__(self) -> None:
+        self.opened: list[RoomRequest] = []
+        self.closed: list[OpenedRoom] = []
+
+    async def open_room(self, request: RoomRequest) -> OpenedRoom:
+        self.opened.append(request)
+        return OpenedRoom(f"thread-{len(self.opened)}", f"voice-{len(self.opened)}")
+
+    async def close_room(self, room: OpenedRoom) -> None:
+        self.closed.append(room)
+
+
+async def test_the_face_opens_the_private_room_and_closes_it(
+    service: MockService, publisher: RecordingPublisher
+) -> None:
+    host = RecordingHost()
+    service.add_room_host("console", host)
+    await service.join(BOB)
+    view = await service.join(CAL)
+    assert view.room is not None
+    [request] = host.opened
+    assert set(request.user_ids) == {"U-bob", "U-cal"} and request.cohort_channel_id == "C1"
+    assert publisher.posts[0][0] == "thread-1"  # the introduction went into the private room
+    assert "voice channel" in publisher.posts[0][1].text
+    await service.leave(BOB)
+    assert host.closed == [OpenedRoom("thread-1", "voice-1")]
