@@ -1105,19 +1105,26 @@ class MockService:
                     ),
                 )
                 report.sent.append((room_id, a.key, sent_at))
-            fresh = await repo.get_room(session, room_id=room_id, lock=True)
-            assert fresh is not None
             keys = {*keys, *due.dropped, *(a.key for a, _ in tokens)}
-            changes: dict[str, Any] = {}
-            if fresh.status == "running" and fresh.started_at is not None:
-                rest = due_announcements(timeline_of(fresh, self.phases), done, keys)
-                changes["next_due_at"] = done if rest.announce else rest.next_due_at
+            if any(a.kind == AnnouncementKind.END for a, _ in tokens):
+                await repo.update_room(
+                    session,
+                    room_id=room_id,
+                    status="scoring",
+                    next_due_at=None,
+                    finished_at=done,
+                    last_new_message_at=sent_at if new_message else room.last_new_message_at,
+                )
+                return
+            rest = due_announcements(timeline_of(room, self.phases), done, keys)
+            changes: dict[str, Any] = {"next_due_at": done if rest.announce else rest.next_due_at}
             if new_message:
                 changes["last_new_message_at"] = sent_at
-            if any(a.kind == AnnouncementKind.END for a, _ in tokens):
-                changes.update(status="scoring", next_due_at=None, finished_at=done)
-            if changes:
-                await repo.update_room(session, room_id=room_id, **changes)
+            # Compare-and-set on the state this pass read: a pause, resume or extension made
+            # meanwhile wrote its own next_due_at, which must not be overwritten.
+            await repo.update_room_if_unchanged(
+                session, room_id=room_id, next_due_at=room.next_due_at, changes=changes
+            )
 
     def _compose_announcements(
         self, room: MockRoom, due: Sequence[Announcement], now: datetime

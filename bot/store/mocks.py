@@ -190,6 +190,28 @@ async def update_room(session: AsyncSession, *, room_id: int, **changes: object)
     )
 
 
+async def update_room_if_unchanged(
+    session: AsyncSession,
+    *,
+    room_id: int,
+    next_due_at: datetime | None,
+    changes: dict[str, object],
+) -> bool:
+    """Write changes to a running room whose next_due_at is still the one read; else False."""
+    condition = (
+        col(MockRoom.next_due_at).is_(None)
+        if next_due_at is None
+        else col(MockRoom.next_due_at) == next_due_at
+    )
+    result = await session.execute(
+        update(MockRoom)
+        .where(col(MockRoom.id) == room_id, col(MockRoom.status) == "running", condition)
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def announcement_keys(session: AsyncSession, *, room_id: int) -> set[str]:
     """Return the keys of every announcement made (or dropped) in a room."""
     result = await session.execute(

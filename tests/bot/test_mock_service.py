@@ -14,7 +14,7 @@ from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound, StudyBotErr
 from bot.messages import Channel, Message, SentMessage
 from bot.services.cohorts import CohortService
 from bot.services.context import Actor
-from bot.services.mocks import MockService, OpenedRoom, RoomRequest
+from bot.services.mocks import MockService, OpenedRoom, RoomRequest, TimerReport
 from bot.store import mocks as repo
 from content import load_library
 
@@ -452,3 +452,31 @@ async def test_the_face_opens_the_private_room_and_closes_it(
     assert "voice channel" in publisher.posts[0][1].text
     await service.leave(BOB)
     assert host.closed == [OpenedRoom("thread-1", "voice-1")]
+
+
+async def test_the_timer_moves_next_due_by_compare_and_set(
+    db: Any, service: MockService, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results: list[bool] = []
+    real = repo.update_room_if_unchanged
+
+    async def spy(session: Any, **kw: Any) -> bool:
+        results.append(await real(session, **kw))
+        return results[-1]
+
+    monkeypatch.setattr(repo, "update_room_if_unchanged", spy)
+    interviewer, _, _ = await paired(service)
+    await service.start(interviewer)
+    await run_clock(service, clock, 20)
+    assert results and all(results)  # nothing else touched the room: every write held
+    results.clear()
+    clock.advance(minutes=9)  # the warning at 29 is due ...
+    async with db.sessions() as s:
+        [room] = await repo.rooms_due(s, now=clock.now())
+    await service.pause(interviewer)  # ... and the member pauses before the timer writes
+    await service._announce_room(room.id or 0, TimerReport(), room=room)
+    assert results == [False]  # the pause's own next_due_at stands, not the timer's 30:00
+    async with db.sessions() as s:
+        fresh = await repo.get_room(s, room_id=room.id or 0)
+    assert fresh is not None and fresh.status == "paused"
+    assert fresh.next_due_at == clock.now()
