@@ -223,7 +223,7 @@ def main() -> None:
     parser.add_argument("--scaled-s", type=float, default=90.0, help="45 minutes become this")
     parser.add_argument("--stagger-s", type=float, default=10.0, help="starts spread over this")
     parser.add_argument("--platform-ms", type=float, default=5.0)
-    parser.add_argument("--in-flight", type=int, default=4, help="rooms announced at once")
+    parser.add_argument("--in-flight", type=int, default=8, help="rooms announced at once")
     parser.add_argument("--tick-s", type=float, default=0.05, help="real seconds between looks")
     parser.add_argument("--pg", default=None, help="PostgreSQL URL (a private schema is used)")
     args = parser.parse_args()

@@ -320,7 +320,7 @@ class MockService:
         self.queue_wait = queue_wait
         self.phases = plan_phases(library.guide.phases)
         self.changed = asyncio.Event()  # set when a local command moved a timer
-        self.rooms_in_flight = 4
+        self.rooms_in_flight = 8  # well under the connection pool (5 + 10 overflow)
 
     @property
     def library(self) -> Library:
