@@ -26,6 +26,7 @@ from bot.messages import Publisher
 from bot.services.answers import AnswerService
 from bot.services.cohorts import CohortService
 from bot.services.daily import DailyService
+from bot.services.mocks import MockService
 from bot.settings import Settings, mask_secrets
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.migrate import pending_message
@@ -128,6 +129,7 @@ class Services:
     cohorts: CohortService
     daily: DailyService
     answers: AnswerService
+    mocks: MockService
 
 
 @dataclass
@@ -213,6 +215,17 @@ class StudyBot:
                 llm=self.llm_config,
                 publishers=self.publishers,
             ),
+            mocks=MockService(
+                self.sessions,
+                self.library,
+                self.clock,
+                self.publishers,
+                holder=daily.holder,
+                policy=daily.policy,
+                no_show=timedelta(minutes=self.settings.mock.no_show_minutes),
+                idle_close=timedelta(minutes=self.settings.mock.idle_close_minutes),
+                queue_wait=timedelta(minutes=self.settings.mock.queue_wait_minutes),
+            ),
         )
 
     def warm_graders(self) -> None:
@@ -260,6 +273,11 @@ class StudyBot:
     def answers(self) -> AnswerService:
         """Return the answer service."""
         return self.services.answers
+
+    @property
+    def mocks(self) -> MockService:
+        """Return the mock interview service."""
+        return self.services.mocks
 
     def add_publisher(self, platform: str, publisher: Publisher) -> None:
         """Register a face's publisher for posts to its platform."""

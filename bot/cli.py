@@ -620,9 +620,20 @@ def grade(
 def mock_demo(
     speed: Annotated[float, typer.Option("--speed", help="Clock speed-up.")] = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
+    pause_at: Annotated[float | None, typer.Option("--pause-at", help="Pause at minute.")] = None,
+    resume_at: Annotated[float | None, typer.Option("--resume-at", help="Resume at.")] = None,
+    restart_at: Annotated[
+        float | None, typer.Option("--restart-at", help="Kill the bot process at this minute.")
+    ] = None,
 ) -> None:
     """Run a whole mock interview on a fast clock and print its announcement timeline."""
-    raise fail("mock rooms are not available in this version yet", 2)
+    from bot.errors import StudyBotError
+    from bot.mock_demo import demo_command
+
+    try:
+        demo_command(speed, pause_at, resume_at, restart_at, as_json)
+    except StudyBotError as exc:
+        raise fail(str(exc), 2) from None
 
 
 @app.command()

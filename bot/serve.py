@@ -97,6 +97,7 @@ async def serve(
 
 async def run_platforms(settings: Settings, clock: Clock) -> None:
     """Run Discord and/or Slack until one of them stops; the scheduler runs beside them."""
+    from bot.mock_timing import with_mock_timers
     from bot.scheduling import DailyScheduler
 
     try:
@@ -108,7 +109,7 @@ async def run_platforms(settings: Settings, clock: Clock) -> None:
         await serve(
             bot,
             configured_faces(settings),
-            DailyScheduler(bot),
+            with_mock_timers(bot, DailyScheduler(bot)),
             heartbeat=process_heartbeat(bot),
         )
     finally:

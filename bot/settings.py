@@ -218,6 +218,17 @@ class RunnerSettings(BaseSettings):
         return _check_redis_url(value, "STUDYBOT_RUNNER_REDIS_URL")
 
 
+class MockSettings(BaseSettings):
+    """Paired mock interviews: how long the queue, a match and a quiet room may wait."""
+
+    model_config = SettingsConfigDict(env_prefix="STUDYBOT_MOCK_", **_ENV)  # type: ignore[typeddict-item]
+
+    no_show_minutes: float = Field(default=10.0, gt=0)
+    idle_close_minutes: float = Field(default=120.0, gt=0)
+    queue_wait_minutes: float = Field(default=15.0, gt=0)
+    timer_tick_s: float = Field(default=1.0, gt=0)
+
+
 class Settings(BaseSettings):
     """All of StudyBot's configuration."""
 
@@ -235,6 +246,7 @@ class Settings(BaseSettings):
     grader: GraderSettings = Field(default_factory=GraderSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
+    mock: MockSettings = Field(default_factory=MockSettings)
 
     @field_validator("redis_url")
     @classmethod
@@ -282,6 +294,7 @@ def load_settings() -> Settings:
         "grader": GraderSettings,
         "schedule": ScheduleSettings,
         "runner": RunnerSettings,
+        "mock": MockSettings,
     }
     built: dict[str, BaseSettings] = {}
     for name, section in sections.items():

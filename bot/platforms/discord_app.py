@@ -32,6 +32,7 @@ from bot.platforms.discord_render import (
     render_messages,
     thread_name,
 )
+from bot.platforms.discord_scorecard import SCORECARD_PATH, open_scorecard
 from bot.platforms.face_plumbing import (
     clip,
     member_actor,
@@ -353,6 +354,9 @@ class StudyBotDiscord(discord.Client):
     ) -> None:
         """Run a catalogue command for an interaction: defer first when slow, then answer."""
         spec = catalogue.COMMANDS[path]
+        if path == SCORECARD_PATH and not args:  # select menus on the guide's scale
+            await open_scorecard(self, interaction)
+            return
         if missing_text_options(spec, args) and ask_for_text:
             await interaction.response.send_modal(LongTextModal(self, spec, args))
             return
@@ -612,7 +616,10 @@ async def run_discord(bot: StudyBot) -> None:
     """Connect to Discord and serve commands and thread replies until stopped."""
     token = _token(bot.settings)
     _use_api_base(bot.settings)
+    from bot.platforms.discord_mock_rooms import DiscordRoomHost
+
     client = StudyBotDiscord(bot, application_id=bot.settings.discord.application_id)
     bot.add_publisher("discord", client.publisher)
+    bot.mocks.add_room_host("discord", DiscordRoomHost(client))
     async with client:
         await client.start(token)

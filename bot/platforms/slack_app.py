@@ -45,6 +45,7 @@ from bot.platforms.face_plumbing import (
     retry_after_seconds,
 )
 from bot.platforms.slack_render import SLASH_COMMAND, render_message, render_reply
+from bot.platforms.slack_scorecard import SCORECARD_PATH, scorecard_args, scorecard_modal
 from bot.services.context import Actor
 from bot.services.deliveries import DeliveryService
 
@@ -740,7 +741,12 @@ class SlackFace:
     async def _open_modal(
         self, spec: Command, args: dict[str, Any], command: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        view = command_modal(spec, args, str(command.get("channel_id", "")))
+        channel_id = str(command.get("channel_id", ""))
+        if spec.path == SCORECARD_PATH:  # selects on the guide's scale, not text boxes
+            form = self.bot.mocks.scorecard_form()
+            view = scorecard_modal(form, callback_id=MODAL_CALLBACK_ID, channel_id=channel_id)
+        else:
+            view = command_modal(spec, args, channel_id)
         await client.views_open(trigger_id=command["trigger_id"], view=view)
 
     async def _run_command(
@@ -830,6 +836,8 @@ class SlackFace:
             value = (inputs.get("value") or {}).get("value")
             if value not in (None, ""):
                 args[block_id] = value
+        if meta.get("path") == SCORECARD_PATH:
+            args = scorecard_args(view, list(meta.get("aspects") or []))
         user = body.get("user") or {}
         path = str(meta.get("path", ""))
         channel_id = str(meta.get("channel_id", ""))
@@ -980,8 +988,11 @@ def signed_web_app(bot: StudyBot, app: AsyncApp) -> tuple[web.Application, Signe
 
 async def run_slack(bot: StudyBot, *, ready: asyncio.Event | None = None) -> None:
     """Serve the Slack face until cancelled: Socket Mode with an app token, else HTTP."""
+    from bot.platforms.slack_mock_rooms import SlackRoomHost
+
     app, publisher = build_slack_app(bot)
     bot.add_publisher("slack", publisher)
+    bot.mocks.add_room_host("slack", SlackRoomHost(publisher))
     settings = bot.settings.slack
     try:
         if settings.app_token:

@@ -134,6 +134,23 @@ class MockRoom(SQLModel, table=True):
     scorecard: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _ts(default_factory=utcnow)
     finished_at: datetime | None = _ts(nullable=True, default=None)
+    # status also: matched (waiting for both to confirm), scoring, closed, released
+    kind: str = Field(default="system-design", max_length=24)
+    round: int = Field(default=1)
+    previous_room_id: int | None = Field(default=None)  # the first round, for a swap
+    scenario_id: str | None = Field(default=None, max_length=64)
+    platform: str = Field(default="console", max_length=16)
+    workspace_id: str = Field(default="", max_length=64)
+    channel_id: str | None = Field(default=None, max_length=64)  # the private room
+    voice_channel_id: str | None = Field(default=None, max_length=64)
+    status_message_id: str | None = Field(default=None, max_length=64)
+    # [[paused_at ISO, resumed_at ISO or null], ...] and [[at_min, minutes], ...]
+    paused_spans: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    extensions: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    confirmed: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    matched_at: datetime | None = _ts(nullable=True, default=None)
+    last_activity_at: datetime | None = _ts(nullable=True, default=None)
+    last_new_message_at: datetime | None = _ts(nullable=True, default=None)
 
 
 class Submission(SQLModel, table=True):
@@ -241,3 +258,37 @@ class BotProcess(SQLModel, table=True):
     started_at: datetime = _ts(default_factory=utcnow)
     heartbeat_at: datetime = _ts(default_factory=utcnow, index=True)
     stopped_at: datetime | None = _ts(nullable=True, default=None)
+
+
+class MockQueueEntry(SQLModel, table=True):
+    """A member waiting for a mock partner (now, or for a booked slot)."""
+
+    __tablename__ = "mock_queue_entry"
+    __table_args__ = (UniqueConstraint("cohort_id", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: int = Field(foreign_key="cohort.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    kind: str = Field(default="system-design", max_length=24)
+    queued_at: datetime = _ts(default_factory=utcnow)
+    front: bool = Field(default=False)
+    slot_at: datetime | None = _ts(nullable=True, default=None)
+    reply_to: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class MockAnnouncement(SQLModel, table=True):
+    """An announcement of a mock's timer, made (or dropped) once: UNIQUE (room, key)."""
+
+    __tablename__ = "mock_announcement"
+    __table_args__ = (UniqueConstraint("room_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: int = Field(foreign_key="mock_room.id", index=True)
+    key: str = Field(max_length=48)
+    kind: str = Field(max_length=16)  # phase/warning/end
+    phase: str = Field(max_length=32)
+    status: str = Field(default="sent", max_length=16)  # sent/dropped
+    due_at: datetime = _ts()
+    sent_at: datetime = _ts(default_factory=utcnow)
+    holder: str = Field(default="", max_length=100)
+    epoch: int = Field(default=0)

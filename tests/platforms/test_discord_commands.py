@@ -208,20 +208,20 @@ async def test_new_catalogue_command_appears_without_face_changes(
     add_command(
         extra_commands,
         Command(
-            "join",
-            "Queue for a mock interview",
-            "mock",
+            "ask",
+            "Ask a quiz question",
+            "quiz",
             (Option("role", "interviewer or candidate"), Option("minutes", "length", "int", True)),
             handler=handler,
         ),
     )
     face = StudyBotDiscord(None)
     try:
-        group = face.tree.get_command("mock")
+        group = face.tree.get_command("quiz")
         assert isinstance(group, app_commands.Group)
-        assert group.description == "Mock commands"
-        join = command_of(face, "mock join")
-        assert [p.name for p in join.parameters] == ["minutes", "role"]  # required first
+        assert group.description == "Quiz commands"
+        ask = command_of(face, "quiz ask")
+        assert [p.name for p in ask.parameters] == ["minutes", "role"]  # required first
     finally:
         await face.close()
 

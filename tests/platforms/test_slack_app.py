@@ -252,7 +252,10 @@ async def test_a_button_runs_the_command_line_it_carries(slack: SlackHarness) ->
 def test_the_manifest_declares_every_scope_event_and_the_command() -> None:
     manifest = yaml.safe_load((ROOT / "slack_manifest.yaml").read_text())
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    needed = {s for group in REQUIRED_SCOPES.values() for s in group} | {"commands"}
+    from bot.platforms.slack_mock_rooms import MOCK_ROOM_SCOPES
+
+    required = {**REQUIRED_SCOPES, **MOCK_ROOM_SCOPES}
+    needed = {s for group in required.values() for s in group} | {"commands"}
     events = manifest["settings"]["event_subscriptions"]["bot_events"]
     needed |= {s for e in events for s in EVENT_SCOPES[e]}
     assert needed <= scopes
@@ -265,10 +268,13 @@ def test_the_manifest_declares_every_scope_event_and_the_command() -> None:
 def test_every_web_api_method_the_face_calls_has_its_scopes_listed() -> None:
     import re
 
-    source = (ROOT / "bot" / "platforms" / "slack_app.py").read_text()
-    called = set(re.findall(r"client\.([a-z]+_[a-zA-Z]+)\b", source)) - {"client_session"}
-    listed = {m.replace(".", "_") for m in REQUIRED_SCOPES}
-    assert called and called <= listed
+    from bot.platforms.slack_mock_rooms import MOCK_ROOM_SCOPES
+
+    for module, scopes in (("slack_app", REQUIRED_SCOPES), ("slack_mock_rooms", MOCK_ROOM_SCOPES)):
+        source = (ROOT / "bot" / "platforms" / f"{module}.py").read_text()
+        called = set(re.findall(r"client\.([a-z]+_[a-zA-Z]+)\b", source)) - {"client_session"}
+        listed = {m.replace(".", "_") for m in scopes}
+        assert called and called <= listed, module
 
 
 def test_a_half_configured_face_refuses_to_start() -> None:

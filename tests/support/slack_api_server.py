@@ -76,6 +76,7 @@ class MockSlackApi:
     rate_limited: int = 0
     channel_names: dict[str, str] = field(default_factory=dict)
     display_names: dict[str, str] = field(default_factory=dict)
+    private_channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> info
     now: Callable[[], float] = time.monotonic  # what `RecordedCall.at` and pacing count in
 
     def __post_init__(self) -> None:
@@ -419,6 +420,44 @@ class MockSlackApi:
         if not users:
             return self._answer(call, {"ok": False, "error": "users_list_not_supplied"})
         return self._answer(call, {"ok": True, "channel": {"id": "D" + users.replace(",", "")}})
+
+    async def _m_conversations_create(
+        self, call: RecordedCall, params: dict[str, Any]
+    ) -> web.Response:
+        name = str(params.get("name", ""))
+        if not name or name != name.lower() or " " in name or len(name) > 80:
+            return self._answer(call, {"ok": False, "error": "invalid_name"})
+        if any(c["name"] == name for c in self.private_channels.values()):
+            return self._answer(call, {"ok": False, "error": "name_taken"})
+        channel_id = f"G{len(self.private_channels) + 1:08d}"
+        private = str(params.get("is_private", "")).lower() in ("true", "1")
+        info = {"id": channel_id, "name": name, "is_private": private, "members": []}
+        self.private_channels[channel_id] = info
+        self.channel_names[channel_id] = name
+        return self._answer(call, {"ok": True, "channel": info})
+
+    async def _m_conversations_invite(
+        self, call: RecordedCall, params: dict[str, Any]
+    ) -> web.Response:
+        info = self.private_channels.get(str(params.get("channel", "")))
+        if info is None:
+            return self._answer(call, {"ok": False, "error": "channel_not_found"})
+        users = [u for u in str(params.get("users", "")).split(",") if u]
+        if not users:
+            return self._answer(call, {"ok": False, "error": "no_user"})
+        info["members"] = sorted({*info["members"], *users})
+        return self._answer(call, {"ok": True, "channel": info})
+
+    async def _m_conversations_archive(
+        self, call: RecordedCall, params: dict[str, Any]
+    ) -> web.Response:
+        channel = str(params.get("channel", ""))
+        if channel not in self.private_channels and channel not in self.channel_names:
+            return self._answer(call, {"ok": False, "error": "channel_not_found"})
+        if channel in self.archived_channels:
+            return self._answer(call, {"ok": False, "error": "already_archived"})
+        self.archived_channels.add(channel)
+        return self._answer(call, {"ok": True})
 
     async def _m_conversations_info(
         self, call: RecordedCall, params: dict[str, Any]

@@ -1,0 +1,412 @@
+"""`studybot mock demo`: a whole mock on a fast clock, run by real bot processes.
+
+The demo sets up a throwaway SQLite database with a cohort, two simulated members and their
+room, then starts a bot process (`python -m bot.mock_demo --worker`) that runs nothing but the
+mock timer. The two members' commands (start, pause, resume) are typed by this process on the
+same database. `--restart-at` kills the bot process with SIGKILL at that minute and hands over
+to a second bot process, which re-arms the room from the database. The second process is
+started beforehand and waits: loading Python takes longer than a minute of a fast clock.
+
+Every process reads the same clock: fast time = start + (wall time - anchor) x speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.messages import Platform
+
+if TYPE_CHECKING:
+    from bot.app import StudyBot
+    from bot.services.context import Actor
+
+DEMO_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+INTERVIEWER = ("U-ada", "Ada")
+CANDIDATE = ("U-bob", "Bob")
+
+
+class AnchoredClock:
+    """A fast clock shared by several processes: anchored to one wall-clock instant."""
+
+    def __init__(self, start: datetime, anchor: float, speed: float) -> None:
+        self._start = start
+        self._anchor = anchor
+        self.speed = speed
+
+    def now(self) -> datetime:
+        """Return the fast time."""
+        return self._start + timedelta(seconds=(time.time() - self._anchor) * self.speed)
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep this many fast seconds."""
+        await asyncio.sleep(max(0.0, seconds) / self.speed)
+
+    def minutes(self) -> float:
+        """Return the fast minutes since the start."""
+        return (self.now() - self._start).total_seconds() / 60
+
+
+class QuietPublisher:
+    """The demo's room: it keeps nothing and says nothing (the timeline is in the database)."""
+
+    platform: Platform = "console"
+
+    def __init__(self) -> None:
+        self._n = 0
+
+    async def post(self, channel: Any, message: Any, *, idempotency_key: str) -> Any:
+        """Accept a post."""
+        from bot.messages import SentMessage
+
+        self._n += 1
+        return SentMessage(f"m{self._n}", channel.channel_id)
+
+    async def find_posted(self, channel: Any, idempotency_key: str) -> Any:
+        """Find nothing: the demo's room has no history."""
+        return None
+
+    async def reply_in_thread(self, channel: Any, thread_id: str, message: Any) -> Any:
+        """Accept a reply."""
+        return await self.post(channel, message, idempotency_key="")
+
+    async def send_dm(self, user_id: str, message: Any) -> Any:
+        """Accept a private message."""
+        from bot.messages import SentMessage
+
+        return SentMessage("dm", user_id)
+
+    async def edit(self, sent: Any, message: Any) -> None:
+        """Accept an edit."""
+
+
+def _service(sessions: Any, clock: Any, holder: str) -> Any:
+    from bot.domain.claims import ClaimPolicy
+    from bot.services.mocks import MockService
+    from content import load_library
+
+    # Leases in fast seconds: a killed holder's claim frees within a fraction of a real second.
+    return MockService(
+        sessions,
+        load_library(),
+        clock,
+        {"console": QuietPublisher()},
+        holder=holder,
+        policy=ClaimPolicy(lease_s=60, heartbeat_interval_s=5),
+    )
+
+
+async def _worker(url: str, holder: str, speed: float) -> None:
+    """Run one bot process's mock timer until the room is over (or the process is killed)."""
+    from bot.services.mocks import MockTimers
+    from bot.store.engine import make_engine, make_session_factory
+    from bot.store.mocks import open_rooms
+    from content import load_library
+
+    load_library()  # loaded (and cached) before saying ready: the slow part of a start
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    async with sessions() as session:  # connected before saying ready, too
+        await open_rooms(session)
+    print("ready", flush=True)
+    anchor = float(await asyncio.to_thread(sys.stdin.readline))
+    clock = AnchoredClock(DEMO_START, anchor, speed)
+    service = _service(sessions, clock, holder)
+    timers = MockTimers(service, clock, tick_s=5.0)
+    task = asyncio.create_task(timers.run())
+    try:
+        while True:
+            await asyncio.sleep(0.02)
+            async with sessions() as session:
+                rooms = await open_rooms(session)
+            if not any(r.status in ("running", "paused") for r in rooms):
+                break
+            if task.done():
+                task.result()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await engine.dispose()
+
+
+def _spawn(url: str, holder: str, speed: float) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.mock_demo", "--worker", url, holder, str(speed)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if line != "ready":
+        proc.kill()
+        raise RuntimeError(f"bot process {holder} did not start")
+    return proc
+
+
+def _go(proc: subprocess.Popen[str], anchor: float) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(f"{anchor}\n")
+    proc.stdin.flush()
+
+
+async def _set_up(url: str) -> tuple[Any, Any, int]:
+    """Create the cohort, the two members and their room; return the engine, sessions, room."""
+    from bot.clock import FakeClock
+    from bot.services.cohorts import CohortService
+    from bot.services.context import Actor
+    from bot.store.engine import make_engine, make_session_factory
+    from bot.store.migrate import upgrade_async
+
+    engine = make_engine(url)
+    await upgrade_async(engine)
+    sessions = make_session_factory(engine)
+    clock = FakeClock(DEMO_START - timedelta(minutes=5))
+    cohorts = CohortService(sessions, clock)
+    admin = Actor("console", "demo", "cohort", "U-admin", "Admin", is_workspace_admin=True)
+    await cohorts.setup(admin, name="Demo")
+    service = _service(sessions, clock, "demo")
+    for user, name in (INTERVIEWER, CANDIDATE):
+        actor = Actor("console", "demo", "cohort", user, name)
+        await cohorts.join(actor)
+        view = await service.join(actor)
+    assert view.room is not None
+    return engine, sessions, view.room.room_id
+
+
+def _room_actor(user: tuple[str, str], room_id: int) -> Any:
+    from bot.services.context import Actor
+
+    return Actor("console", "demo", f"mock-{room_id}", user[0], user[1])
+
+
+async def _timeline(sessions: Any, room_id: int) -> list[dict[str, Any]]:
+    from bot.store.mocks import announcements
+
+    async with sessions() as session:
+        made = await announcements(session, room_id=room_id)
+    out = []
+    for a in made:
+        if a.status != "sent":
+            continue
+        out.append(
+            {
+                "kind": a.kind,
+                "phase": a.phase,
+                "due_min": round((a.due_at - DEMO_START).total_seconds() / 60, 2),
+                "sent_min": round((a.sent_at - DEMO_START).total_seconds() / 60, 2),
+                "process": a.holder,
+            }
+        )
+    return sorted(out, key=lambda e: (e["due_min"], e["sent_min"]))
+
+
+async def run_demo(
+    *,
+    speed: float,
+    pause_at: float | None,
+    resume_at: float | None,
+    restart_at: float | None,
+    workdir: Path,
+) -> list[dict[str, Any]]:
+    """Run the whole mock and return its timeline, one entry per announcement."""
+    from bot.clock import FakeClock
+
+    url = f"sqlite+aiosqlite:///{workdir / 'mock-demo.db'}"
+    engine, sessions, room_id = await _set_up(url)
+    first = await asyncio.to_thread(_spawn, url, "bot-1", speed)
+    second = await asyncio.to_thread(_spawn, url, "bot-2", speed) if restart_at else None
+    try:
+        anchor = time.time()
+        clock = AnchoredClock(DEMO_START, anchor, speed)
+        # The members act exactly on their minute: their commands carry that minute's time.
+        at_minute = FakeClock(DEMO_START)
+        members = _service(sessions, at_minute, "members")
+        interviewer = _room_actor(INTERVIEWER, room_id)
+        await members.start(interviewer)
+        _go(first, anchor)
+        steps: list[tuple[float, str]] = []
+        if pause_at is not None:
+            steps.append((pause_at, "pause"))
+        if resume_at is not None:
+            steps.append((resume_at, "resume"))
+        if restart_at is not None:
+            steps.append((restart_at, "restart"))
+        for minute, step in sorted(steps):
+            await asyncio.sleep(max(0.0, (minute - clock.minutes()) * 60 / speed))
+            at_minute.set(DEMO_START + timedelta(minutes=minute))
+            if step == "pause":
+                await members.pause(interviewer)
+            elif step == "resume":
+                await members.resume(interviewer)
+            elif second is not None:
+                first.send_signal(signal.SIGKILL)  # a real crash: no clean-up, claims left held
+                first.wait()
+                _go(second, anchor)
+        last = second or first
+        try:  # the bot process leaves once the room's 45 minutes (and any pause) are over
+            await asyncio.to_thread(last.wait, 60 * 90 / speed + 30)
+        except subprocess.TimeoutExpired:
+            pass
+        return await _timeline(sessions, room_id)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        await engine.dispose()
+
+
+def demo_command(
+    speed: float,
+    pause_at: float | None,
+    resume_at: float | None,
+    restart_at: float | None,
+    as_json: bool,
+) -> list[dict[str, Any]]:
+    """Check the options, run the demo, print the timeline (JSON or lines)."""
+    from bot.errors import InvalidInput
+
+    if speed <= 0 or speed > 6000:
+        raise InvalidInput("--speed must be between 1 and 6000 (600 runs 45 minutes in 4.5 s).")
+    if (pause_at is None) != (resume_at is None):
+        raise InvalidInput("Give --pause-at and --resume-at together.")
+    if pause_at is not None and resume_at is not None and not 0 <= pause_at < resume_at:
+        raise InvalidInput("--resume-at must come after --pause-at, both at or after minute 0.")
+    if restart_at is not None and not 0 < restart_at < 45:
+        raise InvalidInput("--restart-at must fall inside the 45 minutes, e.g. 20.")
+    with tempfile.TemporaryDirectory(prefix="studybot-mock-") as tmp:
+        timeline = asyncio.run(
+            run_demo(
+                speed=speed,
+                pause_at=pause_at,
+                resume_at=resume_at,
+                restart_at=restart_at,
+                workdir=Path(tmp),
+            )
+        )
+    if as_json:
+        print(json.dumps(timeline, indent=2))
+    else:
+        for e in timeline:
+            print(
+                f"{e['sent_min']:6.2f}  {e['kind']:<8} {e['phase']:<18} "
+                f"(due {e['due_min']:.2f}) by {e['process']}"
+            )
+    return timeline
+
+
+# --- the console's simulated mock --------------------------------------------------------
+
+SIMULATED = (("sim-ada", "Ada (simulated)"), ("sim-bob", "Bob (simulated)"))
+
+
+def scorecard_form(
+    aspects: list[str], scale: tuple[str, ...], reds: list[str], greens: list[str]
+) -> list[str]:
+    """Return the console form's questions, one line each, in the order they are asked."""
+    from bot.domain.scorecards import SCALE_LABELS
+
+    levels = " / ".join(SCALE_LABELS[level] for level in scale)
+    lines = [f"{aspect}? ({levels})" for aspect in aspects]
+    lines.append("Red flags seen? " + " | ".join(reds))
+    lines.append("Green flags seen? " + " | ".join(greens))
+    lines.append("Comment for the candidate?")
+    return lines
+
+
+async def simulate_mock(bot: StudyBot, actor: Actor, speed: float) -> str:
+    """Run a whole mock in the actor's cohort with two simulated members; return a summary."""
+    from bot.clock import ScaledClock
+    from bot.domain.scorecards import SCALE_LABELS
+    from bot.messages import Channel, Message
+    from bot.services.context import Actor
+    from bot.services.mocks import MockService, MockTimers
+
+    clock = ScaledClock(datetime.now(UTC), speed)
+    service = MockService(
+        bot.sessions,
+        bot.library,
+        clock,
+        bot.publishers,
+        holder=f"{bot.mocks.holder}:console-simulation",
+        policy=bot.mocks.policy,
+    )
+    members = [
+        Actor(actor.platform, actor.workspace_id, actor.channel_id, uid, name)
+        for uid, name in SIMULATED
+    ]
+    for member in members:
+        await bot.cohorts.join(member)
+        if (await service.status_of(member)).position:  # queued by an interrupted run
+            await service.leave(member)
+    view = None
+    for member in members:
+        view = (await service.join(member)).room or view
+    assert view is not None
+    room = f"mock-{view.room_id}"
+    by_name = {
+        m.display_name: Actor(m.platform, m.workspace_id, room, m.user_id, m.display_name)
+        for m in members
+    }
+    interviewer, candidate = by_name[view.interviewer], by_name[view.candidate]
+    publisher = bot.publishers.require(actor.platform)
+    channel = Channel(actor.platform, actor.workspace_id, room)
+
+    said = iter(range(1, 1_000_000))
+
+    async def say(text: str) -> None:
+        key = f"mock:{view.room_id}:simulated:{next(said)}"
+        await publisher.post(channel, Message(text=text), idempotency_key=key)
+
+    await say(f"{interviewer.display_name} types /mock start")
+    await service.start(interviewer)
+    timers = MockTimers(service, clock, tick_s=5.0)
+    task = asyncio.create_task(timers.run())
+    try:
+        while True:
+            current = (await service.status_of(interviewer)).room
+            if current is None or current.status not in ("running", "paused"):
+                break
+            await clock.sleep(30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    aspects, scale, reds, greens = service.scorecard_form()
+    questions = scorecard_form(aspects, scale, reds, greens)
+    ratings = {a: ("great" if i % 3 == 0 else "good") for i, a in enumerate(aspects)}
+    answers = [SCALE_LABELS[ratings[a]] for a in aspects] + [
+        reds[0],
+        greens[0],
+        "Clear trade-offs.",
+    ]
+    for question, answer in zip(questions, answers, strict=True):
+        await say(f"{interviewer.display_name} · {question}\n  → {answer}")
+    await service.self_rate(candidate, "good")
+    await say(f"{candidate.display_name} types /mock selfrate good")
+    return await service.submit_scorecard(
+        interviewer, ratings=ratings, flags=[reds[0], greens[0]], comment="Clear trade-offs."
+    )
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser(description="A bot process of the mock demo.")
+    parser.add_argument("--worker", nargs=3, metavar=("URL", "HOLDER", "SPEED"), required=True)
+    args = parser.parse_args()
+    url, holder, speed = args.worker
+    asyncio.run(_worker(url, holder, float(speed)))
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,1315 @@
+"""Paired mock interviews: queue, match, private room, the guide's 45-minute pacing, scorecard.
+
+Each step is one short transaction; platform calls (opening a room, posting, editing) happen
+between transactions, never inside one. The timer state lives in `mock_room` and every
+announcement made lives in `mock_announcement`, so any bot process re-arms every open room at
+start; each announcement is claimed with the fenced work claim, so two processes never make the
+same one twice, and one whose claim was taken over records nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.domain.claims import ClaimLost, ClaimPolicy, ClaimToken
+from bot.domain.matching import (
+    MockKind,
+    ReleaseReason,
+    Waiting,
+    match_queue,
+    parse_kind,
+    pick_scenario,
+    queue_position,
+    requeue_after_release,
+)
+from bot.domain.pacing import (
+    Announcement,
+    AnnouncementKind,
+    Extension,
+    PausedSpan,
+    PhasePlan,
+    Timeline,
+    describe_ago,
+    due_announcements,
+    extension_problem,
+    interview_minutes,
+    phase_at,
+    plan_phases,
+)
+from bot.domain.scorecards import POINTS_PER_ROLE, SCALE, SCALE_LABELS, check_scorecard, summary
+from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.messages import Channel, Message, MessageField, Publisher, PublishError, SentMessage
+from bot.services.context import Actor
+from bot.store import answers as points_repo
+from bot.store import claims as claims_repo
+from bot.store import cohorts as cohort_repo
+from bot.store import mocks as repo
+from bot.store.models import Cohort, Member, MockAnnouncement, MockQueueEntry, MockRoom
+
+if TYPE_CHECKING:
+    from content import Library
+
+log = logging.getLogger(__name__)
+
+NEW_MESSAGE_EVERY = timedelta(minutes=1)
+GUIDE_SCENARIO = "guide:ml-serving"
+
+
+# --- ports ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoomRequest:
+    """What a face needs to open a private room for a pair."""
+
+    platform: str
+    workspace_id: str
+    cohort_channel_id: str
+    title: str
+    user_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OpenedRoom:
+    """A private room a face opened: where to post, and the voice channel if there is one."""
+
+    channel_id: str
+    voice_channel_id: str | None = None
+
+
+class RoomHost(Protocol):
+    """The port a face implements to open and close private mock rooms."""
+
+    async def open_room(self, request: RoomRequest) -> OpenedRoom:
+        """Open a private room (thread, channel or group DM) with the pair, plus voice if any."""
+        ...
+
+    async def close_room(self, room: OpenedRoom) -> None:
+        """Remove what only lived for the room (the temporary voice channel)."""
+        ...
+
+
+# --- scenarios and briefs -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A design problem a pair practises; only the guide's own has the full brief."""
+
+    id: str
+    title: str
+    text: str
+    rubric: tuple[str, ...] = ()
+    full_brief: bool = False
+
+
+def scenarios_from(library: Library) -> list[Scenario]:
+    """Return the scenarios: the guide's ML serving design, E.11 questions, day design prompts."""
+    guide = library.guide
+    out = [
+        Scenario(
+            GUIDE_SCENARIO,
+            "Design an ML model serving platform",
+            "Design a platform that serves ML models (LLMs, vision, tabular) to production "
+            "traffic: " + "; ".join(f"{p.name} ({p.detail})" for p in guide.design_key_points),
+            full_brief=True,
+        )
+    ]
+    for q in library.questions.values():
+        if q.section == 11:
+            out.append(Scenario(q.id, q.text, q.text, tuple(q.rubric)))
+    for plan in library.authored.values():
+        for track in plan.tracks:
+            if "design" not in f"{track.category or ''} {track.name}".lower():
+                continue
+            for item in track.items:
+                for dq in item.questions:
+                    rubric = tuple(library.rubric_for(dq.bank_id)) if dq.bank_id else ()
+                    out.append(Scenario(dq.id, dq.text, dq.text, rubric))
+    return out
+
+
+def _generic_trap(question: str) -> bool:
+    lowered = question.lower()
+    return not any(word in lowered for word in ("microservice", "gpu", "serv"))
+
+
+def compose_brief(library: Library, scenario: Scenario) -> Message:
+    """Return the interviewer's private brief for a scenario, all from the guide."""
+    guide = library.guide
+    fields: list[MessageField] = [
+        MessageField("Scenario", scenario.text),
+        MessageField(
+            "Phases",
+            "\n".join(
+                f"{p.start_minute}–{p.end_minute} min {p.name}: {p.focus} "
+                f"({', '.join(p.deliverables)})"
+                for p in guide.phases
+            ),
+        ),
+    ]
+    if scenario.full_brief:
+        fields.append(
+            MessageField(
+                "Clarifying questions",
+                "\n".join(
+                    f"• {c.question} Why: {c.why}. Expect: {c.expected_answers}"
+                    for c in guide.clarifying_questions
+                ),
+            )
+        )
+        for option in guide.deep_dive_options:
+            fields.append(
+                MessageField(
+                    f"Deep dive {option.letter}: {option.title}",
+                    "\n".join(f"• {p}" for p in option.key_points),
+                )
+            )
+        traps = guide.trap_questions
+        fields.append(
+            MessageField(
+                "Key numbers",
+                "\n".join(f"• {k.metric}: {k.value} ({k.context})" for k in guide.key_numbers),
+            )
+        )
+    else:
+        if scenario.rubric:
+            fields.append(
+                MessageField("Rubric points", "\n".join(f"• {p}" for p in scenario.rubric))
+            )
+        fields.append(
+            MessageField(
+                "Clarifying questions (from the guide: apply to any ML system design)",
+                "\n".join(f"• {c.question} Why: {c.why}." for c in guide.clarifying_questions),
+            )
+        )
+        traps = [t for t in guide.trap_questions if _generic_trap(t.question)]
+    label = "Trap questions" if scenario.full_brief else "Trap questions (from the guide)"
+    fields.append(
+        MessageField(
+            label,
+            "\n".join(
+                f"• {t.question}\n  Bad: {t.bad_answer}\n  Good: {t.good_answer}" for t in traps
+            ),
+        )
+    )
+    suffix = "" if scenario.full_brief else " (from the guide)"
+    fields.append(MessageField("Red flags" + suffix, "\n".join(f"• {f}" for f in guide.red_flags)))
+    fields.append(
+        MessageField("Green flags" + suffix, "\n".join(f"• {f}" for f in guide.green_flags))
+    )
+    note = (
+        "The full brief of the guide's own scenario."
+        if scenario.full_brief
+        else "This scenario has no brief of its own: its text and rubric points, plus the "
+        "guide's parts that apply to any ML system design, marked as such."
+    )
+    return Message(header=f"Interviewer brief: {scenario.title}", text=note, fields=tuple(fields))
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoomView:
+    """A room as its members see it."""
+
+    room_id: int
+    status: str
+    kind: str
+    round: int
+    interviewer: str
+    candidate: str
+    scenario: str
+    phase: str | None = None
+    phase_left_min: float | None = None
+    total_left_min: float | None = None
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """Where a member stands: waiting (with their place), in a room, or neither."""
+
+    position: int | None = None
+    waited_min: float | None = None
+    kind: str | None = None
+    slot: str | None = None
+    room: RoomView | None = None
+    long_wait: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One past mock of a member."""
+
+    room_id: int
+    when: datetime
+    partner: str
+    role: str
+    scenario: str
+    scorecard: str
+
+
+@dataclass
+class TimerReport:
+    """What one pass of the timer did (for tests, the demo and the bench)."""
+
+    sent: list[tuple[int, str, datetime]] = field(default_factory=list)
+    dropped: list[tuple[int, str]] = field(default_factory=list)
+    lost: int = 0
+
+
+# --- the service ----------------------------------------------------------------------------
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def _when(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def timeline_of(room: MockRoom, phases: tuple[PhasePlan, ...]) -> Timeline:
+    """Return a room's pacing timeline from its stored state."""
+    assert room.started_at is not None
+    return Timeline(
+        phases=phases,
+        started_at=room.started_at,
+        paused=tuple(
+            PausedSpan(_when(a) or room.started_at, _when(b)) for a, b in room.paused_spans
+        ),
+        extensions=tuple(Extension(float(a), float(m)) for a, m in room.extensions),
+    )
+
+
+class MockService:
+    """Mock interview use cases over the store, the publishers and the room hosts."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        library: Library,
+        clock: Clock,
+        publishers: Mapping[str, Publisher],
+        *,
+        holder: str,
+        policy: ClaimPolicy | None = None,
+        no_show: timedelta = timedelta(minutes=10),
+        idle_close: timedelta = timedelta(hours=2),
+        queue_wait: timedelta = timedelta(minutes=15),
+    ) -> None:
+        self._sessions = sessions
+        self._library = library
+        self._clock = clock
+        self._publishers = publishers
+        self._hosts: dict[str, RoomHost] = {}
+        self.holder = holder
+        self.policy = policy or ClaimPolicy()
+        self.no_show = no_show
+        self.idle_close = idle_close
+        self.queue_wait = queue_wait
+        self.phases = plan_phases(library.guide.phases)
+        self.changed = asyncio.Event()  # set when a local command moved a timer
+        self.rooms_in_flight = 8  # well under the connection pool (5 + 10 overflow)
+
+    @property
+    def library(self) -> Library:
+        """Return the curriculum the scenarios and briefs come from."""
+        return self._library
+
+    def add_room_host(self, platform: str, host: RoomHost) -> None:
+        """Register a face's room host (private rooms on its platform)."""
+        self._hosts[platform] = host
+
+    # --- who is asking ---------------------------------------------------------------------
+
+    async def _cohort_member(self, session: AsyncSession, actor: Actor) -> tuple[Cohort, Member]:
+        room = await self._room_here(session, actor)
+        if room is not None:
+            cohort = await cohort_repo.get_cohort(session, cohort_id=room.cohort_id)
+        else:
+            cohort = await cohort_repo.find_cohort_by_channel(
+                session,
+                platform=actor.platform,
+                workspace_id=actor.workspace_id,
+                channel_id=actor.channel_id,
+            )
+        if cohort is None or cohort.id is None:
+            raise NotFound(
+                "This channel has no study cohort; run /mock commands in a cohort's channel."
+            )
+        member = await cohort_repo.get_member(
+            session, cohort_id=cohort.id, platform_user_id=actor.user_id
+        )
+        if member is None or not member.active:
+            raise NotAllowed("Only cohort members can practise mocks here; join with /cohort join.")
+        return cohort, member
+
+    async def _room_here(self, session: AsyncSession, actor: Actor) -> MockRoom | None:
+        channels = [c for c in (actor.thread_id, actor.channel_id) if c]
+        return await repo.room_in_channel(
+            session, platform=actor.platform, workspace_id=actor.workspace_id, channel_ids=channels
+        )
+
+    async def _my_room(self, session: AsyncSession, actor: Actor) -> tuple[MockRoom, Member, str]:
+        """Return the room this command was typed in, the member and their role, or explain."""
+        room = await self._room_here(session, actor)
+        if room is None:
+            raise NotFound("This is not a mock room; run this command in your mock's private room.")
+        member = await cohort_repo.get_member(
+            session, cohort_id=room.cohort_id, platform_user_id=actor.user_id
+        )
+        if member is None or member.id not in (room.interviewer_id, room.candidate_id):
+            raise NotAllowed("Only the two members of this mock can run it.")
+        role = "interviewer" if member.id == room.interviewer_id else "candidate"
+        return room, member, role
+
+    # --- queue -----------------------------------------------------------------------------
+
+    async def join(self, actor: Actor, kind_text: str | None = None) -> QueueView:
+        """Queue the member for a mock and pair them when a partner waits."""
+        kind = parse_kind(kind_text)
+        if kind is None:
+            raise InvalidInput(
+                f"Unknown mock kind {kind_text!r}: use system-design, behavioral or coding."
+            )
+        return await self._enqueue(actor, kind, slot=None)
+
+    async def book(self, actor: Actor, when_text: str, kind_text: str | None = None) -> QueueView:
+        """Book a mock at a later time (in the member's zone) and pair those booked for it."""
+        kind = parse_kind(kind_text)
+        if kind is None:
+            raise InvalidInput(
+                f"Unknown mock kind {kind_text!r}: use system-design, behavioral or coding."
+            )
+        async with self._sessions() as session:
+            cohort, member = await self._cohort_member(session, actor)
+        zone = ZoneInfo(member.timezone or cohort.timezone or "UTC")
+        try:
+            local = datetime.strptime(when_text.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+        except ValueError:
+            raise InvalidInput(
+                f"Book a time as YYYY-MM-DD HH:MM in your time zone ({zone.key}), "
+                f"e.g. /mock book 2026-12-05 18:00; got {when_text!r}."
+            ) from None
+        slot = local.astimezone(ZoneInfo("UTC"))
+        if slot <= self._clock.now():
+            raise InvalidInput("Book a time in the future; /mock join pairs you now.")
+        return await self._enqueue(actor, kind, slot=slot)
+
+    async def _enqueue(self, actor: Actor, kind: MockKind, *, slot: datetime | None) -> QueueView:
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            cohort, member = await self._cohort_member(session, actor)
+            assert cohort.id is not None and member.id is not None
+            if await repo.open_room_of_member(session, member_id=member.id) is not None:
+                raise Conflict("You are in a mock room already; finish it with /mock end first.")
+            if await repo.queue_entry(session, cohort_id=cohort.id, member_id=member.id):
+                raise Conflict("You are queued already; /mock status shows your place.")
+            await repo.add_queue_entry(
+                session,
+                entry=MockQueueEntry(
+                    cohort_id=cohort.id,
+                    member_id=member.id,
+                    kind=kind.value,
+                    queued_at=now,
+                    slot_at=slot,
+                ),
+            )
+            rooms = await self._match(session, cohort, now)
+        for room_id in rooms:
+            await self._open(room_id)
+        return await self.status_of(actor)
+
+    async def _match(self, session: AsyncSession, cohort: Cohort, now: datetime) -> list[int]:
+        """Pair who can be paired in this cohort and create their rooms (inside the step)."""
+        assert cohort.id is not None
+        entries = await repo.waiting_in_cohort(session, cohort_id=cohort.id)
+        busy = await repo.members_in_open_rooms(session, cohort_id=cohort.id)
+        ids = [e.member_id for e in entries]
+        past = await repo.past_rooms(session, member_ids=ids, limit=50 * max(1, len(ids)))
+        history: dict[int, list[int]] = {}
+        interviewed: dict[int, int] = {}
+        seen: dict[int, list[str]] = {}
+        for r in past:
+            for me, other in (
+                (r.interviewer_id, r.candidate_id),
+                (r.candidate_id, r.interviewer_id),
+            ):
+                if me is not None and other is not None:
+                    history.setdefault(me, []).append(other)
+                    if r.scenario_id:
+                        seen.setdefault(me, []).append(r.scenario_id)
+            if r.interviewer_id is not None:
+                interviewed[r.interviewer_id] = interviewed.get(r.interviewer_id, 0) + 1
+        waiting = [
+            Waiting(e.member_id, e.cohort_id, e.kind, e.queued_at, e.front, e.slot_at)
+            for e in entries
+        ]
+        by_member = {e.member_id: e for e in entries}
+        scenario_ids = [s.id for s in self.scenarios]
+        created: list[int] = []
+        for pair in match_queue(waiting, history=history, in_room=busy, interviewed=interviewed):
+            a, b = pair.interviewer.member_id, pair.candidate.member_id
+            gone = await repo.remove_queue_entries(
+                session, entry_ids=[by_member[a].id or 0, by_member[b].id or 0]
+            )
+            if gone != 2:  # another process paired one of them first: leave it to that one
+                raise Conflict("The queue changed while pairing; run /mock status.")
+            scenario = (
+                pick_scenario(scenario_ids, seen_by_a=seen.get(a, ()), seen_by_b=seen.get(b, ()))
+                if pair.interviewer.kind == MockKind.SYSTEM_DESIGN
+                else None
+            )
+            room = await repo.add_room(
+                session,
+                room=MockRoom(
+                    cohort_id=cohort.id,
+                    interviewer_id=a,
+                    candidate_id=b,
+                    status="matched",
+                    kind=pair.interviewer.kind,
+                    scenario_id=scenario,
+                    platform=cohort.platform,
+                    workspace_id=cohort.workspace_id,
+                    matched_at=pair.interviewer.slot or now,
+                    last_activity_at=now,
+                ),
+            )
+            assert room.id is not None
+            created.append(room.id)
+        return created
+
+    @property
+    def scenarios(self) -> list[Scenario]:
+        """Return every scenario a pair may get (built once)."""
+        cached: list[Scenario] | None = getattr(self, "_scenarios", None)
+        if cached is None:
+            cached = scenarios_from(self._library)
+            self._scenarios = cached
+        return cached
+
+    def scenario(self, scenario_id: str | None) -> Scenario | None:
+        """Return a scenario by id."""
+        return next((s for s in self.scenarios if s.id == scenario_id), None)
+
+    async def _open(self, room_id: int) -> None:
+        """Open the platform room for a new pair, then post the scenario and DM the brief."""
+        async with self._sessions() as session:
+            room = await repo.get_room(session, room_id=room_id)
+            assert room is not None
+            cohort = await cohort_repo.get_cohort(session, cohort_id=room.cohort_id)
+            interviewer = await session.get(Member, room.interviewer_id)
+            candidate = await session.get(Member, room.candidate_id)
+        assert cohort is not None and interviewer is not None and candidate is not None
+        host = self._hosts.get(room.platform)
+        if host is None:
+            opened = OpenedRoom(channel_id=f"mock-{room_id}")
+        else:
+            opened = await host.open_room(
+                RoomRequest(
+                    platform=room.platform,
+                    workspace_id=room.workspace_id,
+                    cohort_channel_id=cohort.channel_id,
+                    title=f"mock-{room_id}-{interviewer.display_name}-{candidate.display_name}",
+                    user_ids=(interviewer.platform_user_id, candidate.platform_user_id),
+                )
+            )
+        async with self._sessions.begin() as session:
+            await repo.update_room(
+                session,
+                room_id=room_id,
+                channel_id=opened.channel_id,
+                voice_channel_id=opened.voice_channel_id,
+            )
+        room.channel_id, room.voice_channel_id = opened.channel_id, opened.voice_channel_id
+        await self._post_intro(room, interviewer, candidate)
+
+    async def _post_intro(self, room: MockRoom, interviewer: Member, candidate: Member) -> None:
+        publisher = self._publishers.get(room.platform)
+        if publisher is None:
+            log.error(
+                "no %s face is running: mock room %s got no introduction", room.platform, room.id
+            )
+            return
+        scenario = self.scenario(room.scenario_id)
+        zones = []
+        for m in (interviewer, candidate):
+            if room.matched_at and room.matched_at > self._clock.now():
+                local = room.matched_at.astimezone(ZoneInfo(m.timezone or "UTC"))
+                zones.append(f"{m.display_name}: {local:%a %d %b %H:%M} ({local.tzinfo})")
+        text = (
+            f"Mock round {room.round} ({room.kind}). Interviewer: **{interviewer.display_name}**; "
+            f"candidate: **{candidate.display_name}**. Both confirm with /mock status within "
+            f"{int(self.no_show.total_seconds() // 60)} minutes, then /mock start begins the "
+            "45 minutes. "
+            + (
+                "Talk in the room's voice channel."
+                if room.voice_channel_id
+                else "Start a call (on Slack, a huddle) in this room to talk."
+            )
+        )
+        fields = []
+        if scenario is not None:
+            fields.append(MessageField("Scenario", scenario.text))
+        if zones:
+            fields.append(MessageField("Booked for", "\n".join(zones)))
+        channel = Channel(room.platform, room.workspace_id, room.channel_id or "")  # type: ignore[arg-type]
+        try:
+            await publisher.post(
+                channel,
+                Message(header="Mock interview", text=text, fields=tuple(fields)),
+                idempotency_key=f"mock:{room.id}:intro",
+            )
+            if scenario is not None:
+                await publisher.send_dm(
+                    interviewer.platform_user_id, compose_brief(self._library, scenario)
+                )
+        except PublishError as exc:
+            log.warning("mock room %s: introduction not delivered: %s", room.id, exc)
+
+    async def leave(self, actor: Actor) -> str:
+        """Leave the queue, or release an unstarted room (the partner goes to the front)."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            cohort, member = await self._cohort_member(session, actor)
+            assert cohort.id is not None and member.id is not None
+            entry = await repo.queue_entry(session, cohort_id=cohort.id, member_id=member.id)
+            if entry is not None:
+                await repo.remove_queue_entries(session, entry_ids=[entry.id or 0])
+                return "You left the mock queue."
+            room = await repo.open_room_of_member(session, member_id=member.id)
+            if room is None:
+                raise NotFound("You are not queued for a mock; /mock join queues you.")
+            if room.status != "matched":
+                raise Conflict("Your mock is under way; /mock end closes it instead.")
+            await self._release(session, room, ReleaseReason.LEFT, leaver=member.id, now=now)
+        await self._close_platform_room(room)
+        return "You left the mock; your partner is back at the front of the queue."
+
+    async def _release(
+        self,
+        session: AsyncSession,
+        room: MockRoom,
+        reason: ReleaseReason,
+        *,
+        leaver: int | None,
+        now: datetime,
+    ) -> None:
+        assert room.id is not None
+        members = [m for m in (room.interviewer_id, room.candidate_id) if m is not None]
+        back = requeue_after_release(
+            reason=reason, leaver=leaver, members=members, confirmed=room.confirmed
+        )
+        await repo.update_room(session, room_id=room.id, status="released", finished_at=now)
+        for member_id in back:
+            await repo.add_queue_entry(
+                session,
+                entry=MockQueueEntry(
+                    cohort_id=room.cohort_id,
+                    member_id=member_id,
+                    kind=room.kind,
+                    queued_at=now,
+                    front=True,
+                ),
+            )
+
+    async def status_of(self, actor: Actor) -> QueueView:
+        """Tell the member where they stand; in a room, it confirms they are there."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            cohort, member = await self._cohort_member(session, actor)
+            assert cohort.id is not None and member.id is not None
+            room = await repo.open_room_of_member(session, member_id=member.id)
+            if room is not None:
+                if member.id not in room.confirmed:
+                    await repo.update_room(
+                        session,
+                        room_id=room.id or 0,
+                        confirmed=[*room.confirmed, member.id],
+                        last_activity_at=now,
+                    )
+                return QueueView(room=await self._view(session, room, now))
+            entries = await repo.waiting_in_cohort(session, cohort_id=cohort.id)
+            mine = next((e for e in entries if e.member_id == member.id), None)
+            if mine is None:
+                return QueueView()
+            waiting = [
+                Waiting(e.member_id, e.cohort_id, e.kind, e.queued_at, e.front, e.slot_at)
+                for e in entries
+            ]
+            waited = (now - mine.queued_at).total_seconds() / 60
+            zone = ZoneInfo(member.timezone or cohort.timezone or "UTC")
+            return QueueView(
+                position=queue_position(waiting, member.id),
+                waited_min=waited,
+                kind=mine.kind,
+                slot=None
+                if mine.slot_at is None
+                else f"{mine.slot_at.astimezone(zone):%a %d %b %H:%M} ({zone.key})",
+                long_wait=mine.slot_at is None and waited * 60 >= self.queue_wait.total_seconds(),
+            )
+
+    async def _view(self, session: AsyncSession, room: MockRoom, now: datetime) -> RoomView:
+        interviewer = await session.get(Member, room.interviewer_id)
+        candidate = await session.get(Member, room.candidate_id)
+        scenario = self.scenario(room.scenario_id)
+        view = RoomView(
+            room_id=room.id or 0,
+            status=room.status,
+            kind=room.kind,
+            round=room.round,
+            interviewer=interviewer.display_name if interviewer else "?",
+            candidate=candidate.display_name if candidate else "?",
+            scenario=scenario.title if scenario else room.kind,
+        )
+        if room.started_at is not None and room.status in ("running", "paused"):
+            where = phase_at(timeline_of(room, self.phases), now)
+            return RoomView(
+                **{
+                    **view.__dict__,
+                    "phase": where.phase.name,
+                    "phase_left_min": where.minutes_left,
+                    "total_left_min": where.total_left,
+                },
+            )
+        return view
+
+    # --- the timer, driven by members ------------------------------------------------------
+
+    async def start(self, actor: Actor) -> RoomView:
+        """Begin the guide's five phases in this room."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            found, member, _ = await self._my_room(session, actor)
+            room = await repo.get_room(session, room_id=found.id or 0, lock=True)
+            assert room is not None
+            if room.status in ("running", "paused"):
+                raise Conflict("This mock is running already; /mock status shows the time left.")
+            if room.status != "matched":
+                raise Conflict("This mock is over; /mock swap starts a round with roles reversed.")
+            confirmed = sorted({*room.confirmed, member.id})
+            await repo.update_room(
+                session,
+                room_id=room.id or 0,
+                status="running",
+                started_at=now,
+                next_due_at=now,
+                confirmed=confirmed,
+                last_activity_at=now,
+            )
+            room.status, room.started_at, room.confirmed = "running", now, confirmed
+            view = await self._view(session, room, now)
+        await self._edit_status(room, view)  # the one status message, edited from now on
+        self.changed.set()
+        return view
+
+    async def pause(self, actor: Actor) -> RoomView:
+        """Stop the clock of this room."""
+        return await self._change_timer(actor, "pause")
+
+    async def resume(self, actor: Actor) -> RoomView:
+        """Start the clock of this room again; later boundaries move by the pause."""
+        return await self._change_timer(actor, "resume")
+
+    async def extend(self, actor: Actor, minutes_text: str | int) -> RoomView:
+        """Lengthen the phase in progress by some minutes."""
+        try:
+            minutes = int(str(minutes_text).strip())
+        except ValueError:
+            raise InvalidInput(
+                f"Extend by a whole number of minutes, e.g. /mock extend 5; got {minutes_text!r}."
+            ) from None
+        problem = extension_problem(minutes)
+        if problem is not None:
+            raise InvalidInput(problem)
+        return await self._change_timer(actor, "extend", minutes=minutes)
+
+    async def _change_timer(self, actor: Actor, what: str, *, minutes: int = 0) -> RoomView:
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            found, _, _ = await self._my_room(session, actor)
+            room = await repo.get_room(session, room_id=found.id or 0, lock=True)
+            assert room is not None and room.id is not None
+            if room.status not in ("running", "paused"):
+                raise Conflict("This mock has not started; /mock start begins it.")
+            spans = [list(s) for s in room.paused_spans]
+            changes: dict[str, Any] = {"last_activity_at": now}
+            if what == "pause":
+                if room.status == "paused":
+                    raise Conflict("This mock is paused already; /mock resume restarts the clock.")
+                spans.append([_iso(now), None])
+                changes.update(status="paused", paused_at=now, paused_spans=spans)
+            elif what == "resume":
+                if room.status != "paused":
+                    raise Conflict("This mock is not paused.")
+                spans[-1][1] = _iso(now)
+                changes.update(status="running", paused_at=None, paused_spans=spans)
+            else:
+                if room.status == "paused":
+                    raise Conflict("Resume the mock first (/mock resume), then extend it.")
+                at = interview_minutes(timeline_of(room, self.phases), now)
+                changes["extensions"] = [*room.extensions, [at, minutes]]
+            room.paused_spans = spans
+            room.extensions = changes.get("extensions", room.extensions)
+            room.status = changes.get("status", room.status)
+            keys = await repo.announcement_keys(session, room_id=room.id)
+            due = due_announcements(timeline_of(room, self.phases), now, keys)
+            changes["next_due_at"] = now if due.announce or due.dropped else due.next_due_at
+            await repo.update_room(session, room_id=room.id, **changes)
+            view = await self._view(session, room, now)
+        self.changed.set()
+        await self._edit_status(room, view)
+        return view
+
+    async def end(self, actor: Actor) -> RoomView:
+        """End the mock now; the interviewer fills in the scorecard."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            found, _, _ = await self._my_room(session, actor)
+            room = await repo.get_room(session, room_id=found.id or 0, lock=True)
+            assert room is not None
+            if room.status not in ("matched", "running", "paused"):
+                raise Conflict("This mock has ended already.")
+            status = "scoring" if room.started_at is not None else "closed"
+            await repo.update_room(
+                session,
+                room_id=room.id or 0,
+                status=status,
+                next_due_at=None,
+                finished_at=now,
+                last_activity_at=now,
+            )
+            room.status = status
+            view = await self._view(session, room, now)
+        if status == "closed":
+            await self._close_platform_room(room)
+        return view
+
+    async def swap(self, actor: Actor) -> RoomView:
+        """Run a second round in the same room with the roles reversed."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            room, _, _ = await self._my_room(session, actor)
+            if room.status in ("matched", "running", "paused"):
+                raise Conflict("Finish this round first (/mock end), then /mock swap.")
+            if room.round >= 2:
+                raise Conflict("You have swapped already; /mock join finds a new partner.")
+            scenario = (
+                pick_scenario(
+                    [s.id for s in self.scenarios], seen_by_a=[room.scenario_id or ""], seen_by_b=[]
+                )
+                if room.scenario_id
+                else None
+            )
+            if room.status == "scoring":
+                await repo.update_room(session, room_id=room.id or 0, status="closed")
+            new = await repo.add_room(
+                session,
+                room=MockRoom(
+                    cohort_id=room.cohort_id,
+                    interviewer_id=room.candidate_id,
+                    candidate_id=room.interviewer_id,
+                    status="matched",
+                    kind=room.kind,
+                    round=room.round + 1,
+                    previous_room_id=room.id,
+                    scenario_id=scenario,
+                    platform=room.platform,
+                    workspace_id=room.workspace_id,
+                    channel_id=room.channel_id,
+                    voice_channel_id=room.voice_channel_id,
+                    matched_at=now,
+                    last_activity_at=now,
+                    confirmed=[m for m in (room.interviewer_id, room.candidate_id) if m],
+                ),
+            )
+            interviewer = await session.get(Member, new.interviewer_id)
+            candidate = await session.get(Member, new.candidate_id)
+            view = await self._view(session, new, now)
+        assert interviewer is not None and candidate is not None
+        await self._post_intro(new, interviewer, candidate)
+        return view
+
+    # --- scorecard and history -------------------------------------------------------------
+
+    def scorecard_form(self) -> tuple[list[str], tuple[str, ...], list[str], list[str]]:
+        """Return what the scorecard asks: aspects, scale, red flags, green flags."""
+        guide = self._library.guide
+        return (
+            [a.aspect for a in guide.scoring_rubric],
+            SCALE,
+            list(guide.red_flags),
+            list(guide.green_flags),
+        )
+
+    async def submit_scorecard(
+        self, actor: Actor, *, ratings: Mapping[str, str], flags: Sequence[str], comment: str
+    ) -> str:
+        """Store the interviewer's scorecard, DM it to the candidate, award both their points."""
+        aspects, _, reds, greens = self.scorecard_form()
+        try:
+            card = check_scorecard(
+                aspects=aspects,
+                ratings=ratings,
+                flags=flags,
+                red_flags=reds,
+                green_flags=greens,
+                comment=comment,
+            )
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            found, member, role = await self._my_room(session, actor)
+            if role != "interviewer":
+                raise NotAllowed(
+                    "Only the interviewer fills in the scorecard; you can /mock self-rate."
+                )
+            room = await repo.get_room(session, room_id=found.id or 0, lock=True)
+            assert room is not None and room.id is not None
+            if room.status != "scoring":
+                raise Conflict("The scorecard opens when the mock ends (/mock end).")
+            scorecard = dict(room.scorecard)
+            if "interviewer" in scorecard:
+                raise Conflict("The scorecard of this round is in already.")
+            scorecard["interviewer"] = {
+                "ratings": card.ratings,
+                "red_flags": list(card.red_flags),
+                "green_flags": list(card.green_flags),
+                "comment": card.comment,
+            }
+            await repo.update_room(
+                session,
+                room_id=room.id,
+                scorecard=scorecard,
+                status="closed",
+                finished_at=now,
+                last_activity_at=now,
+            )
+            cohort = await cohort_repo.get_cohort(session, cohort_id=room.cohort_id)
+            assert cohort is not None
+            day = now.astimezone(ZoneInfo(cohort.timezone)).date()
+            for who, member_id in (
+                ("interviewer", room.interviewer_id),
+                ("candidate", room.candidate_id),
+            ):
+                if member_id is not None:
+                    await points_repo.award_points(
+                        session,
+                        cohort_id=room.cohort_id,
+                        member_id=member_id,
+                        kind="mock",
+                        ref=f"mock:{room.id}:{who}",
+                        points=POINTS_PER_ROLE[who],
+                        local_day=day,
+                    )
+            candidate = await session.get(Member, room.candidate_id)
+        publisher = self._publishers.get(room.platform)
+        if publisher is not None and candidate is not None:
+            lines = [f"• {a}: {SCALE_LABELS[v]}" for a, v in card.ratings.items()]
+            fields = [MessageField("Ratings", "\n".join(lines))]
+            if card.green_flags:
+                fields.append(MessageField("Green flags", "\n".join(card.green_flags)))
+            if card.red_flags:
+                fields.append(MessageField("Red flags", "\n".join(card.red_flags)))
+            if card.comment:
+                fields.append(MessageField("Comment", card.comment))
+            try:
+                await publisher.send_dm(
+                    candidate.platform_user_id,
+                    Message(header="Your mock scorecard", fields=tuple(fields)),
+                )
+            except PublishError as exc:
+                log.warning("mock %s: scorecard DM not delivered: %s", room.id, exc)
+        if room.round < 2:
+            return (
+                "Scorecard saved and sent to the candidate. "
+                "/mock swap runs a round with roles reversed."
+            )
+        await self._close_platform_room(room)
+        return "Scorecard saved and sent to the candidate."
+
+    async def self_rate(self, actor: Actor, level: str) -> str:
+        """Store the candidate's rating of their own interview."""
+        from bot.domain.scorecards import parse_level
+
+        parsed = parse_level(level)
+        if parsed is None:
+            raise InvalidInput(f"Rate yourself as one of: {', '.join(SCALE)} (got {level!r}).")
+        async with self._sessions.begin() as session:
+            room, _, role = await self._my_room(session, actor)
+            if role != "candidate":
+                raise NotAllowed(
+                    "Only the candidate rates themselves; the interviewer fills in the scorecard."
+                )
+            if room.started_at is None:
+                raise Conflict("Rate yourself once the mock has run.")
+            await repo.update_room(
+                session, room_id=room.id or 0, scorecard={**room.scorecard, "self": parsed}
+            )
+        return f"Self-rating saved: {SCALE_LABELS[parsed]}."
+
+    async def history(self, actor: Actor) -> list[HistoryEntry]:
+        """Return the member's past mocks, newest first."""
+        async with self._sessions() as session:
+            _, member = await self._cohort_member(session, actor)
+            assert member.id is not None
+            rooms = await repo.past_rooms(session, member_ids=[member.id], limit=25)
+            out = []
+            for r in rooms:
+                role = "interviewer" if r.interviewer_id == member.id else "candidate"
+                partner = await session.get(
+                    Member, r.candidate_id if role == "interviewer" else r.interviewer_id
+                )
+                scenario = self.scenario(r.scenario_id)
+                card = r.scorecard.get("interviewer", {})
+                out.append(
+                    HistoryEntry(
+                        room_id=r.id or 0,
+                        when=r.started_at or r.created_at,
+                        partner=partner.display_name if partner else "?",
+                        role=role,
+                        scenario=scenario.title if scenario else r.kind,
+                        scorecard=summary(card.get("ratings", {})) if card else "not scored",
+                    )
+                )
+        return out
+
+    # --- the timer, driven by the clock ----------------------------------------------------
+
+    async def announce_due(self) -> TimerReport:
+        """Make every announcement that is due in any running room, each once across processes."""
+        report = TimerReport()
+        now = self._clock.now()
+        async with self._sessions() as session:
+            rooms = await repo.rooms_due(session, now=now)
+        # Rooms are independent: a few at a time, so one slow platform call delays no other
+        # room by more than its own share, and the connection pool is never exhausted.
+        gate = asyncio.Semaphore(self.rooms_in_flight)
+
+        async def one(room: MockRoom) -> None:
+            room_id = room.id or 0
+            async with gate:
+                try:
+                    await self._announce_room(room_id, report, room=room)
+                except ClaimLost:
+                    report.lost += 1
+                except Exception:  # one room's failure must not stop the others' timers
+                    log.exception("mock room %s: announcement failed", room_id)
+
+        await asyncio.gather(*(one(room) for room in rooms))
+        return report
+
+    async def _announce_room(
+        self, room_id: int, report: TimerReport, *, room: MockRoom | None = None
+    ) -> None:
+        now = self._clock.now()
+        tokens: list[tuple[Announcement, ClaimToken]] = []
+        async with self._sessions.begin() as session:
+            # The row the due-rooms query just read is fresh enough: the claims decide.
+            if room is None:
+                room = await repo.get_room(session, room_id=room_id)
+            if room is None or room.status != "running" or room.started_at is None:
+                return
+            keys = await repo.announcement_keys(session, room_id=room_id)
+            due = due_announcements(timeline_of(room, self.phases), now, keys)
+            for key in due.dropped:
+                await repo.record_announcement(
+                    session,
+                    announcement=MockAnnouncement(
+                        room_id=room_id,
+                        key=key,
+                        kind="warning",
+                        phase="",
+                        status="dropped",
+                        due_at=now,
+                        sent_at=now,
+                        holder=self.holder,
+                    ),
+                )
+                report.dropped.append((room_id, key))
+            for a in due.announce:
+                token = await claims_repo.acquire_claim(
+                    session,
+                    key=f"mock:{room_id}:{a.key}",
+                    holder=self.holder,
+                    now=now,
+                    policy=self.policy,
+                )
+                if token is not None:
+                    tokens.append((a, token))
+            if not due.announce:
+                await repo.update_room(session, room_id=room_id, next_due_at=due.next_due_at)
+        if not tokens:
+            return
+        message = self._compose_announcements(room, [a for a, _ in tokens], now)
+        publisher = self._publishers.get(room.platform)
+        if publisher is None:
+            # Recorded only once said: give the claims back for a process whose face runs.
+            log.error("no %s face is running: mock room %s waits", room.platform, room_id)
+            async with self._sessions.begin() as session:
+                for _, token in tokens:
+                    await claims_repo.release_claim(session, token=token, now=now, error="no face")
+            return
+        new_message = any(a.kind != AnnouncementKind.WARNING for a, _ in tokens) and (
+            room.last_new_message_at is None or now - room.last_new_message_at >= NEW_MESSAGE_EVERY
+        )
+        sent_at = self._clock.now()
+        if not self.policy.fence_still_fresh(now, sent_at):
+            # Taken long ago (a paused process): check the claims still hold before sending.
+            async with self._sessions.begin() as session:
+                for _, token in tokens:
+                    await claims_repo.fence(session, token=token, now=sent_at, policy=self.policy)
+        channel = Channel(room.platform, room.workspace_id, room.channel_id or "")  # type: ignore[arg-type]
+        try:
+            if new_message:
+                await publisher.post(
+                    channel, message, idempotency_key=f"mock:{room_id}:{tokens[-1][0].key}"
+                )
+            await self._edit_status(room, None, announcement=message, timeline_room=room)
+        except PublishError as exc:
+            async with self._sessions.begin() as session:
+                for _, token in tokens:
+                    await claims_repo.release_claim(
+                        session, token=token, now=self._clock.now(), error=str(exc)[:500]
+                    )
+            raise
+        done = self._clock.now()
+        async with self._sessions.begin() as session:
+            for a, token in tokens:
+                # Finishing is fenced (holder and epoch): a claim taken over records nothing.
+                if not await claims_repo.finish_claim(session, token=token, now=done):
+                    raise ClaimLost(token.key, token.epoch)
+                await repo.record_announcement(
+                    session,
+                    announcement=MockAnnouncement(
+                        room_id=room_id,
+                        key=a.key,
+                        kind=a.kind.value,
+                        phase=a.phase.slug,
+                        due_at=a.due_at,
+                        sent_at=sent_at,
+                        holder=self.holder,
+                        epoch=token.epoch,
+                    ),
+                )
+                report.sent.append((room_id, a.key, sent_at))
+            keys = {*keys, *due.dropped, *(a.key for a, _ in tokens)}
+            if any(a.kind == AnnouncementKind.END for a, _ in tokens):
+                await repo.update_room(
+                    session,
+                    room_id=room_id,
+                    status="scoring",
+                    next_due_at=None,
+                    finished_at=done,
+                    last_new_message_at=sent_at if new_message else room.last_new_message_at,
+                )
+                return
+            rest = due_announcements(timeline_of(room, self.phases), done, keys)
+            changes: dict[str, Any] = {"next_due_at": done if rest.announce else rest.next_due_at}
+            if new_message:
+                changes["last_new_message_at"] = sent_at
+            # Compare-and-set on the state this pass read: a pause, resume or extension made
+            # meanwhile wrote its own next_due_at, which must not be overwritten.
+            await repo.update_room_if_unchanged(
+                session, room_id=room_id, next_due_at=room.next_due_at, changes=changes
+            )
+
+    def _compose_announcements(
+        self, room: MockRoom, due: Sequence[Announcement], now: datetime
+    ) -> Message:
+        lines: list[str] = []
+        fields: list[MessageField] = []
+        for a in due:
+            name = a.phase.name
+            if a.kind == AnnouncementKind.WARNING:
+                lines.append(f"One minute left in {name}.")
+            elif a.kind == AnnouncementKind.END:
+                lines.append(
+                    "Time is up: the 45 minutes are over."
+                    + (f" (It ended {describe_ago(a.late_by)}.)" if a.late else "")
+                    + " Interviewer: fill in the scorecard (/mock scorecard); candidate: "
+                    "/mock selfrate. Then /mock swap for a round with roles reversed."
+                )
+            else:
+                when = f" began {describe_ago(a.late_by)}" if a.late else " begins now"
+                lines.append(f"**{name}**{when}. Focus: {a.phase.focus}.")
+                fields.append(
+                    MessageField(
+                        f"{name}: deliverables", "\n".join(f"• {d}" for d in a.phase.deliverables)
+                    )
+                )
+        return Message(header=f"Mock {room.id}", text="\n".join(lines), fields=tuple(fields))
+
+    async def _edit_status(
+        self,
+        room: MockRoom,
+        view: RoomView | None,
+        *,
+        announcement: Message | None = None,
+        timeline_room: MockRoom | None = None,
+    ) -> None:
+        """Edit the room's one status message in place (post it the first time)."""
+        publisher = self._publishers.get(room.platform)
+        if publisher is None or room.channel_id is None:
+            return
+        now = self._clock.now()
+        if view is None and timeline_room is not None and timeline_room.started_at is not None:
+            # The timer's own edit: the time left comes from the state it just read.
+            where = phase_at(timeline_of(timeline_room, self.phases), now)
+            view = RoomView(
+                room_id=room.id or 0,
+                status=room.status,
+                kind=room.kind,
+                round=room.round,
+                interviewer="",
+                candidate="",
+                scenario="",
+                phase=where.phase.name,
+                phase_left_min=where.minutes_left,
+                total_left_min=where.total_left,
+            )
+        if view is None:
+            async with self._sessions() as session:
+                fresh = await repo.get_room(session, room_id=room.id or 0)
+                if fresh is None:
+                    return
+                view = await self._view(session, fresh, now)
+                room = fresh
+        text = (
+            f"{view.phase}: {view.phase_left_min:.0f} min left in the phase, "
+            f"{view.total_left_min:.0f} in all."
+            if view.phase
+            else f"Mock {view.status}."
+        )
+        if view.status == "paused":
+            text = "Paused. " + text + " /mock resume restarts the clock."
+        if announcement is not None:
+            text = f"{announcement.text}\n{text}"
+        message = Message(header=f"Mock {room.id}: status", text=text)
+        if room.channel_id is None:
+            return
+        channel = Channel(room.platform, room.workspace_id, room.channel_id)  # type: ignore[arg-type]
+        try:
+            if room.status_message_id:
+                await publisher.edit(SentMessage(room.status_message_id, room.channel_id), message)
+                return
+            sent = await publisher.post(channel, message, idempotency_key=f"mock:{room.id}:status")
+        except PublishError as exc:
+            log.warning("mock room %s: status not updated: %s", room.id, exc)
+            return
+        async with self._sessions.begin() as session:
+            await repo.update_room(session, room_id=room.id or 0, status_message_id=sent.message_id)
+
+    async def close_stale(self) -> list[int]:
+        """Release no-show matches and close rooms nobody touched for the idle timeout."""
+        now = self._clock.now()
+        closed: list[MockRoom] = []
+        async with self._sessions.begin() as session:
+            candidates = await repo.stale_rooms(
+                session, matched_before=now - self.no_show, touched_before=now - self.idle_close
+            )
+            for room in candidates:
+                if room.status == "matched" and room.matched_at is not None:
+                    if now - room.matched_at >= self.no_show and len(room.confirmed) < 2:
+                        await self._release(
+                            session, room, ReleaseReason.NO_SHOW, leaver=None, now=now
+                        )
+                        closed.append(room)
+                        continue
+                touched = room.last_activity_at or room.created_at
+                if (
+                    room.status in ("paused", "scoring", "matched")
+                    and now - touched >= self.idle_close
+                ):
+                    await repo.update_room(
+                        session,
+                        room_id=room.id or 0,
+                        status="closed",
+                        next_due_at=None,
+                        finished_at=now,
+                    )
+                    closed.append(room)
+        for room in closed:
+            await self._close_platform_room(room)
+        return [r.id or 0 for r in closed]
+
+    async def _close_platform_room(self, room: MockRoom) -> None:
+        host = self._hosts.get(room.platform)
+        if host is None or room.channel_id is None:
+            return
+        try:
+            await host.close_room(OpenedRoom(room.channel_id, room.voice_channel_id))
+        except PublishError as exc:
+            log.warning("mock room %s: could not close the platform room: %s", room.id, exc)
+
+    async def next_due_at(self) -> datetime | None:
+        """Return when the next announcement of any running room falls."""
+        async with self._sessions() as session:
+            return await repo.next_due(session)
+
+
+class MockTimers:
+    """The mock timer of one bot process: re-arms every open room at start, then announces."""
+
+    def __init__(self, service: MockService, clock: Clock, *, tick_s: float = 1.0) -> None:
+        self._service = service
+        self._clock = clock
+        self.tick_s = tick_s
+        self._task: asyncio.Task[None] | None = None
+        self.housekeeping_every = timedelta(seconds=30)
+
+    async def run(self) -> None:
+        """Announce what is due, sleeping until the next boundary (or a local change)."""
+        last_housekeeping: datetime | None = None
+        while True:
+            now = self._clock.now()
+            if last_housekeeping is None or now - last_housekeeping >= self.housekeeping_every:
+                await self._service.close_stale()
+                last_housekeeping = now
+            await self._service.announce_due()
+            upcoming = await self._service.next_due_at()
+            wait = self.tick_s
+            if upcoming is not None:
+                # Still due means another process holds that claim: look again shortly.
+                wait = min(
+                    wait, max(self.tick_s / 20, (upcoming - self._clock.now()).total_seconds())
+                )
+            self._service.changed.clear()
+            sleeper = asyncio.ensure_future(self._clock.sleep(wait))
+            poked = asyncio.ensure_future(self._service.changed.wait())
+            await asyncio.wait([sleeper, poked], return_when=asyncio.FIRST_COMPLETED)
+            for task in (sleeper, poked):
+                task.cancel()
+
+    def start(self) -> None:
+        """Run the timer in the background."""
+        self._task = asyncio.create_task(self._guarded(), name="mock-timers")
+
+    async def _guarded(self) -> None:
+        while True:
+            try:
+                await self.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database blinked: keep the timers alive and retry
+                log.exception("mock timer pass failed; retrying")
+                await self._clock.sleep(self.tick_s)
+
+    async def stop(self) -> None:
+        """Stop the timer."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None

@@ -1,0 +1,243 @@
+"""Repository functions for mock interviews: the queue, rooms and their timer announcements.
+
+Every function takes the session and never commits: the service's unit of work commits once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, or_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from bot.store.claims import insert_ignoring_duplicates
+from bot.store.models import MockAnnouncement, MockQueueEntry, MockRoom
+
+OPEN_STATUSES = ("matched", "running", "paused", "scoring")
+TIMED_STATUSES = ("running",)
+
+
+async def queue_entry(
+    session: AsyncSession, *, cohort_id: int, member_id: int
+) -> MockQueueEntry | None:
+    """Return a member's place in the cohort's mock queue, if they wait."""
+    result = await session.execute(
+        select(MockQueueEntry).where(
+            MockQueueEntry.cohort_id == cohort_id, MockQueueEntry.member_id == member_id
+        )
+    )
+    return result.scalars().first()
+
+
+async def add_queue_entry(session: AsyncSession, *, entry: MockQueueEntry) -> MockQueueEntry:
+    """Put a member in the queue."""
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def waiting_in_cohort(
+    session: AsyncSession, *, cohort_id: int, kind: str | None = None
+) -> Sequence[MockQueueEntry]:
+    """Return who waits in a cohort's queue (one kind, or all), oldest first."""
+    query = select(MockQueueEntry).where(MockQueueEntry.cohort_id == cohort_id)
+    if kind is not None:
+        query = query.where(MockQueueEntry.kind == kind)
+    result = await session.execute(query.order_by(col(MockQueueEntry.queued_at)))
+    return result.scalars().all()
+
+
+async def remove_queue_entries(session: AsyncSession, *, entry_ids: Sequence[int]) -> int:
+    """Take entries out of the queue; return how many were still there."""
+    result = await session.execute(
+        delete(MockQueueEntry).where(col(MockQueueEntry.id).in_(list(entry_ids)))
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def add_room(session: AsyncSession, *, room: MockRoom) -> MockRoom:
+    """Create a room and give it its id."""
+    session.add(room)
+    await session.flush()
+    return room
+
+
+async def get_room(session: AsyncSession, *, room_id: int, lock: bool = False) -> MockRoom | None:
+    """Return a room, row-locked until the transaction ends when `lock`."""
+    query = select(MockRoom).where(col(MockRoom.id) == room_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalars().first()
+
+
+async def open_room_of_member(session: AsyncSession, *, member_id: int) -> MockRoom | None:
+    """Return the open room a member is in, if any (the newest round)."""
+    result = await session.execute(
+        select(MockRoom)
+        .where(
+            col(MockRoom.status).in_(OPEN_STATUSES),
+            or_(col(MockRoom.interviewer_id) == member_id, col(MockRoom.candidate_id) == member_id),
+        )
+        .order_by(col(MockRoom.id).desc())
+    )
+    return result.scalars().first()
+
+
+async def room_in_channel(
+    session: AsyncSession, *, platform: str, workspace_id: str, channel_ids: Sequence[str]
+) -> MockRoom | None:
+    """Return the newest room whose private room is one of these channels."""
+    result = await session.execute(
+        select(MockRoom)
+        .where(
+            MockRoom.platform == platform,
+            MockRoom.workspace_id == workspace_id,
+            col(MockRoom.channel_id).in_(list(channel_ids)),
+        )
+        .order_by(col(MockRoom.id).desc())
+    )
+    return result.scalars().first()
+
+
+async def members_in_open_rooms(session: AsyncSession, *, cohort_id: int) -> set[int]:
+    """Return every member of the cohort who is in an open room."""
+    result = await session.execute(
+        select(MockRoom.interviewer_id, MockRoom.candidate_id).where(
+            MockRoom.cohort_id == cohort_id, col(MockRoom.status).in_(OPEN_STATUSES)
+        )
+    )
+    return {m for row in result.all() for m in row if m is not None}
+
+
+async def past_rooms(
+    session: AsyncSession, *, member_ids: Sequence[int], limit: int = 50
+) -> Sequence[MockRoom]:
+    """Return rooms these members were in that started, newest first."""
+    result = await session.execute(
+        select(MockRoom)
+        .where(
+            or_(
+                col(MockRoom.interviewer_id).in_(list(member_ids)),
+                col(MockRoom.candidate_id).in_(list(member_ids)),
+            ),
+            col(MockRoom.started_at).is_not(None),
+        )
+        .order_by(col(MockRoom.id).desc())
+        .limit(limit)
+    )
+    return result.scalars().all()
+
+
+async def rooms_due(
+    session: AsyncSession, *, now: datetime, limit: int = 200
+) -> Sequence[MockRoom]:
+    """Return running rooms whose next announcement is due."""
+    result = await session.execute(
+        select(MockRoom)
+        .where(col(MockRoom.status).in_(TIMED_STATUSES), col(MockRoom.next_due_at) <= now)
+        .order_by(col(MockRoom.next_due_at))
+        .limit(limit)
+    )
+    return result.scalars().all()
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """Return when the next announcement of any running room falls."""
+    result = await session.execute(
+        select(col(MockRoom.next_due_at))
+        .where(col(MockRoom.status).in_(TIMED_STATUSES), col(MockRoom.next_due_at).is_not(None))
+        .order_by(col(MockRoom.next_due_at))
+        .limit(1)
+    )
+    return result.scalar()
+
+
+async def open_rooms(session: AsyncSession) -> Sequence[MockRoom]:
+    """Return every open room (for re-arming timers and closing idle rooms)."""
+    result = await session.execute(
+        select(MockRoom).where(col(MockRoom.status).in_(OPEN_STATUSES)).order_by(col(MockRoom.id))
+    )
+    return result.scalars().all()
+
+
+async def stale_rooms(
+    session: AsyncSession, *, matched_before: datetime, touched_before: datetime
+) -> Sequence[MockRoom]:
+    """Return rooms that may be stale: matched long ago, or left untouched while not running."""
+    result = await session.execute(
+        select(MockRoom)
+        .where(
+            or_(
+                (col(MockRoom.status) == "matched") & (col(MockRoom.matched_at) <= matched_before),
+                col(MockRoom.status).in_(("matched", "paused", "scoring"))
+                & (col(MockRoom.last_activity_at) <= touched_before),
+            )
+        )
+        .order_by(col(MockRoom.id))
+    )
+    return result.scalars().all()
+
+
+async def update_room(session: AsyncSession, *, room_id: int, **changes: object) -> None:
+    """Write changes to a room."""
+    await session.execute(
+        update(MockRoom)
+        .where(col(MockRoom.id) == room_id)
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def update_room_if_unchanged(
+    session: AsyncSession,
+    *,
+    room_id: int,
+    next_due_at: datetime | None,
+    changes: dict[str, object],
+) -> bool:
+    """Write changes to a running room whose next_due_at is still the one read; else False."""
+    condition = (
+        col(MockRoom.next_due_at).is_(None)
+        if next_due_at is None
+        else col(MockRoom.next_due_at) == next_due_at
+    )
+    result = await session.execute(
+        update(MockRoom)
+        .where(col(MockRoom.id) == room_id, col(MockRoom.status) == "running", condition)
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def announcement_keys(session: AsyncSession, *, room_id: int) -> set[str]:
+    """Return the keys of every announcement made (or dropped) in a room."""
+    result = await session.execute(
+        select(MockAnnouncement.key).where(MockAnnouncement.room_id == room_id)
+    )
+    return set(result.scalars().all())
+
+
+async def record_announcement(session: AsyncSession, *, announcement: MockAnnouncement) -> bool:
+    """Record an announcement once; False when that key of that room was already recorded."""
+    table = MockAnnouncement.__table__  # type: ignore[attr-defined]
+    values = {c.name: getattr(announcement, c.name) for c in table.columns if c.name != "id"}
+    result = await session.execute(
+        insert_ignoring_duplicates(session, table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["room_id", "key"])
+        .returning(table.c.id)
+    )
+    return result.scalar() is not None
+
+
+async def announcements(session: AsyncSession, *, room_id: int) -> Sequence[MockAnnouncement]:
+    """Return a room's announcements in the order they were made."""
+    result = await session.execute(
+        select(MockAnnouncement)
+        .where(MockAnnouncement.room_id == room_id)
+        .order_by(col(MockAnnouncement.sent_at), col(MockAnnouncement.id))
+    )
+    return result.scalars().all()

@@ -1,0 +1,70 @@
+"""`studybot mock demo`: the timeline of a whole mock run by real bot processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from bot.errors import InvalidInput
+from bot.mock_demo import demo_command
+
+
+def run_cli(*args: str) -> list[dict]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "mock", "demo", "--speed", "600", "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def due(timeline: list[dict], kind: str) -> list[float]:
+    return [e["due_min"] for e in timeline if e["kind"] == kind]
+
+
+def test_the_whole_mock_comes_once_each() -> None:
+    timeline = run_cli()
+    assert due(timeline, "phase") == [0, 5, 15, 30, 40]
+    assert due(timeline, "warning") == [4, 14, 29, 39, 44]
+    assert due(timeline, "end") == [45]
+    assert [e["phase"] for e in timeline if e["kind"] == "phase"] == [
+        "clarify",
+        "high-level-design",
+        "deep-dive",
+        "scale-reliability",
+        "wrap-up",
+    ]
+    assert all(e["sent_min"] >= e["due_min"] for e in timeline)
+    assert {e["process"] for e in timeline} == {"bot-1"}
+
+
+def test_pause_moves_later_ones_and_a_killed_process_is_replaced() -> None:
+    timeline = run_cli("--pause-at", "10", "--resume-at", "13", "--restart-at", "20")
+    assert due(timeline, "phase") == [0, 5, 18, 33, 43]
+    assert due(timeline, "end") == [48]
+    keys = Counter((e["kind"], e["phase"]) for e in timeline)
+    assert all(n == 1 for n in keys.values())
+    boundaries = [e for e in timeline if e["kind"] != "warning"]
+    assert len(boundaries) == 6  # every boundary once, none lost to the restart
+    assert {e["process"] for e in timeline if e["due_min"] > 21} == {"bot-2"}
+    assert {e["process"] for e in timeline if e["due_min"] < 19} == {"bot-1"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"speed": 0, "pause_at": None, "resume_at": None, "restart_at": None},
+        {"speed": 600, "pause_at": 10, "resume_at": None, "restart_at": None},
+        {"speed": 600, "pause_at": 13, "resume_at": 10, "restart_at": None},
+        {"speed": 600, "pause_at": None, "resume_at": None, "restart_at": 50},
+    ],
+)
+def test_bad_options_are_explained(args: dict) -> None:
+    with pytest.raises(InvalidInput):
+        demo_command(as_json=True, **args)
