@@ -346,7 +346,7 @@ class MockService:
             )
         if cohort is None or cohort.id is None:
             raise NotFound(
-                "This channel has no study cohort; run /mock commands in a cohort's channel."
+                "This channel has no study cohort; use the mock commands in a cohort's channel."
             )
         member = await cohort_repo.get_member(
             session, cohort_id=cohort.id, platform_user_id=actor.user_id
@@ -874,7 +874,7 @@ class MockService:
             found, member, role = await self._my_room(session, actor)
             if role != "interviewer":
                 raise NotAllowed(
-                    "Only the interviewer fills in the scorecard; you can /mock self-rate."
+                    "Only the interviewer fills in the scorecard; you can /mock selfrate."
                 )
             room = await repo.get_room(session, room_id=found.id or 0, lock=True)
             assert room is not None and room.id is not None
