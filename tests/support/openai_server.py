@@ -39,6 +39,9 @@ class Reply:
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    # When set, the body is sent one byte at a time with this pause between bytes: a server
+    # that never stalls long enough for a per-read timeout to fire, yet never finishes.
+    drip_s: float = 0.0
 
     @classmethod
     def chat(
@@ -98,6 +101,17 @@ class Reply:
     def server_error(cls, status: int = 500) -> Reply:
         """Return a 5xx error."""
         return cls.error(status, "internal error")
+
+    @classmethod
+    def drip(cls, reply: Reply, every_s: float = 0.25) -> Reply:
+        """Send the reply's headers at once, then its body one byte every `every_s` seconds."""
+        return cls(
+            status=reply.status,
+            body=reply.body,
+            headers=reply.headers,
+            delay_s=reply.delay_s,
+            drip_s=every_s,
+        )
 
     @classmethod
     def hang(cls, seconds: float = 30.0) -> Reply:
@@ -254,7 +268,15 @@ class OpenAIServer:
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(data)
+                    if reply.drip_s <= 0:
+                        self.wfile.write(data)
+                        return
+                    self.wfile.flush()
+                    for index in range(len(data)):
+                        self.wfile.write(data[index : index + 1])
+                        self.wfile.flush()
+                        if server._stopping.wait(reply.drip_s):
+                            return
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout under test): nothing to deliver
 
