@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.errors import StudyBotError
 from bot.messages import Message, MessageField, Publisher, Reply
 from bot.services.context import Actor
+from bot.services.reviews import review_rows
 from bot.store import answers as repo
 from bot.store import cohorts as cohort_repo
 from bot.store.models import Answer, Cohort, DraftedRubric
@@ -232,6 +233,8 @@ class AnswerService:
                 return GradedAnswer(answer, None, None, 0, public)
             grader = self._grader_for(f"cohort:{answer.cohort_id or 0}")
             try:
+                # Grading may take up to the grader's deadline: release the connection meanwhile.
+                await session.commit()
                 grade = await grader.grade(question, answer.text)
             except Exception as exc:
                 answer.attempts += 1
@@ -258,6 +261,10 @@ class AnswerService:
                 tokens_used=grade.tokens_used,
                 latency_ms=grade.latency_ms,
             )
+            # Points the LLM found and the claim checks did not wait for an admin; they are
+            # stored with the grade, in the same commit.
+            for review in review_rows(answer, grade):
+                session.add(review)
             await repo.save_grade(session, answer=answer, grade=row, now=now)
             awarded = 0
             if answer.member_id is not None and answer.cohort_id is not None and cohort:
@@ -306,10 +313,18 @@ class AnswerService:
         return await self._grade_reply(answer.id)
 
     async def _grade_reply(self, answer_id: int) -> Reply:
+        from graders import GradingDelayed
+
         try:
             outcome = await self.grade(answer_id)
         except StudyBotError:
             raise
+        except GradingDelayed:
+            return Reply.text(
+                "Your answer is saved. Grading is taking longer than usual; you will get the "
+                "grade here as soon as it is ready.",
+                tone="warning",
+            )
         except Exception as exc:  # the answer is safe; say so and retry later
             log.warning("grading answer %s failed: %s", answer_id, exc, exc_info=True)
             return Reply.text(
