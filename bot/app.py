@@ -16,6 +16,7 @@ from bot.messages import Publisher
 from bot.services.answers import AnswerService
 from bot.services.cohorts import CohortService
 from bot.services.daily import DailyService
+from bot.services.reviews import ReviewService
 from bot.settings import Settings
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.migrate import pending_message
@@ -71,6 +72,8 @@ class StudyBot:
             "base_url": self.settings.llm.base_url or "https://api.openai.com/v1",
             "model": self.settings.grader.model,
             "timeout_s": self.settings.grader.timeout_s,
+            "deadline_s": self.settings.grader.deadline_s,
+            "response_format": self.settings.grader.response_format,
         }
         if self.settings.llm.api_key:
             kwargs["api_key"] = self.settings.llm.api_key
@@ -108,6 +111,11 @@ class StudyBot:
             budget=budget,  # type: ignore[arg-type]
             budget_key=budget_key,
         )
+
+    @cached_property
+    def reviews(self) -> ReviewService:
+        """Return the grade review service."""
+        return ReviewService(self.sessions, self.clock)
 
     @cached_property
     def answers(self) -> AnswerService:

@@ -294,7 +294,11 @@ def grade(
     grader: Annotated[str, typer.Option("--grader", help="offline, llm or cascade.")] = "offline",
     as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,
 ) -> None:
-    """Grade one written answer against the question's rubric."""
+    """Grade one written answer against the question's rubric.
+
+    It uses neither the grade cache nor the cohorts' daily LLM token budgets: every run grades
+    afresh and its LLM tokens are not counted against any cohort.
+    """
     from bot.grading_cli import grade_command
 
     grade_command(question, answer_file, grader, as_json)

@@ -18,7 +18,7 @@ def grade_command(question_id: str, answer_file: str, grader: str, as_json: bool
     from bot.services.answers import clean_answer, normalise_question_id, render_grade
     from bot.settings import SettingsError, get_settings
     from content import load_library
-    from graders import LLMConfig, RubricQuestion, build_grader
+    from graders import GradingDelayed, LLMConfig, RubricQuestion, build_grader
 
     def fail(message: str) -> typer.Exit:
         typer.echo(f"error: {message}", err=True)
@@ -52,6 +52,8 @@ def grade_command(question_id: str, answer_file: str, grader: str, as_json: bool
                 "base_url": settings.llm.base_url or "https://api.openai.com/v1",
                 "model": settings.grader.model,
                 "timeout_s": settings.grader.timeout_s,
+                "deadline_s": settings.grader.deadline_s,
+                "response_format": settings.grader.response_format,
             }
             if settings.llm.api_key:
                 kwargs["api_key"] = settings.llm.api_key
@@ -59,6 +61,11 @@ def grade_command(question_id: str, answer_file: str, grader: str, as_json: bool
         result = asyncio.run(build_grader(grader, llm=llm).grade(question, clean_answer(text)))  # type: ignore[arg-type]
     except typer.Exit:
         raise
+    except GradingDelayed:
+        raise fail(
+            "the LLM did not answer within STUDYBOT_GRADER_DEADLINE_S; try again later, or "
+            "use --grader offline"
+        ) from None
     except SettingsError as exc:
         raise fail(str(exc)) from None
     except Exception as exc:  # one clear line for the user
