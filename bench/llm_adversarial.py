@@ -126,9 +126,10 @@ class ScriptedModels:
             # A side request (the grader-talk classifier): nothing is addressed to the grader.
             return Reply.chat_json({"sentences": []})
         question = item.question
-        # The answer block is in the last (user) message; the rules only name its tag.
-        shown = shown_answer(str(request.messages[-1].get("content", "")))
-        points = listed_points(prompt, question)
+        # The blocks are in the last (user) message; the rules only name their tags.
+        user = str(request.messages[-1].get("content", ""))
+        shown = shown_answer(user)
+        points = listed_points(user, question)
         entries: dict[int, dict[str, Any]] = {}
         for point_id, index in points:
             entries[point_id] = self.entry(question, shown, index, points)

@@ -91,7 +91,7 @@ OTHER_POINT_MARGIN = 0.20
 # (bench/llm_adversarial.py --fit prints the grid).
 PROVISIONAL_MARGIN = 0.03
 # The offline score of the quoted sentences alone under which they support nothing of the point.
-EVIDENCE_FLOOR = 0.20
+EVIDENCE_FLOOR = 0.38
 
 ResponseFormat = Literal["json_schema", "json_object", "text"]
 _FORMATS: tuple[ResponseFormat, ...] = ("json_schema", "json_object", "text")

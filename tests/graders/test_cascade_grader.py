@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -34,8 +33,7 @@ def echo_llm(verdict: str) -> Any:
     """An LLM that gives one verdict to every point it is asked about, quoting the last sentence."""
 
     def respond(request: RecordedRequest) -> Reply:
-        user = request.messages[-1]["content"]
-        numbers = [int(n) for n in re.findall(r"^\[P(\d+)\]", user, re.M)]
+        numbers = request.point_ids()
         return Reply.chat_json(
             {
                 "points": [
@@ -55,7 +53,7 @@ def echo_llm(verdict: str) -> Any:
 
 
 def asked_points(request: RecordedRequest) -> list[int]:
-    return [int(n) for n in re.findall(r"^\[P(\d+)\]", request.messages[-1]["content"], re.M)]
+    return sorted(request.point_ids())
 
 
 @pytest.fixture
@@ -104,7 +102,8 @@ async def test_non_english_answers_go_to_the_llm_entirely(
         "de los pesos y los gradientes; para un modelo de 7B son 56 GB solo de estado."
     )
     grade = await cascade.grade(ADAMW, spanish)
-    assert [asked_points(r) for r in openai_server.chat_requests] == [[1, 2, 3]] * 2
+    grading = [r for r in openai_server.chat_requests if r.point_ids()]
+    assert [asked_points(r) for r in grading] == [[1, 2, 3]] * 2
     assert grade.degraded and LLM_UNAVAILABLE_NOTICE in grade.notices
     assert NON_ENGLISH_NOTICE in grade.notices
 

@@ -20,6 +20,7 @@ needed); import both into a conftest.py to make them available.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -144,6 +145,25 @@ class RecordedRequest:
     def prompt(self) -> str:
         """Return every message's content joined by blank lines."""
         return "\n\n".join(str(m.get("content", "")) for m in self.messages)
+
+    @property
+    def user_text(self) -> str:
+        """Return the last message's content (the grader's blocks are in it)."""
+        return str(self.messages[-1].get("content", "")) if self.messages else ""
+
+    def rubric_points(self) -> list[dict[str, Any]]:
+        """Return the rubric points a grading request lists ({"id", "text"}), in listed order."""
+        match = re.search(r"<rubric_points>\n(.*?)\n</rubric_points>", self.user_text, re.S)
+        return list(json.loads(match.group(1))) if match else []
+
+    def point_ids(self) -> list[int]:
+        """Return the ids of the rubric points a grading request lists, in listed order."""
+        return [int(p["id"]) for p in self.rubric_points()]
+
+    def answer_block(self) -> tuple[str, str] | None:
+        """Return the answer block's tag and text, as the grader showed them."""
+        match = re.search(r"<(answer-[0-9a-f]+)>\n(.*)\n</\1>", self.user_text, re.S)
+        return (match.group(1), match.group(2)) if match else None
 
 
 Responder = Callable[[RecordedRequest], Reply]
