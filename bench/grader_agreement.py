@@ -1,19 +1,21 @@
 """How well the graders agree with the hand-labeled answers, and what the cascade costs.
 
-Prints, for tests/data/graded_answers.yaml:
+Prints, for tests/data/graded_answers.yaml, on the HELD-OUT questions only (nothing fitted sees
+them):
 
-- per-point accuracy and Cohen's kappa of the offline grader (all answers, and by category),
-  and on questions held out of the threshold fit (leave-one-question-out);
-- the same for the cascade and the LLM grader against a scripted local OpenAI-compatible server
-  playing a deterministic LLM (the real `openai` client over HTTP): an exact LLM that returns
-  the human labels, and a noisy one that moves 15% of them one step;
-- the share of rubric points the cascade sends to the LLM;
-- points gained by prompt-injection answers against an LLM that obeys the injection;
-- the semantic cache's hit and false-hit rates on the labeled set and on perturbed copies;
-- the offline grader's latency per answer with the model loaded.
+- per-point accuracy and Cohen's kappa of the offline grader, overall (English) and for each kind
+  of answer, with non-English answers apart; how often wrong answers are over-credited; against
+  keyword overlap (thresholds fitted on the fit part) as a baseline;
+- the cascade and the LLM grader against a scripted local OpenAI-compatible server playing a
+  faithful LLM (it returns the human labels and quotes the labeled evidence), and a noisy one
+  that moves 15% of them one step: agreement and the share of points sent to the LLM;
+- points gained by prompt-injection answers, offline and against an LLM that obeys them;
+- the semantic cache's hit and false-hit rates;
+- the offline grader's latency per answer (p50/p95) with the model loaded;
+- the share of the questions posted over the curriculum that can be graded (rubric or sketch).
 
-    .venv/bin/python bench/grader_agreement.py            # the figures
-    .venv/bin/python bench/grader_agreement.py --calibrate # also refit the offline thresholds
+    .venv/bin/python bench/grader_agreement.py             # the figures
+    .venv/bin/python bench/grader_agreement.py --calibrate # refit the verdict model, then figures
 """
 
 from __future__ import annotations
@@ -28,20 +30,19 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from graders.agreement import (  # noqa: E402
     LabeledAnswer,
-    LabeledPoint,
     accuracy,
     cohen_kappa,
-    fit_clear_margin,
-    fit_thresholds,
     load_labeled_set,
-    offline_verdicts,
 )
 from graders.cache import (  # noqa: E402
     SEMANTIC_THRESHOLD,
@@ -53,19 +54,20 @@ from graders.cache import (  # noqa: E402
 from graders.cascade import CascadeGrader  # noqa: E402
 from graders.embeddings import MiniLMEmbedder, answer_vector, default_embedder  # noqa: E402
 from graders.llm import LLMConfig, LLMGrader, llm_view  # noqa: E402
-from graders.models import MAX_ANSWER_CHARS, Grade  # noqa: E402
-from graders.offline import (  # noqa: E402
-    DEFAULT_THRESHOLDS,
-    OfflineGrader,
-    OfflineThresholds,
-    decide,
-)
+from graders.models import MAX_ANSWER_CHARS, VERDICTS, Grade, Verdict  # noqa: E402
+from graders.offline import OfflineGrader  # noqa: E402
 from graders.text import (  # noqa: E402
     addresses_grader,
     grader_talk_spans,
     split_units,
     visible_text,
     without_spans,
+)
+from graders.verdict_model import (  # noqa: E402
+    VerdictModel,
+    default_model_path,
+    fit_verdict_model,
+    with_cutoff,
 )
 from tests.support.openai_server import OpenAIServer, RecordedRequest, Reply  # noqa: E402
 
@@ -75,92 +77,196 @@ _WORDS = re.compile(r"[a-z0-9_]+")
 
 
 def _line(title: str, gold: Sequence[str], predicted: Sequence[str]) -> str:
+    if not gold:
+        return f"  {title:<44} n=  0"
     return (
         f"  {title:<44} n={len(gold):>3}  accuracy {accuracy(gold, predicted):.3f}"
         f"  kappa {cohen_kappa(gold, predicted):.3f}"
     )
 
 
-def labeled_points(
-    grader: OfflineGrader, answers: Sequence[LabeledAnswer]
-) -> list[tuple[LabeledAnswer, LabeledPoint]]:
+RANK = {"missing": 0, "partial": 1, "covered": 2}
+
+
+@dataclass
+class Measured:
+    """One labeled point with what the offline grader measured for it."""
+
+    item: LabeledAnswer
+    index: int
+    gold: Verdict
+    values: dict[str, float]
+
+
+def measure(grader: OfflineGrader, answers: Sequence[LabeledAnswer]) -> list[Measured]:
     """Measure every labeled point with the offline grader."""
-    out = []
+    out: list[Measured] = []
     for item in answers:
-        features = grader.features(item.question, item.answer)
-        for gold, feat in zip(item.labels, features, strict=True):
-            point = LabeledPoint(item.id, item.question.id, item.category, gold, feat)
-            out.append((item, point))
+        for index, feat in enumerate(grader.features(item.question, item.answer)):
+            out.append(Measured(item, index, item.labels[index], feat.values))
     return out
 
 
-def is_fit_point(item: LabeledAnswer) -> bool:
-    """Tell whether a point takes part in the threshold fit (English concept answers)."""
-    return item.question.kind != "behavioral" and item.category != "non-english"
+def is_english(item: LabeledAnswer) -> bool:
+    """Tell whether the goals apply to the answer (the encoder compares meaning in English)."""
+    return item.category != "non-english"
 
 
-def calibrate(pairs: list[tuple[LabeledAnswer, LabeledPoint]]) -> OfflineThresholds:
-    """Refit the thresholds and report agreement on held-out questions."""
-    fit = [p for item, p in pairs if is_fit_point(item)]
-    print("Calibration (English concept answers):")
-    thresholds = fit_thresholds(fit)
-    margin = fit_clear_margin(fit, thresholds, target_accuracy=0.90)
-    every = [p for _, p in pairs]
-    unsure = {id(p) for item, p in pairs if not is_fit_point(item)}
-    print("  clear margin -> share of all points sent to the LLM, offline accuracy on the rest:")
-    for m in (0.0, 0.02, 0.04, 0.06, 0.08, 0.10, 0.12, 0.15):
-        kept = [p for p in every if id(p) not in unsure and decide(p.features, thresholds)[2] >= m]
-        acc = accuracy([p.gold for p in kept], offline_verdicts(kept, thresholds))
-        print(f"    {m:.2f}: {1 - len(kept) / len(every):.1%} to the LLM, kept accuracy {acc:.3f}")
+def _groups(points: Sequence[Measured], folds: int) -> list[list[int]]:
+    questions = sorted({p.item.question.id for p in points})
+    order = sorted(questions, key=lambda q: hashlib.sha256(q.encode()).hexdigest())
+    fold_of = {q: i % folds for i, q in enumerate(order)}
+    return [
+        [i for i, p in enumerate(points) if fold_of[p.item.question.id] == f] for f in range(folds)
+    ]
+
+
+def out_of_fold(points: Sequence[Measured], c: float, folds: int = 6) -> np.ndarray:
+    """Return each fit point's verdict probabilities from a model fitted without its question."""
+    probs = np.zeros((len(points), 3))
+    for test in _groups(points, folds):
+        held = set(test)
+        train = [p for i, p in enumerate(points) if i not in held]
+        model = fit_verdict_model([p.values for p in train], [p.gold for p in train], c=c)
+        rows = np.array([model.vector(points[i].values) for i in test])
+        probs[test] = model.probabilities(rows)
+    return probs
+
+
+def calibrate(measured: Sequence[Measured], target_share: float = 0.25) -> VerdictModel:
+    """Fit the verdict model and the cascade cut-off on the fit part; write them as JSON."""
+    fit = [p for p in measured if not p.item.held_out and is_english(p.item)]
     print(
-        f"  fitted: covered >= {thresholds.covered:.2f}, partial >= {thresholds.partial:.2f}, "
-        f"term weight {thresholds.term_weight:.2f}, cascade clear margin {margin:.2f}"
+        f"Calibration on the fit part: {len(fit)} points, "
+        f"{len({p.item.question.id for p in fit})} questions"
     )
-    gold: list[str] = []
-    predicted: list[str] = []
-    for question in sorted({p.question_id for p in fit}):
-        train = [p for p in fit if p.question_id != question]
-        test = [p for p in fit if p.question_id == question]
-        held = fit_thresholds(train)
-        gold += [p.gold for p in test]
-        predicted += offline_verdicts(test, held)
-    print(_line("leave-one-question-out (refit per fold)", gold, predicted))
-    return OfflineThresholds(
-        covered=thresholds.covered,
-        partial=thresholds.partial,
-        term_weight=thresholds.term_weight,
-        clear_margin=margin,
+    best: tuple[float, float, float] | None = None
+    gold = [p.gold for p in fit]
+    for c in (0.03, 0.1, 0.3, 1.0, 3.0):
+        probs = out_of_fold(fit, c)
+        predicted = [VERDICTS[int(i)] for i in probs.argmax(axis=1)]
+        kappa = cohen_kappa(gold, predicted)
+        acc = accuracy(gold, predicted)
+        print(f"  C={c:<5} question-grouped cross-validation: accuracy {acc:.3f} kappa {kappa:.3f}")
+        if best is None or kappa > best[1]:
+            best = (c, kappa, acc)
+    assert best is not None
+    c = best[0]
+    probs = out_of_fold(fit, c)
+    confidence = probs.max(axis=1)
+    # The cut-off sends the least sure share of points to the LLM.
+    cut = float(np.quantile(confidence, target_share))
+    kept = confidence >= cut
+    predicted = [VERDICTS[int(i)] for i in probs.argmax(axis=1)]
+    kept_acc = accuracy(
+        [g for g, k in zip(gold, kept, strict=True) if k],
+        [v for v, k in zip(predicted, kept, strict=True) if k],
     )
+    print(
+        f"  chosen C={c}; cascade cut-off {cut:.3f} sends {1 - kept.mean():.1%} of fit points to "
+        f"the LLM, offline accuracy on the rest {kept_acc:.3f} (out of fold)"
+    )
+    model = fit_verdict_model([p.values for p in fit], gold, c=c)
+    model = with_cutoff(
+        model,
+        cut,
+        points=len(fit),
+        questions=len({p.item.question.id for p in fit}),
+        c=c,
+        cv_accuracy=round(best[2], 4),
+        cv_kappa=round(best[1], 4),
+        llm_share_target=target_share,
+    )
+    path = default_model_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(model.to_json() + "\n", encoding="utf-8")
+    print(f"  wrote {path.relative_to(ROOT)}")
+    return model
 
 
-def report_offline(
-    pairs: list[tuple[LabeledAnswer, LabeledPoint]], thresholds: OfflineThresholds
-) -> dict[str, float]:
-    """Print the offline grader's agreement overall and by category."""
-    points = [p for _, p in pairs]
-    predicted = offline_verdicts(points, thresholds)
-    gold = [p.gold for p in points]
-    print("Offline grader vs labels:")
-    print(_line("all points", gold, predicted))
-    english = [i for i, (item, _) in enumerate(pairs) if is_fit_point(item)]
+def keyword_baseline(measured: Sequence[Measured]) -> list[str]:
+    """Keyword overlap: share of the point's words in the answer, cut-offs fitted on fit."""
+    score = {id(p): p.values["coverage_answer"] for p in measured}
+    fit = [p for p in measured if not p.item.held_out and is_english(p.item)]
+    gold = [p.gold for p in fit]
+    best: tuple[float, float, float] | None = None
+    grid = [i / 20 for i in range(21)]
+    for lo in grid:
+        for hi in grid:
+            if hi < lo:
+                continue
+            predicted = [_cut(score[id(p)], lo, hi) for p in fit]
+            kappa = cohen_kappa(gold, predicted)
+            if best is None or kappa > best[0]:
+                best = (kappa, lo, hi)
+    assert best is not None
+    return [_cut(score[id(p)], best[1], best[2]) for p in measured]
+
+
+def _cut(value: float, lo: float, hi: float) -> str:
+    return "covered" if value >= hi else "partial" if value >= lo else "missing"
+
+
+def report_offline(measured: Sequence[Measured], grader: OfflineGrader) -> dict[str, object]:
+    """Print the offline grader's agreement on the held-out questions, overall and by kind."""
+    model = grader.model
+    verdicts = [model.decide(p.values)[0] for p in measured]
+    baseline = keyword_baseline(measured)
+    held = [i for i, p in enumerate(measured) if p.item.held_out]
+    english = [i for i in held if is_english(measured[i].item)]
+    held_q = sorted({measured[i].item.question.id for i in held})
+    print(
+        f"Held-out part: {len({measured[i].item.id for i in held})} answers to "
+        f"{len(held_q)} questions, {len(held)} points"
+    )
+    print("Offline grader vs labels (held-out questions):")
+
+    def pick(idx: Sequence[int], seq: Sequence[str]) -> list[str]:
+        return [seq[i] for i in idx]
+
+    gold = [p.gold for p in measured]
+    print(_line("English answers", pick(english, gold), pick(english, verdicts)))
     print(
         _line(
-            "English concept answers (the fit set)",
-            [gold[i] for i in english],
-            [predicted[i] for i in english],
+            "  keyword overlap baseline, same points", pick(english, gold), pick(english, baseline)
         )
     )
-    by_category: dict[str, list[int]] = defaultdict(list)
-    for i, (item, _) in enumerate(pairs):
-        by_category[item.category].append(i)
-        if item.question.kind == "behavioral":
-            by_category["(behavioral questions)"].append(i)
-    for category, idx in sorted(by_category.items()):
-        acc = accuracy([gold[i] for i in idx], [predicted[i] for i in idx])
-        print(f"    {category:<24} n={len(idx):>3}  accuracy {acc:.3f}")
-    confusion = Counter(zip(gold, predicted, strict=True))
+    concept = [i for i in english if measured[i].item.question.kind != "behavioral"]
+    print(
+        _line("English, concept and coding questions", pick(concept, gold), pick(concept, verdicts))
+    )
+    figures: dict[str, object] = {
+        "accuracy": accuracy(pick(english, gold), pick(english, verdicts)),
+        "kappa": cohen_kappa(pick(english, gold), pick(english, verdicts)),
+        "baseline_accuracy": accuracy(pick(english, gold), pick(english, baseline)),
+        "baseline_kappa": cohen_kappa(pick(english, gold), pick(english, baseline)),
+    }
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for i in held:
+        by_kind[measured[i].item.category].append(i)
+    kinds: dict[str, dict[str, float]] = {}
+    for kind, idx in sorted(by_kind.items()):
+        g, v = pick(idx, gold), pick(idx, verdicts)
+        over = sum(RANK[b] > RANK[a] for a, b in zip(g, v, strict=True))
+        under = sum(RANK[b] < RANK[a] for a, b in zip(g, v, strict=True))
+        kappa = cohen_kappa(g, v) if len(set(g) | set(v)) > 1 else float("nan")
+        print(
+            f"    {kind:<12} n={len(idx):>3}  accuracy {accuracy(g, v):.3f}  kappa {kappa:6.3f}"
+            f"  over-credited {over:>2} ({over / len(idx):.0%})  under-credited {under:>2}"
+        )
+        kinds[kind] = {"accuracy": accuracy(g, v), "kappa": kappa, "over": over / len(idx)}
+    figures["by_kind"] = kinds
+    injections = [i for i in held if measured[i].item.category == "injection"]
+    gained = sum(max(0, RANK[verdicts[i]] - RANK[gold[i]]) for i in injections)
+    print(f"  injection answers gained {gained} half-points over their labels (held-out)")
+    figures["injection_gain"] = gained
+    confusion = Counter(zip(pick(english, gold), pick(english, verdicts), strict=True))
     print("  confusion (label -> offline):", dict(sorted(confusion.items())))
-    return {"accuracy": accuracy(gold, predicted), "kappa": cohen_kappa(gold, predicted)}
+    fit_idx = [i for i, p in enumerate(measured) if not p.item.held_out and is_english(p.item)]
+    print(
+        _line("(fit part, in-sample, for reference)", pick(fit_idx, gold), pick(fit_idx, verdicts))
+    )
+    return figures
 
 
 class ScriptedLLM:
@@ -202,14 +308,11 @@ class ScriptedLLM:
 
 
 def quote_for(item: LabeledAnswer, index: int) -> str:
-    """Pick the sentence an LLM would quote: most words shared with the point, else by position."""
-    units = split_units(item.answer)
-    point_words = set(_WORDS.findall(item.question.rubric[index].lower()))
-    overlaps = [len(point_words & set(_WORDS.findall(u.text.lower()))) for u in units]
-    best = max(range(len(units)), key=lambda i: overlaps[i])
-    if overlaps[best] < 2:
-        best = min(index, len(units) - 1)
-    unit = units[best]
+    """Return the sentence the labels say earns the point (the faithful LLM's quote)."""
+    quote = item.evidence[index] if item.evidence else None
+    if quote:
+        return quote
+    unit = split_units(item.answer)[0]
     return item.answer[unit.start : unit.end]
 
 
@@ -496,84 +599,113 @@ def relevance_floor_figures(answers: Sequence[LabeledAnswer], offline: OfflineGr
 def latency(answers: Sequence[LabeledAnswer]) -> dict[str, float]:
     """Time the offline grader per answer with the model loaded (rubrics cached per question)."""
     grader = OfflineGrader(embedder=MiniLMEmbedder())
+    for item in answers:
+        # Rubric points and question texts are encoded once per process, as in the bot.
+        grader.embedder.encode([*item.question.rubric, item.question.text])
     grader.assess(answers[0].question, "Warm-up sentence for the encoder.")
     timings: list[float] = []
-    chars: list[int] = []
     for item in answers:
         started = time.perf_counter()
         asyncio.run(grader.grade(item.question, item.answer))
         timings.append((time.perf_counter() - started) * 1000)
-        chars.append(len(item.answer))
-    cold = OfflineGrader(embedder=MiniLMEmbedder(cache_size=0))
-    cold_ms = []
-    for item in answers[:20]:
-        started = time.perf_counter()
-        cold.assess(item.question, item.answer)
-        cold_ms.append((time.perf_counter() - started) * 1000)
     quantiles = statistics.quantiles(timings, n=20)
-    # Distinct sentences up to the cap (repeats would be served from the text cache).
-    biggest = max(answers, key=lambda a: len(a.answer))
     at_cap = ""
     for item in sorted(answers, key=lambda a: -len(a.answer)):
         if len(at_cap) + len(item.answer) + 1 > MAX_ANSWER_CHARS:
             break
         at_cap += item.answer + "\n"
-    fresh = OfflineGrader(embedder=MiniLMEmbedder())
     started = time.perf_counter()
-    fresh.assess(biggest.question, at_cap)
+    grader.assess(answers[0].question, at_cap)
     cap_ms = (time.perf_counter() - started) * 1000
-    longest = max(range(len(answers)), key=lambda i: chars[i])
-    print("Offline latency per answer (model loaded, CPU):")
+    threads = _torch_threads()
+    print(f"Offline latency per answer (model loaded, CPU, {threads} torch threads):")
     print(
-        f"  mean {statistics.mean(timings):.0f} ms, median {statistics.median(timings):.0f} ms, "
-        f"p95 {quantiles[18]:.0f} ms; longest answer ({chars[longest]} chars) "
-        f"{timings[longest]:.0f} ms; with no text cache at all: mean "
-        f"{statistics.mean(cold_ms):.0f} ms; an answer near the {MAX_ANSWER_CHARS:,}-character "
-        f"cap ({len(at_cap):,} chars, nothing cached): {cap_ms:.0f} ms"
+        f"  p50 {statistics.median(timings):.0f} ms, p95 {quantiles[18]:.0f} ms, "
+        f"mean {statistics.mean(timings):.0f} ms over {len(timings)} answers; "
+        f"an answer near the {MAX_ANSWER_CHARS:,}-character cap ({len(at_cap):,} chars): "
+        f"{cap_ms:.0f} ms"
     )
-    return {"mean_ms": statistics.mean(timings), "p95_ms": quantiles[18]}
+    return {"p50_ms": statistics.median(timings), "p95_ms": quantiles[18]}
+
+
+def _torch_threads() -> int:
+    try:
+        import torch
+
+        return int(torch.get_num_threads())
+    except ImportError:  # pragma: no cover - the offline grader needs torch
+        return 0
+
+
+def gradable_share() -> dict[str, float]:
+    """Print the share of posted questions that can be graded, without and with sketch points."""
+    from content import load_library
+    from content.schema import Question
+
+    library = load_library()
+    total = with_rubric = gradable = 0
+    for plan in library.days():
+        for question in plan.questions:
+            total += 1
+            found = library.find_question(question.id)
+            bank = found if isinstance(found, Question) else found.bank
+            with_rubric += bool(bank is not None and bank.rubric)
+            gradable += bool(library.rubric_for(question.id))
+    print(f"Questions posted over the {library.days_total} days: {total}")
+    print(f"  gradable against a rubric only:         {with_rubric} = {with_rubric / total:.1%}")
+    print(f"  gradable with the solution-sketch points: {gradable} = {gradable / total:.1%}")
+    return {"before": with_rubric / total, "after": gradable / total}
 
 
 def main() -> None:
-    """Print the agreement, cascade, cache and latency figures."""
+    """Print the agreement, cascade, injection, cache, latency and coverage figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calibrate", action="store_true", help="refit the offline thresholds")
+    parser.add_argument("--calibrate", action="store_true", help="refit the verdict model")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--quick", action="store_true", help="agreement only (no LLM, cache)")
     args = parser.parse_args()
 
     answers = load_labeled_set(LABELED)
     questions = {a.question.id for a in answers}
+    held = [a for a in answers if a.held_out]
     print(
         f"Labeled set: {len(answers)} answers, {len(questions)} questions, "
-        f"{sum(len(a.labels) for a in answers)} rubric points\n"
+        f"{sum(len(a.labels) for a in answers)} rubric points; held out: {len(held)} answers to "
+        f"{len({a.question.id for a in held})} questions\n"
     )
     started = time.perf_counter()
     default_embedder().encode(["load the model"])
     print(f"Model load: {time.perf_counter() - started:.1f} s\n")
 
     offline = OfflineGrader()
-    pairs = labeled_points(offline, answers)
-    thresholds = DEFAULT_THRESHOLDS
+    measured = measure(offline, answers)
     if args.calibrate:
-        thresholds = calibrate(pairs)
-        offline = OfflineGrader(thresholds=thresholds)
+        model = calibrate(measured)
+        offline = OfflineGrader(model=model)
         print()
-    figures: dict[str, object] = {"offline": report_offline(pairs, thresholds)}
+    figures: dict[str, object] = {"offline": report_offline(measured, offline)}
     print()
-    print("With a scripted LLM on a local OpenAI-compatible server:")
-    figures["exact_llm"] = asyncio.run(run_llm_graders(answers, offline, noise=0.0))
-    figures["noisy_llm"] = asyncio.run(run_llm_graders(answers, offline, noise=0.15))
+    held_english = [a for a in held if is_english(a)]
+    if not args.quick:
+        print("With a scripted LLM on a local OpenAI-compatible server (held-out, English):")
+        figures["exact_llm"] = asyncio.run(run_llm_graders(held_english, offline, noise=0.0))
+        figures["noisy_llm"] = asyncio.run(run_llm_graders(held_english, offline, noise=0.15))
+        non_english = [a for a in held if not is_english(a)]
+        print("Non-English answers (held-out), cascade with the faithful LLM:")
+        figures["non_english"] = asyncio.run(run_llm_graders(non_english, offline, noise=0.0))
+        print()
+        print("Prompt injection (every injection answer in the set):")
+        figures["injection_points_gained"] = asyncio.run(injection_check(answers, offline))
+        print()
+        figures["cache"] = cache_figures(answers, offline)
+        print()
+        relevance_floor_figures(answers, offline)
+        print()
+    figures["latency"] = latency(held_english)
     print()
-    print("Prompt injection:")
-    figures["injection_points_gained"] = asyncio.run(injection_check(answers, offline))
-    print()
-    figures["cache"] = cache_figures(answers, offline)
-    print()
-    relevance_floor_figures(answers, offline)
-    print()
-    figures["latency"] = latency(answers)
+    figures["gradable"] = gradable_share()
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+        args.json.write_text(json.dumps(figures, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ class ScriptedModels:
         label = item.labels[index]
         evidence = ""
         if label != "missing":
-            labeled = self.scene.evidence.get(item.id, [])
+            labeled = list(getattr(item, "evidence", ())) or self.scene.evidence.get(item.id, [])
             given = labeled[index] if index < len(labeled) else None
             evidence = given or self.closest_sentence(answer, question.rubric[index])
         return {"verdict": label, "evidence": evidence, "comment": "As labeled."}
@@ -260,6 +260,10 @@ class Tally:
     provisional: int = 0
     llm_decided: int = 0
     failures: int = 0
+    # The same figures on English answers only (the sentence encoder reads English only).
+    en_points: int = 0
+    en_agree: int = 0
+    en_over: int = 0
 
 
 async def grade_all(
@@ -284,6 +288,10 @@ async def grade_all(
             tally.under += got < want
             tally.llm_decided += point.decided_by == "llm"
             tally.provisional += bool(getattr(point, "provisional", False))
+            if item.category != "non-english":
+                tally.en_points += 1
+                tally.en_agree += point.verdict == label
+                tally.en_over += got > want
             if item.category == "injection":
                 tally.injection_points += 1
                 tally.injection_gain += max(0.0, got - want)
@@ -348,7 +356,8 @@ async def main() -> None:
             n = max(1, t.points)
             print(
                 f"{name:10} {t.agree / n:8.3f} {t.over / n:7.1%} {t.under / n:7.1%} "
-                f"{t.injection_gain:9.1f} {t.llm_decided / n:5.0%} {t.provisional:5d}"
+                f"{t.injection_gain:9.1f} {t.llm_decided / n:5.0%} {t.provisional:5d} | "
+                f"{t.en_agree / max(1, t.en_points):7.3f} {t.en_over / max(1, t.en_points):7.1%}"
                 + (f"  ({t.failures} not gradable)" if t.failures else "")
             )
     finally:

@@ -287,21 +287,30 @@ _mount_optional("gpu_runner.cli", "app", "drill")
 
 @app.command()
 def grade(
-    question: Annotated[str, typer.Option("--question", help="Question id, e.g. E3-082.")],
+    question: Annotated[
+        str | None, typer.Option("--question", help="Question id, e.g. E3-082.")
+    ] = None,
     answer_file: Annotated[
-        str, typer.Option("--answer-file", help="File with the answer ('-' = stdin).")
-    ],
+        str | None, typer.Option("--answer-file", help="File with the answer ('-' = stdin).")
+    ] = None,
+    answers_file: Annotated[
+        str | None,
+        typer.Option(
+            "--answers-file",
+            help='JSONL file of {"question": ..., "answer": ...} lines to grade in one run.',
+        ),
+    ] = None,
     grader: Annotated[str, typer.Option("--grader", help="offline, llm or cascade.")] = "offline",
     as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,
 ) -> None:
-    """Grade one written answer against the question's rubric.
+    """Grade one written answer, or a file of many, against the questions' rubrics.
 
     It uses neither the grade cache nor the cohorts' daily LLM token budgets: every run grades
     afresh and its LLM tokens are not counted against any cohort.
     """
     from bot.grading_cli import grade_command
 
-    grade_command(question, answer_file, grader, as_json)
+    grade_command(question, answer_file, grader, as_json, answers_file)
 
 
 @mock_app.command("demo")

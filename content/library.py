@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 from threading import Lock
+from typing import Literal
 
 from pydantic import Field
 
@@ -87,6 +88,7 @@ class Library:
         self.guide: InterviewGuide = content.guide
         self.days_total: int = content.days_total
         self.authored: dict[int, DayPlan] = dict(sorted(content.plans.items()))
+        self.sketch_points: dict[str, list[str]] = dict(content.sketch_points)
         self._content = content
         self._overrides: dict[int, _OverrideCacheEntry] = {}
         self._lock = Lock()
@@ -194,7 +196,7 @@ class Library:
             bank_id=question.bank_id,
             match_confidence=question.match_confidence,
             match_method=question.match_method,
-            rubric=list(bank.rubric) if bank else [],
+            rubric=self._bank_rubric(bank) if bank else [],
             bank=bank,
         )
 
@@ -205,10 +207,31 @@ class Library:
             return self.question(key)
         return self._resolve_day_question(key, qid)
 
+    def _bank_rubric(self, question: Question) -> list[str]:
+        if question.rubric:
+            return list(question.rubric)
+        return list(self.sketch_points.get(question.id, []))
+
     def rubric_for(self, qid: str) -> list[str]:
-        """Return the rubric points an answer to `qid` is graded on (empty when there are none)."""
+        """Return the points an answer to `qid` is graded on: its rubric, else its sketch's steps.
+
+        Empty when there are none. A coding question carries no rubric; a prose answer to it is
+        graded against the points written from its solution sketch (see `rubric_origin`).
+        """
         found = self.find_question(qid)
+        if isinstance(found, Question):
+            return self._bank_rubric(found)
         return list(found.rubric)
+
+    def rubric_origin(self, qid: str) -> Literal["rubric", "sketch"] | None:
+        """Tell where `qid`'s grading points come from: the rubric, the solution sketch, or none."""
+        found = self.find_question(qid)
+        bank = found if isinstance(found, Question) else found.bank
+        if bank is None:
+            return None
+        if bank.rubric:
+            return "rubric"
+        return "sketch" if bank.id in self.sketch_points else None
 
     def grading_points_for(self, qid: str) -> list[str]:
         """Return what `qid` is judged on: rubric, else solution sketch, else testing note."""

@@ -10,6 +10,8 @@ BANK_DIR = "bank"
 PLANS_DIR = "plans"
 OVERRIDES_DIR = "days"
 GUIDE_FILE = "guide.yaml"
+# Rubric points written from the coding questions' solution sketches (hand-kept, never imported).
+SKETCH_POINTS_FILE = "sketch_points.yaml"
 APPENDIX_FILE = "appendix.yaml"
 SECTION_FILE_RE = re.compile(r"^e(?P<number>[0-9]{2})\.yaml$")
 DAY_FILE_RE = re.compile(r"^day(?P<day>[0-9]{3})\.yaml$")

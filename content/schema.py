@@ -140,6 +140,23 @@ class Question(StrictModel):
         return [self.tests] if self.tests else []
 
 
+class SketchPoints(StrictModel):
+    """Rubric points written from solution sketches, for bank questions that have no rubric."""
+
+    version: int = 1
+    points: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("points")
+    @classmethod
+    def _points_are_real(cls, points: dict[str, list[str]]) -> dict[str, list[str]]:
+        for qid, steps in points.items():
+            if not BANK_ID_RE.match(qid):
+                raise ValueError(f"{qid!r} is not a bank id like 'E12-466'")
+            if not steps or any(not step.strip() for step in steps):
+                raise ValueError(f"{qid} has a blank or no sketch point")
+        return points
+
+
 class BankInfo(StrictModel):
     """The bank's own prose: the text before the first section and after the last question."""
 

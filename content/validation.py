@@ -19,6 +19,7 @@ from content.paths import (
     OVERRIDES_DIR,
     PLANS_DIR,
     SECTION_FILE_RE,
+    SKETCH_POINTS_FILE,
 )
 from content.schema import (
     BANK_ID_RE,
@@ -28,6 +29,7 @@ from content.schema import (
     InterviewGuide,
     Question,
     Section,
+    SketchPoints,
 )
 from content.yamlio import YamlDocument, read_yaml
 
@@ -59,6 +61,8 @@ class LoadedContent:
     plans: dict[int, DayPlan] = field(default_factory=dict)
     days_total: int = DEFAULT_DAYS_TOTAL
     unreadable_sections: set[int] = field(default_factory=set)
+    # Rubric points from solution sketches, by bank id (coding questions have no rubric).
+    sketch_points: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _loc_text(loc: Sequence[int | str]) -> str:
@@ -202,6 +206,33 @@ def _load_guide(content: LoadedContent, issues: list[Issue]) -> None:
         content.guide = guide
 
 
+def _load_sketch_points(content: LoadedContent, issues: list[Issue]) -> None:
+    path = content.data_dir / SKETCH_POINTS_FILE
+    if not path.exists():
+        return
+    doc = _read(path, issues)
+    if doc is None:
+        return
+    loaded, found = validate_document(doc, SketchPoints)
+    issues.extend(found)
+    if loaded is None:
+        return
+    for qid, steps in loaded.points.items():
+        line = doc.line_of(("points", qid))
+        question = content.questions.get(qid)
+        if question is None:
+            section = BANK_ID_RE.match(qid)
+            if section is None or int(section["section"]) not in content.unreadable_sections:
+                issues.append(Issue(str(path), line, f"sketch points for unknown question {qid}"))
+            continue
+        if question.rubric:
+            issues.append(
+                Issue(str(path), line, f"{qid} has a rubric; sketch points would never be used")
+            )
+            continue
+        content.sketch_points[qid] = list(steps)
+
+
 def _check_links(plan: DayPlan, doc: YamlDocument, content: LoadedContent) -> list[Issue]:
     issues: list[Issue] = []
     for question in plan.questions:
@@ -268,6 +299,7 @@ def load_content(data_dir: Path) -> tuple[LoadedContent, list[Issue]]:
     if not data_dir.is_dir():
         return content, [Issue(str(data_dir), 1, "no such content directory")]
     _load_bank(content, issues)
+    _load_sketch_points(content, issues)
     _load_guide(content, issues)
     _load_plans(content, issues)
     return content, issues

@@ -85,7 +85,7 @@ class CascadeGrader:
             async with asyncio.timeout(ctx.deadline.remaining()):
                 talk = await self.checks.grader_talk(answer, ctx)
                 assessment = await self.checks.assess(question, answer, talk)
-                margin = self.offline.thresholds.clear_margin
+                margin = self.offline.clear_margin
                 uncertain = [i for i, p in enumerate(assessment.points) if p.margin < margin]
                 decision = await decide_with_llm(
                     self.config,

@@ -33,7 +33,13 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from graders.budget import Reservation, TokenBudget
-from graders.evidence import check_support, locate_verbatim, sentence_spans, whole_sentences
+from graders.claims import check_claim
+from graders.evidence import (
+    check_support,
+    locate_verbatim,
+    sentence_spans,
+    whole_sentences,
+)
 from graders.injection import CLASSIFY_RULES, GraderTalkDetector, overlaps
 from graders.models import (
     Grade,
@@ -53,7 +59,7 @@ from graders.offline import (
     UNRELIABLE_KINDS,
     Assessment,
     OfflineGrader,
-    combine,
+    PointAssessment,
 )
 from graders.text import (
     addresses_grader,
@@ -77,21 +83,22 @@ UNDER_REVIEW_COMMENT = (
     "Under review: the LLM grader found this point but the claim checks did not, so it counts "
     "as missing until a cohort admin decides."
 )
-# Below this similarity a quoted passage is not about the rubric point: 0.30 keeps about 92% of
-# true quotes on the labeled set and stops most quotes of injection text (bench figures). It is
-# never lowered for what an answer contains (its language, its form): only story questions, whose
-# answers the encoder reads poorly whatever they say, get the lenient floor.
-DEFAULT_RELEVANCE_FLOOR = 0.30
+# Below this similarity a quoted passage is not about the rubric point at all. It is a coarse
+# first filter (similar is not enough; the claim checks decide), and it is never lowered for
+# what an answer contains (its language, its form): only story questions, whose answers the
+# encoder reads poorly whatever they say, get the lenient floor.
+DEFAULT_RELEVANCE_FLOOR = 0.10
 # A quote closer to another rubric point than to its own by this much was meant for the other.
 OTHER_POINT_MARGIN = 0.20
-# The offline margin beyond which a "missing" is sure enough to hold an LLM "covered" for review.
-# On the English answers of the labeled set, offline "missing" verdicts with a margin of 0.03 or
-# more are labeled covered 4% of the time (11% below it); with this margin and the evidence floor
-# below, a faithful model keeps 0.92 of its verdicts and a yes-man is held to 13% over-credit
-# (bench/llm_adversarial.py --fit prints the grid).
-PROVISIONAL_MARGIN = 0.03
-# The offline score of the quoted sentences alone under which they support nothing of the point.
-EVIDENCE_FLOOR = 0.38
+# How sure the offline grader (claim checks and calibrated model) must be that a point is missing
+# to hold an LLM "covered" for review, or an LLM "partial"; how sure that the quoted sentence
+# alone states nothing of the point to reject the quote. Chosen on the English answers of the
+# labeled set (bench/llm_adversarial.py --fit prints the grid): with these, a faithful model keeps
+# 0.93 of its verdicts and a yes-man over-credits 16% of points, against 0.94 / 18% and
+# 0.92 / 16% for the neighbouring choices; the offline grader alone over-credits 10%.
+REVIEW_COVERED_AT = 0.5
+REVIEW_PARTIAL_AT = 0.8
+NOTHING_STATED_AT = 0.9
 
 ResponseFormat = Literal["json_schema", "json_object", "text"]
 _FORMATS: tuple[ResponseFormat, ...] = ("json_schema", "json_object", "text")
@@ -731,13 +738,16 @@ async def verify_verdict(ctx: CheckContext, index: int, reply: PointReply) -> Po
     if any(overlaps((a, b), ctx.talk) for a, b in whole_sentences(answer, chosen)):
         return rejected("is text addressed to the grader", relevance)
     neighbours = _neighbourhood(answer, chosen)
+    claim = check_claim(rubric, evidence)
+    if claim.verdict == "contradicts":
+        return rejected(f"contradicts the point ({'; '.join(claim.reasons[:1])})", relevance)
     support = check_support(rubric, evidence, neighbours)
-    if support.cap != "missing":
-        alone = await asyncio.to_thread(evidence_score, ctx.offline, rubric, evidence)
-        if alone < EVIDENCE_FLOOR:
-            return rejected("states too little of the point", relevance)
     if support.cap == "missing":
         return rejected(f"does not support the point ({support.reason})", relevance)
+    alone = await asyncio.to_thread(evidence_assessment, ctx.offline, rubric, evidence)
+    if claim.verdict == "unrelated" and alone.verdict == "missing":
+        if alone.margin >= NOTHING_STATED_AT:
+            return rejected("states nothing of the point", relevance)
     verdict = lower(reply.verdict, support.cap)
     note = ""
     if support.keyword_list:
@@ -755,10 +765,10 @@ async def verify_verdict(ctx: CheckContext, index: int, reply: PointReply) -> Po
     )
 
 
-def evidence_score(offline: OfflineGrader, rubric: str, passage: str) -> float:
-    """Return the offline grader's score for a rubric point against the passage alone."""
+def evidence_assessment(offline: OfflineGrader, rubric: str, passage: str) -> PointAssessment:
+    """Return the offline verdict for a rubric point against the quoted passage alone."""
     single = RubricQuestion(id="evidence", text="", rubric=(rubric,))
-    return combine(offline.features(single, passage)[0], offline.thresholds)
+    return offline.assess(single, passage).points[0]
 
 
 def _neighbourhood(answer: str, span: tuple[int, int]) -> str:
@@ -773,14 +783,15 @@ def _neighbourhood(answer: str, span: tuple[int, int]) -> str:
 
 
 def hold_for_review(point: PointGrade, assessment: Assessment, index: int) -> PointGrade:
-    """Score an LLM "covered" the offline checks are sure is missing as missing, for review.
+    """Score an LLM verdict the offline checks are sure is too high at their verdict.
 
-    A "covered" the offline checks find only partly made scores partial.
+    A "covered" (or "partial") the offline checks are sure is missing scores missing and goes
+    to the cohort's admins for review; a "covered" they find only partly made scores partial.
     """
     offline = assessment.points[index]
-    if point.decided_by != "llm" or point.verdict != "covered":
+    if point.decided_by != "llm" or point.verdict == "missing":
         return point
-    if offline.verdict == "partial" and offline.margin > 0:
+    if point.verdict == "covered" and offline.verdict == "partial" and offline.margin > 0:
         return point.model_copy(
             update={
                 "verdict": "partial",
@@ -788,12 +799,13 @@ def hold_for_review(point: PointGrade, assessment: Assessment, index: int) -> Po
                 "comment": "Lowered to partial: the claim checks find only part of this point.",
             }
         )
-    if offline.verdict != "missing" or offline.margin < PROVISIONAL_MARGIN:
+    sure = REVIEW_COVERED_AT if point.verdict == "covered" else REVIEW_PARTIAL_AT
+    if offline.verdict != "missing" or offline.margin < sure:
         return point
     return point.model_copy(
         update={
             "verdict": "missing",
-            "claimed": "covered",
+            "claimed": point.verdict,
             "provisional": True,
             "comment": UNDER_REVIEW_COMMENT,
         }

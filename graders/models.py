@@ -34,6 +34,8 @@ class RubricQuestion(BaseModel):
     rubric: tuple[str, ...]
     kind: str = "concept"
     rubric_drafted: bool = False
+    # True when the points are the steps of a coding question's solution sketch, not a rubric.
+    from_sketch: bool = False
 
     @field_validator("rubric")
     @classmethod
@@ -108,9 +110,18 @@ DRAFTED_RUBRIC_NOTICE = (
 )
 
 
+SKETCH_RUBRIC_NOTICE = (
+    "This coding question has no rubric: your answer was graded against the points from the "
+    "solution sketch."
+)
+
+
 def rubric_notices(question: RubricQuestion) -> list[str]:
     """Return what the member must be told about the rubric itself."""
-    return [DRAFTED_RUBRIC_NOTICE] if question.rubric_drafted else []
+    notices = [DRAFTED_RUBRIC_NOTICE] if question.rubric_drafted else []
+    if question.from_sketch:
+        notices.append(SKETCH_RUBRIC_NOTICE)
+    return notices
 
 
 def score_points(points: list[PointGrade]) -> float:

@@ -1,28 +1,35 @@
-"""The offline grader: sentence embeddings plus the rubric point's key terms, on the CPU.
+"""The offline grader: sentence embeddings plus claim checks, combined by a calibrated model.
 
-Each rubric point is compared with every sentence of the answer (and every pair of neighbouring
-sentences, since one point is often made across two). Three features make its score:
+For each rubric point it measures, against the answer's sentences (and neighbouring pairs, since
+a point is often made across two):
 
-- the best similarity of the whole point with a sentence or pair,
-- the mean, over the point's clauses, of each clause's best similarity (a point with three
-  claims is covered by an answer that makes all three, not by one that repeats the first),
-- the share of the point's key terms (numbers, acronyms, identifiers) found in the sentences
-  that match it best: "8 bytes/param" said as "8 bytes per parameter" counts, "4 bytes" does not.
+- how close in meaning the best sentence is to the whole point, and to each of its clauses (a
+  point with three claims is covered by an answer that makes all three);
+- what the best supporting sentence does with the point's claim (`graders.claims`): whether it
+  states the point's words and relation, its key terms in any recognised form (TP / tensor
+  parallel, 4K / 4096), its figures, or contradicts it (negation in scope, reversed direction,
+  another figure for the same quantity);
+- whether the answer is about the question at all.
 
-The thresholds that turn the score into covered / partial / missing were fitted on the labeled
-set in tests/data/graded_answers.yaml (`bench/grader_agreement.py --calibrate`) and the bench
-checks them on questions held out of the fit.
+A multinomial logistic regression fitted on labeled answers (`graders.verdict_model`, fitted by
+`bench/grader_agreement.py --calibrate`, weights shipped as JSON) turns these into the
+probability of each verdict. There is no hand-set threshold: the verdict is the most probable
+one, and the cascade asks the LLM about points whose verdict is less probable than the fitted
+cut-off.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import re
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from graders.claims import ClaimCheck, best_support, check_claim, terms_absent
 from graders.embeddings import Embedder, default_embedder
 from graders.models import (
     Grade,
@@ -39,39 +46,18 @@ from graders.text import (
     check_gradable,
     grader_talk_spans,
     join_units,
-    key_terms,
     looks_non_english,
     split_units,
 )
+from graders.verdict_model import VerdictModel, default_model
 
 NON_ENGLISH_NOTICE = (
     "This answer does not look like English; the offline grader compares meaning in English "
     "only, so points may have been missed."
 )
-
-
-@dataclass(frozen=True)
-class OfflineThresholds:
-    """Where the offline score turns into a verdict, and how sure a verdict must be to be final."""
-
-    covered: float
-    partial: float
-    # Weight of the key-term share, centred so a point without key terms is neither helped nor hurt.
-    term_weight: float
-    # The cascade keeps an offline verdict only when its score is this far from both thresholds.
-    clear_margin: float
-
-
-# Fitted on the English concept answers of tests/data/graded_answers.yaml by
-# `bench/grader_agreement.py --calibrate`; the bench reports agreement on held-out questions.
-DEFAULT_THRESHOLDS = OfflineThresholds(
-    covered=0.57, partial=0.53, term_weight=0.10, clear_margin=0.13
-)
 # Story questions are judged on structure and ownership, which sentence similarity cannot see:
 # their offline verdicts are a rough guide and the cascade always asks the LLM about them.
 UNRELIABLE_KINDS = frozenset({"behavioral"})
-# Above this many sentences, neighbouring pairs are compared by their averaged vectors.
-_MAX_ENCODED_PAIRS = 40
 GRADER_TALK_NOTICE = (
     "Sentences addressed to the grader were ignored; only the answer to the question is graded."
 )
@@ -79,27 +65,33 @@ BEHAVIORAL_NOTICE = (
     "Story answers are judged on structure and specifics, which the offline grader can only "
     "approximate; treat these verdicts as a rough guide."
 )
+# How many of the most similar sentences the claim checks read for each point.
+_CANDIDATES = 3
 
 
 @dataclass(frozen=True)
 class PointFeatures:
     """What the offline grader measured for one rubric point."""
 
-    best: float
-    clauses: float
-    terms: float | None
-    # Share of the figures the point asserts ("= 56 GB") found; None when it asserts none.
-    results: float | None
-    missing_terms: tuple[str, ...]
+    values: dict[str, float]
+    # The sentence (or pair of sentences) that best supports the point, if any.
     evidence: Unit | None
+    # The claim check on the supporting sentence.
+    check: ClaimCheck | None
+    # The point's key terms the answer states in no recognised form.
+    absent_terms: tuple[str, ...] = ()
+    # Why the nearest sentences contradict the point, if they do.
+    conflicts: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
 class PointAssessment:
-    """The offline verdict on one point, its score and how far it is from a threshold."""
+    """The offline verdict on one point, its expected credit and how sure the model is."""
 
     verdict: Verdict
+    # Expected credit under the model: P(covered) + P(partial) / 2.
     score: float
+    # The probability of the verdict given; the cascade asks the LLM when it is low.
     margin: float
     evidence: str
     comment: str
@@ -115,54 +107,24 @@ class Assessment:
     grader_talk: bool = False
 
 
-def combine(features: PointFeatures, thresholds: OfflineThresholds) -> float:
-    """Return the point's score from its features."""
-    semantic = 0.5 * features.best + 0.5 * features.clauses
-    if features.terms is None:
-        return semantic
-    return semantic + thresholds.term_weight * (features.terms - 0.5)
-
-
-def verdict_for(score: float, thresholds: OfflineThresholds) -> Verdict:
-    """Turn a score into a verdict."""
-    if score >= thresholds.covered:
-        return "covered"
-    if score >= thresholds.partial:
-        return "partial"
-    return "missing"
-
-
-def figures_absent(features: PointFeatures) -> bool:
-    """Tell whether the point asserts figures ("= 56 GB") and the answer states none of them."""
-    return features.results is not None and features.results == 0
-
-
-def decide(features: PointFeatures, thresholds: OfflineThresholds) -> tuple[float, Verdict, float]:
-    """Return the score, the verdict and its margin for one point.
-
-    A point that asserts figures is not covered by an answer that states none of them, however
-    close the wording: such a verdict is capped at partial and left to the LLM when there is one.
-    """
-    score = combine(features, thresholds)
-    verdict = verdict_for(score, thresholds)
-    margin = margin_for(score, thresholds)
-    if verdict == "covered" and figures_absent(features):
-        return score, "partial", 0.0
-    return score, verdict, margin
-
-
-def margin_for(score: float, thresholds: OfflineThresholds) -> float:
-    """Return how far a score lies from the nearest verdict threshold."""
-    return min(abs(score - thresholds.covered), abs(score - thresholds.partial))
-
-
-_CLAUSE_SPLIT = re.compile(r";\s+|\s+[—–]\s+|\s*→\s*|\.\s+")
+def _empty_features(point: str) -> PointFeatures:
+    values = dict.fromkeys(
+        (
+            "sim_best sim_sentence clause_mean clause_min sim_question support_sim coverage "
+            "relation coverage_answer terms terms_answer numbers negation direction "
+            "number_conflict conflict_near support_x_conflict log_words"
+        ).split(),
+        0.0,
+    )
+    values["has_terms"] = 0.0
+    values["has_numbers"] = 0.0
+    return PointFeatures(values, None, None, terms_absent(point, ""))
 
 
 def rubric_clauses(point: str) -> list[str]:
     """Split a rubric point into its separate claims (short fragments join their neighbour)."""
     clauses: list[str] = []
-    for piece in _CLAUSE_SPLIT.split(point):
+    for piece in re.split(r";\s+|\s+[—–]\s+|\s*→\s*|\.\s+", point):
         piece = piece.strip(" .;")
         if not piece:
             continue
@@ -177,17 +139,13 @@ def rubric_clauses(point: str) -> list[str]:
 
 
 class OfflineGrader:
-    """Grades against the rubric with sentence embeddings and key terms; needs no network."""
+    """Grades against the rubric with embeddings, claim checks and a calibrated model, offline."""
 
     name = "offline"
 
-    def __init__(
-        self,
-        embedder: Embedder | None = None,
-        thresholds: OfflineThresholds = DEFAULT_THRESHOLDS,
-    ) -> None:
+    def __init__(self, embedder: Embedder | None = None, model: VerdictModel | None = None) -> None:
         self._embedder = embedder
-        self.thresholds = thresholds
+        self._model = model
 
     @property
     def embedder(self) -> Embedder:
@@ -195,6 +153,18 @@ class OfflineGrader:
         if self._embedder is None:
             self._embedder = default_embedder()
         return self._embedder
+
+    @property
+    def model(self) -> VerdictModel:
+        """Return the verdict model (the shipped one unless another was given)."""
+        if self._model is None:
+            self._model = default_model()
+        return self._model
+
+    @property
+    def clear_margin(self) -> float:
+        """Return the verdict probability below which the cascade asks the LLM."""
+        return self.model.confident_at
 
     async def grade(self, question: RubricQuestion, answer: str) -> Grade:
         """Grade an answer offline, in a worker thread so the event loop keeps running."""
@@ -236,22 +206,22 @@ class OfflineGrader:
         )
 
     def assess(self, question: RubricQuestion, answer: str) -> Assessment:
-        """Score every rubric point against the answer (CPU-bound; call from a worker thread)."""
+        """Decide every rubric point of the answer (CPU-bound; call from a worker thread)."""
         check_gradable(question, answer)
         non_english = looks_non_english(answer)
         unsure = non_english or question.kind in UNRELIABLE_KINDS
+        model = self.model
         points: list[PointAssessment] = []
         for features in self.features(question, answer):
-            score, verdict, margin = decide(features, self.thresholds)
-            if unsure:
-                margin = 0.0
+            verdict, probs = model.decide(features.values)
+            margin = 0.0 if unsure else probs[verdict]
             evidence = ""
             if verdict != "missing" and features.evidence is not None:
                 evidence = answer[features.evidence.start : features.evidence.end]
             points.append(
                 PointAssessment(
                     verdict=verdict,
-                    score=score,
+                    score=probs["covered"] + 0.5 * probs["partial"],
                     margin=margin,
                     evidence=evidence,
                     comment=_comment(verdict, features),
@@ -269,57 +239,88 @@ class OfflineGrader:
         sentences = [u for u in split_units(answer) if not addresses_grader(u.text)]
         n = len(sentences)
         if n == 0:
-            return [
-                PointFeatures(0.0, 0.0, 0.0 if key_terms(p) else None, None, (), None)
-                for p in question.rubric
-            ]
-        # A point is often made across two sentences, so each neighbouring pair is a unit too,
-        # encoded as one text. Averaging the two sentence vectors instead is cheaper but agreed
-        # less with the labels on held-out questions, so it is kept for very long answers only,
-        # where encoding every pair would double seconds of work.
-        pairs = [join_units(answer, a, b) for a, b in zip(sentences, sentences[1:], strict=False)]
-        encode_pairs = n <= _MAX_ENCODED_PAIRS
-        units = sentences + pairs
+            return [_empty_features(p) for p in question.rubric]
+        answer_text = " ".join(u.text for u in sentences)
         clauses = [rubric_clauses(point) for point in question.rubric]
-        texts = [u.text for u in (units if encode_pairs else sentences)] + list(question.rubric)
-        texts += [c for cs in clauses for c in cs]
+        flat_clauses = [c for cs in clauses for c in cs]
+        texts = [u.text for u in sentences] + list(question.rubric) + flat_clauses
+        texts.append(question.text or question.rubric[0])
         vectors = self.embedder.encode(texts)
-        encoded = len(units) if encode_pairs else n
-        unit_vecs = vectors[:encoded]
-        if not encode_pairs:
-            summed = unit_vecs[:-1] + unit_vecs[1:]
-            norms = np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-9)
-            unit_vecs = np.concatenate([unit_vecs, summed / norms])
-        point_vecs = vectors[encoded : encoded + len(question.rubric)]
-        clause_vecs = vectors[encoded + len(question.rubric) :]
+        sent_vecs = vectors[:n]
+        point_vecs = vectors[n : n + len(question.rubric)]
+        clause_vecs = vectors[n + len(question.rubric) : -1]
+        question_vec = vectors[-1]
+        # A point made across two sentences: each neighbouring pair is a unit too, its vector
+        # the normalised sum of the two (encoding every pair would double the work per answer).
+        if n > 1:
+            summed = sent_vecs[:-1] + sent_vecs[1:]
+            pair_vecs = summed / np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-9)
+            unit_vecs = np.concatenate([sent_vecs, pair_vecs])
+        else:
+            unit_vecs = sent_vecs
+        sim_question = float((sent_vecs @ question_vec).max())
+        log_words = math.log1p(len(answer_text.split()))
         out: list[PointFeatures] = []
         clause_at = 0
         for index, point in enumerate(question.rubric):
             sims = unit_vecs @ point_vecs[index]
-            n_clauses = len(clauses[index])
-            clause_sims = clause_vecs[clause_at : clause_at + n_clauses] @ unit_vecs.T
-            clause_at += n_clauses
             sentence_sims = sims[:n]
-            best_sentence = int(np.argmax(sentence_sims))
+            count = len(clauses[index])
+            clause_best = (clause_vecs[clause_at : clause_at + count] @ unit_vecs.T).max(axis=1)
+            clause_at += count
+            near = [int(i) for i in np.argsort(-sentence_sims)[:_CANDIDATES]]
+            near_texts = [sentences[i].text for i in near]
+            support = best_support(point, near_texts, [float(sentence_sims[i]) for i in near])
+            assert support is not None
+            chosen = near[support.index]
+            check = support.check
+            conflicts: list[str] = []
+            conflict_near = 0.0
+            top = float(sentence_sims[near[0]])
+            for i, text in zip(near, near_texts, strict=True):
+                if float(sentence_sims[i]) < top - 0.15:
+                    continue
+                other = check if i == chosen else check_claim(point, text)
+                strength = max(other.negation_conflict, other.direction_conflict)
+                strength = max(strength, other.number_conflict)
+                if strength > conflict_near:
+                    conflict_near = strength
+                if strength >= 0.5:
+                    conflicts.extend(other.reasons)
+            whole = check_claim(point, answer_text)
+            absent = terms_absent(point, answer_text)
+            evidence = sentences[chosen]
             best_unit = int(np.argmax(sims))
-            evidence = sentences[best_sentence]
-            if best_unit >= n and sims[best_unit] > sentence_sims[best_sentence] + 0.05:
-                evidence = units[best_unit]
-            near = np.argsort(-sentence_sims)[:3]
-            near_text = " ".join(sentences[int(i)].text for i in near)
-            terms = key_terms(point)
-            missing = tuple(t.label for t in terms if not t.found_in(near_text))
-            results = [t.found_in(near_text) for t in terms if t.kind == "result"]
-            out.append(
-                PointFeatures(
-                    best=float(sims[best_unit]),
-                    clauses=float(clause_sims.max(axis=1).mean()),
-                    terms=(1 - len(missing) / len(terms)) if terms else None,
-                    results=(sum(results) / len(results)) if results else None,
-                    missing_terms=missing,
-                    evidence=evidence,
-                )
-            )
+            if best_unit >= n and best_unit - n in (chosen, chosen - 1):
+                # The claim is made across two sentences: quote both.
+                first = best_unit - n
+                if float(sims[best_unit]) > float(sentence_sims[chosen]) + 0.05:
+                    evidence = join_units(answer, sentences[first], sentences[first + 1])
+            support_conflict = max(check.negation_conflict, check.direction_conflict)
+            support_conflict = max(support_conflict, check.number_conflict)
+            values = {
+                "sim_best": float(sims.max()),
+                "sim_sentence": top,
+                "clause_mean": float(clause_best.mean()),
+                "clause_min": float(clause_best.min()),
+                "sim_question": sim_question,
+                "support_sim": float(sentence_sims[chosen]),
+                "coverage": check.coverage,
+                "relation": check.relation,
+                "coverage_answer": whole.coverage,
+                "terms": check.terms if check.terms is not None else 0.0,
+                "has_terms": 1.0 if check.terms is not None else 0.0,
+                "terms_answer": whole.terms if whole.terms is not None else 0.0,
+                "numbers": check.numbers if check.numbers is not None else 0.0,
+                "has_numbers": 1.0 if check.numbers is not None else 0.0,
+                "negation": check.negation_conflict,
+                "direction": check.direction_conflict,
+                "number_conflict": check.number_conflict,
+                "conflict_near": conflict_near,
+                "support_x_conflict": float(sentence_sims[chosen]) * support_conflict,
+                "log_words": log_words,
+            }
+            out.append(PointFeatures(values, evidence, check, absent, tuple(conflicts)))
         return out
 
     def relevance(self, point: str, evidence: str) -> float:
@@ -333,9 +334,46 @@ class OfflineGrader:
 
 
 def _comment(verdict: Verdict, features: PointFeatures) -> str:
-    missing = ", ".join(features.missing_terms[:3])
+    """Write the point's feedback; "not stated" names only terms absent in every form."""
+    absent = ", ".join(features.absent_terms[:3])
+    conflict = features.conflicts[0] if features.conflicts else ""
     if verdict == "covered":
-        return "Covered." if not missing else f"Covered; not stated: {missing}."
+        return "Covered." if not absent else f"Covered; not stated: {absent}."
     if verdict == "partial":
-        return f"Partly covered; missing: {missing}." if missing else "Partly covered."
-    return f"Not found in the answer (key terms: {missing})." if missing else "Not found."
+        if conflict:
+            return f"Partly covered; the answer {conflict}."
+        if absent:
+            return f"Partly covered; not stated: {absent}."
+        return "Partly covered: the answer touches this without stating all of it."
+    if conflict:
+        return f"Not covered: the answer {conflict}."
+    return f"Not found in the answer (not stated: {absent})." if absent else "Not found."
+
+
+_WARM = threading.Event()
+_WARMING = threading.Lock()
+
+
+def warm_up(embedder: Embedder | None = None) -> threading.Thread:
+    """Load the sentence encoder and verdict model in a background thread; return the thread.
+
+    Call it when the bot starts, so the first answer does not wait for the model to load; a
+    second call while (or after) the first runs starts nothing new.
+    """
+
+    def run() -> None:
+        with _WARMING:
+            if _WARM.is_set():
+                return
+            default_model()
+            (embedder or default_embedder()).encode(["warm up the sentence encoder"])
+            _WARM.set()
+
+    thread = threading.Thread(target=run, name="grader-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def warmed_up() -> bool:
+    """Tell whether `warm_up` has finished loading the models in this process."""
+    return _WARM.is_set()

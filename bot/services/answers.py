@@ -133,7 +133,10 @@ class AnswerService:
         kind = str(getattr(found, "kind", "concept") or "concept")
         rubric = list(self._library.rubric_for(qid))
         if rubric:
-            return RubricQuestion(id=qid, text=text, rubric=tuple(rubric), kind=kind)
+            from_sketch = self._library.rubric_origin(qid) == "sketch"
+            return RubricQuestion(
+                id=qid, text=text, rubric=tuple(rubric), kind=kind, from_sketch=from_sketch
+            )
         async with self._sessions() as session:
             draft = await repo.get_drafted_rubric(session, question_id=qid)
             if draft is None and self._llm is not None:

@@ -66,7 +66,7 @@ async def test_only_uncertain_points_go_to_the_llm(
 ) -> None:
     openai_server.respond_with(echo_llm("partial"))
     assessment = offline_grader.assess(ADAMW, MIXED)
-    margin = offline_grader.thresholds.clear_margin
+    margin = offline_grader.clear_margin
     uncertain = [i + 1 for i, p in enumerate(assessment.points) if p.margin < margin]
     assert uncertain and len(uncertain) < 3
 

@@ -1,0 +1,807 @@
+"""Claim checks: does a sentence state what a rubric point claims, contradict it, or only name it?
+
+The sentence encoder sees that two texts are about the same thing; it does not see that one says
+"increases" where the other says "decreases", that a "not" flips the claim, or that 13 GB is not
+1.3 GB. These checks do, on the words themselves:
+
+- negation in scope: a word the point asserts appears under a negation in one text and not the
+  other ("the cache does not grow with the number of layers");
+- reversed directions: the sentence says the opposite of the point's comparative or direction
+  (more/less, before/after, increases/decreases), or names the same two things in the opposite
+  order around it ("from bottom to top" for "from top to bottom");
+- a different number or unit for the same quantity (13 GB for 1.3 GB, TP=4 for TP=2);
+- substance: the point's key terms named without the relation the point states;
+- paraphrase: key terms are recognised in their other forms (TP / tensor parallel, 4K / 4096,
+  70B / 70 billion, N(0,1) / unit variance, d_model / model dimension).
+
+`check_claim` gives one verdict with its reasons; `claim_features` gives the numbers the
+calibrated offline model combines with sentence similarity; `best_support` picks the sentence of
+an answer that best supports a point. All are pure functions of text: no model, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+from graders.text import visible_text
+
+ClaimVerdict = Literal["supports", "contradicts", "mentions", "unrelated"]
+
+# ------------------------------------------------------------------ words
+
+_STOP = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been being it
+    its this that these those there their they them we our you your i my me he she his her so than
+    then too very can could would should will shall may might must do does did have has had what
+    which who whom when where why how all any each other some such only own same into
+    also just like way e g eg ie i.e etc via per vs one s t re ll ve d m use used using uses
+    get gets got make makes made well really basically thing things stuff kind sort lot
+    lots""".split()
+)
+# Negation cues and the words that end their scope.
+_NEGATORS = frozenset(
+    """not no never none nothing neither nor without skip skipping omit omitting cannot cant
+    dont doesnt isnt arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt didnt
+    nobody nowhere""".split()
+)
+# Words that deny a whole sentence ("it's a myth that ...", "... is wrong").
+_SENTENCE_DENIERS = frozenset({"myth", "false", "untrue", "misconception", "incorrect", "wrong"})
+_SCOPE_END = frozenset({"but", "however", "although", "though", "whereas", "while", "yet"})
+_SCOPE_WORDS = 6
+_CONTRACTION = re.compile(r"\b(\w+)n[’']t\b", re.IGNORECASE)
+_SPECIAL_CONTRACTIONS = {"can't": "cannot", "won't": "wont", "cannot": "cannot"}
+
+# Opposite directions and comparatives, as stems (see `stem`).
+_OPPOSITES: tuple[tuple[str, str], ...] = (
+    ("more", "less"),
+    ("more", "fewer"),
+    ("higher", "lower"),
+    ("high", "low"),
+    ("larger", "smaller"),
+    ("bigger", "smaller"),
+    ("large", "small"),
+    ("increas", "decreas"),
+    ("increas", "reduc"),
+    ("grow", "shrink"),
+    ("rise", "fall"),
+    ("raise", "lower"),
+    ("before", "after"),
+    ("first", "last"),
+    ("faster", "slower"),
+    ("fast", "slow"),
+    ("longer", "shorter"),
+    ("long", "short"),
+    ("up", "down"),
+    ("above", "below"),
+    ("top", "bottom"),
+    ("upper", "lower"),
+    ("maximum", "minimum"),
+    ("max", "min"),
+    ("better", "worse"),
+    ("improv", "degrad"),
+    ("improv", "hurt"),
+    ("add", "remov"),
+    ("allow", "forbid"),
+    ("allow", "prevent"),
+    ("enabl", "disabl"),
+    ("early", "late"),
+    ("earlier", "later"),
+    ("wider", "narrower"),
+    ("cheaper", "expens"),
+    ("overestim", "underestim"),
+    ("over", "under"),
+    ("strict", "loose"),
+    ("synchron", "asynchron"),
+    ("static", "dynamic"),
+    ("online", "offline"),
+    ("read", "write"),
+    ("encod", "decod"),
+    ("prefil", "decod"),
+    ("vanish", "explod"),
+    ("underfit", "overfit"),
+    ("push", "pull"),
+    ("input", "output"),
+    ("train", "serv"),
+    ("stateless", "stateful"),
+    ("horizont", "vertic"),
+    ("lossless", "lossy"),
+    ("memory", "comput"),
+)
+_OPPOSITE_OF: dict[str, frozenset[str]] = {}
+for _a, _b in _OPPOSITES:
+    _OPPOSITE_OF[_a] = _OPPOSITE_OF.get(_a, frozenset()) | {_b}
+    _OPPOSITE_OF[_b] = _OPPOSITE_OF.get(_b, frozenset()) | {_a}
+
+# Words that mean the same for matching purposes (stem -> canonical stem).
+_SAME = {
+    "grow": "increas",
+    "rise": "increas",
+    "goe": "increas",
+    "climb": "increas",
+    "scal": "scal",
+    "drop": "decreas",
+    "shrink": "decreas",
+    "cut": "reduc",
+    "lower": "lower",
+    "bigger": "larger",
+    "huge": "large",
+    "tiny": "small",
+    "quick": "fast",
+    "speed": "fast",
+    "latenc": "latenc",
+    "throughput": "throughput",
+    "gpu": "gpu",
+    "accelerator": "gpu",
+    "vram": "hbm",
+    "dimension": "dim",
+    "dim": "dim",
+    "dimensional": "dim",
+    "width": "dim",
+    "size": "size",
+    "sequenc": "sequenc",
+    "request": "request",
+    "queri": "request",
+    "token": "token",
+    "paramet": "param",
+    "param": "param",
+    "weight": "weight",
+    "variance": "varianc",
+    "varianc": "varianc",
+    "std": "varianc",
+    "deviat": "varianc",
+    "spread": "varianc",
+    "saturat": "saturat",
+    "flat": "saturat",
+    "peak": "saturat",
+    "vanish": "vanish",
+    "disappear": "vanish",
+    "zero": "vanish",
+    "tini": "small",
+    "copi": "copi",
+    "duplic": "duplic",
+    "dedup": "duplic",
+    "idempot": "idempot",
+    "retri": "retri",
+    "retry": "retri",
+    "resend": "retri",
+    "fine": "fine",
+    "finetun": "fine",
+    "tun": "tun",
+    "memori": "memory",
+    "mem": "memory",
+    "ram": "memory",
+    "storag": "memory",
+    "footprint": "memory",
+    "cost": "cost",
+    "price": "cost",
+    "expens": "cost",
+    "cheap": "cost",
+    "user": "user",
+    "customer": "user",
+    "client": "user",
+    "concurr": "concurr",
+    "parallel": "concurr",
+    "simultan": "concurr",
+    "fail": "fail",
+    "failur": "fail",
+    "crash": "fail",
+    "outag": "fail",
+    "error": "error",
+    "mistak": "error",
+    "bug": "error",
+    "stale": "stale",
+    "outdat": "stale",
+}
+
+
+@lru_cache(maxsize=20_000)
+def stem(word: str) -> str:
+    """Return a crude stem of a lower-case word, enough to match inflections."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    for suffix in (
+        "ational",
+        "ization",
+        "ations",
+        "ation",
+        "ments",
+        "ment",
+        "ness",
+        "ingly",
+        "ings",
+        "ing",
+        "edly",
+        "ies",
+        "ied",
+        "ers",
+        "ed",
+        "es",
+        "ly",
+        "er",
+        "e",
+        "s",
+        "y",
+    ):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            if suffix == "er" and word in ("higher", "lower", "faster", "slower", "larger"):
+                return word
+            return base
+    return word
+
+
+def _canon(word: str) -> str:
+    s = stem(word)
+    return _SAME.get(s, s)
+
+
+def _normalise(text: str) -> str:
+    flat = visible_text(text).lower()
+    flat = _CONTRACTION.sub(lambda m: f"{m.group(1)} not", flat)
+    for raw, cue in _SPECIAL_CONTRACTIONS.items():
+        flat = flat.replace(raw, f" {cue} ")
+    return flat
+
+
+@dataclass(frozen=True)
+class _Token:
+    word: str
+    canon: str
+    negated: bool
+    position: int
+
+
+@lru_cache(maxsize=8192)
+def _tokens(text: str) -> tuple[_Token, ...]:
+    """Tokenise, marking each word that stands under a negation."""
+    flat = _normalise(text)
+    # Punctuation that closes a clause also closes a negation's scope.
+    marked = re.sub(r"[,;:()\[\]—–]|\s-\s|\.(?:\s|$)", " | ", flat)
+    words = re.findall(r"\||[a-z0-9]+(?:[_'][a-z0-9]+)*|[<>=≤≥]", marked)
+    out: list[_Token] = []
+    scope = 0
+    denied = any(w in _SENTENCE_DENIERS for w in words)
+    position = 0
+    for word in words:
+        if word == "|" or word in _SCOPE_END:
+            scope = 0
+            continue
+        if word in _NEGATORS or (word == "cannot"):
+            scope = _SCOPE_WORDS
+            continue
+        negated = scope > 0
+        scope = max(0, scope - 1)
+        if word in _STOP or word in _SENTENCE_DENIERS:
+            continue
+        out.append(_Token(word, _canon(word), negated ^ denied, position))
+        position += 1
+    return tuple(out)
+
+
+# ------------------------------------------------------------------ numbers
+
+_NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "thousand": 1000,
+    "twice": 2,
+    "double": 2,
+    "half": 0.5,
+}
+_MAGNITUDE = {
+    "k": 1e3,
+    "thousand": 1e3,
+    "m": 1e6,
+    "million": 1e6,
+    "mn": 1e6,
+    "b": 1e9,
+    "bn": 1e9,
+    "billion": 1e9,
+    "t": 1e12,
+    "trillion": 1e12,
+}
+_BYTES = {
+    "b": 1,
+    "byte": 1,
+    "bytes": 1,
+    "kb": 1e3,
+    "kib": 1024,
+    "mb": 1e6,
+    "mib": 1024**2,
+    "gb": 1e9,
+    "gib": 1024**3,
+    "tb": 1e12,
+    "tib": 1024**4,
+}
+_TIME = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "millisecond": 1e-3,
+    "milliseconds": 1e-3,
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "day": 86400,
+    "days": 86400,
+}
+_QUANTITY = re.compile(
+    r"(?P<money>\$)?(?P<num>\d+(?:[.,]\d+)*)"
+    r"(?:\s?(?:[-–]|to)\s?(?P<hi>\d+(?:\.\d+)?))?"
+    r"[\s-]?(?:(?P<unit>%|×(?!\s?\d)|(?:percent|x(?!\s?\d)|times|fold|[kmgt]i?b|bytes?|[kmbt]|bn|mn|thousand|million"
+    r"|billion|trillion|ns|us|µs|ms|milliseconds?|secs?|seconds?|s|mins?|minutes?|hrs?|hours?|h"
+    r"|days?)(?![a-z0-9])))?",
+    re.IGNORECASE,
+)
+_LABELLED = re.compile(
+    r"\b(?P<label>[a-z][a-z_]{0,15}|[a-z]+\d?)\s?(?:=|:|of|is|at)?\s?(?P<num>\d+(?:\.\d+)?)\b",
+    re.IGNORECASE,
+)
+_LABELS = frozenset(
+    {"tp", "pp", "dp", "ep", "k", "m", "n", "top_k", "top_p", "psi", "p", "batch", "rank", "r"}
+)
+_WORD_NUMBER = re.compile(
+    r"\b(" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A figure stated in a text: its family (bytes, time, percent, times, money, count)."""
+
+    family: str
+    low: float
+    high: float
+    text: str
+    # True when the figure came with a magnitude or unit, so a different value is a claim.
+    explicit: bool
+
+    def matches(self, other: Quantity) -> bool:
+        """Tell whether two figures state the same quantity (within rounding)."""
+        if self.family != other.family:
+            return False
+        return _within(self.low, self.high, other.low, other.high)
+
+
+def _within(a_lo: float, a_hi: float, b_lo: float, b_hi: float) -> bool:
+    tol = 0.1
+    return b_hi >= a_lo * (1 - tol) - 1e-12 and b_lo <= a_hi * (1 + tol) + 1e-12
+
+
+def _to_float(raw: str) -> float | None:
+    text = raw
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", text):
+        text = text.replace(",", "")
+    text = text.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _spell_numbers(text: str) -> str:
+    return _WORD_NUMBER.sub(lambda m: str(_NUMBER_WORDS[m.group(1).lower()]), text)
+
+
+@lru_cache(maxsize=8192)
+def quantities(text: str) -> tuple[Quantity, ...]:
+    """Extract the figures a text states, with their unit family and value."""
+    flat = _spell_numbers(visible_text(text))
+    out: list[Quantity] = []
+    for match in _QUANTITY.finditer(flat):
+        start = match.start()
+        if start > 0 and (flat[start - 1].isalnum() or flat[start - 1] in "_."):
+            continue
+        value = _to_float(match.group("num"))
+        if value is None:
+            continue
+        high_raw = match.group("hi")
+        high = _to_float(high_raw) if high_raw else None
+        unit = (match.group("unit") or "").lower()
+        family, scale, explicit = "count", 1.0, False
+        if match.group("money"):
+            family, explicit = "money", True
+        elif unit in ("%", "percent"):
+            family, explicit = "percent", True
+        elif unit in ("×", "x", "times", "fold"):
+            family, explicit = "times", True
+        elif unit in _BYTES and unit != "b":
+            family, scale, explicit = "bytes", _BYTES[unit], True
+        elif unit in _MAGNITUDE:
+            family, scale, explicit = "count", _MAGNITUDE[unit], True
+        elif unit in _TIME:
+            family, scale, explicit = "time", _TIME[unit], True
+        low = value * scale
+        top = (high * scale) if high is not None else low
+        out.append(Quantity(family, low, max(low, top), match.group(0).strip(), explicit))
+    return tuple(out)
+
+
+@lru_cache(maxsize=8192)
+def labelled_values(text: str) -> dict[str, float]:
+    """Return settings stated as `NAME=value` ("TP=2", "k = 10", "PSI > 0.2")."""
+    flat = visible_text(text)
+    found: dict[str, float] = {}
+    for match in re.finditer(
+        r"\b([A-Za-z][A-Za-z_]{0,15})\s?(?:=|>|<|≥|≤|>=|<=)\s?(\d+(?:\.\d+)?)", flat
+    ):
+        found[match.group(1).lower()] = float(match.group(2))
+    for match in re.finditer(r"\b(TP|PP|DP|EP)\s?(\d+)\b", flat):
+        found[match.group(1).lower()] = float(match.group(2))
+    return found
+
+
+# ------------------------------------------------------------------ key terms and their forms
+
+# Forms of terms that are not spelt by initials: each pattern also accepts the term itself.
+_ALIASES: dict[str, str] = {
+    "d_model": r"d_model|model dim\w*|hidden (?:size|dim\w*)|embedding dim\w*|dimension\w*|"
+    r"\bd\b|width of the model",
+    "d_head": r"d_head|head dim\w*|per-head dim\w*|dimension of each head|head size",
+    "d_k": r"d_k|key dim\w*|head dim\w*|dimension\w*|\bd\b",
+    "n(0,1)": r"n\(0, ?1\)|standard normal|unit[- ]variance|variance (?:of )?(?:1|one)|"
+    r"zero[- ]mean|mean (?:of )?0|gaussian",
+    "fp32": r"fp32|float32|32-bit|single precision|full precision|4 bytes",
+    "fp16": r"fp16|float16|half precision|16-bit",
+    "bf16": r"bf16|bfloat16|brain float|16-bit|2 bytes",
+    "fp8": r"fp8|8-bit float|1 byte",
+    "int8": r"int8|8-bit|1 byte",
+    "int4": r"int4|4-bit|half a byte",
+    "p99": r"p99|99th percentile|99th-percentile|tail latency",
+    "p50": r"p50|median",
+    "qps": r"qps|requests? per second|req/s|queries per second|rps",
+    "hbm": r"hbm|gpu memory|device memory|vram|high[- ]bandwidth memory",
+    "kv": r"\bkv\b|key[- /]value|keys? and values?",
+    "lora": r"lora|low[- ]rank adapt\w*|adapters?",
+    "ppo": r"ppo|proximal policy",
+    "rl": r"\brl\b|reinforcement learning",
+    "ks": r"\bks\b|kolmogorov",
+    "oom": r"\boom\b|out[- ]of[- ]memory|run out of memory|runs out of memory",
+    "ttl": r"\bttl\b|time[- ]to[- ]live|expir\w*",
+    "slo": r"\bslo\b|service[- ]level objective|target availability|reliability target",
+    "ivf": r"\bivf\b|inverted file|inverted index",
+    "incr": r"incr\b|increment\w*|counter",
+}
+_INITIAL_STOP = frozenset({"of", "the", "a", "an", "and", "to", "for", "in", "on"})
+
+
+def _initialism(term: str, text: str) -> bool:
+    """Tell whether the text spells out an acronym ("tensor parallel" for TP)."""
+    letters = term.lower().rstrip("s")
+    if not letters.isalpha() or not 2 <= len(letters) <= 5:
+        return False
+    words = [w for w in re.findall(r"[a-z]+", text.lower()) if w not in _INITIAL_STOP]
+    # Hyphenated compounds count once per part: "fine-tuning" gives f and t.
+    n = len(letters)
+    for i in range(len(words) - n + 1):
+        if all(words[i + j][0] == letters[j] for j in range(n)):
+            # Each spelt-out word must be a real word, not a letter of a formula.
+            if all(len(words[i + j]) > 2 for j in range(n)):
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class Term:
+    """A key term of a rubric point and every form in which it is recognised."""
+
+    label: str
+    pattern: re.Pattern[str]
+    acronym: bool = False
+    quantity: Quantity | None = None
+
+    def found_in(self, text: str) -> bool:
+        """Tell whether the term is stated in the text, in any recognised form."""
+        if self.quantity is not None:
+            return any(
+                self.quantity.matches(q) or q.matches(self.quantity) for q in quantities(text)
+            )
+        if self.pattern.search(visible_text(text)):
+            return True
+        return self.acronym and _initialism(self.label, text)
+
+
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]*[A-Z][A-Z0-9]*s?\b|\b[A-Z]{1,3}\d+[A-Za-z0-9]*\b")
+_SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+_SPECIAL = re.compile(r"N\(0, ?1\)|\bp99\b|\bp50\b|\bd_model\b|\bd_head\b|\bd_k\b", re.IGNORECASE)
+_GENERIC = frozenset(
+    {"gpu", "gpus", "cpu", "api", "apis", "llm", "llms", "ml", "ai", "io", "ok"}
+    | {"kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "ms", "us", "ns"}
+)
+
+
+@lru_cache(maxsize=4096)
+def point_terms(point: str) -> tuple[Term, ...]:
+    """Return the key terms a rubric point turns on: figures, acronyms and identifiers."""
+    text = visible_text(point)
+    terms: dict[str, Term] = {}
+    # N(0,1) is a distribution, not the figure 0.1.
+    for q in quantities(_SPECIAL.sub(" ", text)):
+        if q.explicit or q.low >= 10 or (q.low != int(q.low)):
+            key = f"{q.family}:{q.low:g}"
+            if key not in terms:
+                terms[key] = Term(q.text, re.compile(re.escape(q.text)), quantity=q)
+    for match in _SPECIAL.finditer(text):
+        key = match.group(0).lower().replace(" ", "")
+        alias = _ALIASES.get(key, re.escape(key))
+        terms.setdefault(key, Term(match.group(0), re.compile(alias, re.IGNORECASE)))
+    for match in _ACRONYM.finditer(text):
+        word = match.group(0)
+        key = word.lower()
+        base = key.rstrip("s") if len(key) > 2 else key
+        if base in _GENERIC or key in _GENERIC or base in terms or key in terms:
+            continue
+        if re.fullmatch(r"[a-z]+\d+[a-z]*", base) and base not in _ALIASES:
+            # Model names like H100 or A100: the name itself.
+            pattern = re.compile(rf"(?<![\w]){re.escape(base)}(?![\d])", re.IGNORECASE)
+        else:
+            known = _ALIASES.get(base)
+            body = rf"(?<![\w]){re.escape(base)}s?(?![\w])"
+            pattern = re.compile(f"{body}|{known}" if known else body, re.IGNORECASE)
+        terms[base] = Term(word, pattern, acronym=base.isalpha())
+    for match in _SNAKE.finditer(text):
+        key = match.group(0).lower()
+        if key in terms:
+            continue
+        alias = _ALIASES.get(key, "")
+        if not alias:
+            parts = [p for p in key.split("_") if len(p) > 1 and p not in ("num", "per")]
+            # "n_kv_heads" is also "kv heads"; "bytes_per_element" is "bytes per element".
+            alias = r"\W+(?:\w+\W+){0,2}?".join(re.escape(p) for p in parts) if parts else key
+            alias = f"{re.escape(key)}|{alias}"
+        terms[key] = Term(match.group(0), re.compile(alias, re.IGNORECASE))
+    return tuple(terms.values())
+
+
+def terms_absent(point: str, answer: str) -> tuple[str, ...]:
+    """Return the point's key terms that the answer states in none of their recognised forms."""
+    return tuple(t.label for t in point_terms(point) if not t.found_in(answer))
+
+
+# ------------------------------------------------------------------ the checks
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """What a sentence does with a rubric point's claim, how sure the check is, and why."""
+
+    verdict: ClaimVerdict
+    confidence: float
+    reasons: tuple[str, ...]
+    # Share of the point's content words the sentence states (any inflection or synonym).
+    coverage: float = 0.0
+    # Share of the point's key terms (figures, acronyms, identifiers) the sentence states.
+    terms: float | None = None
+    # Share of the point's other words (its relation: verbs, comparatives) the sentence states.
+    relation: float = 0.0
+    negation_conflict: float = 0.0
+    direction_conflict: float = 0.0
+    number_conflict: float = 0.0
+    # Share of the point's figures the sentence states; None when the point states none.
+    numbers: float | None = None
+    term_labels_found: tuple[str, ...] = field(default_factory=tuple)
+
+
+_NUMERIC = re.compile(r"[0-9][0-9a-z]*")
+
+
+def _content(tokens: Sequence[_Token]) -> dict[str, _Token]:
+    out: dict[str, _Token] = {}
+    for token in tokens:
+        out.setdefault(token.canon, token)
+    return out
+
+
+def _negation_conflict(point: Sequence[_Token], sentence: Sequence[_Token]) -> tuple[float, str]:
+    shared = {t.canon for t in point} & {t.canon for t in sentence}
+    if not shared:
+        return 0.0, ""
+    point_neg = {t.canon for t in point if t.negated}
+    sent_neg = {t.canon for t in sentence if t.negated}
+    sent_pos = {t.canon for t in sentence if not t.negated}
+    flipped = [
+        c
+        for c in shared
+        if (c in point_neg) != (c in sent_neg) and not (c in sent_pos and c in sent_neg)
+    ]
+    if not flipped:
+        return 0.0, ""
+    share = len(flipped) / len(shared)
+    words = ", ".join(sorted(flipped)[:3])
+    return min(1.0, share * 2), f"negation flips what the point says about {words}"
+
+
+def _direction_key(word: str) -> str:
+    return word if word in _OPPOSITE_OF else stem(word)
+
+
+def _direction_conflict(point: Sequence[_Token], sentence: Sequence[_Token]) -> tuple[float, str]:
+    p_words = {_direction_key(t.word): t for t in point}
+    s_words = {_direction_key(t.word): t for t in sentence}
+    for word, token in p_words.items():
+        opposites = _OPPOSITE_OF.get(word)
+        if not opposites or (opposites & p_words.keys()):
+            continue
+        for opposite in opposites:
+            s_token = s_words.get(opposite)
+            if s_token is None or word in s_words:
+                continue
+            if s_token.negated != token.negated:
+                # "not lower" for "higher": the same direction, said differently.
+                continue
+            return 1.0, f"says '{s_token.word}' where the point says '{token.word}'"
+    # The same pair in both texts, in the opposite order ("bottom to top" for "top to bottom").
+    p_pos = {_direction_key(t.word): t.position for t in point}
+    s_pos = {_direction_key(t.word): t.position for t in sentence}
+    for a, b in _OPPOSITES:
+        if {a, b} <= p_pos.keys() and {a, b} <= s_pos.keys():
+            if (p_pos[a] < p_pos[b]) != (s_pos[a] < s_pos[b]):
+                return 0.8, f"puts '{a}' and '{b}' in the opposite order"
+    return 0.0, ""
+
+
+def _number_conflict(point: str, sentence: str) -> tuple[float, float | None, str]:
+    p_q = [q for q in quantities(point) if q.explicit or q.low >= 10 or q.low != int(q.low)]
+    s_q = quantities(sentence)
+    matched = [q for q in p_q if any(q.matches(s) or s.matches(q) for s in s_q)]
+    share = len(matched) / len(p_q) if p_q else None
+    conflict = 0.0
+    reason = ""
+    families = {q.family for q in p_q if q.explicit}
+    for s in s_q:
+        if not s.explicit or s.family not in families:
+            continue
+        if not any(s.matches(q) or q.matches(s) for q in p_q):
+            conflict = 1.0
+            want = next(q.text for q in p_q if q.family == s.family)
+            reason = f"states {s.text} where the point has {want}"
+            break
+    p_lab = labelled_values(point)
+    s_lab = labelled_values(sentence)
+    for label, value in p_lab.items():
+        other = s_lab.get(label)
+        if other is not None and not math.isclose(other, value, rel_tol=0.05):
+            conflict = 1.0
+            reason = f"sets {label} to {other:g} where the point has {value:g}"
+    if conflict and share:
+        # A sentence that also states the right figure is mostly right, not a contradiction.
+        conflict = 0.5 if share >= 0.5 else conflict
+    return conflict, share, reason
+
+
+def check_claim(point: str, sentence: str) -> ClaimCheck:
+    """Say whether a sentence supports, contradicts, only mentions, or is unrelated to a point.
+
+    Pure text rules, no model: the verdict is a first opinion with a confidence, and the numbers
+    on the result are what the calibrated offline model weighs. A contradiction needs shared
+    content (the sentence is about the point) and a flipped negation, a reversed direction or a
+    different figure for the same quantity.
+    """
+    p_tokens = _tokens(point)
+    s_tokens = _tokens(sentence)
+    # Figures are checked as quantities below, not as words.
+    p_content = {c: t for c, t in _content(p_tokens).items() if not _NUMERIC.fullmatch(c)}
+    s_canons = {t.canon for t in s_tokens}
+    terms = point_terms(point)
+    found = tuple(t.label for t in terms if t.found_in(sentence))
+    term_share = len(found) / len(terms) if terms else None
+    term_words = {_canon(w) for t in terms for w in re.findall(r"[a-z0-9]+", t.label.lower())}
+    relation_words = [c for c in p_content if c not in term_words and not c.isdigit()]
+    covered = [c for c in p_content if c in s_canons]
+    coverage = len(covered) / len(p_content) if p_content else 0.0
+    relation = (
+        sum(c in s_canons for c in relation_words) / len(relation_words) if relation_words else 0.0
+    )
+    negation, neg_reason = _negation_conflict(p_tokens, s_tokens)
+    direction, dir_reason = _direction_conflict(p_tokens, s_tokens)
+    number, number_share, num_reason = _number_conflict(point, sentence)
+    about = coverage >= 0.2 or bool(found) or (number > 0 and bool(covered))
+    reasons: list[str] = []
+    conflict = max(negation, direction, number) if about else 0.0
+    for value, reason in ((negation, neg_reason), (direction, dir_reason), (number, num_reason)):
+        if value and about:
+            reasons.append(reason)
+    substance = max(coverage, relation)
+    if conflict >= 0.5:
+        verdict: ClaimVerdict = "contradicts"
+        confidence = min(0.95, 0.5 + 0.4 * conflict * min(1.0, coverage * 2 + 0.2))
+    elif substance >= 0.5 and (term_share is None or term_share >= 0.5):
+        verdict = "supports"
+        confidence = min(0.9, 0.4 + 0.5 * substance)
+        reasons.append(f"states {len(covered)} of the point's {len(p_content)} content words")
+    elif about:
+        verdict = "mentions"
+        confidence = 0.6
+        if found and relation < 0.3:
+            reasons.append(
+                "names " + ", ".join(found[:3]) + " without the relation the point states"
+            )
+        else:
+            reasons.append("shares some of the point's words, not its claim")
+    else:
+        verdict = "unrelated"
+        confidence = 0.7
+        reasons.append("shares none of the point's content")
+    return ClaimCheck(
+        verdict=verdict,
+        confidence=round(confidence, 3),
+        reasons=tuple(reasons),
+        coverage=round(coverage, 4),
+        terms=None if term_share is None else round(term_share, 4),
+        relation=round(relation, 4),
+        negation_conflict=negation if about else 0.0,
+        direction_conflict=direction if about else 0.0,
+        number_conflict=number if about else 0.0,
+        numbers=number_share,
+        term_labels_found=found,
+    )
+
+
+@dataclass(frozen=True)
+class Support:
+    """The sentence of an answer that best supports a point, and the check on it."""
+
+    index: int
+    sentence: str
+    check: ClaimCheck
+    score: float
+
+
+def best_support(
+    point: str, sentences: Sequence[str], similarities: Sequence[float] | None = None
+) -> Support | None:
+    """Return the answer sentence that best supports a point (None for no sentences).
+
+    Sentences are ranked by similarity when given (else by the claim check's coverage), and a
+    sentence that contradicts the point ranks below every one that does not.
+    """
+    best: Support | None = None
+    for index, sentence in enumerate(sentences):
+        check = check_claim(point, sentence)
+        base = similarities[index] if similarities is not None else 0.0
+        score = base + 0.5 * max(check.coverage, check.relation) + 0.25 * (check.terms or 0.0)
+        if check.verdict == "contradicts":
+            score -= 2.0
+        elif check.verdict == "unrelated":
+            score -= 0.5
+        candidate = Support(index, sentence, check, round(score, 4))
+        if best is None or candidate.score > best.score:
+            best = candidate
+    return best

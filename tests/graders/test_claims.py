@@ -1,0 +1,117 @@
+"""Claim checks: negation in scope, reversed directions, other figures, substance, paraphrase."""
+
+from __future__ import annotations
+
+import pytest
+
+from graders.claims import best_support, check_claim, point_terms, quantities, terms_absent
+
+SCALING = "Without scaling, softmax saturates at large d (outputs near 0 or 1), gradients vanish"
+KV_SIZE = (
+    "Llama 3 70B: 2 × 80 × 8 × 128 × 2 = 320 KB per token; at 4K context = 1.3 GB per sequence"
+)
+KV_USERS = (
+    "At 10 concurrent users: 13 GB — a substantial fraction of the ~10 GB free HBM on an H100 "
+    "after loading weights at TP=2"
+)
+
+
+def test_a_negation_in_scope_contradicts_the_point() -> None:
+    check = check_claim(
+        SCALING, "Even without scaling, softmax does not saturate and gradients do not vanish."
+    )
+    assert check.verdict == "contradicts"
+    assert check.negation_conflict > 0
+    assert any("negation" in reason for reason in check.reasons)
+
+
+def test_the_same_claim_in_other_words_is_supported_not_contradicted() -> None:
+    check = check_claim(
+        SCALING, "Unscaled, large d drives the softmax into saturation and the gradients vanish."
+    )
+    assert check.verdict != "contradicts"
+    assert check.negation_conflict == 0
+
+
+@pytest.mark.parametrize(
+    ("point", "sentence"),
+    [
+        (
+            "Continuous batching gives higher throughput than static batching",
+            "Continuous batching gives lower throughput than static batching.",
+        ),
+        (
+            "Greedy descent from top to bottom through the layers",
+            "The search descends from the bottom layer to the top.",
+        ),
+        (
+            "Error budget shrinks as incidents burn it; deploys freeze before it runs out",
+            "Deploys freeze after the error budget runs out as incidents burn it.",
+        ),
+    ],
+)
+def test_a_reversed_direction_contradicts(point: str, sentence: str) -> None:
+    check = check_claim(point, sentence)
+    assert check.verdict == "contradicts", check
+    assert check.direction_conflict > 0
+
+
+def test_a_different_figure_for_the_same_quantity_contradicts() -> None:
+    wrong = check_claim(KV_SIZE, "That is about 32 KB per token and 130 MB for the sequence.")
+    assert wrong.verdict == "contradicts"
+    assert wrong.number_conflict == 1.0
+    right = check_claim(KV_SIZE, "Roughly 327,680 bytes per token, about 1.34 GB per sequence.")
+    assert right.verdict != "contradicts"
+    assert right.numbers and right.numbers > 0
+
+
+def test_a_different_setting_contradicts() -> None:
+    check = check_claim(KV_USERS, "Ten users need 13 GB, more than what is free on H100s at TP=4.")
+    assert check.number_conflict > 0
+
+
+def test_key_terms_are_recognised_in_their_other_forms() -> None:
+    answer = (
+        "For the 70-billion model with a 4096-token window: 80 layers, 8 KV heads, head dim 128, "
+        "2 bytes each. With tensor parallelism over two H100s about 10 GB of GPU memory is free; "
+        "ten users need 13 GB."
+    )
+    # The answer states 70B, 4K and TP in other words; only the two results are really absent.
+    assert terms_absent(KV_SIZE, answer) == ("320 KB", "1.3 GB")
+    assert terms_absent(KV_USERS, answer) == ()
+    paraphrase = (
+        "If queries and keys have unit-variance entries, the variance grows with dimension."
+    )
+    assert (
+        terms_absent("If Q, K entries are iid N(0,1), dot product variance is d", paraphrase) == ()
+    )
+
+
+def test_a_term_named_without_its_relation_is_only_mentioned() -> None:
+    point = "Too high: OOM on activation spikes during long prefills"
+    check = check_claim(point, "OOM is something to think about.")
+    assert check.verdict in ("mentions", "unrelated")
+    assert check.terms == 1.0 and check.relation < 0.5
+
+
+def test_figures_keep_their_units_and_ranges() -> None:
+    (times,) = quantities("a 2–10× throughput improvement")
+    assert (times.family, times.low, times.high) == ("times", 2.0, 10.0)
+    assert [q.family for q in quantities("$0.50 at 80% utilization")] == ["money", "percent"]
+    # Multiplication signs between operands are not "times" claims.
+    assert {q.family for q in quantities("2 × 80 × 8")} == {"count"}
+    # "users" is not microseconds.
+    assert [q.family for q in quantities("ten users")] == ["count"]
+    labels = [t.label for t in point_terms("If Q, K entries are iid N(0,1), dot product")]
+    assert "0,1" not in labels
+
+
+def test_best_support_prefers_a_supporting_sentence_over_a_contradicting_one() -> None:
+    sentences = [
+        "Softmax does not saturate at large d, so gradients never vanish.",
+        "Without the scaling, large d saturates the softmax and gradients vanish.",
+        "Attention was introduced in 2017.",
+    ]
+    support = best_support(SCALING, sentences, similarities=[0.8, 0.7, 0.1])
+    assert support is not None and support.index == 1
+    assert best_support(SCALING, []) is None
