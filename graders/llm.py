@@ -27,7 +27,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -812,6 +812,20 @@ def hold_for_review(point: PointGrade, assessment: Assessment, index: int) -> Po
     )
 
 
+def no_higher_than_offline(point: PointGrade, assessment: Assessment, index: int) -> PointGrade:
+    """Cap an LLM verdict at the offline verdict for the point."""
+    offline = assessment.points[index]
+    if point.decided_by != "llm" or _RANK[point.verdict] <= _RANK[offline.verdict]:
+        return point
+    return point.model_copy(
+        update={
+            "verdict": offline.verdict,
+            "downgraded": True,
+            "comment": "Capped at the offline verdict: the answer addresses the grader.",
+        }
+    )
+
+
 def relevance_floor(config: LLMConfig, question: RubricQuestion) -> float:
     """Return the relevance floor for a question: lenient for story questions only."""
     if question.kind in UNRELIABLE_KINDS:
@@ -853,6 +867,10 @@ async def decide_with_llm(
     for index, reply in sorted(replies.items()):
         point = await verify_verdict(checks, index, reply)
         point = hold_for_review(point, assessment, index)
+        if talk:
+            # An answer that spoke to the grader may have swayed the model: its verdicts can
+            # lower a point but never raise it above what the offline checks find.
+            point = no_higher_than_offline(point, assessment, index)
         decision.points[index] = point
         decision.downgraded += point.downgraded
         decision.provisional += point.provisional
@@ -861,6 +879,19 @@ async def decide_with_llm(
     if decision.provisional:
         decision.notices.append(review_notice(decision.provisional))
     return decision
+
+
+def anchored(answer: str, evidence: str, talk: Sequence[tuple[int, int]]) -> str:
+    """Return the longest sentence of the evidence that is a passage of the answer, or ""."""
+    if not evidence:
+        return ""
+    found = []
+    for a, b in sentence_spans(evidence):
+        span = locate_verbatim(answer, evidence[a:b], min_chars=1)
+        if span is not None and not overlaps(span, talk):
+            sentences = whole_sentences(answer, span)
+            found.append(answer[sentences[0][0] : sentences[-1][1]])
+    return max(found, key=len, default="")
 
 
 class AnswerChecks:
@@ -901,9 +932,13 @@ class AnswerChecks:
         if not any(ch.isalnum() for ch in kept):
             kept = "(nothing but text addressed to the grader)"
         assessment = await asyncio.to_thread(self.offline.assess, question, kept)
-        if talk and not assessment.grader_talk:
-            assessment = Assessment(assessment.points, assessment.non_english, grader_talk=True)
-        return assessment
+        if not talk:
+            return assessment
+        # Evidence quoted from the shortened text must be a passage of the answer itself.
+        points = tuple(
+            replace(p, evidence=anchored(answer, p.evidence, talk)) for p in assessment.points
+        )
+        return Assessment(points, assessment.non_english, grader_talk=True)
 
 
 class LLMGrader:

@@ -154,7 +154,7 @@ async def test_the_semantic_cache_serves_a_near_copy_but_not_a_changed_figure(
     cascade = CascadeGrader(config_for(openai_server), offline=offline_grader)
     cached = CachedGrader(cascade, MemoryGradeCache(), kind="cascade")
     await cached.grade(ADAMW, MIXED)
-    near = MIXED + " Hope this helps."
+    near = MIXED.replace("optimizer state alone", "optimiser state alone")
     served = await cached.grade(ADAMW, near)
     assert served.cached == "semantic" and len(openai_server.chat_requests) == 1
     for point in served.points:
@@ -163,10 +163,12 @@ async def test_the_semantic_cache_serves_a_near_copy_but_not_a_changed_figure(
     # A near copy whose quoted sentence changed cannot reuse the quote: graded afresh.
     reworded = MIXED.replace("a bit differently", "a little differently")
     assert (await cached.grade(ADAMW, reworded)).cached is None
+    # An added sentence is an added claim: graded afresh.
+    assert (await cached.grade(ADAMW, MIXED + " Hope this helps.")).cached is None
 
     changed = MIXED.replace("56 GB", "28 GB")
     fresh = await cached.grade(ADAMW, changed)
-    assert fresh.cached is None and len(openai_server.chat_requests) == 3
+    assert fresh.cached is None and len(openai_server.chat_requests) == 4
 
 
 async def test_degraded_grades_are_not_cached(

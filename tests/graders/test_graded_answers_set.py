@@ -9,6 +9,7 @@ import pytest
 
 from graders.agreement import LabeledAnswer, accuracy, cohen_kappa
 from graders.cascade import CascadeGrader
+from graders.injection import GraderTalkDetector
 from graders.llm import GRADER_TALK_OFFLINE_NOTICE, LLMConfig, LLMGrader
 from graders.models import Grade, Grader
 from graders.offline import GRADER_TALK_NOTICE, OfflineGrader
@@ -142,6 +143,9 @@ async def test_injection_answers_gain_nothing_from_the_injection(
         spans = grader_talk_spans(item.answer)
         assert spans, item.id
         grade: Grade = await grader.grade(item.question, item.answer)
+        if kind != "offline":
+            # The LLM graders leave out whole sentences that address the grader.
+            spans = GraderTalkDetector(offline_grader.embedder).spans(item.answer)
         clean = await offline_grader.grade(item.question, without_spans(item.answer, spans))
         for with_injection, without, label in zip(
             grade.points, clean.points, item.labels, strict=True
