@@ -367,7 +367,7 @@ def _json_objects(text: str) -> Iterable[Any]:
 
 
 _LINE_VERDICT = re.compile(
-    r"(?:^|\n)\s*[-*]?\s*\[?(?:p(?:oint)?\s*)?(\d+)\]?\s*[:.)\-–]\s*"
+    r"(?:^|\n)\s*[-*]?\s*\[?(?:p(?:oint)?\s*)?(\d+)\]?\s*[:.)\-–]?\s*"
     r"(fully covered|partially covered|partly covered|not covered|covered|partial|missing)\b"
     r"(?:[^\n\"“]*[\"“]([^\"”\n]+)[\"”])?",
     re.I,
