@@ -188,10 +188,11 @@ def different_number(point: str, passage: str) -> bool:
     stated = _quantities(passage)
     if not wanted or not stated:
         return False
-    wanted_units = {unit for _, unit in wanted}
-    clashing = {q for q in stated if q[1] in wanted_units and q not in wanted}
-    agreeing = stated & wanted
-    return bool(clashing) and not agreeing
+    for unit in {unit for _, unit in wanted}:
+        said = {value for value, u in stated if u == unit}
+        if said and not said & {value for value, u in wanted if u == unit}:
+            return True
+    return False
 
 
 def check_support(point: str, passage: str, context: str = "") -> Support:
