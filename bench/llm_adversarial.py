@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import random
 import re
@@ -328,19 +329,94 @@ async def time_failure(
         server.close()
 
 
+def fit_grid(items: list[LabeledAnswer], offline: OfflineGrader, models: ScriptedModels) -> None:
+    """Print how the review and rejection thresholds trade a faithful model against a yes-man.
+
+    On English answers: each point's labeled quote (faithful) and closest sentence (yes-man) are
+    checked once; the grader's rules are then replayed for every choice of thresholds.
+    """
+    from graders.claims import check_claim
+    from graders.evidence import check_support, locate_verbatim, whole_sentences
+    from graders.llm import evidence_assessment
+
+    rank = {"missing": 0, "partial": 1, "covered": 2}
+    rows = []
+    for item in items:
+        if item.category == "non-english":
+            continue
+        assessment = offline.assess(item.question, item.answer)
+        models.scene.item = item
+        for index, rubric in enumerate(item.question.rubric):
+            quotes = {
+                "faithful": models.faithful_entry(item.question, item.answer, index)["evidence"]
+                or models.closest_sentence(item.answer, rubric),
+                "yes-man": models.closest_sentence(item.answer, rubric),
+            }
+            row: dict[str, Any] = {"label": item.labels[index], "offline": assessment.points[index]}
+            for name, quote in quotes.items():
+                span = locate_verbatim(item.answer, quote)
+                if span is None:
+                    row[name] = None
+                    continue
+                sentences = whole_sentences(item.answer, span)
+                text = item.answer[sentences[0][0] : sentences[-1][1]]
+                row[name] = (
+                    offline.relevances(rubric, [text])[0],
+                    check_claim(rubric, text).verdict,
+                    check_support(rubric, text).cap,
+                    evidence_assessment(offline, rubric, text),
+                )
+            rows.append(row)
+
+    def final(claimed: str, quote: Any, row: dict[str, Any], t: tuple[float, ...]) -> str:
+        covered_at, partial_at, nothing_at = t
+        whole = row["offline"]
+        if claimed == "missing":
+            return "missing"
+        if quote is None or quote[0] < 0.10 or quote[1] == "contradicts" or quote[2] == "missing":
+            return str(whole.verdict)
+        if (
+            quote[1] == "unrelated"
+            and quote[3].verdict == "missing"
+            and quote[3].margin >= nothing_at
+        ):
+            return str(whole.verdict)
+        verdict = claimed if rank[claimed] <= rank[quote[2]] else quote[2]
+        if verdict == "covered" and whole.verdict == "partial" and whole.margin > 0:
+            return "partial"
+        sure = covered_at if verdict == "covered" else partial_at
+        return "missing" if whole.verdict == "missing" and whole.margin >= sure else verdict
+
+    print(f"{len(rows)} English points; faithful accuracy / yes-man over-credit:")
+    for t in itertools.product((0.4, 0.5, 0.6, 0.8, 1.1), (0.6, 0.8, 1.1), (0.7, 0.9, 1.1)):
+        faithful = sum(final(r["label"], r["faithful"], r, t) == r["label"] for r in rows)
+        over = sum(
+            VERDICT_CREDIT[final("covered", r["yes-man"], r, t)] > VERDICT_CREDIT[r["label"]]  # type: ignore[index]
+            for r in rows
+        )
+        print(
+            f"  review covered at {t[0]:.1f}, partial at {t[1]:.1f}, nothing stated at "
+            f"{t[2]:.1f}: {faithful / len(rows):.3f} / {over / len(rows):.1%}"
+        )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--deadline", type=float, default=3.0, help="seconds, for the timing part")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--fit", action="store_true", help="print the threshold grid and stop")
     args = parser.parse_args()
     items = load_labeled_set(LABELED_SET)
     offline = OfflineGrader()
     scene = Scene(evidence=load_evidence(LABELED_SET))
     models = ScriptedModels(offline, scene)
+    if args.fit:
+        fit_grid(items, offline, models)
+        return
     server = OpenAIServer().start()
     server.respond_with(models.respond)
-    grader = LLMGrader(config_for(server, 60.0), offline=offline)
+    grader = LLMGrader(config_for(server, 60.0), offline=offline, rng=random.Random(0))
     injections = sum(i.category == "injection" for i in items)
     print(
         f"{len(items)} labeled answers, {sum(len(i.labels) for i in items)} points, "
