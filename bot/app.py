@@ -112,6 +112,12 @@ class StudyBot:
             budget_key=budget_key,
         )
 
+    def warm_graders(self) -> None:
+        """Start loading the offline grader's models in the background (first answers are fast)."""
+        from graders import warm_up
+
+        warm_up()
+
     @cached_property
     def reviews(self) -> ReviewService:
         """Return the grade review service."""

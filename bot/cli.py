@@ -122,6 +122,7 @@ async def _console(settings: Settings, clock: Clock) -> None:
     from bot.scheduling import DailyScheduler
 
     bot = await _build(settings, clock)
+    bot.warm_graders()
     face = ConsoleFace(bot)
     # Cron jobs fire on real time; a demo clock (--now/--speed) is followed by a fast sweep.
     tick = settings.schedule.scheduler_tick_s if isinstance(clock, SystemClock) else 1.0

@@ -69,7 +69,7 @@ def build_configured_grader(kind: str) -> Grader:
         }
         if settings.llm.api_key:
             kwargs["api_key"] = settings.llm.api_key
-        llm = LLMConfig(**kwargs)  # type: ignore[arg-type]
+        llm = LLMConfig(**kwargs)
     return build_grader(kind, llm=llm)  # type: ignore[arg-type]
 
 

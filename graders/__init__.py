@@ -22,7 +22,7 @@ from graders.models import (
     RubricQuestion,
     Verdict,
 )
-from graders.offline import OfflineGrader
+from graders.offline import OfflineGrader, warm_up, warmed_up
 
 __all__ = [
     "MAX_ANSWER_CHARS",
@@ -51,4 +51,6 @@ __all__ = [
     "grade_json",
     "read_answer_file",
     "resolve_question",
+    "warm_up",
+    "warmed_up",
 ]

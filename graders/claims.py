@@ -46,13 +46,15 @@ _STOP = frozenset(
 # Negation cues and the words that end their scope.
 _NEGATORS = frozenset(
     """not no never none nothing neither nor without skip skipping omit omitting cannot cant
+    regardless insensitive unaffected
     dont doesnt isnt arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt didnt
     nobody nowhere""".split()
 )
 # Words that deny a whole sentence ("it's a myth that ...", "... is wrong").
-_SENTENCE_DENIERS = frozenset({"myth", "false", "untrue", "misconception", "incorrect", "wrong"})
+# ("wrong" and "false" are left out: "the wrong signal" and "false positives" deny nothing.)
+_SENTENCE_DENIERS = frozenset({"myth", "untrue", "misconception", "fallacy"})
 _SCOPE_END = frozenset({"but", "however", "although", "though", "whereas", "while", "yet"})
-_SCOPE_WORDS = 6
+_SCOPE_WORDS = 4
 _CONTRACTION = re.compile(r"\b(\w+)n[’']t\b", re.IGNORECASE)
 _SPECIAL_CONTRACTIONS = {"can't": "cannot", "won't": "wont", "cannot": "cannot"}
 
@@ -79,6 +81,11 @@ _OPPOSITES: tuple[tuple[str, str], ...] = (
     ("up", "down"),
     ("above", "below"),
     ("top", "bottom"),
+    ("front", "end"),
+    ("front", "back"),
+    ("head", "tail"),
+    ("oldest", "newest"),
+    ("least", "most"),
     ("upper", "lower"),
     ("maximum", "minimum"),
     ("max", "min"),
@@ -86,6 +93,7 @@ _OPPOSITES: tuple[tuple[str, str], ...] = (
     ("improv", "degrad"),
     ("improv", "hurt"),
     ("add", "remov"),
+    ("add", "subtract"),
     ("allow", "forbid"),
     ("allow", "prevent"),
     ("enabl", "disabl"),
@@ -94,23 +102,8 @@ _OPPOSITES: tuple[tuple[str, str], ...] = (
     ("wider", "narrower"),
     ("cheaper", "expens"),
     ("overestim", "underestim"),
-    ("over", "under"),
     ("strict", "loose"),
-    ("synchron", "asynchron"),
-    ("static", "dynamic"),
-    ("online", "offline"),
-    ("read", "write"),
-    ("encod", "decod"),
-    ("prefil", "decod"),
-    ("vanish", "explod"),
-    ("underfit", "overfit"),
-    ("push", "pull"),
-    ("input", "output"),
-    ("train", "serv"),
-    ("stateless", "stateful"),
-    ("horizont", "vertic"),
     ("lossless", "lossy"),
-    ("memory", "comput"),
 )
 _OPPOSITE_OF: dict[str, frozenset[str]] = {}
 for _a, _b in _OPPOSITES:
@@ -240,8 +233,17 @@ def _canon(word: str) -> str:
     return _SAME.get(s, s)
 
 
+# One-word negations, spelt out so the negation check sees them ("unchanged" = "not changed").
+_NEGATIVE_WORDS = re.compile(
+    r"\b(un)(changed|affected|necessary|needed|bounded|safe|stable|related)\b|"
+    r"\b(im)(possible|mutable)\b"
+)
+
+
 def _normalise(text: str) -> str:
-    flat = visible_text(text).lower()
+    flat = _NEGATIVE_WORDS.sub(
+        lambda m: f"not {m.group(2) or m.group(4)}", visible_text(text).lower()
+    )
     flat = _CONTRACTION.sub(lambda m: f"{m.group(1)} not", flat)
     for raw, cue in _SPECIAL_CONTRACTIONS.items():
         flat = flat.replace(raw, f" {cue} ")
@@ -271,7 +273,7 @@ def _tokens(text: str) -> tuple[_Token, ...]:
         if word == "|" or word in _SCOPE_END:
             scope = 0
             continue
-        if word in _NEGATORS or (word == "cannot"):
+        if word in _NEGATORS:
             scope = _SCOPE_WORDS
             continue
         negated = scope > 0
@@ -392,6 +394,14 @@ class Quantity:
     text: str
     # True when the figure came with a magnitude or unit, so a different value is a claim.
     explicit: bool
+    # The word the figure counts or measures, when one follows ("1.4T tokens" -> "token").
+    noun: str = ""
+
+    def same_quantity(self, other: Quantity) -> bool:
+        """Tell whether two figures can be about the same thing (family and noun agree)."""
+        if self.family != other.family:
+            return False
+        return not (self.noun and other.noun and self.noun != other.noun)
 
     def matches(self, other: Quantity) -> bool:
         """Tell whether two figures state the same quantity (within rounding)."""
@@ -450,8 +460,18 @@ def quantities(text: str) -> tuple[Quantity, ...]:
             family, scale, explicit = "time", _TIME[unit], True
         low = value * scale
         top = (high * scale) if high is not None else low
-        out.append(Quantity(family, low, max(low, top), match.group(0).strip(), explicit))
+        after = _NOUN_AFTER.match(flat, match.end())
+        noun = ""
+        if after:
+            word = after.group(1).lower()
+            noun = "" if word in _STOP or word in _NOT_NOUNS else _canon(word)
+        text = match.group(0).strip()
+        out.append(Quantity(family, low, max(low, top), text, explicit, noun))
     return tuple(out)
+
+
+_NOUN_AFTER = re.compile(r"[\s-]*(?:per\s+|of\s+|a\s+|an\s+)?([A-Za-z]{3,})")
+_NOT_NOUNS = frozenset({"per", "and", "with", "than", "more", "less", "about", "roughly"})
 
 
 @lru_cache(maxsize=8192)
@@ -498,6 +518,7 @@ _ALIASES: dict[str, str] = {
     "slo": r"\bslo\b|service[- ]level objective|target availability|reliability target",
     "ivf": r"\bivf\b|inverted file|inverted index",
     "incr": r"incr\b|increment\w*|counter",
+    "tp": r"tensor[- ]parallel\w*|(?:split|shard\w*|spread) (?:across|over) (?:2|two|\d+) GPUs",
 }
 _INITIAL_STOP = frozenset({"of", "the", "a", "an", "and", "to", "for", "in", "on"})
 
@@ -634,13 +655,22 @@ def _negation_conflict(point: Sequence[_Token], sentence: Sequence[_Token]) -> t
     if not shared:
         return 0.0, ""
     point_neg = {t.canon for t in point if t.negated}
+    point_pos = {t.canon for t in point if not t.negated}
     sent_neg = {t.canon for t in sentence if t.negated}
     sent_pos = {t.canon for t in sentence if not t.negated}
     flipped = [
         c
         for c in shared
-        if (c in point_neg) != (c in sent_neg) and not (c in sent_pos and c in sent_neg)
+        if (c in point_neg) != (c in sent_neg)
+        # A word either text uses both ways says nothing about polarity.
+        and not (c in sent_pos and c in sent_neg)
+        and not (c in point_pos and c in point_neg)
     ]
+    # The flipped word must stand in the same context in both ("no build tools" is not
+    # contradicted by "the built artifacts").
+    p_at = {t.canon: t.position for t in point}
+    s_at = {t.canon: t.position for t in sentence}
+    flipped = [c for c in flipped if _context(point, p_at[c], 5) & _context(sentence, s_at[c], 5)]
     if not flipped:
         return 0.0, ""
     share = len(flipped) / len(shared)
@@ -650,6 +680,12 @@ def _negation_conflict(point: Sequence[_Token], sentence: Sequence[_Token]) -> t
 
 def _direction_key(word: str) -> str:
     return word if word in _OPPOSITE_OF else stem(word)
+
+
+def _context(tokens: Sequence[_Token], position: int, width: int = 3) -> set[str]:
+    return {
+        t.canon for t in tokens if t.position != position and abs(t.position - position) <= width
+    }
 
 
 def _direction_conflict(point: Sequence[_Token], sentence: Sequence[_Token]) -> tuple[float, str]:
@@ -666,15 +702,24 @@ def _direction_conflict(point: Sequence[_Token], sentence: Sequence[_Token]) -> 
             if s_token.negated != token.negated:
                 # "not lower" for "higher": the same direction, said differently.
                 continue
+            # The opposite word must qualify the same thing ("lower throughput" for "higher
+            # throughput"), not something else ("a small runtime base" for "a large image").
+            shared = _context(point, token.position) & _context(sentence, s_token.position)
+            if not shared:
+                continue
             return 1.0, f"says '{s_token.word}' where the point says '{token.word}'"
     # The same pair in both texts, in the opposite order ("bottom to top" for "top to bottom").
     p_pos = {_direction_key(t.word): t.position for t in point}
     s_pos = {_direction_key(t.word): t.position for t in sentence}
     for a, b in _OPPOSITES:
         if {a, b} <= p_pos.keys() and {a, b} <= s_pos.keys():
-            if (p_pos[a] < p_pos[b]) != (s_pos[a] < s_pos[b]):
+            close = abs(p_pos[a] - p_pos[b]) <= 4 and abs(s_pos[a] - s_pos[b]) <= 4
+            if close and (p_pos[a] < p_pos[b]) != (s_pos[a] < s_pos[b]):
                 return 0.8, f"puts '{a}' and '{b}' in the opposite order"
     return 0.0, ""
+
+
+_BIG_O = re.compile(r"\bO\(([^()]{1,20})\)")
 
 
 def _number_conflict(point: str, sentence: str) -> tuple[float, float | None, str]:
@@ -684,15 +729,26 @@ def _number_conflict(point: str, sentence: str) -> tuple[float, float | None, st
     share = len(matched) / len(p_q) if p_q else None
     conflict = 0.0
     reason = ""
-    families = {q.family for q in p_q if q.explicit}
+    counted = [q for q in quantities(point) if q.noun]
     for s in s_q:
-        if not s.explicit or s.family not in families:
+        # Two figures are rivals when both carry a unit of the same kind, or both count the
+        # same thing ("one token per parameter" against "20 tokens per parameter").
+        rivals = [q for q in p_q if s.explicit and q.explicit and q.same_quantity(s)]
+        rivals += [q for q in counted if s.noun and q.noun == s.noun and q.family == s.family]
+        if not rivals:
             continue
-        if not any(s.matches(q) or q.matches(s) for q in p_q):
-            conflict = 1.0
-            want = next(q.text for q in p_q if q.family == s.family)
-            reason = f"states {s.text} where the point has {want}"
-            break
+        # A sentence that states one of the point's figures for this quantity is not in
+        # conflict because it also states a component ("4 + 4 bytes" for "8 bytes").
+        if not rivals or any(q.matches(x) or x.matches(q) for q in rivals for x in s_q):
+            continue
+        conflict = 1.0
+        reason = f"states {s.text} where the point has {rivals[0].text}"
+        break
+    p_big_o = {o.replace(" ", "") for o in _BIG_O.findall(visible_text(point))}
+    s_big_o = {o.replace(" ", "") for o in _BIG_O.findall(visible_text(sentence))}
+    if p_big_o and s_big_o and not p_big_o & s_big_o:
+        conflict = 1.0
+        reason = f"states O({sorted(s_big_o)[0]}) where the point has O({sorted(p_big_o)[0]})"
     p_lab = labelled_values(point)
     s_lab = labelled_values(sentence)
     for label, value in p_lab.items():
@@ -700,9 +756,6 @@ def _number_conflict(point: str, sentence: str) -> tuple[float, float | None, st
         if other is not None and not math.isclose(other, value, rel_tol=0.05):
             conflict = 1.0
             reason = f"sets {label} to {other:g} where the point has {value:g}"
-    if conflict and share:
-        # A sentence that also states the right figure is mostly right, not a contradiction.
-        conflict = 0.5 if share >= 0.5 else conflict
     return conflict, share, reason
 
 
@@ -805,3 +858,73 @@ def best_support(
         if best is None or candidate.score > best.score:
             best = candidate
     return best
+
+
+# ------------------------------------------------------------------ glosses for the encoder
+
+# The sentence encoder reads "Q", "N(0,1)" or "TP=2" as opaque tokens, so an answer that says
+# "query", "standard normal" or "tensor parallel over two GPUs" looks unrelated. A glossed copy
+# of the point spells each abbreviation out beside it; the grader compares answers with both.
+_GLOSSES: tuple[tuple[str, str], ...] = (
+    (r"\bQ, K\b", "Q, K (query and key vectors)"),
+    (r"\biid\b", "independent random"),
+    (r"\bQ/K/V\b", "Q/K/V (query, key and value)"),
+    (r"N\(0, ?1\)", "N(0,1) (standard normal: zero mean, unit variance)"),
+    (r"√d\b|sqrt\(d(?:_k)?\)", "the square root of the dimension d"),
+    (r"\bd_model\b", "d_model (the model dimension, hidden size)"),
+    (r"\bd_head\b|\bhead_dim\b", "head dimension"),
+    (r"\bd_k\b", "d_k (key dimension)"),
+    (r"\bn_layers\b", "number of layers"),
+    (r"\bn_kv_heads\b", "number of KV heads"),
+    (r"\bn_tokens\b|\bseq_len\b", "number of tokens"),
+    (r"\bbytes_per_element\b", "bytes per element"),
+    (r"\bTP\b", "TP (tensor parallelism)"),
+    (r"\bPP\b", "PP (pipeline parallelism)"),
+    (r"\bFSDP\b", "FSDP (fully sharded data parallel)"),
+    (r"\bKV\b", "KV (key-value)"),
+    (r"\bHBM\b", "HBM (GPU memory)"),
+    (r"\bQPS\b", "QPS (requests per second)"),
+    (r"\bp99\b", "p99 (99th percentile latency)"),
+    (r"\bTTFT\b", "TTFT (time to first token)"),
+    (r"\bTBT\b", "TBT (time between tokens, decode speed)"),
+    (r"\bSLO\b", "SLO (service level objective)"),
+    (r"\bSLI\b", "SLI (service level indicator)"),
+    (r"\bSFT\b", "SFT (supervised fine-tuning)"),
+    (r"\bRM\b", "RM (reward model)"),
+    (r"\bPPO\b", "PPO (reinforcement learning)"),
+    (r"\bKL\b", "KL (divergence penalty)"),
+    (r"\bOOM\b", "OOM (out of memory)"),
+    (r"\bLoRA\b", "LoRA (low-rank adapters)"),
+    (r"\bBF16\b", "BF16 (16-bit)"),
+    (r"\bFP32\b", "FP32 (32-bit float)"),
+    (r"\bRRF\b", "RRF (reciprocal rank fusion)"),
+    (r"\bBM25\b", "BM25 (keyword search)"),
+    (r"\bIVF\b", "IVF (inverted file index)"),
+    (r"\bPSI\b", "PSI (population stability index)"),
+    (r"\bKS\b", "KS (Kolmogorov-Smirnov)"),
+    (r"\bDVC\b", "DVC (data version control)"),
+    (r"\bJWT\b", "JWT (token)"),
+    (r"\bTTL\b", "TTL (expiry)"),
+    (r"\bCOW\b", "COW (copy on write)"),
+    (r"\bEOS\b", "EOS (end of sequence)"),
+    (r"\bDFA\b", "DFA (finite state automaton)"),
+    (r"\bCDF\b", "CDF (cumulative distribution)"),
+    (r"\bECE\b", "ECE (calibration error)"),
+    (r"\bNLL\b", "NLL (negative log-likelihood)"),
+    (r"\bPD\b", "PD (prefill-decode)"),
+    (r"\bCI\b", "CI (continuous integration)"),
+    (r"→", " leads to "),
+    (r"≥", " at least "),
+    (r"≤", " at most "),
+    (r"≈|~", " about "),
+)
+_GLOSS_PATTERNS = tuple((re.compile(p), r) for p, r in _GLOSSES)
+
+
+@lru_cache(maxsize=4096)
+def gloss(point: str) -> str:
+    """Return the point with its abbreviations and symbols spelt out for the sentence encoder."""
+    text = point
+    for pattern, replacement in _GLOSS_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return " ".join(text.split())

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graders.claims import ClaimCheck, best_support, check_claim, terms_absent
+from graders.claims import ClaimCheck, best_support, check_claim, gloss, terms_absent
 from graders.embeddings import Embedder, default_embedder
 from graders.models import (
     Grade,
@@ -59,7 +59,8 @@ NON_ENGLISH_NOTICE = (
 # their offline verdicts are a rough guide and the cascade always asks the LLM about them.
 UNRELIABLE_KINDS = frozenset({"behavioral"})
 GRADER_TALK_NOTICE = (
-    "Sentences addressed to the grader were ignored; only the answer to the question is graded."
+    "Sentences addressed to the grader were ignored; only the answer to the question is graded, "
+    "and partly covered points count as missing."
 )
 BEHAVIORAL_NOTICE = (
     "Story answers are judged on structure and specifics, which the offline grader can only "
@@ -112,13 +113,33 @@ def _empty_features(point: str) -> PointFeatures:
         (
             "sim_best sim_sentence clause_mean clause_min sim_question support_sim coverage "
             "relation coverage_answer terms terms_answer numbers negation direction "
-            "number_conflict conflict_near support_x_conflict log_words"
+            "number_conflict conflict_near support_x_conflict log_words has_terms has_numbers"
         ).split(),
         0.0,
     )
-    values["has_terms"] = 0.0
-    values["has_numbers"] = 0.0
+    values.update(own_margin=0.0, vague=0.0, listy=0.0, support_words=0.0, pair_gain=0.0)
+    values.update(top_conflict=0.0, top_x_conflict=0.0, support_gap=0.0)
     return PointFeatures(values, None, None, terms_absent(point, ""))
+
+
+# Predicates that assert only that something is relevant, not what it does: "X matters",
+# "it's about Y", "Z comes into it". A sentence made of them names terms without substance.
+_VAGUE = re.compile(
+    r"\b(?:is|are|'s)\s+(?:all\s+)?(?:about|involved|important|key|relevant|related|"
+    r"a (?:thing|consideration|big deal|factor|key word)|part of|the main (?:idea|point|thing))\b"
+    r"|\b(?:matters?|come(?:s)? into (?:it|play)|plays? a role|key words?|"
+    r"(?:is|are) (?:also )?(?:relevant|important|involved))\b",
+    re.IGNORECASE,
+)
+
+
+def _listiness(text: str) -> float:
+    """Return how much of a sentence is a bare list (commas and "and" per word)."""
+    words = text.split()
+    if not words:
+        return 0.0
+    joins = text.count(",") + sum(w.lower() in ("and", "or") for w in words)
+    return joins / len(words)
 
 
 def rubric_clauses(point: str) -> list[str]:
@@ -211,9 +232,12 @@ class OfflineGrader:
         non_english = looks_non_english(answer)
         unsure = non_english or question.kind in UNRELIABLE_KINDS
         model = self.model
+        talk = bool(grader_talk_spans(answer))
         points: list[PointAssessment] = []
         for features in self.features(question, answer):
-            verdict, probs = model.decide(features.values)
+            verdict, probs = decide_point(
+                model, features.values, grader_talk=talk, kind=question.kind
+            )
             margin = 0.0 if unsure else probs[verdict]
             evidence = ""
             if verdict != "missing" and features.evidence is not None:
@@ -230,7 +254,7 @@ class OfflineGrader:
         return Assessment(
             points=tuple(points),
             non_english=non_english,
-            grader_talk=bool(grader_talk_spans(answer)),
+            grader_talk=talk,
         )
 
     def features(self, question: RubricQuestion, answer: str) -> list[PointFeatures]:
@@ -243,12 +267,21 @@ class OfflineGrader:
         answer_text = " ".join(u.text for u in sentences)
         clauses = [rubric_clauses(point) for point in question.rubric]
         flat_clauses = [c for cs in clauses for c in cs]
-        texts = [u.text for u in sentences] + list(question.rubric) + flat_clauses
+        # Points and clauses are encoded as written and with their abbreviations spelt out
+        # ("Q" as "query", "N(0,1)" as "standard normal"), and compared through the mean of the
+        # two vectors, so an answer that uses the words rather than the symbols is not penalised.
+        # Both are encoded once per process (the embedder caches them).
+        point_texts = list(question.rubric) + flat_clauses
+        glossed = [gloss(t) for t in point_texts]
+        texts = [u.text for u in sentences] + point_texts + glossed
         texts.append(question.text or question.rubric[0])
         vectors = self.embedder.encode(texts)
         sent_vecs = vectors[:n]
-        point_vecs = vectors[n : n + len(question.rubric)]
-        clause_vecs = vectors[n + len(question.rubric) : -1]
+        count = len(point_texts)
+        both = vectors[n : n + count] + vectors[n + count : n + 2 * count]
+        both = both / np.maximum(np.linalg.norm(both, axis=1, keepdims=True), 1e-9)
+        point_vecs = both[: len(question.rubric)]
+        clause_vecs = both[len(question.rubric) :]
         question_vec = vectors[-1]
         # A point made across two sentences: each neighbouring pair is a unit too, its vector
         # the normalised sum of the two (encoding every pair would double the work per answer).
@@ -276,6 +309,12 @@ class OfflineGrader:
             check = support.check
             conflicts: list[str] = []
             conflict_near = 0.0
+            top_check = check if near[0] == chosen else check_claim(point, near_texts[0])
+            top_conflict = max(
+                top_check.negation_conflict,
+                top_check.direction_conflict,
+                top_check.number_conflict,
+            )
             top = float(sentence_sims[near[0]])
             for i, text in zip(near, near_texts, strict=True):
                 if float(sentence_sims[i]) < top - 0.15:
@@ -296,6 +335,11 @@ class OfflineGrader:
                 first = best_unit - n
                 if float(sims[best_unit]) > float(sentence_sims[chosen]) + 0.05:
                     evidence = join_units(answer, sentences[first], sentences[first + 1])
+            others = [j for j in range(len(question.rubric)) if j != index]
+            own_margin = 0.0
+            if others:
+                rival = float((point_vecs[others] @ sent_vecs[chosen]).max())
+                own_margin = float(sentence_sims[chosen]) - rival
             support_conflict = max(check.negation_conflict, check.direction_conflict)
             support_conflict = max(support_conflict, check.number_conflict)
             values = {
@@ -319,6 +363,14 @@ class OfflineGrader:
                 "conflict_near": conflict_near,
                 "support_x_conflict": float(sentence_sims[chosen]) * support_conflict,
                 "log_words": log_words,
+                "own_margin": own_margin,
+                "vague": 1.0 if _VAGUE.search(sentences[chosen].text) else 0.0,
+                "listy": _listiness(sentences[chosen].text),
+                "support_words": math.log1p(len(sentences[chosen].text.split())),
+                "pair_gain": float(sims.max()) - top,
+                "top_conflict": top_conflict,
+                "top_x_conflict": top * top_conflict,
+                "support_gap": top - float(sentence_sims[chosen]),
             }
             out.append(PointFeatures(values, evidence, check, absent, tuple(conflicts)))
         return out
@@ -331,6 +383,30 @@ class OfflineGrader:
         """Return the cosine similarity of each passage with a rubric point."""
         vectors = self.embedder.encode([point, *passages])
         return [float(v) for v in vectors[1:] @ vectors[0]]
+
+
+def decide_point(
+    model: VerdictModel,
+    values: dict[str, float],
+    *,
+    grader_talk: bool = False,
+    kind: str = "concept",
+) -> tuple[Verdict, dict[Verdict, float]]:
+    """Return the verdict on one point and the model's probability of each verdict.
+
+    The model's most probable verdict stands, with two rules on what the answer asserts:
+    a point contradicted by the sentence closest to it (a negation, a reversed direction, another
+    figure) earns nothing, however close the wording; and an answer that addresses the grader
+    gets no benefit of the doubt, so its partly covered points count as missing. Story questions'
+    points ask about qualities ("are the numbers specific?"), not claims, so no contradiction
+    rule applies to them.
+    """
+    verdict, probs = model.decide(values)
+    if values.get("top_conflict", 0.0) >= 0.5 and kind not in UNRELIABLE_KINDS:
+        verdict = "missing"
+    elif grader_talk and verdict == "partial":
+        verdict = "missing"
+    return verdict, probs
 
 
 def _comment(verdict: Verdict, features: PointFeatures) -> str:

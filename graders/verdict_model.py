@@ -46,6 +46,14 @@ FEATURES: tuple[str, ...] = (
     "conflict_near",
     "support_x_conflict",
     "log_words",
+    "own_margin",
+    "vague",
+    "listy",
+    "support_words",
+    "pair_gain",
+    "top_conflict",
+    "top_x_conflict",
+    "support_gap",
 )
 MODEL_FILE = "verdict_model.json"
 MODEL_VERSION = 1

@@ -23,6 +23,7 @@ async def run_platforms(settings: Settings, clock: Clock) -> None:
         bot = await build_app(settings, clock=clock)
     except StudyBotError as exc:
         raise SystemExit(f"error: {exc}") from None
+    bot.warm_graders()
     faces = []
     if settings.discord.token:
         from bot.platforms.discord_app import run_discord

@@ -19,7 +19,7 @@ MIXED = (
     "Adam keeps two extra tensors for every weight: the first moment m and the second moment v. "
     "Both are kept in fp32, so that is 8 extra bytes per parameter on top of the weights and the "
     "gradients. For a 7B model that is 7e9 × 8 bytes ≈ 56 GB of optimizer state alone. "
-    "AdamW also handles regularization a bit differently."
+    "AdamW changes how weight decay is applied."
 )
 
 
@@ -41,7 +41,7 @@ def echo_llm(verdict: str) -> Any:
                         "point": n,
                         "reasoning": "r",
                         "verdict": verdict,
-                        "evidence": "AdamW also handles regularization a bit differently.",
+                        "evidence": "AdamW changes how weight decay is applied.",
                         "comment": "c",
                     }
                     for n in numbers
@@ -161,7 +161,7 @@ async def test_the_semantic_cache_serves_a_near_copy_but_not_a_changed_figure(
         assert point.evidence in near
 
     # A near copy whose quoted sentence changed cannot reuse the quote: graded afresh.
-    reworded = MIXED.replace("a bit differently", "a little differently")
+    reworded = MIXED.replace("how weight decay is applied", "the way weight decay is applied")
     assert (await cached.grade(ADAMW, reworded)).cached is None
     # An added sentence is an added claim: graded afresh.
     assert (await cached.grade(ADAMW, MIXED + " Hope this helps.")).cached is None

@@ -1,4 +1,4 @@
-"""The labeled answers: their shape, the offline grader's agreement, and injection attempts."""
+"""The labeled answers: their shape and split, the offline grader's agreement, known failures."""
 
 from __future__ import annotations
 
@@ -14,28 +14,35 @@ from graders.llm import GRADER_TALK_OFFLINE_NOTICE, LLMConfig, LLMGrader
 from graders.models import Grade, Grader
 from graders.offline import GRADER_TALK_NOTICE, OfflineGrader
 from graders.text import grader_talk_spans, without_spans
+from graders.verdict_model import default_model
 from tests.support.openai_server import OpenAIServer, RecordedRequest, Reply
 
 CATEGORIES = {
     "strong",
-    "partial",
+    "padded",
     "wrong",
+    "partial",
     "off-topic",
-    "buzzword",
-    "short",
-    "long",
+    "terse",
     "non-english",
     "injection",
 }
 RANK = {"missing": 0, "partial": 1, "covered": 2}
+# Measured on the held-out English answers when the shipped model was fitted: accuracy 0.745,
+# kappa 0.582, wrong answers over-credited on 11% of their points.
+FLOOR_ACCURACY = 0.71
+FLOOR_KAPPA = 0.54
+FLOOR_WRONG_OVER = 0.15
 
 
 @pytest.fixture(scope="module")
-def offline_verdicts(
+def offline_grades(
     labeled_set: list[LabeledAnswer], offline_grader: OfflineGrader
-) -> dict[str, list[str]]:
+) -> dict[str, Grade]:
     return {
-        item.id: [p.verdict for p in offline_grader.assess(item.question, item.answer).points]
+        item.id: offline_grader.grade_from(
+            item.question, offline_grader.assess(item.question, item.answer), started=0.0
+        )
         for item in labeled_set
     }
 
@@ -44,60 +51,147 @@ def test_the_set_covers_enough_questions_sections_and_kinds_of_answer(
     labeled_set: list[LabeledAnswer],
 ) -> None:
     questions = {item.question.id: item.question for item in labeled_set}
-    assert len(labeled_set) >= 80 and len(questions) >= 16
+    assert len(labeled_set) >= 240 and len(questions) >= 48
     sections = {re.match(r"E(\d+)-", qid).group(1) for qid in questions}  # type: ignore[union-attr]
-    assert len(sections) >= 10
+    assert sections == {str(n) for n in range(1, 14)}
     assert CATEGORIES <= {item.category for item in labeled_set}
-    assert {q.kind for q in questions.values()} >= {"concept", "behavioral"}
+    assert {q.kind for q in questions.values()} == {"concept", "coding", "behavioral"}
+    assert all(q.from_sketch for q in questions.values() if q.kind == "coding")
     per_question = Counter(item.question.id for item in labeled_set)
-    assert min(per_question.values()) >= 4
+    assert min(per_question.values()) >= 5
     labels = Counter(label for item in labeled_set for label in item.labels)
-    assert all(labels[v] >= 30 for v in ("covered", "partial", "missing"))
+    assert all(labels[v] >= 100 for v in ("covered", "partial", "missing"))
 
 
-def test_offline_agreement_stays_above_the_measured_floor(
-    labeled_set: list[LabeledAnswer], offline_verdicts: dict[str, list[str]]
+def test_every_credited_point_quotes_the_sentence_that_earns_it(
+    labeled_set: list[LabeledAnswer],
 ) -> None:
-    """A regression guard: the thresholds were fitted on this set (bench/grader_agreement.py).
+    for item in labeled_set:
+        for label, quote in zip(item.labels, item.evidence, strict=True):
+            if label == "missing":
+                assert quote is None, item.id
+            else:
+                assert quote and quote in item.answer, item.id
 
-    Measured when fitted: all points accuracy 0.71, kappa 0.52; English concept answers 0.79,
-    kappa 0.65. The floors leave room for small model or tokenizer differences, not for a
-    change that makes the grader worse.
-    """
-    gold = [label for item in labeled_set for label in item.labels]
-    predicted = [v for item in labeled_set for v in offline_verdicts[item.id]]
-    assert accuracy(gold, predicted) >= 0.66
-    assert cohen_kappa(gold, predicted) >= 0.45
 
-    english = [
-        item
+def test_questions_not_answers_are_split_and_the_held_out_part_is_real(
+    labeled_set: list[LabeledAnswer],
+) -> None:
+    split_of: dict[str, set[str]] = {}
+    for item in labeled_set:
+        split_of.setdefault(item.question.id, set()).add(item.split)
+    assert all(len(splits) == 1 for splits in split_of.values())
+    held = [q for q, splits in split_of.items() if splits == {"held-out"}]
+    assert len(held) >= 12 and len(held) <= len(split_of) // 2
+    held_sections = {q.split("-")[0] for q in held}
+    assert len(held_sections) == 13
+    kinds = {item.category for item in labeled_set if item.held_out}
+    assert CATEGORIES <= kinds
+
+
+def test_the_shipped_model_never_saw_the_held_out_questions(
+    labeled_set: list[LabeledAnswer],
+) -> None:
+    fitted = default_model().fitted_on or {}
+    fit_questions = {item.question.id for item in labeled_set if not item.held_out}
+    assert fitted.get("questions") == len(fit_questions)
+    fit_points = sum(
+        len(item.labels)
         for item in labeled_set
-        if item.question.kind != "behavioral" and item.category != "non-english"
-    ]
-    gold = [label for item in english for label in item.labels]
-    predicted = [v for item in english for v in offline_verdicts[item.id]]
-    assert accuracy(gold, predicted) >= 0.74
-    assert cohen_kappa(gold, predicted) >= 0.58
+        if not item.held_out and item.category != "non-english"
+    )
+    assert fitted.get("points") == fit_points
 
 
-def test_strong_answers_outscore_weak_ones_on_every_question(
-    labeled_set: list[LabeledAnswer], offline_verdicts: dict[str, list[str]]
+def test_answers_were_not_written_from_the_rubric_words(labeled_set: list[LabeledAnswer]) -> None:
+    """Paraphrases carry the meaning without the rubric's literal tokens."""
+    paraphrase = next(item for item in labeled_set if item.id == "E1-008-paraphrase")
+    assert "0,1" not in paraphrase.answer and "d_model" not in paraphrase.answer
+    copied = 0
+    for item in labeled_set:
+        for point in item.question.rubric:
+            if len(point) > 40 and point.lower() in item.answer.lower():
+                copied += 1
+    assert copied == 0
+
+
+def test_held_out_agreement_stays_above_the_measured_floor(
+    labeled_set: list[LabeledAnswer], offline_grades: dict[str, Grade]
 ) -> None:
-    def credit(item: LabeledAnswer) -> float:
-        verdicts = offline_verdicts[item.id]
-        return sum(RANK[v] for v in verdicts) / len(verdicts)
+    """A regression guard on questions no weight was fitted to (bench/grader_agreement.py).
 
+    The floors sit a little under what the bench measured when the model was fitted, to allow
+    for small tokenizer or library differences, not for a change that makes the grader worse.
+    """
+    english = [i for i in labeled_set if i.held_out and i.category != "non-english"]
+    gold = [label for item in english for label in item.labels]
+    predicted = [p.verdict for item in english for p in offline_grades[item.id].points]
+    assert accuracy(gold, predicted) >= FLOOR_ACCURACY
+    assert cohen_kappa(gold, predicted) >= FLOOR_KAPPA
+    keyword_like = [item for item in english if item.category in ("wrong",)]
+    over = sum(
+        RANK[p.verdict] > RANK[label]
+        for item in keyword_like
+        for p, label in zip(offline_grades[item.id].points, item.labels, strict=True)
+    )
+    points = sum(len(item.labels) for item in keyword_like)
+    assert over / points <= FLOOR_WRONG_OVER
+
+
+def test_negated_answers_do_not_score_high(
+    labeled_set: list[LabeledAnswer], offline_grades: dict[str, Grade]
+) -> None:
+    for answer_id in ("E3-082-negated", "E1-003-negated"):
+        grade = offline_grades[answer_id]
+        assert grade.score <= 1 / 3, (answer_id, [p.verdict for p in grade.points])
+        assert "All 3 rubric points covered" not in grade.feedback
+
+
+def test_a_paraphrase_without_the_literal_tokens_gets_credit(
+    offline_grades: dict[str, Grade],
+) -> None:
+    grade = offline_grades["E1-008-paraphrase"]
+    assert grade.score >= 2 / 3, [p.verdict for p in grade.points]
+    for point in grade.points:
+        assert "0,1" not in point.comment and "d_model" not in point.comment
+
+
+def test_terms_stated_in_other_words_are_never_called_absent(
+    labeled_set: list[LabeledAnswer], offline_grades: dict[str, Grade]
+) -> None:
+    strong = next(item for item in labeled_set if item.id == "E3-082-strong")
+    for point in offline_grades[strong.id].points:
+        for term in ("70B", "4K", "TP"):
+            assert f"not stated: {term}" not in point.comment
+            assert not re.search(rf"not stated:[^.]*\b{term}\b", point.comment), point.comment
+
+
+def test_credited_points_quote_a_sentence_of_the_answer(
+    labeled_set: list[LabeledAnswer], offline_grades: dict[str, Grade]
+) -> None:
+    for item in labeled_set:
+        for point in offline_grades[item.id].points:
+            if point.verdict == "missing":
+                assert point.evidence == ""
+            else:
+                assert point.evidence and point.evidence in item.answer, item.id
+
+
+def test_strong_answers_outscore_wrong_and_off_topic_ones(
+    labeled_set: list[LabeledAnswer], offline_grades: dict[str, Grade]
+) -> None:
     for item in labeled_set:
         if item.category != "strong" or item.question.kind == "behavioral":
             continue
-        weak = [
-            other
-            for other in labeled_set
-            if other.question.id == item.question.id
-            and other.category in {"wrong", "off-topic", "buzzword", "injection"}
-        ]
-        for other in weak:
-            assert credit(item) > credit(other), (item.id, other.id)
+        for other in labeled_set:
+            if other.question.id == item.question.id and other.category in (
+                "wrong",
+                "off-topic",
+            ):
+                assert offline_grades[item.id].score > offline_grades[other.id].score, (
+                    item.id,
+                    other.id,
+                )
 
 
 def obedient(request: RecordedRequest) -> Reply:

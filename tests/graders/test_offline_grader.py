@@ -217,3 +217,68 @@ async def test_a_very_long_answer_still_finds_its_points(offline_grader: Offline
     grade = await offline_grader.grade(ADAMW, answer)
     assert [p.verdict for p in grade.points[:2]] == ["covered", "covered"]
     assert_evidence_is_real(grade, answer)
+
+
+KV_QUESTION = RubricQuestion(
+    id="E3-082",
+    text="Derive the KV cache size formula and apply it to Llama 3 70B at 4K context.",
+    rubric=(
+        "Formula: 2 × n_layers × n_kv_heads × d_head × bytes_per_element × n_tokens",
+        "Llama 3 70B: 2 × 80 × 8 × 128 × 2 = 320 KB per token; at 4K context = 1.3 GB per sequence",
+        "At 10 concurrent users: 13 GB — a substantial fraction of the ~10 GB free HBM on an H100 "
+        "after loading weights at TP=2",
+    ),
+)
+
+
+async def test_terms_stated_in_other_forms_are_not_reported_missing(
+    offline_grader: OfflineGrader,
+) -> None:
+    answer = (
+        "Keys and values are cached per layer and per KV head: 2 times the layers times the KV "
+        "heads times the head dimension times the bytes per element, times the tokens. For the "
+        "70-billion Llama 3 that is 2 x 80 x 8 x 128 x 2 bytes, 327,680 bytes or about 320 KB "
+        "per token, so a 4096-token sequence needs about 1.3 GB. Ten users need 13 GB, while an "
+        "H100 pair running the weights with tensor parallelism has only about 10 GB of HBM free."
+    )
+    grade = await offline_grader.grade(KV_QUESTION, answer)
+    for point in grade.points:
+        assert "70B" not in point.comment and "4K" not in point.comment
+        assert "TP" not in point.comment
+    assert_evidence_is_real(grade, answer)
+
+
+async def test_a_negated_answer_is_not_credited_and_says_why(
+    offline_grader: OfflineGrader,
+) -> None:
+    answer = (
+        "The KV cache does not depend on the number of layers or on the number of KV heads. "
+        "For Llama 3 70B it is nowhere near 320 KB per token; at 4K context it is about 13 MB."
+    )
+    grade = await offline_grader.grade(KV_QUESTION, answer)
+    assert grade.score <= 1 / 3
+    contradicted = [p for p in grade.points if p.comment.startswith("Not covered: the answer")]
+    assert contradicted, [p.comment for p in grade.points]
+
+
+async def test_a_point_is_decided_by_its_claim_not_its_words(
+    offline_grader: OfflineGrader,
+) -> None:
+    denied = STRONG_ADAMW.replace(
+        "AdamW applies weight decay directly to the weights in the update instead of adding it "
+        "to the gradient, so it is decoupled from the adaptive scaling.",
+        "AdamW does not apply weight decay directly to the weights in the update, and it is not "
+        "decoupled from the adaptive scaling.",
+    )
+    assert denied != STRONG_ADAMW
+    right = await offline_grader.grade(ADAMW, STRONG_ADAMW)
+    wrong = await offline_grader.grade(ADAMW, denied)
+    assert right.points[2].verdict == "covered"
+    assert wrong.points[2].verdict == "missing"
+    assert "negation" in wrong.points[2].comment
+
+
+async def test_a_short_answer_with_no_claim_earns_nothing(offline_grader: OfflineGrader) -> None:
+    for answer in ("AdamW is an optimizer.", "Backprop uses gradients.", "It is about memory."):
+        grade = await offline_grader.grade(ADAMW, answer)
+        assert grade.score == 0.0, (answer, [p.verdict for p in grade.points])
