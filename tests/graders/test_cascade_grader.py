@@ -153,20 +153,21 @@ async def test_the_semantic_cache_serves_a_near_copy_but_not_a_changed_figure(
     openai_server.respond_with(echo_llm("partial"))
     cascade = CascadeGrader(config_for(openai_server), offline=offline_grader)
     cached = CachedGrader(cascade, MemoryGradeCache(), kind="cascade")
-    await cached.grade(ADAMW, MIXED)
-    near = MIXED.replace("optimizer state alone", "optimiser state alone")
+    base = MIXED + " That is how I would put it."
+    await cached.grade(ADAMW, base)
+    near = base.replace("That is how", "This is how")
     served = await cached.grade(ADAMW, near)
     assert served.cached == "semantic" and len(openai_server.chat_requests) == 1
     for point in served.points:
         assert point.evidence in near
 
     # A near copy whose quoted sentence changed cannot reuse the quote: graded afresh.
-    reworded = MIXED.replace("how weight decay is applied", "the way weight decay is applied")
+    reworded = base.replace("how weight decay is applied", "how it applies weight decay")
     assert (await cached.grade(ADAMW, reworded)).cached is None
     # An added sentence is an added claim: graded afresh.
-    assert (await cached.grade(ADAMW, MIXED + " Hope this helps.")).cached is None
+    assert (await cached.grade(ADAMW, base + " Hope this helps.")).cached is None
 
-    changed = MIXED.replace("56 GB", "28 GB")
+    changed = base.replace("56 GB", "28 GB")
     fresh = await cached.grade(ADAMW, changed)
     assert fresh.cached is None and len(openai_server.chat_requests) == 4
 

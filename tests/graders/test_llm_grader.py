@@ -419,7 +419,7 @@ async def test_a_stitched_quote_is_rejected_and_the_point_takes_the_offline_verd
 
 
 async def test_a_quote_carries_its_sentence_so_a_negation_comes_with_it(
-    openai_server: OpenAIServer, grader: LLMGrader
+    openai_server: OpenAIServer, grader: LLMGrader, offline_grader: OfflineGrader
 ) -> None:
     answer = (
         "Adam keeps m and v in fp32, 8 bytes per parameter. People say AdamW adds weight decay "
@@ -435,8 +435,11 @@ async def test_a_quote_carries_its_sentence_so_a_negation_comes_with_it(
     grade = await grader.grade(ADAMW, answer)
     first, _, third = grade.points
     assert first.verdict == "covered" and first.decided_by == "llm"
-    # The point the answer made is kept; the one it denied is not credited from its quote.
-    assert third.decided_by == "offline" and third.downgraded and third.verdict == "missing"
+    # The point the answer made is kept; the one it denied is not credited from the LLM's quote:
+    # the quote is rejected and the point takes the offline verdict.
+    assert third.decided_by == "offline" and third.downgraded
+    offline = await offline_grader.grade(ADAMW, answer)
+    assert third.verdict == offline.points[2].verdict
 
 
 async def test_a_quote_meant_for_another_point_or_the_grader_earns_nothing(
