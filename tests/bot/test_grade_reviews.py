@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.app import StudyBot
+from bot.clock import SystemClock
 from bot.commands import dispatch
 from bot.errors import StudyBotError
 from bot.store.models import Answer, GradeReview, PointsEvent
@@ -106,3 +107,24 @@ async def test_a_grade_past_its_deadline_is_taken_later(bot: StudyBot) -> None:
     assert "taking longer" in (reply.messages[0].text or "")
     (answer,) = await rows(bot, Answer)
     assert answer.status == "pending" and answer.attempts == 1
+
+
+def test_the_grader_deadline_and_response_format_come_from_the_settings(
+    monkeypatch: pytest.MonkeyPatch, db: object
+) -> None:
+    from bot.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("STUDYBOT_GRADER_DEADLINE_S", "12.5")
+    monkeypatch.setenv("STUDYBOT_GRADER_RESPONSE_FORMAT", "text")
+    app = StudyBot(
+        settings=load_settings(),
+        engine=db.engine,  # type: ignore[attr-defined]
+        sessions=db.sessions,  # type: ignore[attr-defined]
+        clock=SystemClock(),
+    )
+    config = app.llm_config
+    assert config is not None and config.deadline_s == 12.5 and config.response_format == "text"
+    monkeypatch.setenv("STUDYBOT_GRADER_RESPONSE_FORMAT", "yaml")
+    with pytest.raises(SettingsError, match="STUDYBOT_GRADER_RESPONSE_FORMAT"):
+        load_settings()
