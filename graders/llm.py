@@ -93,9 +93,9 @@ OTHER_POINT_MARGIN = 0.20
 # How sure the offline grader (claim checks and calibrated model) must be that a point is missing
 # to hold an LLM "covered" for review, or an LLM "partial"; how sure that the quoted sentence
 # alone states nothing of the point to reject the quote. Chosen on the English answers of the
-# labeled set (`bench/llm_adversarial.py --fit` prints the grid): with these, a faithful model
-# keeps 0.93 of its verdicts and a yes-man over-credits 15% of points, against 0.93 / 17% at 0.5
-# and 0.94 / 26% at 0.6; the offline grader alone over-credits about 10%.
+# labeled set (`bench/llm_adversarial.py --fit` replays the rules for each choice): with these a
+# faithful model keeps 0.92 of its verdicts and a yes-man over-credits 12% of points; reviewing
+# no "partial" gives 0.94 / 13%, reviewing "covered" only at 0.5 gives 0.92 / 14%.
 REVIEW_COVERED_AT = 0.4
 REVIEW_PARTIAL_AT = 0.8
 NOTHING_STATED_AT = 0.9
