@@ -306,8 +306,7 @@ def grade(
 ) -> None:
     """Grade one written answer, or a file of many, against the questions' rubrics.
 
-    It uses neither the grade cache nor the cohorts' daily LLM token budgets: every run grades
-    afresh and its LLM tokens are not counted against any cohort.
+    It uses neither the grade cache nor any cohort's daily LLM token budget.
     """
     from bot.grading_cli import grade_command
 
