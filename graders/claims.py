@@ -611,6 +611,18 @@ def point_terms(point: str) -> tuple[Term, ...]:
     return tuple(terms.values())
 
 
+def figures_stated(point: str, answer: str) -> float | None:
+    """Return the share of the point's figures with units that the answer states; None if none.
+
+    "13 GB" counts when the answer says 13 GB (or 13,000 MB); a bare count does not take part.
+    """
+    wanted = [q for q in quantities(point) if q.explicit]
+    if not wanted:
+        return None
+    said = quantities(answer)
+    return sum(any(q.matches(s) or s.matches(q) for s in said) for q in wanted) / len(wanted)
+
+
 def terms_absent(point: str, answer: str) -> tuple[str, ...]:
     """Return the point's key terms that the answer states in none of their recognised forms."""
     return tuple(t.label for t in point_terms(point) if not t.found_in(answer))
@@ -675,7 +687,7 @@ def _negation_conflict(point: Sequence[_Token], sentence: Sequence[_Token]) -> t
         return 0.0, ""
     share = len(flipped) / len(shared)
     words = ", ".join(sorted(flipped)[:3])
-    return min(1.0, share * 2), f"negation flips what the point says about {words}"
+    return min(1.0, share * 2), f"denies what the point says about {words}"
 
 
 def _direction_key(word: str) -> str:

@@ -29,7 +29,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graders.claims import ClaimCheck, best_support, check_claim, gloss, terms_absent
+from graders.claims import (
+    ClaimCheck,
+    best_support,
+    check_claim,
+    figures_stated,
+    gloss,
+    terms_absent,
+)
 from graders.embeddings import Embedder, default_embedder
 from graders.models import (
     Grade,
@@ -372,6 +379,9 @@ class OfflineGrader:
                 "top_x_conflict": top * top_conflict,
                 "support_gap": top - float(sentence_sims[chosen]),
             }
+            # Not a model feature: read by the substance rule in `decide_point`.
+            stated = figures_stated(point, answer_text)
+            values["figures_stated"] = -1.0 if stated is None else stated
             out.append(PointFeatures(values, evidence, check, absent, tuple(conflicts)))
         return out
 
@@ -396,7 +406,8 @@ def decide_point(
 
     The model's most probable verdict stands, with two rules on what the answer asserts:
     a point contradicted by the sentence closest to it (a negation, a reversed direction, another
-    figure) earns nothing, however close the wording; and an answer that addresses the grader
+    figure) earns nothing, however close the wording; a point that asserts figures is at most
+    partly covered by an answer that states none of them; and an answer that addresses the grader
     gets no benefit of the doubt, so its partly covered points count as missing. Story questions'
     points ask about qualities ("are the numbers specific?"), not claims, so no contradiction
     rule applies to them.
@@ -404,6 +415,10 @@ def decide_point(
     verdict, probs = model.decide(values)
     if values.get("top_conflict", 0.0) >= 0.5 and kind not in UNRELIABLE_KINDS:
         verdict = "missing"
+    elif verdict == "covered" and values.get("figures_stated", -1.0) == 0.0:
+        # The point asserts figures ("13 GB", "320 KB") and the answer states none of them:
+        # the relation without its substance is partial at most.
+        verdict = "partial"
     elif grader_talk and verdict == "partial":
         verdict = "missing"
     return verdict, probs

@@ -22,7 +22,7 @@ def test_a_negation_in_scope_contradicts_the_point() -> None:
     )
     assert check.verdict == "contradicts"
     assert check.negation_conflict > 0
-    assert any("negation" in reason for reason in check.reasons)
+    assert any("denies" in reason for reason in check.reasons)
 
 
 def test_the_same_claim_in_other_words_is_supported_not_contradicted() -> None:
@@ -115,3 +115,11 @@ def test_best_support_prefers_a_supporting_sentence_over_a_contradicting_one() -
     support = best_support(SCALING, sentences, similarities=[0.8, 0.7, 0.1])
     assert support is not None and support.index == 1
     assert best_support(SCALING, []) is None
+
+
+def test_figures_stated_counts_only_figures_with_units() -> None:
+    from graders.claims import figures_stated
+
+    assert figures_stated(KV_USERS, "Ten users would not need a meaningful share.") == 0.0
+    assert figures_stated(KV_USERS, "Ten users need about 13 GB; 10 GB is free.") == 1.0
+    assert figures_stated("Use an OrderedDict", "anything") is None

@@ -275,10 +275,21 @@ async def test_a_point_is_decided_by_its_claim_not_its_words(
     wrong = await offline_grader.grade(ADAMW, denied)
     assert right.points[2].verdict == "covered"
     assert wrong.points[2].verdict == "missing"
-    assert "negation" in wrong.points[2].comment
+    assert "denies what the point says" in wrong.points[2].comment
 
 
 async def test_a_short_answer_with_no_claim_earns_nothing(offline_grader: OfflineGrader) -> None:
     for answer in ("AdamW is an optimizer.", "Backprop uses gradients.", "It is about memory."):
         grade = await offline_grader.grade(ADAMW, answer)
         assert grade.score == 0.0, (answer, [p.verdict for p in grade.points])
+
+
+async def test_a_point_with_figures_is_not_covered_without_them(
+    offline_grader: OfflineGrader,
+) -> None:
+    answer = (
+        "Serving ten users at once takes a big bite out of the memory left on an H100 pair "
+        "running the model with tensor parallelism, since the cache for all of them adds up."
+    )
+    grade = await offline_grader.grade(KV_QUESTION, answer)
+    assert grade.points[2].verdict != "covered"
