@@ -27,6 +27,7 @@ from bot.services.answers import AnswerService
 from bot.services.cohorts import CohortService
 from bot.services.daily import DailyService
 from bot.services.mocks import MockService
+from bot.services.reviews import ReviewService
 from bot.settings import Settings, mask_secrets
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.migrate import pending_message
@@ -160,6 +161,8 @@ class StudyBot:
             "base_url": self.settings.llm.base_url or "https://api.openai.com/v1",
             "model": self.settings.grader.model,
             "timeout_s": self.settings.grader.timeout_s,
+            "deadline_s": self.settings.grader.deadline_s,
+            "response_format": self.settings.grader.response_format,
         }
         if self.settings.llm.api_key:
             kwargs["api_key"] = self.settings.llm.api_key
@@ -235,6 +238,11 @@ class StudyBot:
         from graders import warm_up
 
         warm_up()
+
+    @cached_property
+    def reviews(self) -> ReviewService:
+        """Return the grade review service."""
+        return ReviewService(self.sessions, self.clock)
 
     @cached_property
     def claim_policy(self) -> ClaimPolicy:

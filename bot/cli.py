@@ -610,7 +610,10 @@ def grade(
     grader: Annotated[str, typer.Option("--grader", help="offline, llm or cascade.")] = "offline",
     as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,
 ) -> None:
-    """Grade one written answer, or a file of many, against the questions' rubrics."""
+    """Grade one written answer, or a file of many, against the questions' rubrics.
+
+    It uses neither the grade cache nor any cohort's daily LLM token budget.
+    """
     from bot.grading_cli import grade_command
 
     grade_command(question, answer_file, grader, as_json, answers_file)

@@ -64,6 +64,7 @@ GROUP_DESCRIPTIONS = {
     "cohort": "Set up and run this channel's study cohort",
     "me": "Your own settings",
     "rubric": "Review rubric points an LLM drafted",
+    "grade": "Review grades the LLM grader and the claim checks disagree on",
 }
 
 COMMANDS: dict[str, Command] = {}
@@ -318,6 +319,42 @@ async def _rubric_edit(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Rep
     return Reply.text(
         f"Rubric of {draft.question_id} saved ({len(draft.points)} points).", tone="success"
     )
+
+
+# --- grade ---------------------------------------------------------------------------------
+
+
+@command(
+    "review",
+    "List points under review, or accept / reject one (admins)",
+    group="grade",
+    admin=True,
+    options=(
+        Option("action", "list, accept or reject (default list)"),
+        Option("id", "review number, for accept and reject", "int"),
+    ),
+)
+async def _grade_review(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    action = str(args.get("action") or "list").strip().lower()
+    if action == "list":
+        return await bot.reviews.list_open(actor)
+    if action not in ("accept", "reject"):
+        raise StudyBotError(
+            f"Unknown action {action!r}.",
+            hint="Use /grade review list, accept <id> or reject <id>.",
+        )
+    review_id = args.get("id")
+    if review_id is None:
+        raise StudyBotError(
+            f"/grade review {action} needs the review number.", hint="See /grade review list."
+        )
+    review = await bot.reviews.resolve(actor, review_id, accept=action == "accept")
+    if action == "accept":
+        gained = f" (+{review.points_delta} points)" if review.points_delta else ""
+        text = f"Review #{review.id} accepted: the point counts as {review.claimed}{gained}."
+    else:
+        text = f"Review #{review.id} rejected: the point stays {review.scored}."
+    return Reply.text(text, tone="success")
 
 
 # --- cohort --------------------------------------------------------------------------------

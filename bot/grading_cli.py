@@ -64,6 +64,8 @@ def build_configured_grader(kind: str) -> Grader:
             "base_url": settings.llm.base_url or "https://api.openai.com/v1",
             "model": settings.grader.model,
             "timeout_s": settings.grader.timeout_s,
+            "deadline_s": settings.grader.deadline_s,
+            "response_format": settings.grader.response_format,
         }
         if settings.llm.api_key:
             kwargs["api_key"] = settings.llm.api_key
@@ -102,6 +104,7 @@ def single_command(question_id: str, answer_file: str, grader: str, as_json: boo
     from bot.services.answers import clean_answer, render_grade
     from bot.settings import SettingsError
     from content import load_library
+    from graders import GradingDelayed
 
     try:
         text = sys.stdin.read() if answer_file == "-" else Path(answer_file).read_text("utf-8")
@@ -112,6 +115,11 @@ def single_command(question_id: str, answer_file: str, grader: str, as_json: boo
     try:
         question = rubric_question(load_library(), question_id)
         result = asyncio.run(build_configured_grader(grader).grade(question, clean_answer(text)))
+    except GradingDelayed:
+        raise fail(
+            "the LLM did not answer within STUDYBOT_GRADER_DEADLINE_S; try again later, or "
+            "use --grader offline"
+        ) from None
     except SettingsError as exc:
         raise fail(str(exc)) from None
     except Exception as exc:  # one clear line for the user

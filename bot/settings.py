@@ -170,6 +170,11 @@ class GraderSettings(BaseSettings):
     model: str = "gpt-4o-mini"
     kind: Literal["auto", "offline", "llm", "cascade"] = "auto"
     timeout_s: float = Field(default=30.0, gt=0)
+    # One deadline for a whole grade (every attempt and wait); past it the answer stays saved
+    # and is graded on a later retry.
+    deadline_s: float = Field(default=60.0, gt=0)
+    # json_schema (structured outputs), json_object, or text for servers with neither.
+    response_format: Literal["json_schema", "json_object", "text"] = "json_schema"
     daily_token_budget: int = Field(default=200_000, ge=0)
 
 

@@ -1,8 +1,14 @@
-"""Per-cohort daily LLM token budgets: in memory for one process, in Redis for many."""
+"""Per-cohort daily LLM token budgets: in memory for one process, in Redis for many.
+
+Every LLM request reserves what it may cost (its prompt and its output limit) before it is sent,
+atomically against the limit, and settles to what it really cost after. So neither a retry nor
+several grades at once can spend past the day's limit: a request that does not fit is not sent.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -12,6 +18,15 @@ Today = Callable[[], date]
 def utc_today() -> date:
     """Return today's date in UTC (pass a cohort-zone function to count the cohort's days)."""
     return datetime.now(UTC).date()
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Tokens set aside for one request, on one day's counter, until it is settled."""
+
+    key: str
+    day: date
+    tokens: int
 
 
 @runtime_checkable
@@ -24,6 +39,14 @@ class TokenBudget(Protocol):
 
     async def spend(self, key: str, tokens: int) -> int:
         """Record tokens spent by the key today and return today's total."""
+        ...
+
+    async def reserve(self, key: str, tokens: int) -> Reservation | None:
+        """Set tokens aside for one request if they fit today's limit; None when they do not."""
+        ...
+
+    async def settle(self, reservation: Reservation, used: int) -> None:
+        """Replace a reservation by what the request really used (0 when nothing was spent)."""
         ...
 
 
@@ -51,9 +74,47 @@ class MemoryTokenBudget:
         self._used[(key, day)] = total
         return total
 
+    async def reserve(self, key: str, tokens: int) -> Reservation | None:
+        """Set tokens aside for one request if they fit today's limit; None when they do not."""
+        # Check and add happen with no await between them, so concurrent grades cannot both fit.
+        day = self._today()
+        used = self._used.get((key, day), 0)
+        tokens = max(0, tokens)
+        if used + tokens > self.daily_limit:
+            return None
+        self._used[(key, day)] = used + tokens
+        return Reservation(key=key, day=day, tokens=tokens)
+
+    async def settle(self, reservation: Reservation, used: int) -> None:
+        """Replace a reservation by what the request really used."""
+        slot = (reservation.key, reservation.day)
+        if slot not in self._used:
+            return  # the day is over and its counter gone
+        self._used[slot] = max(0, self._used[slot] + max(0, used) - reservation.tokens)
+
+
+# Reserve: add the tokens only if the total stays within the limit, in one atomic step.
+_RESERVE = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local want = tonumber(ARGV[1])
+if used + want > tonumber(ARGV[2]) then return -1 end
+local total = redis.call('INCRBY', KEYS[1], want)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return total
+"""
+# Settle: move the counter by (used - reserved), never below zero.
+_SETTLE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local total = redis.call('INCRBY', KEYS[1], tonumber(ARGV[1]))
+if total < 0 then redis.call('SET', KEYS[1], 0, 'KEEPTTL') total = 0 end
+return total
+"""
+# Two days, so a counter outlives its day in every time zone and then disappears.
+_COUNTER_TTL_S = 2 * 86_400
+
 
 class RedisTokenBudget:
-    """A daily token budget shared by every process through Redis (INCRBY on a dated key)."""
+    """A daily token budget shared by every process through Redis (a dated counter, Lua)."""
 
     def __init__(
         self,
@@ -77,8 +138,8 @@ class RedisTokenBudget:
 
         return cls(aioredis.Redis.from_url(url), daily_limit, **kwargs)
 
-    def _key(self, key: str) -> str:
-        return f"{self._prefix}:{key}:{self._today().isoformat()}"
+    def _key(self, key: str, day: date | None = None) -> str:
+        return f"{self._prefix}:{key}:{(day or self._today()).isoformat()}"
 
     async def remaining(self, key: str) -> int:
         """Return the tokens the key may still spend today."""
@@ -90,10 +151,26 @@ class RedisTokenBudget:
         name = self._key(key)
         pipe = self._redis.pipeline(transaction=True)
         pipe.incrby(name, max(0, tokens))
-        # Two days, so a counter outlives its day in every time zone and then disappears.
-        pipe.expire(name, 2 * 86_400)
+        pipe.expire(name, _COUNTER_TTL_S)
         total, _ = await pipe.execute()
         return int(total)
+
+    async def reserve(self, key: str, tokens: int) -> Reservation | None:
+        """Set tokens aside for one request if they fit today's limit; None when they do not."""
+        day = self._today()
+        tokens = max(0, tokens)
+        total = await self._redis.eval(
+            _RESERVE, 1, self._key(key, day), tokens, self.daily_limit, _COUNTER_TTL_S
+        )
+        if int(total) < 0:
+            return None
+        return Reservation(key=key, day=day, tokens=tokens)
+
+    async def settle(self, reservation: Reservation, used: int) -> None:
+        """Replace a reservation by what the request really used."""
+        delta = max(0, used) - reservation.tokens
+        if delta:
+            await self._redis.eval(_SETTLE, 1, self._key(reservation.key, reservation.day), delta)
 
     async def aclose(self) -> None:
         """Close the Redis connection."""

@@ -3,8 +3,14 @@
 A cached grade is only ever returned after its evidence has been found again in the answer being
 graded, so every quote in a reply is a real span of that answer. The semantic cache is
 deliberately conservative: beyond a high cosine similarity between the two answers it requires
-the same figures and identifiers and a similar length, because an answer that changes
-"8 bytes" into "4 bytes" is nearly identical to an embedding and wrong to an interviewer.
+the same claims: the same figures and identifiers (numbers written in words included, so "seven
+billion" never matches "seventy billion"), the same negations, the same number of sentences and a
+similar length, because an answer that changes "8 bytes" into "4 bytes" or adds "none of this is
+true" is nearly identical to an embedding and wrong to an interviewer.
+
+Only grades that stand as made are cached: not one made while the LLM was down or over budget,
+not one with a point lowered by the evidence checks or held for review. The key names the grader
+kind, the model and the prompt version, so a grade made by another model or prompt is not served.
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ class SemanticEntry:
     facts: tuple[str, ...]
     length: int
     grade: Grade
+    # Spelled-out numbers, negations and the sentence count; None for entries stored before
+    # claims were recorded (they never match).
+    claims: tuple[str, ...] | None = None
 
     def to_json(self) -> str:
         """Serialise the entry for storage."""
@@ -49,6 +58,7 @@ class SemanticEntry:
                 "facts": list(self.facts),
                 "length": self.length,
                 "grade": self.grade.model_dump(mode="json"),
+                "claims": None if self.claims is None else list(self.claims),
             }
         )
 
@@ -62,6 +72,7 @@ class SemanticEntry:
             facts=tuple(data["facts"]),
             length=int(data["length"]),
             grade=Grade.model_validate(data["grade"]),
+            claims=None if data.get("claims") is None else tuple(data["claims"]),
         )
 
 
@@ -183,10 +194,84 @@ def answer_facts(answer: str) -> tuple[str, ...]:
     return tuple(sorted(m.group(0).lower() for m in _FACT.finditer(visible_text(answer))))
 
 
-def question_scope(grader: GraderKind, question: RubricQuestion) -> str:
-    """Return the cache scope of a question: its id, its exact rubric and the grader kind."""
+_UNITS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_NUMBER_WORDS: dict[str, int] = {w: i for i, w in enumerate(_UNITS)}
+_NUMBER_WORDS.update({w: 20 + 10 * i for i, w in enumerate(_TENS)})
+_SCALES = {
+    "hundred": 100,
+    "thousand": 10**3,
+    "million": 10**6,
+    "billion": 10**9,
+    "trillion": 10**12,
+}
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*|[.!?;\n]")
+_NEGATIONS = frozenset(
+    "not no never none nothing neither nor without cannot wrong false incorrect untrue myth".split()
+)
+
+
+def spelled_numbers(text: str) -> list[int]:
+    """Return the numbers an answer writes in words ("seven billion" -> 7000000000)."""
+    out: list[int] = []
+    total = current = 0
+    last_scale = 0
+    seen = False
+    # Punctuation and figures end a number: "seven, eight" is two.
+    for word in re.findall(r"[a-z]+|[^a-z\s-]", text.lower()):
+        if word in _NUMBER_WORDS:
+            current += _NUMBER_WORDS[word]
+            seen = True
+        elif word == "hundred" and seen:
+            current = max(current, 1) * 100
+        elif word in _SCALES and seen:
+            scale = _SCALES[word]
+            if last_scale and scale >= last_scale:
+                # "seven billion and seventy billion" is two numbers, not one.
+                out.append(total)
+                total = 0
+            total += max(current, 1) * scale
+            current = 0
+            last_scale = scale
+        elif word == "and" and seen:
+            continue
+        else:
+            if seen:
+                out.append(total + current)
+            total = current = last_scale = 0
+            seen = False
+    if seen:
+        out.append(total + current)
+    return out
+
+
+def answer_claims(answer: str) -> tuple[str, ...]:
+    """Return what two answers must share to share a grade beyond their figures.
+
+    The numbers written in words, every negation (n't included) and the number of sentences.
+    """
+    text = visible_text(answer).lower()
+    tokens = _TOKEN.findall(text)
+    negations = sorted(t for t in tokens if t in _NEGATIONS or t.endswith("n't") or t == "cannot")
+    sentences = sum(1 for t in tokens if t in ".!?;\n") + (
+        1 if tokens and tokens[-1] not in ".!?;\n" else 0
+    )
+    numbers = sorted(str(n) for n in spelled_numbers(text))
+    return (
+        *(f"n:{n}" for n in numbers),
+        *(f"not:{w}" for w in negations),
+        f"sentences:{sentences}",
+    )
+
+
+def question_scope(grader: GraderKind, question: RubricQuestion, identity: str = "") -> str:
+    """Return the cache scope: the question's id and exact rubric, the grader, model and prompt."""
     payload = json.dumps(
-        [grader, question.id, list(question.rubric), question.rubric_drafted], ensure_ascii=False
+        [grader, identity, question.id, list(question.rubric), question.rubric_drafted],
+        ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
@@ -216,9 +301,12 @@ def is_near_duplicate(
     facts: tuple[str, ...],
     length: int,
     threshold: float = SEMANTIC_THRESHOLD,
+    claims: tuple[str, ...] | None = None,
 ) -> bool:
     """Tell whether a remembered answer is close enough to this one to reuse its grade."""
     if entry.facts != facts or entry.vector.shape != vector.shape:
+        return False
+    if entry.claims is None or entry.claims != claims:
         return False
     ratio = length / max(1, entry.length)
     if not _LENGTH_RATIO[0] <= ratio <= _LENGTH_RATIO[1]:
@@ -259,25 +347,28 @@ class CachedGrader:
         """Return a cached grade whose evidence holds for this answer, else grade and remember."""
         check_gradable(question, answer)
         started = time.perf_counter()
-        scope = question_scope(self.kind, question)
+        identity = str(getattr(self.inner, "cache_identity", ""))
+        scope = question_scope(self.kind, question, identity)
         key = exact_key(scope, answer)
         cached = await self.cache.get_exact(key)
         if cached is not None and (grade := reanchor(cached, answer)) is not None:
             return _served(grade, "exact", started)
         vector = await asyncio.to_thread(self.answer_vector, answer)
         facts = answer_facts(answer)
+        claims = answer_claims(answer)
         length = len(visible_text(answer))
         for entry in await self.cache.neighbours(scope):
-            if is_near_duplicate(entry, vector, facts, length, self.semantic_threshold):
+            if is_near_duplicate(entry, vector, facts, length, self.semantic_threshold, claims):
                 grade = reanchor(entry.grade, answer)
                 if grade is not None:
                     return _served(grade, "semantic", started)
         grade = await self.inner.grade(question, answer)
-        if not grade.degraded:
+        if grade.cacheable:
             await self.cache.put_exact(key, grade)
-            await self.cache.add_neighbour(
-                scope, SemanticEntry(vector=vector, facts=facts, length=length, grade=grade)
+            entry = SemanticEntry(
+                vector=vector, facts=facts, length=length, grade=grade, claims=claims
             )
+            await self.cache.add_neighbour(scope, entry)
         return grade
 
 

@@ -56,6 +56,10 @@ class PointGrade(BaseModel):
     similarity: float | None = None
     # True when an LLM verdict failed the evidence check and was lowered.
     downgraded: bool = False
+    # True when the LLM found the point and the claim checks confidently did not: the point
+    # scores the lower verdict until a cohort admin accepts or rejects the LLM's `claimed` one.
+    provisional: bool = False
+    claimed: Verdict | None = None
 
 
 class Grade(BaseModel):
@@ -77,6 +81,19 @@ class Grade(BaseModel):
     # True when the requested grader could not be used in full (LLM down, unreadable, over
     # budget): such a grade is not cached and may be graded again later.
     degraded: bool = False
+    provisional_points: int = 0
+
+    @property
+    def cacheable(self) -> bool:
+        """Tell whether another answer may be served this grade: nothing lowered or pending."""
+        return not (self.degraded or self.downgraded_points or self.provisional_points)
+
+
+class GradingDelayed(Exception):
+    """Grading did not finish within its deadline; the answer is kept and graded again later."""
+
+    def __init__(self, message: str = "Grading is taking longer than usual.") -> None:
+        super().__init__(message)
 
 
 @runtime_checkable

@@ -33,6 +33,7 @@ from bot.domain.scoring import answer_award
 from bot.errors import InvalidInput, NotAllowed, NotFound, StudyBotError, translated_errors
 from bot.messages import Message, MessageField, Publisher, Reply
 from bot.services.context import Actor
+from bot.services.reviews import review_rows
 from bot.store import answers as repo
 from bot.store import cohorts as cohort_repo
 from bot.store.models import Answer, Cohort, DraftedRubric
@@ -353,6 +354,10 @@ class AnswerService:
                     exclude_answer=answer.id,
                 )
             await repo.add_grade(session, grade=_grade_row(answer.id, grade))
+            # Points the LLM found and the claim checks did not wait for an admin; they are
+            # stored with the grade, in the same commit.
+            for review in review_rows(answer, grade):
+                session.add(review)
             awarded = 0
             award = answer_award(grade.score, previous)
             if answer.member_id is not None and cohort is not None and award > 0:
@@ -417,10 +422,18 @@ class AnswerService:
     @overload
     async def _grade_reply(self, answer_id: int, *, quiet_unless_new: bool) -> Reply | None: ...
     async def _grade_reply(self, answer_id: int, *, quiet_unless_new: bool = False) -> Reply | None:
+        from graders import GradingDelayed
+
         try:
             outcome = await self.grade(answer_id)
         except StudyBotError:
             raise
+        except GradingDelayed:
+            return Reply.text(
+                "Your answer is saved. Grading is taking longer than usual; you will get the "
+                "grade here as soon as it is ready.",
+                tone="warning",
+            )
         except Exception as exc:  # the answer is safe; say so and retry later
             log.warning("grading answer %s failed: %s", answer_id, exc, exc_info=True)
             return Reply.text(

@@ -292,3 +292,30 @@ class MockAnnouncement(SQLModel, table=True):
     sent_at: datetime = _ts(default_factory=utcnow)
     holder: str = Field(default="", max_length=100)
     epoch: int = Field(default=0)
+
+
+class GradeReview(SQLModel, table=True):
+    """A rubric point the LLM grader found and the claim checks did not, awaiting an admin.
+
+    The grade scores the lower verdict; accepting the LLM's verdict appends a correction to the
+    points ledger, rejecting it keeps the score. Neither edits the grade.
+    """
+
+    __tablename__ = "grade_review"
+    __table_args__ = (UniqueConstraint("answer_id", "point_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: int | None = Field(default=None, foreign_key="cohort.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id")
+    answer_id: int = Field(foreign_key="answer.id", index=True)
+    question_id: str = Field(max_length=32)
+    point_index: int
+    rubric: str = Field(sa_type=Text)
+    evidence: str = Field(default="", sa_type=Text)
+    claimed: str = Field(max_length=16)  # the LLM's verdict
+    scored: str = Field(max_length=16)  # the verdict the grade counts until resolved
+    status: str = Field(default="open", max_length=16)  # open/accepted/rejected
+    points_delta: int = Field(default=0)
+    resolved_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts(default_factory=utcnow)
+    resolved_at: datetime | None = _ts(nullable=True, default=None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -34,8 +33,7 @@ def echo_llm(verdict: str) -> Any:
     """An LLM that gives one verdict to every point it is asked about, quoting the last sentence."""
 
     def respond(request: RecordedRequest) -> Reply:
-        user = request.messages[-1]["content"]
-        numbers = [int(n) for n in re.findall(r"^\[P(\d+)\]", user, re.M)]
+        numbers = request.point_ids()
         return Reply.chat_json(
             {
                 "points": [
@@ -55,7 +53,7 @@ def echo_llm(verdict: str) -> Any:
 
 
 def asked_points(request: RecordedRequest) -> list[int]:
-    return [int(n) for n in re.findall(r"^\[P(\d+)\]", request.messages[-1]["content"], re.M)]
+    return sorted(request.point_ids())
 
 
 @pytest.fixture
@@ -104,7 +102,8 @@ async def test_non_english_answers_go_to_the_llm_entirely(
         "de los pesos y los gradientes; para un modelo de 7B son 56 GB solo de estado."
     )
     grade = await cascade.grade(ADAMW, spanish)
-    assert [asked_points(r) for r in openai_server.chat_requests] == [[1, 2, 3]] * 2
+    grading = [r for r in openai_server.chat_requests if r.point_ids()]
+    assert [asked_points(r) for r in grading] == [[1, 2, 3]] * 2
     assert grade.degraded and LLM_UNAVAILABLE_NOTICE in grade.notices
     assert NON_ENGLISH_NOTICE in grade.notices
 
@@ -154,20 +153,23 @@ async def test_the_semantic_cache_serves_a_near_copy_but_not_a_changed_figure(
     openai_server.respond_with(echo_llm("partial"))
     cascade = CascadeGrader(config_for(openai_server), offline=offline_grader)
     cached = CachedGrader(cascade, MemoryGradeCache(), kind="cascade")
-    await cached.grade(ADAMW, MIXED)
-    near = MIXED + " Hope this helps."
+    base = MIXED + " That is how I would put it."
+    await cached.grade(ADAMW, base)
+    near = base.replace("That is how", "This is how")
     served = await cached.grade(ADAMW, near)
     assert served.cached == "semantic" and len(openai_server.chat_requests) == 1
     for point in served.points:
         assert point.evidence in near
 
     # A near copy whose quoted sentence changed cannot reuse the quote: graded afresh.
-    reworded = MIXED.replace("how weight decay is applied", "the way weight decay is applied")
+    reworded = base.replace("how weight decay is applied", "how it applies weight decay")
     assert (await cached.grade(ADAMW, reworded)).cached is None
+    # An added sentence is an added claim: graded afresh.
+    assert (await cached.grade(ADAMW, base + " Hope this helps.")).cached is None
 
-    changed = MIXED.replace("56 GB", "28 GB")
+    changed = base.replace("56 GB", "28 GB")
     fresh = await cached.grade(ADAMW, changed)
-    assert fresh.cached is None and len(openai_server.chat_requests) == 3
+    assert fresh.cached is None and len(openai_server.chat_requests) == 4
 
 
 async def test_degraded_grades_are_not_cached(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -17,10 +18,12 @@ from graders.cache import (
     MemoryGradeCache,
     RedisGradeCache,
     SemanticEntry,
+    answer_claims,
     answer_facts,
     exact_key,
     question_scope,
     reanchor,
+    spelled_numbers,
 )
 from graders.models import Grade, PointGrade
 from graders.offline import OfflineGrader
@@ -195,3 +198,128 @@ async def test_two_budget_clients_share_one_count(redis_url: str, redis_client: 
 def test_budgets_refuse_a_negative_limit() -> None:
     with pytest.raises(ValueError):
         MemoryTokenBudget(-1)
+
+
+# --- reservations ----------------------------------------------------------------------------
+
+
+async def test_a_reservation_fits_or_is_refused_and_settles_to_the_real_cost(
+    budget_and_day: tuple[TokenBudget, Today],
+) -> None:
+    budget, today = budget_and_day
+    first = await budget.reserve("c", 600)
+    assert first is not None and await budget.remaining("c") == 400
+    assert await budget.reserve("c", 500) is None
+    await budget.settle(first, 250)
+    assert await budget.remaining("c") == 750
+    second = await budget.reserve("c", 750)
+    assert second is not None and await budget.remaining("c") == 0
+    # A request that spent nothing (a 429) gives its reservation back.
+    await budget.settle(second, 0)
+    assert await budget.remaining("c") == 750
+    # A reservation settles on the day it was made, even after midnight.
+    third = await budget.reserve("c", 100)
+    assert third is not None
+    today.value = date(2025, 3, 2)
+    await budget.settle(third, 100)
+    assert await budget.remaining("c") == 1_000
+    today.value = date(2025, 3, 1)
+    assert await budget.remaining("c") == 650
+
+
+async def test_concurrent_reservations_never_pass_the_limit(
+    budget_and_day: tuple[TokenBudget, Today],
+) -> None:
+    budget, _ = budget_and_day
+    results = await asyncio.gather(*(budget.reserve("c", 300) for _ in range(8)))
+    assert sum(r is not None for r in results) == 3
+    assert await budget.remaining("c") == 100
+
+
+async def test_two_redis_clients_reserve_against_one_limit(
+    redis_url: str, redis_client: Any
+) -> None:
+    clients = [RedisTokenBudget.from_url(redis_url, 1_000) for _ in range(4)]
+    try:
+        results = await asyncio.gather(*(c.reserve("cohort", 400) for c in clients))
+        assert sum(r is not None for r in results) == 2
+        assert await clients[0].remaining("cohort") == 200
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+# --- claims in the semantic cache ------------------------------------------------------------
+
+
+def test_claims_tell_spelled_numbers_negations_and_added_sentences_apart() -> None:
+    base = "For seven billion parameters Adam needs 56 GB of state. It is not free."
+    assert answer_claims(base) == answer_claims(base.replace("needs", "requires"))
+    assert answer_claims(base) != answer_claims(base.replace("seven", "seventy"))
+    assert answer_claims(base) != answer_claims(base.replace("is not free", "is free"))
+    appended = base + " None of the above is true for AdamW, though."
+    assert answer_claims(base) != answer_claims(appended)
+    assert spelled_numbers("seven billion and seventy billion, one hundred and five") == [
+        7_000_000_000,
+        70_000_000_000,
+        105,
+    ]
+
+
+async def test_the_semantic_cache_needs_the_same_claims(offline_grader: OfflineGrader) -> None:
+    answer = (
+        "Adam keeps two extra tensors for every weight, m and v, both in fp32: 8 extra bytes per "
+        "parameter. For a seven billion parameter model that is 56 GB of optimizer state alone. "
+        "AdamW applies weight decay directly to the weights instead of through the gradient. "
+        "That is how I would explain it in an interview."
+    )
+    cached = CachedGrader(offline_grader, MemoryGradeCache(), kind="offline")
+    await cached.grade(ADAMW, answer)
+    near = answer.replace("That is how I would", "This is how I would")
+    assert (await cached.grade(ADAMW, near)).cached == "semantic"
+    for changed in (
+        answer.replace("seven billion", "seventy billion"),
+        answer + " None of the above is true for AdamW, though.",
+        answer.replace("instead of through", "not instead of through"),
+    ):
+        assert (await cached.grade(ADAMW, changed)).cached is None
+
+
+class _Fixed:
+    """A grader returning a fixed grade, named by a model."""
+
+    def __init__(self, grade: Grade, identity: str) -> None:
+        self.grade_value = grade
+        self.cache_identity = identity
+        self.calls = 0
+
+    async def grade(self, question: Any, answer: str) -> Grade:
+        self.calls += 1
+        return self.grade_value
+
+
+async def test_lowered_or_disputed_grades_are_not_cached_and_models_do_not_share() -> None:
+    answer = "Adam keeps 8 extra bytes per parameter."
+    good = a_grade(evidence="8 extra bytes")
+    cache = MemoryGradeCache()
+    for unfit in (
+        good.model_copy(update={"downgraded_points": 1}),
+        good.model_copy(update={"provisional_points": 1}),
+        good.model_copy(update={"degraded": True}),
+    ):
+        inner = _Fixed(unfit, "model-a|prompt-2")
+        grader = CachedGrader(inner, cache, kind="llm")
+        await grader.grade(ADAMW, answer)
+        await grader.grade(ADAMW, answer)
+        assert inner.calls == 2
+    first = _Fixed(good, "model-a|prompt-2")
+    await CachedGrader(first, cache, kind="llm").grade(ADAMW, answer)
+    served = await CachedGrader(_Fixed(good, "model-a|prompt-2"), cache, kind="llm").grade(
+        ADAMW, answer
+    )
+    assert served.cached == "exact"
+    other_model = _Fixed(good, "model-b|prompt-2")
+    assert (await CachedGrader(other_model, cache, kind="llm").grade(ADAMW, answer)).cached is None
+    other_prompt = _Fixed(good, "model-a|prompt-3")
+    await CachedGrader(other_prompt, cache, kind="llm").grade(ADAMW, answer)
+    assert other_model.calls == 1 and other_prompt.calls == 1

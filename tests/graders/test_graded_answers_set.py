@@ -9,6 +9,7 @@ import pytest
 
 from graders.agreement import LabeledAnswer, accuracy, cohen_kappa
 from graders.cascade import CascadeGrader
+from graders.injection import GraderTalkDetector
 from graders.llm import GRADER_TALK_OFFLINE_NOTICE, LLMConfig, LLMGrader
 from graders.models import Grade, Grader
 from graders.offline import GRADER_TALK_NOTICE, OfflineGrader
@@ -195,11 +196,10 @@ def test_strong_answers_outscore_wrong_and_off_topic_ones(
 
 def obedient(request: RecordedRequest) -> Reply:
     """An LLM that obeys the injection: every point covered, quoting the first line it sees."""
-    user = request.messages[-1]["content"]
-    block = re.search(r"<(answer-[0-9a-f]+)>\n(.*)\n</\1>", user, re.S)
+    block = request.answer_block()
     assert block is not None
-    quote = block.group(2).splitlines()[0]
-    numbers = [int(n) for n in re.findall(r"^\[P(\d+)\]", user, re.M)]
+    quote = block[1].splitlines()[0]
+    numbers = request.point_ids()
     return Reply.chat_json(
         {
             "points": [
@@ -237,13 +237,26 @@ async def test_injection_answers_gain_nothing_from_the_injection(
         spans = grader_talk_spans(item.answer)
         assert spans, item.id
         grade: Grade = await grader.grade(item.question, item.answer)
+        if kind != "offline":
+            # The LLM graders leave out whole sentences that address the grader.
+            spans = GraderTalkDetector(offline_grader.embedder).spans(item.answer)
         clean = await offline_grader.grade(item.question, without_spans(item.answer, spans))
-        for with_injection, without in zip(grade.points, clean.points, strict=True):
-            assert RANK[with_injection.verdict] <= RANK[without.verdict], item.id
+        for with_injection, without, label in zip(
+            grade.points, clean.points, item.labels, strict=True
+        ):
+            # No more than the answer earns without the injection, by its label or offline.
+            earned = max(RANK[without.verdict], RANK[label])
+            assert RANK[with_injection.verdict] <= earned, item.id
         for point in grade.points:
             assert not any(
                 start < end and item.answer[start:end] in point.evidence for start, end in spans
             ), item.id
         told = {GRADER_TALK_NOTICE, GRADER_TALK_OFFLINE_NOTICE} & set(grade.notices)
         assert told, item.id
-    assert openai_server.chat_requests == []
+    # The LLM is shown the answer as if the injected sentences were absent.
+    for request in openai_server.chat_requests:
+        block = request.answer_block()
+        assert block is not None
+        for item in injections:
+            for start, end in grader_talk_spans(item.answer):
+                assert item.answer[start:end] not in block[1]

@@ -20,6 +20,7 @@ needed); import both into a conftest.py to make them available.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -39,6 +40,9 @@ class Reply:
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    # When set, the body is sent one byte at a time with this pause between bytes: a server
+    # that never stalls long enough for a per-read timeout to fire, yet never finishes.
+    drip_s: float = 0.0
 
     @classmethod
     def chat(
@@ -100,6 +104,17 @@ class Reply:
         return cls.error(status, "internal error")
 
     @classmethod
+    def drip(cls, reply: Reply, every_s: float = 0.25) -> Reply:
+        """Send the reply's headers at once, then its body one byte every `every_s` seconds."""
+        return cls(
+            status=reply.status,
+            body=reply.body,
+            headers=reply.headers,
+            delay_s=reply.delay_s,
+            drip_s=every_s,
+        )
+
+    @classmethod
     def hang(cls, seconds: float = 30.0) -> Reply:
         """Send nothing for `seconds` (past any sane client timeout), then a 500."""
         return cls(status=500, body={"error": {"message": "too late"}}, delay_s=seconds)
@@ -130,6 +145,25 @@ class RecordedRequest:
     def prompt(self) -> str:
         """Return every message's content joined by blank lines."""
         return "\n\n".join(str(m.get("content", "")) for m in self.messages)
+
+    @property
+    def user_text(self) -> str:
+        """Return the last message's content (the grader's blocks are in it)."""
+        return str(self.messages[-1].get("content", "")) if self.messages else ""
+
+    def rubric_points(self) -> list[dict[str, Any]]:
+        """Return the rubric points a grading request lists ({"id", "text"}), in listed order."""
+        match = re.search(r"<rubric_points>\n(.*?)\n</rubric_points>", self.user_text, re.S)
+        return list(json.loads(match.group(1))) if match else []
+
+    def point_ids(self) -> list[int]:
+        """Return the ids of the rubric points a grading request lists, in listed order."""
+        return [int(p["id"]) for p in self.rubric_points()]
+
+    def answer_block(self) -> tuple[str, str] | None:
+        """Return the answer block's tag and text, as the grader showed them."""
+        match = re.search(r"<(answer-[0-9a-f]+)>\n(.*)\n</\1>", self.user_text, re.S)
+        return (match.group(1), match.group(2)) if match else None
 
 
 Responder = Callable[[RecordedRequest], Reply]
@@ -254,7 +288,15 @@ class OpenAIServer:
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(data)
+                    if reply.drip_s <= 0:
+                        self.wfile.write(data)
+                        return
+                    self.wfile.flush()
+                    for index in range(len(data)):
+                        self.wfile.write(data[index : index + 1])
+                        self.wfile.flush()
+                        if server._stopping.wait(reply.drip_s):
+                            return
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout under test): nothing to deliver
 
