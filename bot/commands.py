@@ -156,6 +156,25 @@ def _next_word(rest: str) -> tuple[str, str]:
     return match.group(0), rest[match.end() :]
 
 
+def _later_names(spec: Command, name: str, args: Mapping[str, Any]) -> list[str]:
+    """Return the options after `name` that are still unset."""
+    names = [o.name for o in spec.options]
+    return [n for n in names[names.index(name) + 1 :] if n not in args]
+
+
+def _take_prose(rest: str, later: list[str]) -> tuple[str, str]:
+    """Take prose verbatim: to the end of the line, or up to a later option typed `name=`.
+
+    Only a command with several prose options (a scorecard's ratings, flags and comment) has
+    later names; the last prose option always takes the rest of the line.
+    """
+    if later:
+        found = re.search(rf"\s(?:{'|'.join(map(re.escape, later))})=", rest)
+        if found is not None:
+            return rest[: found.start()].strip(), rest[found.start() :]
+    return rest.strip(), ""
+
+
 def parse_command_line(line: str) -> tuple[str, dict[str, Any]]:
     """Split a typed command into its path and arguments; the prose argument is kept verbatim.
 
@@ -180,17 +199,16 @@ def parse_command_line(line: str) -> tuple[str, dict[str, Any]]:
         name, sep, value = word.partition("=")
         if sep and name in options and name not in args:
             if options[name].type == "text":
-                # name=prose: the prose runs to the end of the line, verbatim.
-                args[name] = rest.lstrip()[len(name) + 1 :].strip()
-                rest = ""
+                args[name], rest = _take_prose(
+                    rest.lstrip()[len(name) + 1 :], _later_names(spec, name, args)
+                )
             else:
                 args[name] = value
                 rest = after
             continue
         current = free[0]
         if current.type == "text":
-            args[current.name] = rest.strip()
-            rest = ""
+            args[current.name], rest = _take_prose(rest, _later_names(spec, current.name, args))
             continue
         args[current.name] = word
         rest = after

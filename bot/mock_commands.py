@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.commands import GROUP_DESCRIPTIONS, Option, command
+from bot.domain.matching import parse_kind
 from bot.errors import InvalidInput
 from bot.messages import Message, MessageField, Reply
 from bot.services.context import Actor
@@ -68,12 +69,23 @@ async def _mock_status(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Rep
     "Book a mock at a later time, in your time zone",
     group="mock",
     options=(
-        Option("when", "YYYY-MM-DD HH:MM in your time zone", "text", True),
-        Option("kind", "system-design (default), behavioral or coding"),
+        Option(
+            "when",
+            "YYYY-MM-DD HH:MM in your time zone, then the kind if not system-design",
+            "text",
+            True,
+        ),
     ),
 )
 async def _mock_book(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
-    return queue_reply(await bot.mocks.book(actor, args["when"], args.get("kind")))
+    # The time is prose-like ("2026-12-05 18:00 behavioral"), so it is the last option and the
+    # kind, when given, is its last word.
+    when = str(args["when"]).strip()
+    head, _, last = when.rpartition(" ")
+    kind = None
+    if head and parse_kind(last) is not None and ":" not in last:
+        when, kind = head, last
+    return queue_reply(await bot.mocks.book(actor, when, kind))
 
 
 @command("start", "Start the 45 minutes in your mock room", group="mock")

@@ -60,12 +60,27 @@ def test_group_and_unknown_commands_pass_to_the_dispatcher() -> None:
         parse_command_line("/   ")
 
 
-def test_every_prose_option_is_the_last_of_its_command() -> None:
-    # The verbatim rest of the line can only be the last option's.
+def test_every_prose_option_comes_after_the_word_options() -> None:
+    # The verbatim rest of the line can only be prose: no word option may follow a prose one.
     for spec in COMMANDS.values():
         kinds = [o.type for o in spec.options]
         if "text" in kinds:
-            assert kinds.index("text") == len(kinds) - 1, spec.path
+            assert set(kinds[kinds.index("text") :]) == {"text"}, spec.path
+
+
+def test_several_prose_options_split_only_at_a_later_option_name() -> None:
+    import bot.mock_commands  # noqa: F401  (registers /mock)
+
+    path, args = parse_command_line(
+        "/mock scorecard Requirements=great; Design=good flags=clear numbers comment=It's "
+        "solid; flags=none were raised"
+    )
+    assert path == "mock scorecard"
+    assert args == {
+        "ratings": "Requirements=great; Design=good",
+        "flags": "clear numbers",
+        "comment": "It's solid; flags=none were raised",
+    }
 
 
 @pytest.mark.parametrize(
@@ -74,3 +89,10 @@ def test_every_prose_option_is_the_last_of_its_command() -> None:
 )
 def test_user_references_from_each_face(typed: str, user: str) -> None:
     assert user_reference(typed) == user
+
+
+def test_a_booked_mock_time_takes_its_kind_as_the_last_word() -> None:
+    import bot.mock_commands  # noqa: F401  (registers /mock)
+
+    path, args = parse_command_line("/mock book 2026-12-05 18:00 behavioral")
+    assert (path, args) == ("mock book", {"when": "2026-12-05 18:00 behavioral"})
