@@ -162,6 +162,10 @@ class Submission(SQLModel, table=True):
     speedup: float | None = Field(default=None)
     # Whether the member was told the outcome (a result collected while the bot was down).
     notified: bool = Field(default=False)
+    # {"platform", "user_id", "channel_id"}: where to tell the member what became of it.
+    reply_to: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
 
 
 class PointsEvent(SQLModel, table=True):

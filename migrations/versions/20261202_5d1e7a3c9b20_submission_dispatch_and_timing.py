@@ -41,6 +41,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("notified", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch_op.add_column(
+            sa.Column("reply_to", sa.JSON(), nullable=False, server_default="{}")
+        )
         batch_op.create_index(
             batch_op.f("ix_submission_device_kind"), ["device_kind"], unique=False
         )
@@ -51,6 +54,7 @@ def downgrade() -> None:
     with op.batch_alter_table("submission", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_submission_device_kind"))
         for name in (
+            "reply_to",
             "notified",
             "speedup",
             "noise_s",
