@@ -226,7 +226,7 @@ class SubmissionService:
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
-        runner: RunnerClient,
+        runner: RunnerClient | Callable[[], RunnerClient],
         *,
         publishers: Mapping[str, Publisher] | None = None,
         hourly_cap: int = 20,
@@ -237,7 +237,9 @@ class SubmissionService:
     ) -> None:
         self._sessions = sessions
         self._clock = clock
-        self.runner = runner
+        # A factory defers building the runner (and importing the judge) to the first submission.
+        self._runner: RunnerClient | None = None if callable(runner) else runner
+        self._make_runner = runner if callable(runner) else None
         self._publishers: Mapping[str, Publisher] = publishers if publishers is not None else {}
         self.hourly_cap = hourly_cap
         self.max_dispatches = max_dispatches
@@ -246,6 +248,14 @@ class SubmissionService:
         self.policy = policy or ClaimPolicy()
         # Submissions a request in this process is waiting on: it answers them itself.
         self._waiting: set[int] = set()
+
+    @property
+    def runner(self) -> RunnerClient:
+        """Return the runner client, built on first use."""
+        if self._runner is None:
+            assert self._make_runner is not None
+            self._runner = self._make_runner()
+        return self._runner
 
     # --- submit ---------------------------------------------------------------------------
 
