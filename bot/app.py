@@ -26,12 +26,14 @@ from bot.messages import Publisher
 from bot.services.answers import AnswerService
 from bot.services.cohorts import CohortService
 from bot.services.daily import DailyService
+from bot.services.submissions import SubmissionService
 from bot.settings import Settings, mask_secrets
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.migrate import pending_message
 
 if TYPE_CHECKING:
     from content import Library
+    from gpu_runner.client import RunnerClient
     from graders import GradeCache, Grader, GraderKind, LLMConfig, TokenBudget
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,7 @@ class Services:
     cohorts: CohortService
     daily: DailyService
     answers: AnswerService
+    submissions: SubmissionService
 
 
 @dataclass
@@ -213,6 +216,25 @@ class StudyBot:
                 llm=self.llm_config,
                 publishers=self.publishers,
             ),
+            submissions=SubmissionService(
+                self.sessions,
+                self.clock,
+                lambda: self.runner,
+                publishers=self.publishers,
+                hourly_cap=self.settings.runner.hourly_cap,
+                max_dispatches=self.settings.runner.max_dispatches,
+                holder=daily.holder,
+                policy=self.claim_policy,
+            ),
+        )
+
+    @cached_property
+    def runner(self) -> RunnerClient:
+        """Return the runner client of the configured backend (local, or Celery over Redis)."""
+        from gpu_runner.client import make_runner_client
+
+        return make_runner_client(
+            self.settings.runner.backend, redis_url=self.settings.runner_broker_url
         )
 
     def warm_graders(self) -> None:
@@ -261,12 +283,19 @@ class StudyBot:
         """Return the answer service."""
         return self.services.answers
 
+    @property
+    def submissions(self) -> SubmissionService:
+        """Return the drill submission service."""
+        return self.services.submissions
+
     def add_publisher(self, platform: str, publisher: Publisher) -> None:
         """Register a face's publisher for posts to its platform."""
         self.publishers.register(platform, publisher)
 
     async def close(self) -> None:
-        """Release the database connections."""
+        """Release the runner's and the database's connections."""
+        if "runner" in self.__dict__:
+            await self.runner.close()
         await self.engine.dispose()
 
 
