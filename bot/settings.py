@@ -215,6 +215,8 @@ class RunnerSettings(BaseSettings):
     hourly_cap: int = Field(default=20, ge=1)
     # Times a submission whose job vanished is handed to the runner before the member is told.
     max_dispatches: int = Field(default=3, ge=1)
+    # Time submissions against the reference (off: correctness only, nothing ranked).
+    timing: bool = True
 
     @field_validator("redis_url")
     @classmethod
