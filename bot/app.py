@@ -223,6 +223,7 @@ class StudyBot:
                 publishers=self.publishers,
                 hourly_cap=self.settings.runner.hourly_cap,
                 max_dispatches=self.settings.runner.max_dispatches,
+                timing=self.settings.runner.timing,
                 holder=daily.holder,
                 policy=self.claim_policy,
             ),
