@@ -502,3 +502,7 @@ async def _cohort_status(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> R
 async def _me_timezone(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
     count = await bot.cohorts.set_member_timezone(actor, args["zone"])
     return Reply.text(f"Your time zone is now {args['zone']} ({count} cohort(s)).", tone="success")
+
+
+# The drill commands register themselves in the catalogue above.
+import bot.drill_commands  # noqa: E402, F401
