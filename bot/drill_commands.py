@@ -27,7 +27,7 @@ from bot.services.submissions import (
 if TYPE_CHECKING:
     from bot.app import StudyBot
 
-ProgressSink = Callable[[str], Awaitable[None] | None]
+ProgressSink = Callable[[str], Awaitable[object] | None]
 # Where the face shows "queued: 2 ahead" / "being judged" while a submission waits.
 submit_progress: ContextVar[ProgressSink | None] = ContextVar("submit_progress", default=None)
 
@@ -39,23 +39,32 @@ def read_submitted_file(actor: Actor, file: Any) -> bytes:
     if isinstance(file, bytes):
         return file
     if actor.platform != "console":
-        raise InvalidInput(
-            "Attach your .py file to /submit.", hint="Use the file option of the command."
-        )
+        # A platform without attachments on commands (Slack) asks for the code in a form.
+        text = str(file)
+        if "\n" not in text.strip():
+            raise InvalidInput(
+                "Paste your whole file into the code field of /submit, or attach it.",
+                hint="Leave the file out of the command line and a form asks for the code.",
+            )
+        return text.encode("utf-8")
     path = Path(str(file)).expanduser()
     if not path.is_file():
         raise InvalidInput(
             f"There is no file at {str(file)!r}.",
             hint="Give the path of your .py file, e.g. /submit softmax ./softmax.py",
         )
-    size = path.stat().st_size
-    if size > MAX_SOURCE_BYTES:  # refused before it is read into memory
+    check_attachment_size(path.stat().st_size)  # refused before it is read into memory
+    return path.read_bytes()
+
+
+def check_attachment_size(size: int) -> None:
+    """Refuse an attached file over the limit before it is downloaded."""
+    if size > MAX_SOURCE_BYTES:
         raise InvalidInput(
             f"Your file is {size / 1024:.0f} KB; a submission may be at most "
             f"{MAX_SOURCE_BYTES // 1024} KB.",
             hint="Submit only the code of the drill, without data or output pasted in.",
         )
-    return path.read_bytes()
 
 
 @command(
@@ -63,7 +72,7 @@ def read_submitted_file(actor: Actor, file: Any) -> bytes:
     "Submit your solution to a coding drill: judged in a sandbox, timed and ranked",
     options=(
         Option("drill", "the drill's id (see /drill list)", "str", True),
-        Option("file", "your .py file (a path in the console)", "str", True),
+        Option("file", "your .py file (a path in the console)", "file", True),
         Option("device", "device kind to judge on: cpu (default), cuda, cuda-h100", "str"),
     ),
     slow=True,
