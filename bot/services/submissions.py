@@ -409,13 +409,17 @@ class SubmissionService:
                     f"Submission #{submission_id} is saved, but the runner lost track of it; "
                     "it will be judged again and you will get the result."
                 ) from None
-            outcome = await self.record(submission_id, answer)
-            await self._mark_notified(submission_id)
+            # Recorded as told in the same commit: no reconciler elsewhere tells the member again.
+            outcome = await self.record(submission_id, answer, notified=True)
+            if not outcome.recorded_now:
+                await self._mark_notified(submission_id)
             return outcome
         finally:
             self._waiting.discard(submission_id)
 
-    async def record(self, submission_id: int, answer: RunResult | Refusal) -> SubmissionOutcome:
+    async def record(
+        self, submission_id: int, answer: RunResult | Refusal, *, notified: bool = False
+    ) -> SubmissionOutcome:
         """Store the runner's answer and its points in one commit, once; return the outcome."""
         from gpu_runner.protocol import Refusal
 
@@ -436,6 +440,7 @@ class SubmissionService:
                     result=answer.model_dump(mode="json"),
                     now=now,
                     error=f"The runner could not judge it: {answer.reason}",
+                    notified=notified,
                 )
                 await session.commit()
                 return await self.outcome(submission_id, recorded_now=won)
@@ -488,6 +493,7 @@ class SubmissionService:
                 time_s=time_s,
                 noise_s=noise_s,
                 speedup=speedup,
+                notified=notified,
             )
             if not won:
                 await session.rollback()

@@ -373,3 +373,10 @@ async def test_waiting_reports_queue_position_then_progress(env: Any) -> None:
         f"Submission #{sub.id} is queued: 2 job(s) ahead of yours.",
         f"Submission #{sub.id} is being judged (checking case 3/9).",
     ]
+
+
+async def test_a_result_the_member_saw_is_not_sent_again_by_the_reconciler(env: Any) -> None:
+    _, clock, _, channels, service = env
+    await judged(env, BOB, time_s=0.01)
+    report = await service.reconcile(min_age=timedelta(0))
+    assert report.notified == 0 and channels.dms == []
