@@ -380,3 +380,26 @@ async def test_a_result_the_member_saw_is_not_sent_again_by_the_reconciler(env: 
     await judged(env, BOB, time_s=0.01)
     report = await service.reconcile(min_age=timedelta(0))
     assert report.notified == 0 and channels.dms == []
+
+
+async def test_two_processes_recording_the_same_result_at_once_record_it_once(env: Any) -> None:
+    import asyncio
+
+    db, clock, runner, channels, _ = env
+    a, b = (
+        SubmissionService(
+            db.sessions,
+            clock,
+            runner,  # type: ignore[arg-type]
+            publishers={"console": channels},  # type: ignore[dict-item]
+            holder=holder,
+        )
+        for holder in ("proc-a", "proc-b")
+    )
+    sub = await a.submit(BOB, "kv_cache_bytes", KV)
+    answer = result(runner.jobs[sub.job_id], time_s=0.01, noise_s=0.0001)
+    outcomes = await asyncio.gather(a.record(sub.id, answer), b.record(sub.id, answer))
+    assert sorted(o.recorded_now for o in outcomes) == [False, True]
+    points = await rows(db, PointsEvent)
+    assert sorted(p.ref for p in points) == [f"drill:first:{sub.id}", f"drill:passed:{sub.id}"]
+    assert len(channels.posts) == 1
