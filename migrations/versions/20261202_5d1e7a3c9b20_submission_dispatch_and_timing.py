@@ -41,9 +41,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("notified", sa.Boolean(), nullable=False, server_default=sa.false())
         )
-        batch_op.add_column(
-            sa.Column("reply_to", sa.JSON(), nullable=False, server_default="{}")
-        )
+        batch_op.add_column(sa.Column("reply_to", sa.JSON(), nullable=False, server_default="{}"))
         batch_op.create_index(
             batch_op.f("ix_submission_device_kind"), ["device_kind"], unique=False
         )
