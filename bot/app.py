@@ -28,12 +28,14 @@ from bot.services.cohorts import CohortService
 from bot.services.daily import DailyService
 from bot.services.mocks import MockService
 from bot.services.reviews import ReviewService
+from bot.services.submissions import SubmissionService
 from bot.settings import Settings, mask_secrets
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.migrate import pending_message
 
 if TYPE_CHECKING:
     from content import Library
+    from gpu_runner.client import RunnerClient
     from graders import GradeCache, Grader, GraderKind, LLMConfig, TokenBudget
 
 log = logging.getLogger(__name__)
@@ -131,6 +133,7 @@ class Services:
     daily: DailyService
     answers: AnswerService
     mocks: MockService
+    submissions: SubmissionService
 
 
 @dataclass
@@ -229,6 +232,26 @@ class StudyBot:
                 idle_close=timedelta(minutes=self.settings.mock.idle_close_minutes),
                 queue_wait=timedelta(minutes=self.settings.mock.queue_wait_minutes),
             ),
+            submissions=SubmissionService(
+                self.sessions,
+                self.clock,
+                lambda: self.runner,
+                publishers=self.publishers,
+                hourly_cap=self.settings.runner.hourly_cap,
+                max_dispatches=self.settings.runner.max_dispatches,
+                timing=self.settings.runner.timing,
+                holder=daily.holder,
+                policy=self.claim_policy,
+            ),
+        )
+
+    @cached_property
+    def runner(self) -> RunnerClient:
+        """Return the runner client of the configured backend (local, or Celery over Redis)."""
+        from gpu_runner.client import make_runner_client
+
+        return make_runner_client(
+            self.settings.runner.backend, redis_url=self.settings.runner_broker_url
         )
 
     def warm_graders(self) -> None:
@@ -287,12 +310,19 @@ class StudyBot:
         """Return the mock interview service."""
         return self.services.mocks
 
+    @property
+    def submissions(self) -> SubmissionService:
+        """Return the drill submission service."""
+        return self.services.submissions
+
     def add_publisher(self, platform: str, publisher: Publisher) -> None:
         """Register a face's publisher for posts to its platform."""
         self.publishers.register(platform, publisher)
 
     async def close(self) -> None:
-        """Release the database connections."""
+        """Release the runner's and the database's connections."""
+        if "runner" in self.__dict__:
+            await self.runner.close()
         await self.engine.dispose()
 
 

@@ -35,7 +35,16 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "The curriculum as data: import seed text, check and count the YAML library.",
     ),
     "question": ("content.cli", "question_command", "Show a question with its rubric."),
-    "drill": ("gpu_runner.cli", "app", "Code drills: list, starter files, judge a file."),
+    "drill": (
+        "bot.drill_cli",
+        "app",
+        "Code drills: list, starter files, judge a file, each drill's leaderboard.",
+    ),
+    "submit": (
+        "bot.drill_cli",
+        "submit_command",
+        "Submit a drill file through the configured runner and print the stored result.",
+    ),
 }
 
 

@@ -20,7 +20,8 @@ from bot.services.context import Actor
 if TYPE_CHECKING:
     from bot.app import StudyBot
 
-OptionType = Literal["str", "int", "bool", "text"]
+# "file": a file's bytes where the platform attaches one (Discord), else a path (console).
+OptionType = Literal["str", "int", "bool", "text", "file"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ def coerce_args(spec: Command, raw: Mapping[str, Any]) -> dict[str, Any]:
             if text not in ("yes", "no", "true", "false", "on", "off", "1", "0"):
                 raise StudyBotError(f"{opt.name} must be yes or no, got {value!r}.")
             value = text in ("yes", "true", "on", "1")
+        elif opt.type == "file" and isinstance(value, bytes):
+            pass  # an attachment's content, kept as it came
         else:
             value = str(value) if not isinstance(value, bool) else value
         out[opt.name] = value
@@ -559,4 +562,6 @@ async def _me_timezone(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Rep
     return Reply.text(f"Your time zone is now {args['zone']} ({count} cohort(s)).", tone="success")
 
 
-from bot import mock_commands as _mock_commands  # noqa: E402,F401  registers /mock
+# The mock and drill commands register themselves in the catalogue above.
+import bot.drill_commands  # noqa: E402
+import bot.mock_commands  # noqa: E402, F401

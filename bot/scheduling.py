@@ -29,6 +29,7 @@ _CRON_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SWEEP_JOB = "sweep"
 FOLLOW_UP_JOB = "follow-up"
 ANSWERS_JOB = "answers"
+SUBMISSIONS_JOB = "submissions"
 
 
 def cohort_trigger(timezone: str, hour: int, minute: int, weekdays: str) -> CronTrigger:
@@ -71,10 +72,29 @@ class DailyScheduler:
             max_instances=1,
             coalesce=True,
         )
+        self._scheduler.add_job(
+            self.reconcile_submissions,
+            IntervalTrigger(seconds=max(self.tick_s, 60.0)),
+            id=SUBMISSIONS_JOB,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+        )
         self._scheduler.start()
         self._bot.cohorts.set_change_listener(self.rebuild)
         await self.run_due()
         await self.retry_answers()
+        await self.reconcile_submissions()
+
+    async def reconcile_submissions(self) -> None:
+        """Dispatch again what the runner lost and collect what finished while nobody waited."""
+        try:
+            report = await self._bot.submissions.reconcile()
+        except Exception:
+            log.exception("reconciling drill submissions failed; the next tick tries again")
+            return
+        if report.collected or report.redispatched or report.given_up:
+            log.info("drill submissions: %s", report)
 
     async def retry_answers(self) -> int:
         """Grade answers a crash or a failed grading left pending."""

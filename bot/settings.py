@@ -216,6 +216,12 @@ class RunnerSettings(BaseSettings):
     backend: Literal["local", "celery"] = "local"
     # The Celery broker of the runner workers; STUDYBOT_REDIS_URL when unset.
     redis_url: str | None = None
+    # Submissions a member may make per hour (each one takes a runner for seconds).
+    hourly_cap: int = Field(default=20, ge=1)
+    # Times a submission whose job vanished is handed to the runner before the member is told.
+    max_dispatches: int = Field(default=3, ge=1)
+    # Time submissions against the reference (off: correctness only, nothing ranked).
+    timing: bool = True
 
     @field_validator("redis_url")
     @classmethod

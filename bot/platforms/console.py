@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
 from bot.commands import COMMANDS, dispatch, help_reply, parse_command_line
+from bot.drill_commands import submit_progress
 from bot.errors import StudyBotError, user_message_for
 from bot.messages import Channel, Message, MessageField, Reply, SentMessage
 from bot.services.context import Actor
@@ -355,7 +356,12 @@ class ConsoleFace:
             spec = COMMANDS.get(path)
             if spec is not None and spec.slow:
                 self.say("grading…" if path == "answer" else "working…")
-            reply = await dispatch(self._bot, self.actor, path, args)
+            # A waiting submission's queue position and progress, one line per change.
+            progress = submit_progress.set(lambda line: self.say(f"… {line}"))
+            try:
+                reply = await dispatch(self._bot, self.actor, path, args)
+            finally:
+                submit_progress.reset(progress)
         except Exception as exc:
             self.say(f"✗ {user_message_for(exc, context=text)}")
             return

@@ -22,6 +22,7 @@ from discord import app_commands
 
 from bot import commands as catalogue
 from bot.commands import GROUP_DESCRIPTIONS, Command, Option, dispatch
+from bot.drill_commands import check_attachment_size, submit_progress
 from bot.errors import StudyBotError, user_message_for
 from bot.messages import Channel, Message, Platform, PublishError, Reply, SentMessage
 from bot.platforms.discord_render import (
@@ -62,7 +63,13 @@ THREAD_ARCHIVE_MINUTES = 10080
 # daily service can back off and leave its claim resumable.
 MAX_RATELIMIT_WAIT_S = 10.0
 
-_OPTION_TYPES: dict[str, type] = {"str": str, "int": int, "bool": bool, "text": str}
+_OPTION_TYPES: dict[str, type] = {
+    "str": str,
+    "int": int,
+    "bool": bool,
+    "text": str,
+    "file": discord.Attachment,
+}
 _BUTTON_STYLES = {
     "primary": discord.ButtonStyle.primary,
     "secondary": discord.ButtonStyle.secondary,
@@ -252,6 +259,10 @@ def _command_callback(client: StudyBotDiscord, spec: Command) -> Callable[..., A
 
     async def callback(interaction: discord.Interaction[Any], **kwargs: Any) -> None:
         args = {name: value for name, value in kwargs.items() if value is not None}
+        for name, value in list(args.items()):
+            if isinstance(value, discord.Attachment):  # a submitted file: its bytes
+                check_attachment_size(value.size)
+                args[name] = await value.read()
         await client.run_command(interaction, spec.path, args)
 
     params = [
@@ -366,7 +377,14 @@ class StudyBotDiscord(discord.Client):
             # Discord wants a first response within 3 s; grading or judging can take longer.
             await interaction.response.defer(ephemeral=True, thinking=True)
             deferred = True
-        reply = await dispatch(bot, actor_for(interaction), path, args)
+        # A waiting submission's queue position and progress, edited into the deferred reply.
+        progress = submit_progress.set(
+            (lambda line: interaction.edit_original_response(content=line)) if deferred else None
+        )
+        try:
+            reply = await dispatch(bot, actor_for(interaction), path, args)
+        finally:
+            submit_progress.reset(progress)
         await send_reply(interaction, reply, deferred_ephemeral=deferred)
 
     async def on_tree_error(

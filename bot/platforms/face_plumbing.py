@@ -85,8 +85,15 @@ def option_label(option: Option) -> str:
 
 
 def missing_text_options(spec: Command, args: Mapping[str, Any]) -> list[Option]:
-    """Return the required free-text options a command line left out (asked for in a form)."""
-    return [o for o in spec.options if o.required and o.type == "text" and not args.get(o.name)]
+    """Return the required free-text options a command line left out (asked for in a form).
+
+    A file option a platform cannot attach to a command (Slack) is asked for as a code field.
+    """
+    return [
+        o
+        for o in spec.options
+        if o.required and o.type in ("text", "file") and not args.get(o.name)
+    ]
 
 
 def member_actor(

@@ -487,7 +487,7 @@ def command_modal(spec: Command, args: Mapping[str, Any], channel_id: str) -> di
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "value",
-                    "multiline": opt.type == "text",
+                    "multiline": opt.type in ("text", "file"),
                 },
             }
         )

@@ -73,7 +73,7 @@ def _item_label(item: DayItem) -> str:
     label = item.title or "Interview questions"
     tag = f" · {item.tag}" if item.tag and item.tag not in label else ""
     src = f" ({item.source})" if item.source else ""
-    drill = f" — drill `{item.drill}`" if item.drill else ""
+    drill = f" — drill `{item.drill}`: /submit {item.drill} <file>" if item.drill else ""
     return f"• **{label}**{tag}{src}{drill}"
 
 

@@ -164,11 +164,25 @@ class Submission(SQLModel, table=True):
     member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
     drill_id: str = Field(max_length=64, index=True)
     source: str = Field(sa_type=Text)
-    status: str = Field(default="queued", max_length=16)  # queued/running/done/failed
+    status: str = Field(default="queued", max_length=16)  # queued/done/failed
     verdict: str | None = Field(default=None, max_length=16)
     result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _ts(default_factory=utcnow)
     finished_at: datetime | None = _ts(nullable=True, default=None)
+    device_kind: str = Field(default="cpu", max_length=64, index=True)
+    task_id: str | None = Field(default=None, max_length=128)
+    dispatches: int = Field(default=0)  # how many times the job was handed to the runner
+    last_error: str | None = Field(default=None, sa_type=Text)
+    # The judge's timing, copied out of `result` so boards rank without parsing JSON.
+    time_s: float | None = Field(default=None)
+    noise_s: float | None = Field(default=None)
+    speedup: float | None = Field(default=None)
+    # Whether the member was told the outcome (a result collected while the bot was down).
+    notified: bool = Field(default=False)
+    # {"platform", "user_id", "channel_id"}: where to tell the member what became of it.
+    reply_to: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
 
 
 class PointsEvent(SQLModel, table=True):

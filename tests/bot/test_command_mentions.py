@@ -52,7 +52,7 @@ def user_facing_strings(path: Path) -> list[str]:
 
 
 def test_the_scanner_catches_a_missing_command() -> None:
-    assert unknown_mentions("Practise it: /submit softmax") == ["/submit"]
+    assert unknown_mentions("Practise it: /sumbit softmax") == ["/sumbit"]
     assert unknown_mentions("see /cohort frobnicate") == ["/cohort frobnicate"]
     assert unknown_mentions("see /cohort status and `/answer E1-001`, /slack/events") == []
 

@@ -31,7 +31,7 @@ from bot.platforms.discord_app import (
 from bot.settings import load_settings
 
 NAME = re.compile(r"^[-_\w]{1,32}$")  # \w is \p{L}\p{N}_ for str patterns in Python
-OPTION_TYPES = {3: "str", 4: "int", 5: "bool"}
+OPTION_TYPES = {3: "str", 4: "int", 5: "bool", 11: "attachment"}
 
 
 # --- fakes at the discord.py boundary ------------------------------------------------------
@@ -189,6 +189,7 @@ async def test_tree_mirrors_the_catalogue() -> None:
                 expected = {
                     "int": discord.AppCommandOptionType.integer,
                     "bool": discord.AppCommandOptionType.boolean,
+                    "file": discord.AppCommandOptionType.attachment,
                 }
                 assert params[opt.name].type == expected.get(
                     opt.type, discord.AppCommandOptionType.string

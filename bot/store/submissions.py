@@ -1,0 +1,183 @@
+"""Repository functions for drill submissions and their boards.
+
+Every function takes the session and never commits: the service's unit of work commits once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from bot.store.models import Member, Submission
+
+QUEUED = "queued"
+DONE = "done"
+FAILED = "failed"
+
+
+async def add_submission(session: AsyncSession, *, submission: Submission) -> Submission:
+    """Add a submission (queued) and give it its id."""
+    session.add(submission)
+    await session.flush()
+    return submission
+
+
+async def get_submission(session: AsyncSession, *, submission_id: int) -> Submission | None:
+    """Return a submission by id."""
+    return await session.get(Submission, submission_id)
+
+
+async def in_flight(session: AsyncSession, *, member_id: int) -> Submission | None:
+    """Return the member's submission still waiting for its result, if any."""
+    result = await session.execute(
+        select(Submission)
+        .where(Submission.member_id == member_id, Submission.status == QUEUED)
+        .order_by(col(Submission.id))
+    )
+    return result.scalars().first()
+
+
+async def count_since(session: AsyncSession, *, member_id: int, since: datetime) -> int:
+    """Return how many submissions a member made after a moment."""
+    result = await session.execute(
+        select(func.count())
+        .select_from(Submission)
+        .where(Submission.member_id == member_id, col(Submission.created_at) > since)
+    )
+    return int(result.scalar() or 0)
+
+
+async def record_dispatch(
+    session: AsyncSession, *, submission_id: int, task_id: str, error: str | None = None
+) -> bool:
+    """Count one hand-over of a queued submission to the runner and keep its task id."""
+    result = await session.execute(
+        update(Submission)
+        .where(col(Submission.id) == submission_id, col(Submission.status) == QUEUED)
+        .values(
+            task_id=task_id,
+            dispatches=col(Submission.dispatches) + 1,
+            last_error=error,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def finish_submission(
+    session: AsyncSession,
+    *,
+    submission_id: int,
+    status: str,
+    verdict: str | None,
+    result: dict[str, Any],
+    now: datetime,
+    time_s: float | None = None,
+    noise_s: float | None = None,
+    speedup: float | None = None,
+    error: str | None = None,
+    notified: bool = False,
+) -> bool:
+    """Move a queued submission to its final state; False when it was already final.
+
+    The conditional update is the referee between a redelivered job, a reconciler and the
+    submitting process: exactly one of them records the result.
+    """
+    outcome = await session.execute(
+        update(Submission)
+        .where(col(Submission.id) == submission_id, col(Submission.status) == QUEUED)
+        .values(
+            status=status,
+            verdict=verdict,
+            result=result,
+            finished_at=now,
+            time_s=time_s,
+            noise_s=noise_s,
+            speedup=speedup,
+            last_error=error,
+            notified=notified,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(outcome.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_notified(session: AsyncSession, *, submission_id: int) -> None:
+    """Remember that the member was told the outcome."""
+    await session.execute(
+        update(Submission)
+        .where(col(Submission.id) == submission_id)
+        .values(notified=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def queued_submissions(
+    session: AsyncSession, *, older_than: datetime
+) -> Sequence[Submission]:
+    """Return submissions still waiting for a result, created before a moment."""
+    result = await session.execute(
+        select(Submission)
+        .where(Submission.status == QUEUED, col(Submission.created_at) <= older_than)
+        .order_by(col(Submission.id))
+    )
+    return result.scalars().all()
+
+
+async def unnotified_submissions(session: AsyncSession) -> Sequence[Submission]:
+    """Return finished submissions whose member was not told the outcome yet."""
+    result = await session.execute(
+        select(Submission)
+        .where(col(Submission.status) != QUEUED, col(Submission.notified).is_(False))
+        .order_by(col(Submission.id))
+    )
+    return result.scalars().all()
+
+
+async def passing_runs(
+    session: AsyncSession,
+    *,
+    cohort_id: int,
+    drill_id: str,
+    device_kind: str,
+    exclude_submission: int | None = None,
+) -> Sequence[tuple[Submission, Member]]:
+    """Return every timed passing submission of a drill on a device kind, with its member."""
+    query = (
+        select(Submission, Member)
+        .join(Member, col(Member.id) == col(Submission.member_id))
+        .where(
+            Submission.cohort_id == cohort_id,
+            Submission.drill_id == drill_id,
+            Submission.device_kind == device_kind,
+            Submission.status == DONE,
+            Submission.verdict == "passed",
+            col(Submission.time_s).is_not(None),
+        )
+        .order_by(col(Submission.id))
+    )
+    if exclude_submission is not None:
+        query = query.where(col(Submission.id) != exclude_submission)
+    result = await session.execute(query)
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def has_passed(
+    session: AsyncSession, *, member_id: int, drill_id: str, exclude_submission: int
+) -> bool:
+    """Tell whether a member passed a drill before (on any device)."""
+    result = await session.execute(
+        select(col(Submission.id)).where(
+            Submission.member_id == member_id,
+            Submission.drill_id == drill_id,
+            Submission.status == DONE,
+            Submission.verdict == "passed",
+            col(Submission.id) != exclude_submission,
+        )
+    )
+    return result.first() is not None
