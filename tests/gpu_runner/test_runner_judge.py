@@ -165,7 +165,7 @@ def test_softmax_is_timed_against_its_reference_on_a_bench_shape() -> None:
     options = dataclasses.replace(TIMED, bench_case=Case("small", {"shape": (16, 500)}))
     result = judge("softmax", STABLE_SOFTMAX, options=options)
     assert result.verdict == "passed", result.message
-    assert result.timing is not None and result.timing.case == "small"
+    assert result.timing is not None and result.timing.case == "small", result.message
     # The same algorithm as the reference: any gap is noise, not a factor of five.
     assert 0.2 < result.timing.speedup < 5
 
