@@ -245,12 +245,7 @@ class AnswerService:
             )
         async with self._sessions() as session:
             if cohort is None:
-                cohort = await cohort_repo.find_cohort_by_channel(
-                    session,
-                    platform=actor.platform,
-                    workspace_id=actor.workspace_id,
-                    channel_id=actor.channel_id,
-                )
+                cohort = await cohort_repo.find_cohort_in(session, channel=actor.channel)
             member_id = None
             if cohort is not None and cohort.id is not None:
                 member = await cohort_repo.get_member(
@@ -499,12 +494,7 @@ class AnswerService:
         """Accept a drafted rubric as it is, or replace its points (cohort admins)."""
         qid = normalise_question_id(question_id)
         async with self._sessions() as session:
-            cohort = await cohort_repo.find_cohort_by_channel(
-                session,
-                platform=actor.platform,
-                workspace_id=actor.workspace_id,
-                channel_id=actor.channel_id,
-            )
+            cohort = await cohort_repo.find_cohort_in(session, channel=actor.channel)
             member = None
             if cohort is not None and cohort.id is not None:
                 member = await cohort_repo.get_member(

@@ -100,12 +100,7 @@ class CohortService:
     async def cohort_for(self, actor: Actor) -> Cohort | None:
         """Return the cohort of the actor's channel."""
         async with self._sessions() as session:
-            return await repo.find_cohort_by_channel(
-                session,
-                platform=actor.platform,
-                workspace_id=actor.workspace_id,
-                channel_id=actor.channel_id,
-            )
+            return await repo.find_cohort_in(session, channel=actor.channel)
 
     async def require_cohort(self, actor: Actor) -> Cohort:
         """Return the actor's channel's cohort or explain how to create one."""
@@ -114,12 +109,7 @@ class CohortService:
 
     @staticmethod
     async def _channel_cohort(session: AsyncSession, actor: Actor) -> Cohort:
-        cohort = await repo.find_cohort_by_channel(
-            session,
-            platform=actor.platform,
-            workspace_id=actor.workspace_id,
-            channel_id=actor.channel_id,
-        )
+        cohort = await repo.find_cohort_in(session, channel=actor.channel)
         if cohort is None:
             raise NotFound(
                 "This channel has no cohort yet.",
@@ -165,12 +155,7 @@ class CohortService:
         if days == "":
             raise InvalidInput("Pick at least one weekday to post on, e.g. mon-fri.")
         async with self._sessions() as session:
-            cohort = await repo.find_cohort_by_channel(
-                session,
-                platform=actor.platform,
-                workspace_id=actor.workspace_id,
-                channel_id=actor.channel_id,
-            )
+            cohort = await repo.find_cohort_in(session, channel=actor.channel)
             if cohort is None:
                 if not actor.is_workspace_admin:
                     raise NotAllowed(

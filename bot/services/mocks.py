@@ -338,12 +338,7 @@ class MockService:
         if room is not None:
             cohort = await cohort_repo.get_cohort(session, cohort_id=room.cohort_id)
         else:
-            cohort = await cohort_repo.find_cohort_by_channel(
-                session,
-                platform=actor.platform,
-                workspace_id=actor.workspace_id,
-                channel_id=actor.channel_id,
-            )
+            cohort = await cohort_repo.find_cohort_in(session, channel=actor.channel)
         if cohort is None or cohort.id is None:
             raise NotFound(
                 "This channel has no study cohort; use the mock commands in a cohort's channel."

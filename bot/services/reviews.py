@@ -70,12 +70,7 @@ class ReviewService:
         self._clock = clock
 
     async def _admin_cohort(self, session: AsyncSession, actor: Actor) -> Cohort:
-        cohort = await cohort_repo.find_cohort_by_channel(
-            session,
-            platform=actor.platform,
-            workspace_id=actor.workspace_id,
-            channel_id=actor.channel_id,
-        )
+        cohort = await cohort_repo.find_cohort_in(session, channel=actor.channel)
         if cohort is None or cohort.id is None:
             raise NotFound(
                 "This channel has no cohort.", hint="Run /grade review in the cohort's channel."

@@ -312,12 +312,7 @@ class SubmissionService:
         return submission
 
     async def _member(self, session: AsyncSession, actor: Actor) -> tuple[Cohort, Member]:
-        cohort = await cohort_repo.find_cohort_by_channel(
-            session,
-            platform=actor.platform,
-            workspace_id=actor.workspace_id,
-            channel_id=actor.channel_id,
-        )
+        cohort = await cohort_repo.find_cohort_in(session, channel=actor.channel)
         if cohort is None or cohort.id is None:
             raise NotAllowed(
                 "There is no cohort in this channel, so a drill cannot be submitted here.",
@@ -590,12 +585,7 @@ class SubmissionService:
         drill = load_drill(drill_id)
         kind = check_device_kind(device_kind)
         async with self._sessions() as session:
-            cohort = await cohort_repo.find_cohort_by_channel(
-                session,
-                platform=actor.platform,
-                workspace_id=actor.workspace_id,
-                channel_id=actor.channel_id,
-            )
+            cohort = await cohort_repo.find_cohort_in(session, channel=actor.channel)
             if cohort is None or cohort.id is None:
                 raise NotAllowed(
                     "There is no cohort in this channel, so it has no drill boards.",

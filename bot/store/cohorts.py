@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from bot.domain.members import display_name_to_keep
+from bot.messages import Channel
 from bot.store.models import Cohort, Member
 from bot.store.types import utcnow
 
@@ -18,15 +19,13 @@ async def get_cohort(session: AsyncSession, *, cohort_id: int) -> Cohort | None:
     return await session.get(Cohort, cohort_id)
 
 
-async def find_cohort_by_channel(
-    session: AsyncSession, *, platform: str, workspace_id: str, channel_id: str
-) -> Cohort | None:
+async def find_cohort_in(session: AsyncSession, *, channel: Channel) -> Cohort | None:
     """Return the cohort bound to a channel, if any."""
     result = await session.execute(
         select(Cohort).where(
-            Cohort.platform == platform,
-            Cohort.workspace_id == workspace_id,
-            Cohort.channel_id == channel_id,
+            Cohort.platform == channel.platform,
+            Cohort.workspace_id == channel.workspace_id,
+            Cohort.channel_id == channel.channel_id,
         )
     )
     return result.scalars().first()
