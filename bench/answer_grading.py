@@ -18,9 +18,7 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,13 +26,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
+from bench.scratch_database import scratch_database  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
 from bot.services.answers import AnswerService  # noqa: E402
 from bot.services.context import Actor  # noqa: E402
 from bot.store.engine import make_engine, make_session_factory  # noqa: E402
-from bot.store.migrate import upgrade  # noqa: E402
 from bot.store.models import Cohort, Grade, Member, PointsEvent  # noqa: E402
 from content import load_library  # noqa: E402
 from graders import Grade as GraderGrade  # noqa: E402
@@ -120,13 +118,6 @@ async def run(args: argparse.Namespace, db_url: str, schema: str | None) -> dict
     }
 
 
-async def _exec(url: str, sql: str) -> None:
-    engine = make_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text(sql))
-    await engine.dispose()
-
-
 def main() -> None:
     """Parse the arguments, prepare a database, run and print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -134,21 +125,8 @@ def main() -> None:
     parser.add_argument("--grader-ms", type=float, default=500.0)
     parser.add_argument("--pg", default=None, help="PostgreSQL URL (a private schema is used)")
     args = parser.parse_args()
-    schema = None
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.pg:
-            db_url = args.pg
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            asyncio.run(_exec(db_url, f'CREATE SCHEMA "{schema}"'))
-            upgrade(db_url, schema=schema)
-        else:
-            db_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-            upgrade(db_url)
-        try:
-            print(json.dumps(asyncio.run(run(args, db_url, schema)), indent=2))
-        finally:
-            if schema:
-                asyncio.run(_exec(db_url, f'DROP SCHEMA "{schema}" CASCADE'))
+    with scratch_database(args.pg) as (db_url, schema):
+        print(json.dumps(asyncio.run(run(args, db_url, schema)), indent=2))
 
 
 if __name__ == "__main__":

@@ -21,9 +21,7 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -34,14 +32,13 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
+from bench.scratch_database import scratch_database  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.messages import Channel, Message  # noqa: E402
 from bot.platforms.slack_app import SlackPublisher  # noqa: E402
 from bot.services.daily import DailyService, PublishReport  # noqa: E402
 from bot.store.engine import make_engine, make_session_factory  # noqa: E402
-from bot.store.migrate import upgrade  # noqa: E402
 from bot.store.models import Cohort  # noqa: E402
 
 TOKEN = "xoxb-test-token"
@@ -197,21 +194,8 @@ def main() -> None:
     # each retry is logged as a warning; the bench counts them instead
     logging.getLogger("bot.services.daily").setLevel(logging.ERROR)
 
-    schema: str | None = None
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.pg:
-            db_url = args.pg
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            asyncio.run(_exec(db_url, f'CREATE SCHEMA "{schema}"'))
-            upgrade(db_url, schema=schema)
-        else:
-            db_url = f"sqlite+aiosqlite:///{os.path.join(tmp, 'bench.db')}"
-            upgrade(db_url)
-        try:
-            result = asyncio.run(run(args, db_url, schema))
-        finally:
-            if schema:
-                asyncio.run(_exec(db_url, f'DROP SCHEMA "{schema}" CASCADE'))
+    with scratch_database(args.pg) as (db_url, schema):
+        result = asyncio.run(run(args, db_url, schema))
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -236,13 +220,6 @@ def main() -> None:
         f"CPU <= 8 ms per cohort ({'met' if result['cpu_ms_per_cohort'] <= 8 else 'missed'}); "
         f"load average {result['load_average']}"
     )
-
-
-async def _exec(url: str, sql: str) -> None:
-    engine = make_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text(sql))
-    await engine.dispose()
 
 
 if __name__ == "__main__":

@@ -23,9 +23,7 @@ import logging
 import os
 import random
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,12 +33,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select, text  # noqa: E402
 
+from bench.scratch_database import scratch_database  # noqa: E402
 from bot.clock import ScaledClock  # noqa: E402
 from bot.domain.claims import ClaimPolicy  # noqa: E402
 from bot.messages import Channel, Message, SentMessage  # noqa: E402
 from bot.services.mocks import MockService, MockTimers  # noqa: E402
 from bot.store.engine import make_engine, make_session_factory  # noqa: E402
-from bot.store.migrate import upgrade  # noqa: E402
 from bot.store.models import Cohort, Member, MockAnnouncement, MockRoom  # noqa: E402
 from content import load_library  # noqa: E402
 
@@ -209,13 +207,6 @@ async def run(args: argparse.Namespace, db_url: str, schema: str | None) -> dict
     }
 
 
-async def _exec(url: str, sql: str) -> None:
-    engine = make_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text(sql))
-    await engine.dispose()
-
-
 def main() -> None:
     """Parse the options, run the bench, print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -228,21 +219,8 @@ def main() -> None:
     parser.add_argument("--pg", default=None, help="PostgreSQL URL (a private schema is used)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    schema: str | None = None
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.pg:
-            db_url = args.pg
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            asyncio.run(_exec(db_url, f'CREATE SCHEMA "{schema}"'))
-            upgrade(db_url, schema=schema)
-        else:
-            db_url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-            upgrade(db_url)
-        try:
-            result = asyncio.run(run(args, db_url, schema))
-        finally:
-            if schema:
-                asyncio.run(_exec(db_url, f'DROP SCHEMA "{schema}" CASCADE'))
+    with scratch_database(args.pg) as (db_url, schema):
+        result = asyncio.run(run(args, db_url, schema))
     print(json.dumps(result, indent=2))
 
 
