@@ -265,7 +265,7 @@ class StudyBot:
     @cached_property
     def reviews(self) -> ReviewService:
         """Return the grade review service."""
-        return ReviewService(self.sessions, self.clock)
+        return ReviewService(self.sessions, self.clock, self.library)
 
     @cached_property
     def claim_policy(self) -> ClaimPolicy:
