@@ -34,6 +34,7 @@ from bot.store.engine import make_engine, make_session_factory
 from bot.store.migrate import pending_message
 
 if TYPE_CHECKING:
+    from bot.services.standings import StandingsService
     from content import Library
     from gpu_runner.client import RunnerClient
     from graders import GradeCache, Grader, GraderKind, LLMConfig, TokenBudget
@@ -266,6 +267,13 @@ class StudyBot:
     def reviews(self) -> ReviewService:
         """Return the grade review service."""
         return ReviewService(self.sessions, self.clock, self.library)
+
+    @cached_property
+    def standings(self) -> StandingsService:
+        """Return the standings service: leaderboards, stats, streak settings."""
+        from bot.services.standings import StandingsService
+
+        return StandingsService(self.sessions, self.clock, self.library)
 
     @cached_property
     def claim_policy(self) -> ClaimPolicy:
