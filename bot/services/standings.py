@@ -11,9 +11,9 @@ Every method opens one short read (or one write), with no transaction held after
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -117,7 +117,9 @@ class MemberStats:
         total = sum(s.total for s in self.sections)
         rank = f"#{self.rank} of {self.members_ranked}" if self.rank else "not ranked yet"
         best = max(self.sections, key=lambda s: s.coverage, default=None)
-        strongest = f" Most covered: {best.code} ({best.coverage:.0%})." if best else ""
+        strongest = (
+            f" Most covered: {best.code} ({best.coverage:.0%})." if best and best.answered else ""
+        )
         return (
             f"{self.name}: {self.points} points ({rank}). "
             f"Streak {self.streak.current} day(s), longest {self.streak.longest}, "
@@ -365,6 +367,26 @@ class StandingsService:
         if await repo.find_member(session, cohort_id=None, reference=ref):
             raise NotAllowed(f"{ref} is not in this cohort; stats are shown within a cohort only.")
         raise NotFound(f"No member {ref} in this cohort.")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def board_json(board: Board) -> dict[str, Any]:
+    """Return a board as JSON-ready data (the command line and the dashboard)."""
+    return {**_plain(asdict(board)), "me_on_page": board.me_on_page}
+
+
+def stats_json(stats: MemberStats) -> dict[str, Any]:
+    """Return a member's stats as JSON-ready data, with the summary text."""
+    return {**_plain(asdict(stats)), "summary": stats.summary()}
 
 
 def check_zone(name: str) -> str:
