@@ -34,6 +34,7 @@ from bot.store.engine import make_engine, make_session_factory
 from bot.store.migrate import pending_message
 
 if TYPE_CHECKING:
+    from bot.services.recap import RecapService
     from bot.services.standings import StandingsService
     from content import Library
     from gpu_runner.client import RunnerClient
@@ -274,6 +275,20 @@ class StudyBot:
         from bot.services.standings import StandingsService
 
         return StandingsService(self.sessions, self.clock, self.library)
+
+    @cached_property
+    def recaps(self) -> RecapService:
+        """Return the weekly recap service (claims under the daily service's process id)."""
+        from bot.services.recap import RecapService
+
+        return RecapService(
+            self.sessions,
+            self.clock,
+            self.standings,
+            self.publishers,
+            holder=self.daily.holder,
+            policy=self.claim_policy,
+        )
 
     @cached_property
     def claim_policy(self) -> ClaimPolicy:

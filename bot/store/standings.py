@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.store.models import Answer, Grade, Member, MemberDay, MemberStanding
+from bot.store.models import Answer, Grade, Member, MemberDay, MemberStanding, PointsEvent
 
 COUNTED = {"points": "points", "mocks": "mocks", "drills": "drills"}
 
@@ -110,3 +110,54 @@ async def find_member(
     if cohort_id is not None:
         query = query.where(col(Member.cohort_id) == cohort_id)
     return list((await session.execute(query)).scalars().all())
+
+
+async def totals_between(
+    session: AsyncSession, *, cohort_id: int, start: date, end: date
+) -> list[tuple[int, int, datetime]]:
+    """Return (member id, points, when reached) over the local days from `start` to `end`."""
+    total = func.sum(col(MemberDay.points))
+    result = await session.execute(
+        select(col(MemberDay.member_id), total, func.max(col(MemberDay.last_at)))
+        .where(
+            col(MemberDay.cohort_id) == cohort_id,
+            col(MemberDay.day) >= start,
+            col(MemberDay.day) <= end,
+        )
+        .group_by(col(MemberDay.member_id))
+        .having(total > 0)
+    )
+    return [(int(m), int(v), at) for m, v, at in result.all()]
+
+
+async def daily_points(
+    session: AsyncSession, *, cohort_id: int, start: date, end: date
+) -> list[tuple[date, int]]:
+    """Return (local day, points the cohort earned) from `start` to `end`."""
+    result = await session.execute(
+        select(col(MemberDay.day), func.sum(col(MemberDay.points)))
+        .where(
+            col(MemberDay.cohort_id) == cohort_id,
+            col(MemberDay.day) >= start,
+            col(MemberDay.day) <= end,
+        )
+        .group_by(col(MemberDay.day))
+    )
+    return [(d, int(p)) for d, p in result.all()]
+
+
+async def reason_counts(
+    session: AsyncSession, *, cohort_id: int, reason: str, since: datetime, until: datetime
+) -> list[tuple[int, int]]:
+    """Return (member id, events) of one ledger reason in a cohort between two instants."""
+    result = await session.execute(
+        select(col(PointsEvent.member_id), func.count())
+        .where(
+            col(PointsEvent.cohort_id) == cohort_id,
+            col(PointsEvent.reason) == reason,
+            col(PointsEvent.created_at) >= since,
+            col(PointsEvent.created_at) < until,
+        )
+        .group_by(col(PointsEvent.member_id))
+    )
+    return [(int(m), int(n)) for m, n in result.all()]
