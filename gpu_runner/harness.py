@@ -49,6 +49,8 @@ SANDBOX_FILES = ("calling.py", "wire.py", "timing.py", "sandbox_entry.py")
 ENTRY_SCRIPT = "sandbox_entry.py"
 # The error type the sandbox's guards report for a forbidden library call.
 FORBIDDEN_ERROR = "ForbiddenLibraryCall"
+# The error type the entry reports when a kernel drill's launcher launched no kernel.
+NO_KERNEL_ERROR = "NoKernelLaunch"
 
 # How far the sandbox's own timer may disagree with the wall clock measured outside.
 TIMER_LOWER_RATIO = 0.85
@@ -197,10 +199,20 @@ def write_job_dir(
     threads: int,
     limits: Limits,
     guarded: Sequence[LibraryCall] = (),
+    kernel: str | None = None,
+    interpret: bool = False,
+    files: dict[str, str] | None = None,
 ) -> None:
-    """Fill a job directory: the submission, the generic sandbox files and job.json."""
+    """Fill a job directory: the submission, the generic sandbox files and job.json.
+
+    `kernel` ("triton") makes the entry require a kernel launch per checked call, under
+    Triton's interpreter when `interpret`; `files` are extra modules the code imports (an
+    imported problem's task.py, utils.py, ...), written beside it.
+    """
     for name in SANDBOX_FILES:
         shutil.copyfile(PACKAGE_DIR / name, job_dir / name)
+    for name, text in (files or {}).items():
+        (job_dir / name).write_text(text, encoding="utf-8")
     (job_dir / "submission.py").write_text(source, encoding="utf-8")
     config = {
         "entry": entry,
@@ -210,6 +222,8 @@ def write_job_dir(
         "threads": threads,
         "rlimits": rlimit_settings(limits, address_space=device == "cpu"),
         "guarded": [call.to_plain() for call in guarded],
+        "kernel": kernel,
+        "interpret": interpret,
     }
     (job_dir / "job.json").write_text(json.dumps(config))
 
@@ -509,7 +523,7 @@ class EntryProcess:
         if obj.get("kind") == "error":
             raw = obj.get("error")
             error: dict[str, Any] = raw if isinstance(raw, dict) else {}
-            if error.get("type") == FORBIDDEN_ERROR:
+            if error.get("type") in (FORBIDDEN_ERROR, NO_KERNEL_ERROR):
                 self.close()
                 message = str(error.get("message", ""))[:500]
                 raise Failed("rejected", f"{during}: {message}", self.output())
@@ -847,6 +861,9 @@ def start_entry(
     device: str,
     allows_mutation: bool,
     guarded: Sequence[LibraryCall] = (),
+    kernel: str | None = None,
+    interpret: bool = False,
+    files: dict[str, str] | None = None,
 ) -> EntryProcess:
     """Write the job directory and start the entry in the sandbox."""
     write_job_dir(
@@ -859,6 +876,9 @@ def start_entry(
         threads=launcher.threads,
         limits=launcher.limits,
         guarded=guarded,
+        kernel=kernel,
+        interpret=interpret,
+        files=files,
     )
     proc = launcher.start(job_dir, ENTRY_SCRIPT)
     return EntryProcess(proc, launcher.limits, allows_mutation=allows_mutation)

@@ -8,11 +8,15 @@ doing (an unknown drill, no sandbox on this machine) raises a short, clear error
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import importlib.util
 import logging
 import math
+import os
 import platform
 import secrets
+import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -47,6 +51,11 @@ _T = TypeVar("_T")
 # A pair of processes times at least this many rounds, however late it is.
 MIN_ROUNDS_PER_PAIR = 2
 UNSAFE_PREFIX = "[UNSAFE: judged without a sandbox, for development only] "
+INTERPRETER_NOTE = (
+    "timing needs a GPU runner: on this CPU runner the Triton kernel ran under Triton's "
+    "interpreter (TRITON_INTERPRET=1), which judges correctness only; submit to a `cuda` queue "
+    "to be timed"
+)
 MAX_OUTPUT_CHARS = 4000
 
 __all__ = [
@@ -265,6 +274,11 @@ class _Run:
         self.output = ""
         self.timing_started: float | None = None
         self.pairs_wanted = 1
+        # Kernel drills: a Triton kernel is required (unless the file brings CUDA C++), and on
+        # a CPU runner it runs under Triton's interpreter, untimed.
+        language = getattr(drill, "kernel_language", None)
+        self.kernel: str | None = None if uses_cuda_cpp(source) else language
+        self.interpret = self.kernel == "triton" and self.device == "cpu"
 
     def result(self, verdict: Verdict, message: str, timing_: Timing | None = None) -> RunResult:
         prefix = UNSAFE_PREFIX if self.options.unsafe_no_sandbox else ""
@@ -294,6 +308,8 @@ class _Run:
             allows_mutation=bool(getattr(drill, "allows_input_mutation", False)),
             # The reference may use what the member may not: only the submission is guarded.
             guarded=() if reference else drill.library_calls,
+            kernel=None if reference else self.kernel,
+            interpret=self.interpret,
         )
 
     def run(self) -> RunResult:
@@ -310,7 +326,8 @@ class _Run:
             for kind, group in (("public", drill.public_cases), ("secret", drill.secret_cases))
             for c in group
         ]
-        bench = _bench_case(drill, self.options.bench_case) if self.options.timing else None
+        timed = self.options.timing and not self.interpret
+        bench = _bench_case(drill, self.options.bench_case) if timed else None
         submission: list[ProcessTiming] = []
         reference: list[ProcessTiming] = []
         ratios: list[list[float]] = []
@@ -333,6 +350,8 @@ class _Run:
         passed = f"passed all {self.cases_total} cases"
         if bench is None:
             note = "" if self.options.timing else " (not timed)"
+            if self.interpret:
+                note = f"; {INTERPRETER_NOTE}"
             if self.options.timing and not drill.bench_cases:
                 note = " (this drill has no bench case to time)"
             return self.result("passed", passed + note)
@@ -516,6 +535,84 @@ def _estimate(ratios: list[float]) -> str:
     return f", speed-up so far {math.exp(statistics.fmean(logs)):.2f}x ± {math.expm1(stderr):.1%}"
 
 
+def uses_cuda_cpp(source: str) -> bool:
+    """Return whether the file builds CUDA C++ (torch.utils.cpp_extension, e.g. load_inline)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names]
+            module = getattr(node, "module", None) or ""
+            if "cpp_extension" in module or any("cpp_extension" in n for n in names):
+                return True
+            if any(n in ("load_inline", "load") and "cpp_extension" in module for n in names):
+                return True
+        if isinstance(node, ast.Attribute) and node.attr in ("cpp_extension", "load_inline"):
+            return True
+        if isinstance(node, ast.Name) and node.id == "load_inline":
+            return True
+    return False
+
+
+def defines_triton_kernel(source: str) -> bool:
+    """Return whether the file defines a function decorated with Triton's jit (or autotune)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                text = ast.unparse(decorator)
+                if text.split("(", 1)[0].rsplit(".", 1)[-1] in ("jit", "autotune", "heuristics"):
+                    return True
+    return False
+
+
+def cuda_compiler() -> str | None:
+    """Return the path of the CUDA compiler this runner would build CUDA C++ with, if any."""
+    found = shutil.which("nvcc")
+    if found:
+        return found
+    home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH") or "/usr/local/cuda"
+    candidate = Path(home) / "bin" / "nvcc"
+    return str(candidate) if candidate.is_file() else None
+
+
+def kernel_precheck(drill: Drill, source: str, device: str) -> tuple[Verdict, str] | None:
+    """Refuse what this runner cannot judge: CUDA C++ off a CUDA compiler, a kernel drill without
+    a Triton kernel. Raise JudgeError when a kernel drill meets a runner without Triton."""
+    if uses_cuda_cpp(source):
+        if device != "cuda":
+            return "rejected", (
+                "CUDA C++ (torch.utils.cpp_extension.load_inline) is judged only on a `cuda` "
+                "runner with a CUDA compiler, and this runner is CPU-only: submit to a cuda "
+                "queue, or write the kernel in Triton"
+            )
+        if cuda_compiler() is None:
+            return "rejected", (
+                "CUDA C++ (torch.utils.cpp_extension.load_inline) needs a CUDA compiler (nvcc), "
+                "and this cuda runner has none: write the kernel in Triton, or ask for a runner "
+                "with the CUDA toolkit"
+            )
+        return None
+    if getattr(drill, "kernel_language", None) != "triton":
+        return None
+    if importlib.util.find_spec("triton") is None:
+        raise JudgeError(
+            "this runner cannot judge Triton kernels: Triton is not installed here "
+            "(pip install 'studybot[kernels]')"
+        )
+    if not defines_triton_kernel(source):
+        return "rejected", (
+            f"this is a kernel drill: submission.py must define a @triton.jit kernel and launch "
+            f"it from `{drill.entry}` (see `drill template {drill.id}`)"
+        )
+    return None
+
+
 def judge(
     drill_id: str | Drill,
     source: str,
@@ -542,6 +639,9 @@ def judge(
     uses = find_library_calls(source, drill.library_calls)
     if uses:
         return run.result("rejected", uses[0].message())
+    refused = kernel_precheck(drill, source, run.device)
+    if refused is not None:
+        return run.result(*refused)
     try:
         return run.run()
     except JudgeError:

@@ -168,6 +168,32 @@ def _guard(spec: list[Any]) -> None:
         pass  # a read-only extension type: the check before the run covers it
 
 
+class NoKernelLaunch(Exception):
+    """Raised when a kernel drill's launcher returned without launching a kernel."""
+
+
+# Triton kernel launches so far (counted by a wrapper around `kernel[grid]`).
+_launches = [0]
+
+
+def _count_triton_launches() -> None:
+    """Wrap Triton's `kernel[grid]` so every launch, native or interpreted, is counted."""
+    from triton.runtime.jit import KernelInterface
+
+    original = KernelInterface.__getitem__
+
+    def getitem(self: Any, grid: Any) -> Any:
+        launch = original(self, grid)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            _launches[0] += 1
+            return launch(*args, **kwargs)
+
+        return counted
+
+    KernelInterface.__getitem__ = getitem  # type: ignore[method-assign]
+
+
 def _raise_if_forbidden_used() -> None:
     if _forbidden_used:
         raise ForbiddenLibraryCall(_forbidden_message(_forbidden_used[0]))
@@ -217,6 +243,7 @@ class Entry:
         self.kind: str = self.config.get("kind", "function")
         self.submission_path = os.path.join(job_dir, "submission.py")
         self.entry_obj: Callable[..., Any] | None = None
+        self.kernel: str | None = self.config.get("kernel")
         self.timed_items: list[Any] = []
         self.timed_outputs: list[Any] = []
 
@@ -239,6 +266,15 @@ class Entry:
             torch.set_num_threads(int(self.config.get("threads", 1)))
             if self.device == "cuda":
                 torch.cuda.init()  # type: ignore[no-untyped-call]
+        if self.kernel == "triton":
+            if self.config.get("interpret"):
+                # Read by Triton when a kernel is decorated: set before the submission imports.
+                os.environ["TRITON_INTERPRET"] = "1"
+            try:
+                _count_triton_launches()
+            except ImportError as exc:
+                self.report("import", exc)
+                return False
         for guard in self.config.get("guarded", []):
             _guard(guard)
         spec = importlib.util.spec_from_file_location("submission", self.submission_path)
@@ -282,6 +318,7 @@ class Entry:
         import calling
 
         assert self.entry_obj is not None
+        before = _launches[0]
         try:
             output = calling.call_entry(self.entry_obj, inputs)
         except BaseException:
@@ -289,6 +326,11 @@ class Entry:
             raise
         # A guard's exception the submission caught still counts.
         _raise_if_forbidden_used()
+        if self.kernel == "triton" and _launches[0] == before:
+            raise NoKernelLaunch(
+                "the launcher returned without launching a Triton kernel; this drill judges "
+                "your @triton.jit kernel, so launch it (kernel[grid](...)) on every call"
+            )
         return output
 
     def serve(self) -> None:
