@@ -202,6 +202,7 @@ def write_job_dir(
     kernel: str | None = None,
     interpret: bool = False,
     files: dict[str, str] | None = None,
+    exports: Sequence[str] = (),
 ) -> None:
     """Fill a job directory: the submission, the generic sandbox files and job.json.
 
@@ -224,6 +225,7 @@ def write_job_dir(
         "guarded": [call.to_plain() for call in guarded],
         "kernel": kernel,
         "interpret": interpret,
+        "exports": list(exports),
     }
     (job_dir / "job.json").write_text(json.dumps(config))
 
@@ -541,6 +543,12 @@ class EntryProcess:
             self.close()
             raise Failed("rejected", f"{during}: an unexpected reply on the judge's channel")
         return Reply(obj, msg.at)
+
+    def invoke(self, name: str, call: FunctionCall, during: str) -> object:
+        """Call an exported function of the process's module (an imported reference's)."""
+        payload = wire.encode({"cmd": "invoke", "fn": name, "inputs": [call]})
+        self.send(payload, self.limits.case_s + len(payload) / 50e6, during)
+        return self.expect("invoked", self.limits.case_s, during).obj.get("output")
 
     def wait_ready(self) -> None:
         """Wait until the submission is imported and its entry found."""
@@ -864,6 +872,7 @@ def start_entry(
     kernel: str | None = None,
     interpret: bool = False,
     files: dict[str, str] | None = None,
+    exports: Sequence[str] = (),
 ) -> EntryProcess:
     """Write the job directory and start the entry in the sandbox."""
     write_job_dir(
@@ -879,6 +888,7 @@ def start_entry(
         kernel=kernel,
         interpret=interpret,
         files=files,
+        exports=exports,
     )
     proc = launcher.start(job_dir, ENTRY_SCRIPT)
     return EntryProcess(proc, launcher.limits, allows_mutation=allows_mutation)

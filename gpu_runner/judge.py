@@ -303,16 +303,68 @@ class _Run:
             job_dir,
             source=drill.reference_source if reference else self.source,
             drill=drill,
-            entry=drill.reference_impl.__name__ if reference else drill.entry,
+            entry=_reference_entry(drill) if reference else drill.entry,
             device=self.device,
             allows_mutation=bool(getattr(drill, "allows_input_mutation", False)),
             # The reference may use what the member may not: only the submission is guarded.
             guarded=() if reference else drill.library_calls,
             kernel=None if reference else self.kernel,
             interpret=self.interpret,
+            files=self._files(reference=reference),
         )
 
+    def _files(self, *, reference: bool) -> dict[str, str] | None:
+        files_for = getattr(self.drill, "files_for", None)
+        return files_for(reference=reference) if files_for is not None else None
+
+    def _start_host(self, job_dir: Path) -> EntryProcess:
+        """Start an imported problem's reference in a sandbox of its own and route calls to it."""
+        from gpu_runner.calling import FunctionCall
+        from gpu_runner.imported import REFERENCE_FUNCTIONS, ImportedDrill
+
+        drill = self.drill
+        assert isinstance(drill, ImportedDrill)
+        host = start_entry(
+            self.launcher,
+            job_dir,
+            source=drill.reference_source,
+            drill=drill,
+            entry=drill.reference_entry,
+            device=self.device,
+            allows_mutation=True,
+            files=drill.files_for(reference=True),
+            exports=REFERENCE_FUNCTIONS,
+        )
+        try:
+            self._reference_call(host.wait_ready)
+        except BaseException:
+            host.close()
+            raise
+
+        def call(name: str, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
+            return host.invoke(
+                name, FunctionCall(args, kwargs), f"the problem's reference ({name})"
+            )
+
+        drill.host = call
+        return host
+
     def run(self) -> RunResult:
+        if not hasattr(self.drill, "files_for"):
+            return self._run()
+        # An imported problem: its reference answers from a sandbox of its own meanwhile.
+        with job_directory() as host_dir:
+            try:
+                host = self._start_host(host_dir)
+            except _ReferenceFailed as exc:
+                return self.result("error", f"the problem's reference could not start ({exc})")
+            try:
+                return self._run()
+            finally:
+                host.close()
+                self.drill.host = None  # type: ignore[attr-defined]
+
+    def _run(self) -> RunResult:
         drill = self.drill
         # Every case is called twice, on fresh values of the same shape, and both results are
         # checked: an answer cached by shape (or by anything but the values) fails here.
@@ -505,6 +557,12 @@ class _Run:
         return mine.timing, theirs.timing, ratios
 
 
+def _reference_entry(drill: Drill) -> str:
+    """Return the name the reference's process calls (an imported problem's `ref_kernel`)."""
+    named = getattr(drill, "reference_entry", None)
+    return str(named) if named else drill.reference_impl.__name__
+
+
 def rounds_settled(ratios: list[float], target_rel_error: float) -> bool:
     """Return whether a pair's paired rounds have settled its verdict.
 
@@ -642,6 +700,15 @@ def judge(
     refused = kernel_precheck(drill, source, run.device)
     if refused is not None:
         return run.result(*refused)
+    if hasattr(drill, "files_for"):
+        from gpu_runner.imported import imports_reference
+
+        if imports_reference(source):
+            return run.result(
+                "rejected",
+                "the submission imports the problem's reference.py; write custom_kernel "
+                "yourself (task.py and utils.py may be imported)",
+            )
     try:
         return run.run()
     except JudgeError:
@@ -673,4 +740,11 @@ def judge_job(
     if device == "auto" and job.device_kind:
         device = "cuda" if job.kind.startswith("cuda") else "cpu"
     opts = dataclasses.replace(base, device=device, timing=job.timing, processes=job.processes)
-    return judge(job.drill, job.source, options=opts, job_id=job.job_id, progress=progress)
+    drill: str | Drill = job.drill
+    if job.problem is not None:
+        from gpu_runner.imported import ImportedDrill
+
+        if job.problem.name != job.drill:
+            raise JudgeError(f"the job names drill {job.drill!r} but carries {job.problem.name!r}")
+        drill = ImportedDrill(job.problem)
+    return judge(drill, job.source, options=opts, job_id=job.job_id, progress=progress)

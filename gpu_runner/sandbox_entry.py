@@ -244,6 +244,9 @@ class Entry:
         self.submission_path = os.path.join(job_dir, "submission.py")
         self.entry_obj: Callable[..., Any] | None = None
         self.kernel: str | None = self.config.get("kernel")
+        self.module: Any = None
+        # Functions of the loaded module the judge may call by name (an imported reference's).
+        self.exports: list[str] = list(self.config.get("exports", []))
         self.timed_items: list[Any] = []
         self.timed_outputs: list[Any] = []
 
@@ -310,6 +313,7 @@ class Entry:
             )
             return False
         self.entry_obj = entry
+        self.module = module
         self.channel.send({"kind": "ready", "pid": os.getpid()})
         return True
 
@@ -363,6 +367,8 @@ class Entry:
                 pool = []
             elif cmd == "sample":
                 self.sample(command["indices"])
+            elif cmd == "invoke":
+                self.invoke(str(command.get("fn")), items)
             elif cmd == "exit":
                 return
             del command, items
@@ -425,6 +431,21 @@ class Entry:
                 "decode_s": decode_s,
             }
         )
+
+    def invoke(self, name: str, items: list[Any]) -> None:
+        """Call one exported function of the module on one call's inputs and send its result."""
+        import calling
+
+        if name not in self.exports or len(items) != 1:
+            self.channel.send(_failure(None, "invoke", f"{name!r} cannot be called here"))
+            return
+        try:
+            output = calling.call_entry(getattr(self.module, name), items[0])
+            _synchronize(self.device)
+        except BaseException as exc:
+            self.report("invoke", exc)
+            return
+        self.channel.send({"kind": "invoked", "output": output})
 
     def sample(self, indices: list[int]) -> None:
         """Send the outputs of the timed calls the judge picked, with digests of their inputs.
