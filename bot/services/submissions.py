@@ -114,6 +114,7 @@ class ReconcileReport:
     redispatched: int = 0
     given_up: int = 0
     notified: int = 0
+    left_to_owner: int = 0
 
 
 def load_drill(drill_id: str) -> Drill:
@@ -370,11 +371,16 @@ class SubmissionService:
             task_id, error = job_id_for(submission.id), str(exc)
         async with self._sessions() as session:
             await repo.record_dispatch(
-                session, submission_id=submission.id, task_id=task_id, error=error
+                session,
+                submission_id=submission.id,
+                task_id=task_id,
+                error=error,
+                dispatched_by=self.holder,
             )
             await session.commit()
         submission.task_id = task_id
         submission.dispatches += 1
+        submission.dispatched_by = self.holder
         return None if error else task_id
 
     # --- imported problems ----------------------------------------------------------------
@@ -771,6 +777,9 @@ class SubmissionService:
                     outcome = await self.record(submission.id, status.result)
                     report.collected += int(outcome.recorded_now)
                 elif status.state == "unknown":
+                    if await self._owner_still_judging(submission):
+                        report.left_to_owner += 1
+                        continue
                     if submission.dispatches >= self.max_dispatches:
                         report.given_up += int(await self._give_up(submission))
                     else:
@@ -785,6 +794,24 @@ class SubmissionService:
                 await claim_repo.release_claim(session, token=token, now=self._clock.now())
                 await session.commit()
         return report
+
+    async def _owner_still_judging(self, submission: Submission) -> bool:
+        """Tell whether another live process holds this job in a runner only it can see.
+
+        A process-local runner (the `local` backend's pool) answers "unknown" for every job
+        another bot process dispatched; dispatching it again would judge it twice. Such a job
+        is left to its owner while the owner's heartbeat is fresh.
+        """
+        from bot.store import processes as process_repo
+
+        owner = submission.dispatched_by
+        if not getattr(self.runner, "process_local", False) or owner in (None, self.holder):
+            return False
+        async with self._sessions() as session:
+            row = await process_repo.get_process(session, process_id=owner)
+        if row is None or row.stopped_at is not None:
+            return False
+        return row.heartbeat_at >= self.policy.heartbeat_cutoff(self._clock.now())
 
     async def _give_up(self, submission: Submission) -> bool:
         assert submission.id is not None

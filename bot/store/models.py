@@ -172,6 +172,9 @@ class Submission(SQLModel, table=True):
     device_kind: str = Field(default="cpu", max_length=64, index=True)
     task_id: str | None = Field(default=None, max_length=128)
     dispatches: int = Field(default=0)  # how many times the job was handed to the runner
+    # The bot process that last handed it over: with a process-local runner only that process
+    # can see the job, so another reconciler leaves it alone while that process is alive.
+    dispatched_by: str | None = Field(default=None, max_length=100)
     last_error: str | None = Field(default=None, sa_type=Text)
     # The judge's timing, copied out of `result` so boards rank without parsing JSON.
     time_s: float | None = Field(default=None)

@@ -53,9 +53,14 @@ async def count_since(session: AsyncSession, *, member_id: int, since: datetime)
 
 
 async def record_dispatch(
-    session: AsyncSession, *, submission_id: int, task_id: str, error: str | None = None
+    session: AsyncSession,
+    *,
+    submission_id: int,
+    task_id: str,
+    error: str | None = None,
+    dispatched_by: str | None = None,
 ) -> bool:
-    """Count one hand-over of a queued submission to the runner and keep its task id."""
+    """Count one hand-over of a queued submission to the runner; keep its task id and owner."""
     result = await session.execute(
         update(Submission)
         .where(col(Submission.id) == submission_id, col(Submission.status) == QUEUED)
@@ -63,6 +68,7 @@ async def record_dispatch(
             task_id=task_id,
             dispatches=col(Submission.dispatches) + 1,
             last_error=error,
+            dispatched_by=dispatched_by,
         )
         .execution_options(synchronize_session=False)
     )

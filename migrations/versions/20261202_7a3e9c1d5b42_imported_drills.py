@@ -1,4 +1,4 @@
-"""imported drills: problems imported from GPU MODE style folders, files by content hash
+"""imported drills (files by content hash); the process that dispatched a submission
 
 Revision ID: 7a3e9c1d5b42
 Revises: 5d1e7a3c9b20
@@ -44,10 +44,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("imported_drill", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_imported_drill_drill_id"), ["drill_id"], unique=True)
+    with op.batch_alter_table("submission", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("dispatched_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True)
+        )
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    with op.batch_alter_table("submission", schema=None) as batch_op:
+        batch_op.drop_column("dispatched_by")
     with op.batch_alter_table("imported_drill", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_imported_drill_drill_id"))
     op.drop_table("imported_drill")
