@@ -344,6 +344,19 @@ class WarmUp:
     generate_s: float
 
 
+def pregenerate(
+    drill: Drill, case: Case, seeds: SeedStream, options: TimingOptions
+) -> list[FunctionCall | Trace]:
+    """Make fresh bench inputs for a first round ahead of time (at least one, within budget)."""
+    items: list[FunctionCall | Trace] = []
+    started = time.perf_counter()
+    while not items or time.perf_counter() - started < options.generation_budget_s:
+        items.append(drill.make_inputs(case, seeds.next()))
+        if len(items) >= options.max_pool_items:
+            break
+    return items
+
+
 def make_warm_up(drill: Drill, case: Case, seeds: SeedStream, options: TimingOptions) -> WarmUp:
     """Generate the warm-up calls: fewer for inputs that are big or slow to make."""
     started = time.perf_counter()
@@ -389,12 +402,19 @@ def make_pool(
     *,
     budget_s: float,
     device: str,
+    ready: list[FunctionCall | Trace] | None = None,
 ) -> Pool:
-    """Generate enough fresh inputs for `budget_s` of calls, within the round's bounds."""
+    """Generate enough fresh inputs for `budget_s` of calls, within the round's bounds.
+
+    Inputs in `ready` (made earlier, while the sandbox started, and never sent anywhere) are
+    used first and removed from it.
+    """
     per_round_minimum = options.blocks_per_round
     wanted = max(per_round_minimum, math.ceil(budget_s / per_call_s))
     wanted = min(wanted, options.max_pool_items, max(1, options.pool_bytes // item_bytes))
     items: list[FunctionCall | Trace] = []
+    while ready and len(items) < wanted:
+        items.append(ready.pop(0))
     started = time.perf_counter()
     while len(items) < wanted:
         items.append(drill.make_inputs(case, seeds.next()))

@@ -34,9 +34,11 @@ from gpu_runner.harness import (
     SeedStream,
     TimedSide,
     TimingOptions,
+    WarmUp,
     format_seconds,
     make_pool,
     make_warm_up,
+    pregenerate,
     start_entry,
 )
 from gpu_runner.library_calls import find_library_calls
@@ -44,6 +46,7 @@ from gpu_runner.protocol import MAX_SOURCE_BYTES, RunJob, RunResult, Timing, Tim
 from gpu_runner.sandbox import Limits, SandboxUnavailableError, job_directory, make_launcher
 
 if TYPE_CHECKING:
+    from gpu_runner.calling import FunctionCall, Trace
     from gpu_runner.drills.base import Case, Drill
 
 log = logging.getLogger(__name__)
@@ -279,6 +282,9 @@ class _Run:
         language = getattr(drill, "kernel_language", None)
         self.kernel: str | None = None if uses_cuda_cpp(source) else language
         self.interpret = self.kernel == "triton" and self.device == "cpu"
+        # Bench inputs made while a pair of processes starts (the judge would idle otherwise).
+        self.warm: WarmUp | None = None
+        self.ready: list[FunctionCall | Trace] = []
 
     def result(self, verdict: Verdict, message: str, timing_: Timing | None = None) -> RunResult:
         prefix = UNSAFE_PREFIX if self.options.unsafe_no_sandbox else ""
@@ -434,6 +440,11 @@ class _Run:
             try:
                 if bench is not None:
                     ref = self._reference_call(lambda: self._entry(ref_dir, reference=True))
+                    # Both processes are importing torch for a second or more: make this pair's
+                    # warm-up and first round of inputs meanwhile, not after.
+                    opts = self.options.timing_options
+                    self.warm = make_warm_up(self.drill, bench, self.seeds, opts)
+                    self.ready = pregenerate(self.drill, bench, self.seeds, opts)
                 sub.wait_ready()
                 if index == 0:
                     sub.check_cases(self.drill, cases, self.progress)
@@ -517,7 +528,8 @@ class _Run:
         if self.timing_started is None:
             self.timing_started = time.perf_counter()
         deadline = self._pair_deadline(index)
-        warm = make_warm_up(self.drill, bench, self.seeds, opts)
+        warm = self.warm or make_warm_up(self.drill, bench, self.seeds, opts)
+        self.warm = None
         mine.warm_up(warm)
         self._reference_call(partial(theirs.warm_up, warm))
         ratios: list[float] = []
@@ -541,6 +553,7 @@ class _Run:
                 max(mine.item_bytes, theirs.item_bytes),
                 budget_s=budget,
                 device=self.device,
+                ready=self.ready,
             )
             # Alternate who goes first, so a drift of the machine favours neither side.
             if (r + index) % 2 == 0:
