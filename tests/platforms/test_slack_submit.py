@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -90,8 +89,8 @@ class FileHost:
         await self._runner.cleanup()
 
 
-@pytest.fixture
-async def member_slack(slack: SlackHarness) -> AsyncIterator[tuple[SlackHarness, Any]]:
+async def with_members(slack: SlackHarness) -> ProgressingRunner:
+    """Set up the channel's cohort with a member, and stand in for the runner."""
     bot = slack.bot
     runner = ProgressingRunner(bot.clock)  # type: ignore[arg-type]
     bot.__dict__["runner"] = runner  # the runner is built on first use; this one stands in
@@ -100,13 +99,13 @@ async def member_slack(slack: SlackHarness) -> AsyncIterator[tuple[SlackHarness,
         start_date="2026-12-01",
     )
     await bot.cohorts.join(Actor("slack", TEAM, CHANNEL, MEMBER, "member"))
-    yield slack, runner
+    return runner
 
 
 async def test_a_form_submission_shows_its_progress_in_one_dm_edited_in_place(
-    member_slack: tuple[SlackHarness, Any],
+    slack: SlackHarness,
 ) -> None:
-    slack, runner = member_slack
+    runner = await with_members(slack)
     await slack.slash("submit kv_cache_bytes")
     [opened] = await slack.api.wait_for(lambda: slack.api.calls_to("views.open"))
     view = opened.params["view"]
@@ -129,6 +128,7 @@ async def test_a_form_submission_shows_its_progress_in_one_dm_edited_in_place(
     assert len(posts) == 1 and "queued" in posts[0].params["text"]
     assert len(edits) == 1 and "checking case 3/9" in edits[0].params["text"]
     assert edits[0].params["channel"] == posts[0].params["channel"]
+    assert [job.source for job in runner.jobs] == [KV]
 
 
 async def test_a_shared_file_is_downloaded_with_the_bot_token_and_read_as_a_submit() -> None:
@@ -147,10 +147,37 @@ async def test_a_shared_file_is_downloaded_with_the_bot_token_and_read_as_a_subm
     assert host.downloads == 1
 
 
-async def test_a_shared_file_over_the_limit_is_refused_before_it_is_downloaded(
-    member_slack: tuple[SlackHarness, Any],
+async def test_a_shared_file_with_submit_in_its_message_is_downloaded_and_judged(
+    slack: SlackHarness,
 ) -> None:
-    slack, runner = member_slack
+    runner = await with_members(slack)
+    async with FileHost(slack.api.token, KV.encode()) as host:
+        file = {"id": "F1", "name": "kv.py", "size": len(KV), "url_private_download": host.url}
+        event = {
+            "type": "message",
+            "subtype": "file_share",
+            "channel": CHANNEL,
+            "user": MEMBER,
+            "text": "submit kv_cache_bytes",
+            "ts": "1700000000.000200",
+            "files": [file],
+        }
+        assert (await slack.event(event)).status == 200
+        replies = await slack.api.wait_for(
+            lambda: [e for e in slack.api.ephemerals if "passed" in text_of(e)]
+        )
+    assert host.downloads == 1
+    assert [job.source for job in runner.jobs] == [KV]
+    assert "Submission #1 (kv_cache_bytes): passed" in text_of(replies[0])
+    assert replies[0]["thread_ts"] == "1700000000.000200" and replies[0]["user"] == MEMBER
+    [progress] = slack.api.threads["1700000000.000200"]
+    assert "hourglass" in progress["text"]
+
+
+async def test_a_shared_file_over_the_limit_is_refused_before_it_is_downloaded(
+    slack: SlackHarness,
+) -> None:
+    runner = await with_members(slack)
     async with FileHost(slack.api.token, b"x") as host:
         file = {"id": "F2", "name": "big.py", "size": 200_000, "url_private_download": host.url}
         event = {
