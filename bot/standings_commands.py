@@ -1,4 +1,4 @@
-"""The standings commands: /leaderboard, /stats, /me remind.
+"""The standings commands: /leaderboard, /stats, /me remind, /review.
 
 Registered in the one catalogue (`bot.commands`) by importing this module there.
 """
@@ -121,3 +121,8 @@ async def _me_remind(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply
         f"You'll get a reminder at {hour:02d}:00 your time on days your streak is at risk.",
         tone="success",
     )
+
+
+@command("review", "Review a question your deck says is due (spaced repetition), one at a time")
+async def _review(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    return await bot.review_deck.reply(actor)

@@ -11,6 +11,8 @@ Every method opens one short read (or one write), with no transaction held after
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,7 @@ from bot.domain import leaderboards as rules
 from bot.domain import streaks
 from bot.domain.timezones import validate_timezone
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.messages import Message, Publisher, PublishError
 from bot.services.context import Actor
 from bot.store import cohorts as cohort_repo
 from bot.store import points as points_store
@@ -31,6 +34,8 @@ from bot.store.models import Cohort, Member
 
 if TYPE_CHECKING:
     from content import Library
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -395,3 +400,59 @@ def check_zone(name: str) -> str:
         return validate_timezone(name.strip())
     except ValueError as exc:
         raise InvalidInput(str(exc).capitalize() + ".") from None
+
+
+class StreakReminders:
+    """DM opted-in members at their local hour when today's streak is at risk; once a day."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        publishers: Mapping[str, Publisher],
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._publishers = publishers
+
+    async def send_due(self) -> int:
+        """Send the reminders due now; return how many went out."""
+        now = self._clock.now()
+        sent = 0
+        async with self._sessions() as session:
+            candidates = await repo.reminder_candidates(session)
+        for standing, member, cohort in candidates:
+            zone = member.timezone or cohort.timezone
+            streak = points_store.stored_streak(standing)
+            if not streaks.reminder_due(
+                streak,
+                now=now,
+                tz=zone,
+                hour=standing.remind_hour,
+                reminded_on=standing.reminded_on,
+            ):
+                continue
+            publisher = self._publishers.get(cohort.platform)
+            if publisher is None:
+                continue
+            today = now.astimezone(ZoneInfo(zone)).date()
+            async with self._sessions() as session:
+                won = await repo.mark_reminded(session, member_id=member.id or 0, day=today)
+                await session.commit()
+            if not won:
+                continue  # another process reminded them
+            current = streaks.on_day(streak, today).current
+            try:
+                await publisher.send_dm(
+                    member.platform_user_id,
+                    Message(
+                        text=f"Your {current}-day streak is at risk today: answer a question, "
+                        "pass a drill or do a mock to keep it (see /today). "
+                        "Stop these with /me remind off.",
+                        tone="warning",
+                    ),
+                )
+                sent += 1
+            except PublishError as exc:
+                log.warning("streak reminder to member %s not sent: %s", member.id, exc)
+        return sent

@@ -6,11 +6,19 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.store.models import Answer, Grade, Member, MemberDay, MemberStanding, PointsEvent
+from bot.store.models import (
+    Answer,
+    Cohort,
+    Grade,
+    Member,
+    MemberDay,
+    MemberStanding,
+    PointsEvent,
+)
 
 COUNTED = {"points": "points", "mocks": "mocks", "drills": "drills"}
 
@@ -161,3 +169,28 @@ async def reason_counts(
         .group_by(col(PointsEvent.member_id))
     )
     return [(int(m), int(n)) for m, n in result.all()]
+
+
+async def reminder_candidates(session: AsyncSession) -> list[tuple[MemberStanding, Member, Cohort]]:
+    """Return every opted-in member's standing with their membership and cohort."""
+    result = await session.execute(
+        select(MemberStanding, Member, Cohort)
+        .join(Member, col(Member.id) == col(MemberStanding.member_id))
+        .join(Cohort, col(Cohort.id) == col(Member.cohort_id))
+        .where(col(MemberStanding.remind_hour).is_not(None), col(Member.active).is_(True))
+    )
+    return [(s, m, c) for s, m, c in result.all()]
+
+
+async def mark_reminded(session: AsyncSession, *, member_id: int, day: date) -> bool:
+    """Note that a member was reminded on a local day; False if someone already did."""
+    result = await session.execute(
+        update(MemberStanding)
+        .where(
+            col(MemberStanding.member_id) == member_id,
+            (col(MemberStanding.reminded_on).is_(None)) | (col(MemberStanding.reminded_on) != day),
+        )
+        .values(reminded_on=day)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
