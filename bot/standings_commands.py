@@ -46,6 +46,8 @@ def render_board(board: Board) -> Message:
         buttons.append(Button("◀ Previous", "command", board_command(board, board.page - 1)))
     if board.page < board.pages:
         buttons.append(Button("Next ▶", "command", board_command(board, board.page + 1)))
+    if board.metric == "drills":  # the drills passed; each drill's own timed board is apart
+        lines += ["", "Each drill's timed board: /drill board <drill> (see /drill list)."]
     title = f"{board.cohort_name}: {board.metric} leaderboard, {_PERIOD_TITLES[board.period]}"
     return Message(
         header=title,

@@ -197,10 +197,11 @@ class StandingsService:
     ) -> list[rules.Ranked]:
         if metric == "streak":
             rows = []
-            for st in await repo.cohort_standings(session, cohort_id=cohort_id):
-                now = streaks.on_day(points_store.stored_streak(st), today)
-                value = now.longest if since is None else now.current
-                rows.append((st.member_id, value, st.streak_at))
+            for member_id, stored, reached in await repo.cohort_streaks(
+                session, cohort_id=cohort_id
+            ):
+                now = streaks.on_day(stored, today)
+                rows.append((member_id, now.longest if since is None else now.current, reached))
             return rules.rank(rows)
         if since is None:
             return rules.rank(

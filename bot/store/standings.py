@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.domain import streaks
 from bot.store.models import (
     Answer,
     Cohort,
@@ -49,6 +50,27 @@ async def totals_all_time(
         )
     )
     return [(int(m), int(v), at) for m, v, at in result.all()]
+
+
+async def cohort_streaks(
+    session: AsyncSession, *, cohort_id: int
+) -> list[tuple[int, streaks.Streak, datetime | None]]:
+    """Return (member id, stored streak, when the run reached its length) of a cohort's members."""
+    result = await session.execute(
+        select(
+            col(MemberStanding.member_id),
+            col(MemberStanding.streak),
+            col(MemberStanding.longest),
+            col(MemberStanding.freezes),
+            col(MemberStanding.streak_day),
+            col(MemberStanding.streak_tz),
+            col(MemberStanding.streak_at),
+        ).where(col(MemberStanding.cohort_id) == cohort_id)
+    )
+    return [
+        (int(m), streaks.Streak(run, longest, freezes, day, tz), at)
+        for m, run, longest, freezes, day, tz, at in result.all()
+    ]
 
 
 async def cohort_standings(session: AsyncSession, *, cohort_id: int) -> list[MemberStanding]:
