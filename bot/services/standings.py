@@ -144,6 +144,10 @@ class StandingsService:
         self._clock = clock
         self._library = library
         self._sections: dict[str, int | None] = {}
+        self._bank_ids: dict[str, str | None] = {}
+        self._section_totals: dict[int, int] = {}
+        for q in library.questions.values():
+            self._section_totals[q.section] = self._section_totals.get(q.section, 0) + 1
 
     # --- leaderboards -------------------------------------------------------------------------
 
@@ -242,14 +246,14 @@ class StandingsService:
             standing = await points_store.get_standing(session, member_id=member_id)
             days = await repo.member_days(session, member_id=member_id)
             scores = await repo.best_scores(session, member_id=member_id)
-            everyone = await repo.totals_all_time(session, cohort_id=cohort.id, metric="points")
+            rank, members_ranked = await repo.points_rank(
+                session, cohort_id=cohort.id, member_id=member_id
+            )
         zone = member.timezone or cohort.timezone
         today = self._clock.now().astimezone(ZoneInfo(zone)).date()
         streak = streaks.on_day(
             points_store.stored_streak(standing) if standing else streaks.Streak(), today
         )
-        ranked = rules.rank(everyone)
-        rank = next((r.rank for r in ranked if r.member_id == member_id), None)
         return MemberStats(
             member_id=member_id,
             name=member.display_name or member.platform_user_id,
@@ -259,7 +263,7 @@ class StandingsService:
             today=today,
             points=standing.points if standing else 0,
             rank=rank,
-            members_ranked=len(ranked),
+            members_ranked=members_ranked,
             mocks=standing.mocks if standing else 0,
             drills=standing.drills if standing else 0,
             streak=streak,
@@ -284,12 +288,17 @@ class StandingsService:
 
     def bank_id_of(self, qid: str) -> str | None:
         """Return the bank question a question id is (or is linked to)."""
-        try:
-            found = self._library.find_question(qid)
-        except Exception:
-            return None
-        bank = getattr(found, "bank", None)
-        return str(bank.id) if bank is not None else str(getattr(found, "id", qid))
+        if qid not in self._bank_ids:
+            try:
+                found = self._library.find_question(qid)
+            except Exception:
+                self._bank_ids[qid] = None
+            else:
+                bank = getattr(found, "bank", None)
+                self._bank_ids[qid] = (
+                    str(bank.id) if bank is not None else str(getattr(found, "id", qid))
+                )
+        return self._bank_ids[qid]
 
     def _section_stats(self, scores: list[tuple[str, float]]) -> tuple[SectionStat, ...]:
         best: dict[str, float] = {}
@@ -297,9 +306,7 @@ class StandingsService:
             bank = self.bank_id_of(qid)
             if bank is not None:
                 best[bank] = max(score, best.get(bank, 0.0))
-        totals: dict[int, int] = {}
-        for q in self._library.questions.values():
-            totals[q.section] = totals.get(q.section, 0) + 1
+        totals = self._section_totals
         out = []
         for section in self._library.sections:
             mine = [s for qid, s in best.items() if self.section_of(qid) == section.number]

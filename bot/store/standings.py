@@ -216,3 +216,37 @@ async def mark_reminded(session: AsyncSession, *, member_id: int, day: date) -> 
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def points_rank(
+    session: AsyncSession, *, cohort_id: int, member_id: int
+) -> tuple[int | None, int]:
+    """Return a member's all-time points rank in their cohort (None if unranked) and the count.
+
+    The same order as the boards: more points first, then who got there first, then member id.
+    """
+    mine = await session.get(MemberStanding, member_id)
+    ranked = func.count().filter(col(MemberStanding.points) > 0)
+    if mine is None or mine.points <= 0 or mine.last_at is None:
+        total = (
+            await session.execute(select(ranked).where(col(MemberStanding.cohort_id) == cohort_id))
+        ).scalar()
+        return None, int(total or 0)
+    ahead = (col(MemberStanding.points) > mine.points) | (
+        (col(MemberStanding.points) == mine.points)
+        & (
+            (col(MemberStanding.last_at) < mine.last_at)
+            | (
+                (col(MemberStanding.last_at) == mine.last_at)
+                & (col(MemberStanding.member_id) < member_id)
+            )
+        )
+    )
+    before, total = (
+        await session.execute(
+            select(func.count().filter(ahead), ranked).where(
+                col(MemberStanding.cohort_id) == cohort_id
+            )
+        )
+    ).one()
+    return int(before) + 1, int(total)
