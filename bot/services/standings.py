@@ -350,12 +350,17 @@ class StandingsService:
         self, session: AsyncSession, actor: Actor | None, cohort_id: int | None
     ) -> tuple[Cohort, int | None]:
         """Return the cohort asked about and the caller's member id in it (if a member)."""
-        if cohort_id is not None:
-            cohort = await cohort_repo.get_cohort(session, cohort_id=cohort_id)
-        elif actor is not None:
-            cohort = await cohort_repo.find_cohort_in(session, channel=actor.channel)
-        else:
-            cohort = None
+        if cohort_id is None and actor is not None:
+            cohort, me_id = await repo.cohort_and_member_in(
+                session, channel=actor.channel, platform_user_id=actor.user_id
+            )
+            if cohort is None or cohort.id is None:
+                raise NotFound(
+                    "There is no cohort in this channel.",
+                    hint="An admin can start one: /cohort setup",
+                )
+            return cohort, me_id
+        cohort = await cohort_repo.get_cohort(session, cohort_id=cohort_id) if cohort_id else None
         if cohort is None or cohort.id is None:
             raise NotFound(
                 "There is no cohort in this channel.", hint="An admin can start one: /cohort setup"

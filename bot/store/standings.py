@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.domain import streaks
+from bot.messages import Channel
 from bot.store.models import (
     Answer,
     Cohort,
@@ -250,3 +251,26 @@ async def points_rank(
         )
     ).one()
     return int(before) + 1, int(total)
+
+
+async def cohort_and_member_in(
+    session: AsyncSession, *, channel: Channel, platform_user_id: str
+) -> tuple[Cohort | None, int | None]:
+    """Return the cohort bound to a channel and the user's member id in it, in one query."""
+    result = await session.execute(
+        select(Cohort, col(Member.id))
+        .outerjoin(
+            Member,
+            (col(Member.cohort_id) == col(Cohort.id))
+            & (col(Member.platform_user_id) == platform_user_id),
+        )
+        .where(
+            col(Cohort.platform) == channel.platform,
+            col(Cohort.workspace_id) == channel.workspace_id,
+            col(Cohort.channel_id) == channel.channel_id,
+        )
+    )
+    row = result.first()
+    if row is None:
+        return None, None
+    return row[0], (int(row[1]) if row[1] is not None else None)
