@@ -35,7 +35,8 @@ from bot.store.migrate import pending_message
 
 if TYPE_CHECKING:
     from bot.services.recap import RecapService
-    from bot.services.standings import StandingsService
+    from bot.services.review_deck import ReviewDeckService
+    from bot.services.standings import StandingsService, StreakReminders
     from content import Library
     from gpu_runner.client import RunnerClient
     from graders import GradeCache, Grader, GraderKind, LLMConfig, TokenBudget
@@ -275,6 +276,20 @@ class StudyBot:
         from bot.services.standings import StandingsService
 
         return StandingsService(self.sessions, self.clock, self.library)
+
+    @cached_property
+    def streak_reminders(self) -> StreakReminders:
+        """Return the opt-in streak reminders (/me remind)."""
+        from bot.services.standings import StreakReminders
+
+        return StreakReminders(self.sessions, self.clock, self.publishers)
+
+    @cached_property
+    def review_deck(self) -> ReviewDeckService:
+        """Return the spaced-review deck service (/review)."""
+        from bot.services.review_deck import ReviewDeckService
+
+        return ReviewDeckService(self.sessions, self.clock, self.library)
 
     @cached_property
     def recaps(self) -> RecapService:

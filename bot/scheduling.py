@@ -107,7 +107,7 @@ class DailyScheduler:
             log.info("drill submissions: %s", report)
 
     async def post_recaps(self) -> None:
-        """Post the weekly recaps due now (Mondays at each cohort's post time), once."""
+        """Post the weekly recaps due now (Mondays, at each post time); send streak reminders."""
         try:
             report = await self._bot.recaps.publish_due(self._bot.clock.now())
         except Exception:
@@ -115,6 +115,13 @@ class DailyScheduler:
             return
         if report.posted or report.failed:
             log.info("weekly recaps: %s", report)
+        try:
+            sent = await self._bot.streak_reminders.send_due()
+        except Exception:
+            log.exception("the streak reminder pass failed; the next tick tries again")
+            return
+        if sent:
+            log.info("streak reminders sent: %d", sent)
 
     async def retry_answers(self) -> int:
         """Grade answers a crash or a failed grading left pending."""

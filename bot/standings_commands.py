@@ -1,4 +1,4 @@
-"""The standings commands: /leaderboard, /stats, /me remind.
+"""The standings commands: /leaderboard, /stats, /me remind, /review.
 
 Registered in the one catalogue (`bot.commands`) by importing this module there.
 """
@@ -46,6 +46,8 @@ def render_board(board: Board) -> Message:
         buttons.append(Button("◀ Previous", "command", board_command(board, board.page - 1)))
     if board.page < board.pages:
         buttons.append(Button("Next ▶", "command", board_command(board, board.page + 1)))
+    if board.metric == "drills":  # the drills passed; each drill's own timed board is apart
+        lines += ["", "Each drill's timed board: /drill board <drill> (see /drill list)."]
     title = f"{board.cohort_name}: {board.metric} leaderboard, {_PERIOD_TITLES[board.period]}"
     return Message(
         header=title,
@@ -121,3 +123,8 @@ async def _me_remind(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply
         f"You'll get a reminder at {hour:02d}:00 your time on days your streak is at risk.",
         tone="success",
     )
+
+
+@command("review", "Review a question your deck says is due (spaced repetition), one at a time")
+async def _review(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    return await bot.review_deck.reply(actor)

@@ -88,6 +88,9 @@ REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.info": ("channels:read", "groups:read"),
     "conversations.open": ("im:write",),
     "files.info": ("files:read",),
+    # files_upload_v2 (charts): an upload URL, the bytes, then the share into a channel.
+    "files.getUploadURLExternal": ("files:write",),
+    "files.completeUploadExternal": ("files:write",),
     "users.info": ("users:read",),
     "views.open": (),
 }

@@ -33,6 +33,7 @@ from bot.domain.scoring import answer_award, difficulty_of
 from bot.errors import InvalidInput, NotAllowed, NotFound, StudyBotError, translated_errors
 from bot.messages import Message, MessageField, Publisher, Reply
 from bot.services.context import Actor
+from bot.services.review_deck import schedule_review
 from bot.services.reviews import review_rows
 from bot.store import answers as repo
 from bot.store import cohorts as cohort_repo
@@ -368,6 +369,16 @@ class AnswerService:
                     at=now,
                 ):
                     awarded = award
+            if answer.member_id is not None and cohort is not None and cohort.id is not None:
+                await schedule_review(  # the question enters (or comes back in) the review deck
+                    session,
+                    member_id=answer.member_id,
+                    cohort_id=cohort.id,
+                    question_id=answer.question_id,
+                    score=grade.score,
+                    verdicts=[p.verdict for p in grade.points],
+                    now=now,
+                )
             await session.commit()
         answer.status, answer.graded_at, answer.last_error = AnswerStatus.GRADED, now, None
         best = max(grade.score, previous or 0.0)

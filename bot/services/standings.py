@@ -11,6 +11,8 @@ Every method opens one short read (or one write), with no transaction held after
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,7 @@ from bot.domain import leaderboards as rules
 from bot.domain import streaks
 from bot.domain.timezones import validate_timezone
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.messages import Message, Publisher, PublishError
 from bot.services.context import Actor
 from bot.store import cohorts as cohort_repo
 from bot.store import points as points_store
@@ -31,6 +34,8 @@ from bot.store.models import Cohort, Member
 
 if TYPE_CHECKING:
     from content import Library
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,10 @@ class StandingsService:
         self._clock = clock
         self._library = library
         self._sections: dict[str, int | None] = {}
+        self._bank_ids: dict[str, str | None] = {}
+        self._section_totals: dict[int, int] = {}
+        for q in library.questions.values():
+            self._section_totals[q.section] = self._section_totals.get(q.section, 0) + 1
 
     # --- leaderboards -------------------------------------------------------------------------
 
@@ -192,10 +201,11 @@ class StandingsService:
     ) -> list[rules.Ranked]:
         if metric == "streak":
             rows = []
-            for st in await repo.cohort_standings(session, cohort_id=cohort_id):
-                now = streaks.on_day(points_store.stored_streak(st), today)
-                value = now.longest if since is None else now.current
-                rows.append((st.member_id, value, st.streak_at))
+            for member_id, stored, reached in await repo.cohort_streaks(
+                session, cohort_id=cohort_id
+            ):
+                now = streaks.on_day(stored, today)
+                rows.append((member_id, now.longest if since is None else now.current, reached))
             return rules.rank(rows)
         if since is None:
             return rules.rank(
@@ -236,14 +246,14 @@ class StandingsService:
             standing = await points_store.get_standing(session, member_id=member_id)
             days = await repo.member_days(session, member_id=member_id)
             scores = await repo.best_scores(session, member_id=member_id)
-            everyone = await repo.totals_all_time(session, cohort_id=cohort.id, metric="points")
+            rank, members_ranked = await repo.points_rank(
+                session, cohort_id=cohort.id, member_id=member_id
+            )
         zone = member.timezone or cohort.timezone
         today = self._clock.now().astimezone(ZoneInfo(zone)).date()
         streak = streaks.on_day(
             points_store.stored_streak(standing) if standing else streaks.Streak(), today
         )
-        ranked = rules.rank(everyone)
-        rank = next((r.rank for r in ranked if r.member_id == member_id), None)
         return MemberStats(
             member_id=member_id,
             name=member.display_name or member.platform_user_id,
@@ -253,7 +263,7 @@ class StandingsService:
             today=today,
             points=standing.points if standing else 0,
             rank=rank,
-            members_ranked=len(ranked),
+            members_ranked=members_ranked,
             mocks=standing.mocks if standing else 0,
             drills=standing.drills if standing else 0,
             streak=streak,
@@ -278,12 +288,17 @@ class StandingsService:
 
     def bank_id_of(self, qid: str) -> str | None:
         """Return the bank question a question id is (or is linked to)."""
-        try:
-            found = self._library.find_question(qid)
-        except Exception:
-            return None
-        bank = getattr(found, "bank", None)
-        return str(bank.id) if bank is not None else str(getattr(found, "id", qid))
+        if qid not in self._bank_ids:
+            try:
+                found = self._library.find_question(qid)
+            except Exception:
+                self._bank_ids[qid] = None
+            else:
+                bank = getattr(found, "bank", None)
+                self._bank_ids[qid] = (
+                    str(bank.id) if bank is not None else str(getattr(found, "id", qid))
+                )
+        return self._bank_ids[qid]
 
     def _section_stats(self, scores: list[tuple[str, float]]) -> tuple[SectionStat, ...]:
         best: dict[str, float] = {}
@@ -291,9 +306,7 @@ class StandingsService:
             bank = self.bank_id_of(qid)
             if bank is not None:
                 best[bank] = max(score, best.get(bank, 0.0))
-        totals: dict[int, int] = {}
-        for q in self._library.questions.values():
-            totals[q.section] = totals.get(q.section, 0) + 1
+        totals = self._section_totals
         out = []
         for section in self._library.sections:
             mine = [s for qid, s in best.items() if self.section_of(qid) == section.number]
@@ -337,12 +350,17 @@ class StandingsService:
         self, session: AsyncSession, actor: Actor | None, cohort_id: int | None
     ) -> tuple[Cohort, int | None]:
         """Return the cohort asked about and the caller's member id in it (if a member)."""
-        if cohort_id is not None:
-            cohort = await cohort_repo.get_cohort(session, cohort_id=cohort_id)
-        elif actor is not None:
-            cohort = await cohort_repo.find_cohort_in(session, channel=actor.channel)
-        else:
-            cohort = None
+        if cohort_id is None and actor is not None:
+            cohort, me_id = await repo.cohort_and_member_in(
+                session, channel=actor.channel, platform_user_id=actor.user_id
+            )
+            if cohort is None or cohort.id is None:
+                raise NotFound(
+                    "There is no cohort in this channel.",
+                    hint="An admin can start one: /cohort setup",
+                )
+            return cohort, me_id
+        cohort = await cohort_repo.get_cohort(session, cohort_id=cohort_id) if cohort_id else None
         if cohort is None or cohort.id is None:
             raise NotFound(
                 "There is no cohort in this channel.", hint="An admin can start one: /cohort setup"
@@ -395,3 +413,59 @@ def check_zone(name: str) -> str:
         return validate_timezone(name.strip())
     except ValueError as exc:
         raise InvalidInput(str(exc).capitalize() + ".") from None
+
+
+class StreakReminders:
+    """DM opted-in members at their local hour when today's streak is at risk; once a day."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        publishers: Mapping[str, Publisher],
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._publishers = publishers
+
+    async def send_due(self) -> int:
+        """Send the reminders due now; return how many went out."""
+        now = self._clock.now()
+        sent = 0
+        async with self._sessions() as session:
+            candidates = await repo.reminder_candidates(session)
+        for standing, member, cohort in candidates:
+            zone = member.timezone or cohort.timezone
+            streak = points_store.stored_streak(standing)
+            if not streaks.reminder_due(
+                streak,
+                now=now,
+                tz=zone,
+                hour=standing.remind_hour,
+                reminded_on=standing.reminded_on,
+            ):
+                continue
+            publisher = self._publishers.get(cohort.platform)
+            if publisher is None:
+                continue
+            today = now.astimezone(ZoneInfo(zone)).date()
+            async with self._sessions() as session:
+                won = await repo.mark_reminded(session, member_id=member.id or 0, day=today)
+                await session.commit()
+            if not won:
+                continue  # another process reminded them
+            current = streaks.on_day(streak, today).current
+            try:
+                await publisher.send_dm(
+                    member.platform_user_id,
+                    Message(
+                        text=f"Your {current}-day streak is at risk today: answer a question, "
+                        "pass a drill or do a mock to keep it (see /today). "
+                        "Stop these with /me remind off.",
+                        tone="warning",
+                    ),
+                )
+                sent += 1
+            except PublishError as exc:
+                log.warning("streak reminder to member %s not sent: %s", member.id, exc)
+        return sent

@@ -6,11 +6,21 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.store.models import Answer, Grade, Member, MemberDay, MemberStanding, PointsEvent
+from bot.domain import streaks
+from bot.messages import Channel
+from bot.store.models import (
+    Answer,
+    Cohort,
+    Grade,
+    Member,
+    MemberDay,
+    MemberStanding,
+    PointsEvent,
+)
 
 COUNTED = {"points": "points", "mocks": "mocks", "drills": "drills"}
 
@@ -41,6 +51,27 @@ async def totals_all_time(
         )
     )
     return [(int(m), int(v), at) for m, v, at in result.all()]
+
+
+async def cohort_streaks(
+    session: AsyncSession, *, cohort_id: int
+) -> list[tuple[int, streaks.Streak, datetime | None]]:
+    """Return (member id, stored streak, when the run reached its length) of a cohort's members."""
+    result = await session.execute(
+        select(
+            col(MemberStanding.member_id),
+            col(MemberStanding.streak),
+            col(MemberStanding.longest),
+            col(MemberStanding.freezes),
+            col(MemberStanding.streak_day),
+            col(MemberStanding.streak_tz),
+            col(MemberStanding.streak_at),
+        ).where(col(MemberStanding.cohort_id) == cohort_id)
+    )
+    return [
+        (int(m), streaks.Streak(run, longest, freezes, day, tz), at)
+        for m, run, longest, freezes, day, tz, at in result.all()
+    ]
 
 
 async def cohort_standings(session: AsyncSession, *, cohort_id: int) -> list[MemberStanding]:
@@ -161,3 +192,85 @@ async def reason_counts(
         .group_by(col(PointsEvent.member_id))
     )
     return [(int(m), int(n)) for m, n in result.all()]
+
+
+async def reminder_candidates(session: AsyncSession) -> list[tuple[MemberStanding, Member, Cohort]]:
+    """Return every opted-in member's standing with their membership and cohort."""
+    result = await session.execute(
+        select(MemberStanding, Member, Cohort)
+        .join(Member, col(Member.id) == col(MemberStanding.member_id))
+        .join(Cohort, col(Cohort.id) == col(Member.cohort_id))
+        .where(col(MemberStanding.remind_hour).is_not(None), col(Member.active).is_(True))
+    )
+    return [(s, m, c) for s, m, c in result.all()]
+
+
+async def mark_reminded(session: AsyncSession, *, member_id: int, day: date) -> bool:
+    """Note that a member was reminded on a local day; False if someone already did."""
+    result = await session.execute(
+        update(MemberStanding)
+        .where(
+            col(MemberStanding.member_id) == member_id,
+            (col(MemberStanding.reminded_on).is_(None)) | (col(MemberStanding.reminded_on) != day),
+        )
+        .values(reminded_on=day)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def points_rank(
+    session: AsyncSession, *, cohort_id: int, member_id: int
+) -> tuple[int | None, int]:
+    """Return a member's all-time points rank in their cohort (None if unranked) and the count.
+
+    The same order as the boards: more points first, then who got there first, then member id.
+    """
+    mine = await session.get(MemberStanding, member_id)
+    ranked = func.count().filter(col(MemberStanding.points) > 0)
+    if mine is None or mine.points <= 0 or mine.last_at is None:
+        total = (
+            await session.execute(select(ranked).where(col(MemberStanding.cohort_id) == cohort_id))
+        ).scalar()
+        return None, int(total or 0)
+    ahead = (col(MemberStanding.points) > mine.points) | (
+        (col(MemberStanding.points) == mine.points)
+        & (
+            (col(MemberStanding.last_at) < mine.last_at)
+            | (
+                (col(MemberStanding.last_at) == mine.last_at)
+                & (col(MemberStanding.member_id) < member_id)
+            )
+        )
+    )
+    before, total = (
+        await session.execute(
+            select(func.count().filter(ahead), ranked).where(
+                col(MemberStanding.cohort_id) == cohort_id
+            )
+        )
+    ).one()
+    return int(before) + 1, int(total)
+
+
+async def cohort_and_member_in(
+    session: AsyncSession, *, channel: Channel, platform_user_id: str
+) -> tuple[Cohort | None, int | None]:
+    """Return the cohort bound to a channel and the user's member id in it, in one query."""
+    result = await session.execute(
+        select(Cohort, col(Member.id))
+        .outerjoin(
+            Member,
+            (col(Member.cohort_id) == col(Cohort.id))
+            & (col(Member.platform_user_id) == platform_user_id),
+        )
+        .where(
+            col(Cohort.platform) == channel.platform,
+            col(Cohort.workspace_id) == channel.workspace_id,
+            col(Cohort.channel_id) == channel.channel_id,
+        )
+    )
+    row = result.first()
+    if row is None:
+        return None, None
+    return row[0], (int(row[1]) if row[1] is not None else None)

@@ -127,3 +127,39 @@ def test_the_command_line_prints_a_board_as_json_and_draws_stats(local_db: Path)
     assert f"Chart saved: {out}" in stats.output and png_size(out.read_bytes()) == (1200, 800)
     bad = runner.invoke(app, ["leaderboard", "--metric", "karma"])
     assert bad.exit_code != 0 and "'karma' is not a metric" in bad.output
+
+
+class DMs:
+    """A Publisher that keeps the DMs it is asked to send."""
+
+    platform = "console"
+
+    def __init__(self) -> None:
+        self.dms: list[tuple[str, Any]] = []
+
+    async def send_dm(self, user_id: str, message: Any) -> Any:
+        self.dms.append((user_id, message))
+
+    async def post(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("not used")
+
+    async def find_posted(self, *args: Any) -> None:
+        return None
+
+
+async def test_an_at_risk_streak_gets_one_reminder_at_the_members_local_hour(
+    bot: StudyBot,
+) -> None:
+    bot.add_publisher("console", DMs())  # type: ignore[arg-type]
+    await bot.cohorts.setup(ADMIN, start_date="2026-12-01")
+    await bot.cohorts.join(BOB)
+    await dispatch(bot, BOB, "me timezone", {"zone": "Asia/Kolkata"})
+    await dispatch(bot, BOB, "answer", {"id": "E1-005", "text": STRONG})  # 14:30 in Kolkata
+    await dispatch(bot, BOB, "me remind", {"hour": "19"})
+    publisher = bot.publishers["console"]
+    assert await bot.streak_reminders.send_due() == 0  # done today: nothing at risk
+    bot.clock.advance(hours=24 + 4, minutes=30)  # type: ignore[attr-defined]  # 19:00 next day
+    assert await bot.streak_reminders.send_due() == 1
+    assert await bot.streak_reminders.send_due() == 0  # once a day
+    (user, message), *_ = publisher.dms  # type: ignore[attr-defined]
+    assert user == "bob" and "1-day streak is at risk" in message.text

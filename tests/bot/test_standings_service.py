@@ -168,3 +168,14 @@ async def test_stats_cover_sections_and_refuse_another_cohorts_member(db: Any) -
     with pytest.raises(NotAllowed, match="not in this cohort"):
         await service.member_stats(actor("ch-u0"), "other-u0")
     assert others
+
+
+async def test_the_stats_rank_agrees_with_the_all_time_board_ties_included(board: Any) -> None:
+    service, _, ids = board
+    everything = []
+    for page in (1, 2, 3):
+        everything += (await service.leaderboard(actor("ch-u0"), period="all", page=page)).rows
+    for member_id in (ids[0], ids[9], ids[20], ids[24]):
+        stats = await service.member_stats_of(member_id)
+        (row,) = [r for r in everything if r.member_id == member_id]
+        assert stats.rank == row.rank and stats.members_ranked == 25
