@@ -201,3 +201,15 @@ async def _mock_simulate(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> R
     from bot.mock_demo import simulate_mock
 
     return Reply.text(await simulate_mock(bot, actor, float(speed)), tone="success")
+
+
+@command(
+    "rooms",
+    "Admins: choose how this cohort's mock rooms open",
+    group="mock",
+    options=(
+        Option("style", "Discord: thread or channel; Slack: channel or group-dm", "str", True),
+    ),
+)
+async def _mock_rooms(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    return Reply.text(await bot.mocks.set_room_style(actor, args["style"]), tone="success")

@@ -76,6 +76,7 @@ class RoomRequest:
     cohort_channel_id: str
     title: str
     user_ids: tuple[str, ...]
+    style: str | None = None  # the cohort's choice (ROOM_STYLES); None: the face's default
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,14 @@ class OpenedRoom:
 
     channel_id: str
     voice_channel_id: str | None = None
+    archive: bool = True  # False for a room the platform cannot archive (a Slack group DM)
+
+
+# How each face may open a cohort's rooms; the first is its default.
+ROOM_STYLES: dict[str, tuple[str, ...]] = {
+    "discord": ("thread", "channel"),
+    "slack": ("channel", "group-dm"),
+}
 
 
 class RoomHost(Protocol):
@@ -369,6 +378,27 @@ class MockService:
         role = "interviewer" if member.id == room.interviewer_id else "candidate"
         return room, member, role
 
+    # --- cohort settings -------------------------------------------------------------------
+
+    async def set_room_style(self, actor: Actor, style_text: str) -> str:
+        """Choose how this cohort's mock rooms open (admins): thread, channel or group DM."""
+        styles = ROOM_STYLES.get(actor.platform, ())
+        style = style_text.strip().lower().replace(" ", "-")
+        async with self._sessions.begin() as session:
+            cohort, member = await self._cohort_member(session, actor)
+            assert cohort.id is not None
+            if not (actor.is_workspace_admin or member.is_admin):
+                raise NotAllowed("Only the cohort's admins choose how mock rooms open.")
+            if style not in styles:
+                raise InvalidInput(
+                    f"Mock rooms on {actor.platform} open as one of: "
+                    f"{', '.join(styles) or 'nothing else'} (got {style_text!r})."
+                )
+            await repo.set_room_style(
+                session, cohort_id=cohort.id, style=style, now=self._clock.now()
+            )
+        return f"New mock rooms in this cohort open as a private {style.replace('-', ' ')}."
+
     # --- queue -----------------------------------------------------------------------------
 
     async def join(self, actor: Actor, kind_text: str | None = None) -> QueueView:
@@ -478,6 +508,7 @@ class MockService:
                     platform=cohort.platform,
                     workspace_id=cohort.workspace_id,
                     matched_at=pair.interviewer.slot or now,
+                    booked=pair.interviewer.slot is not None and pair.interviewer.slot > now,
                     last_activity_at=now,
                 ),
             )
@@ -506,8 +537,10 @@ class MockService:
             cohort = await cohort_repo.get_cohort(session, cohort_id=room.cohort_id)
             interviewer = await session.get(Member, room.interviewer_id)
             candidate = await session.get(Member, room.candidate_id)
-        assert cohort is not None and interviewer is not None and candidate is not None
+            style = await repo.room_style(session, cohort_id=room.cohort_id)
+        assert cohort is not None and candidate is not None
         host = self._hosts.get(room.platform)
+        people = [m for m in (interviewer, candidate) if m is not None]
         if host is None:
             opened = OpenedRoom(channel_id=f"mock-{room_id}")
         else:
@@ -516,8 +549,9 @@ class MockService:
                     platform=room.platform,
                     workspace_id=room.workspace_id,
                     cohort_channel_id=cohort.channel_id,
-                    title=f"mock-{room_id}-{interviewer.display_name}-{candidate.display_name}",
-                    user_ids=(interviewer.platform_user_id, candidate.platform_user_id),
+                    title="-".join(["mock", str(room_id), *(m.display_name for m in people)]),
+                    user_ids=tuple(m.platform_user_id for m in people),
+                    style=style,
                 )
             )
         async with self._sessions.begin() as session:
@@ -528,7 +562,8 @@ class MockService:
                 voice_channel_id=opened.voice_channel_id,
             )
         room.channel_id, room.voice_channel_id = opened.channel_id, opened.voice_channel_id
-        await self._post_intro(room, interviewer, candidate)
+        if interviewer is not None:  # a solo mock's interviewer introduces itself
+            await self._post_intro(room, interviewer, candidate)
 
     async def _post_intro(self, room: MockRoom, interviewer: Member, candidate: Member) -> None:
         publisher = self._publishers.get(room.platform)
@@ -1240,12 +1275,93 @@ class MockService:
             await self._close_platform_room(room)
         return [r.id or 0 for r in closed]
 
+    async def remind_booked(self) -> list[int]:
+        """At a booked slot: pair who booked it alone, and remind both members, each once.
+
+        A member whose slot came with no partner booked for it waits at the front of the live
+        queue from then (paired at once with anyone waiting). A pair matched for the slot gets
+        one reminder in their room and by DM; the reminder is a fenced claim, so two processes
+        or a retry never send it twice.
+        """
+        now = self._clock.now()
+        rooms: list[int] = []
+        due: list[tuple[MockRoom, ClaimToken]] = []
+        async with self._sessions.begin() as session:
+            cohorts: set[int] = set()
+            for entry in await repo.slots_due(session, now=now):
+                if await repo.slot_came(session, entry_id=entry.id or 0, slot_at=entry.slot_at):
+                    cohorts.add(entry.cohort_id)
+            session.expire_all()  # the entries changed under the loaded objects: read them anew
+            for cohort_id in sorted(cohorts):
+                cohort = await cohort_repo.get_cohort(session, cohort_id=cohort_id)
+                if cohort is not None:
+                    rooms += await self._match(session, cohort, now)
+            for room in await repo.booked_rooms_due(session, now=now, since=now - self.no_show):
+                token = await claims_repo.acquire_claim(
+                    session,
+                    key=f"mock:{room.id}:booked",
+                    holder=self.holder,
+                    now=now,
+                    policy=self.policy,
+                )
+                if token is not None:
+                    due.append((room, token))
+        for room_id in rooms:
+            await self._open(room_id)
+        for room, token in due:
+            try:
+                await self._send_booked_reminder(room)
+            except PublishError as exc:
+                async with self._sessions.begin() as session:
+                    await claims_repo.release_claim(
+                        session, token=token, now=self._clock.now(), error=str(exc)[:500]
+                    )
+                log.warning("mock room %s: booked reminder not delivered: %s", room.id, exc)
+                continue
+            async with self._sessions.begin() as session:
+                await claims_repo.finish_claim(session, token=token, now=self._clock.now())
+            rooms.append(room.id or 0)
+        return rooms
+
+    async def _send_booked_reminder(self, room: MockRoom) -> None:
+        publisher = self._publishers.get(room.platform)
+        if publisher is None or room.channel_id is None:
+            raise PublishError(f"no {room.platform} face is running", transient=True)
+        async with self._sessions() as session:
+            people = [
+                m
+                for m in [
+                    await session.get(Member, room.interviewer_id),
+                    await session.get(Member, room.candidate_id),
+                ]
+                if m is not None
+            ]
+        names = " and ".join(m.display_name for m in people)
+        text = (
+            f"Your booked mock starts now: {names}. Confirm with /mock status within "
+            f"{int(self.no_show.total_seconds() // 60)} minutes, then /mock start."
+        )
+        message = Message(header="Booked mock: now", text=text)
+        channel = Channel(room.platform, room.workspace_id, room.channel_id)  # type: ignore[arg-type]
+        await publisher.post(channel, message, idempotency_key=f"mock:{room.id}:booked")
+        for member in people:
+            await publisher.send_dm(member.platform_user_id, message)
+
+    async def next_slot_at(self) -> datetime | None:
+        """Return the next booked slot still to come (the timer wakes for it)."""
+        async with self._sessions() as session:
+            return await repo.next_slot(session, now=self._clock.now())
+
     async def _close_platform_room(self, room: MockRoom) -> None:
         host = self._hosts.get(room.platform)
         if host is None or room.channel_id is None:
             return
+        async with self._sessions() as session:
+            style = await repo.room_style(session, cohort_id=room.cohort_id)
         try:
-            await host.close_room(OpenedRoom(room.channel_id, room.voice_channel_id))
+            await host.close_room(
+                OpenedRoom(room.channel_id, room.voice_channel_id, archive=style != "group-dm")
+            )
         except PublishError as exc:
             log.warning("mock room %s: could not close the platform room: %s", room.id, exc)
 
@@ -1268,13 +1384,24 @@ class MockTimers:
     async def run(self) -> None:
         """Announce what is due, sleeping until the next boundary (or a local change)."""
         last_housekeeping: datetime | None = None
+        next_slot: datetime | None = None
         while True:
             now = self._clock.now()
-            if last_housekeeping is None or now - last_housekeeping >= self.housekeeping_every:
+            slot_due = next_slot is not None and next_slot <= now
+            if (
+                last_housekeeping is None
+                or now - last_housekeeping >= self.housekeeping_every
+                or slot_due
+                or self._service.changed.is_set()
+            ):
                 await self._service.close_stale()
+                await self._service.remind_booked()
+                next_slot = await self._service.next_slot_at()
                 last_housekeeping = now
             await self._service.announce_due()
             upcoming = await self._service.next_due_at()
+            if next_slot is not None:
+                upcoming = next_slot if upcoming is None else min(upcoming, next_slot)
             wait = self.tick_s
             if upcoming is not None:
                 # Still due means another process holds that claim: look again shortly.
