@@ -23,20 +23,37 @@ from bot.services.cohorts import CohortService
 from bot.services.context import Actor
 from bot.services.mocks import MockService, OpenedRoom, RoomRequest
 from bot.store import mocks as repo
-from tests.bot.test_mock_service import (  # noqa: F401 - fixtures
+from tests.bot.test_mock_service import (
     ADMIN,
     BOB,
     CAL,
+    T0,
     RecordingHost,
     RecordingPublisher,
-    clock,
     make_service,
-    publisher,
-    service,
 )
 from tests.support.slack_api_server import MockSlackApi
 
 DAN = Actor("console", "local", "C1", "U-dan", "Dan")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+@pytest.fixture
+async def service(db: Any, clock: FakeClock, publisher: RecordingPublisher) -> MockService:
+    cohorts = CohortService(db.sessions, clock)
+    await cohorts.setup(ADMIN)
+    for actor in (BOB, CAL):
+        await cohorts.join(actor)
+    return make_service(db, clock, publisher, "bot-1")
 
 
 def reminders(publisher: RecordingPublisher) -> list[tuple[str, Message]]:
@@ -181,14 +198,14 @@ async def slack() -> AsyncIterator[tuple[MockSlackApi, SlackPublisher]]:
 
 
 async def test_slack_group_dm_for_the_pair(slack: tuple[MockSlackApi, SlackPublisher]) -> None:
-    api, publisher = slack
-    host = SlackRoomHost(publisher)
+    api, slack_publisher = slack
+    host = SlackRoomHost(slack_publisher)
     request = RoomRequest("slack", "T0TEAM001", "C0COHORT1", "mock-7", ("U1", "U2"), "group-dm")
     room = await host.open_room(request)
     [opened] = api.calls_to("conversations.open")
     assert opened.params["users"] == "U1,U2" and room.archive is False
     assert not api.calls_to("conversations.create") and not api.private_channels
-    await publisher.post(
+    await slack_publisher.post(
         Channel("slack", "T0TEAM001", room.channel_id),
         Message(text="Clarify begins now."),
         idempotency_key="mock:7:phase:clarify",
