@@ -365,9 +365,19 @@ class MockService:
             session, platform=actor.platform, workspace_id=actor.workspace_id, channel_ids=channels
         )
 
-    async def _my_room(self, session: AsyncSession, actor: Actor) -> tuple[MockRoom, Member, str]:
-        """Return the room this command was typed in, the member and their role, or explain."""
-        room = await self._room_here(session, actor)
+    async def _my_room(
+        self, session: AsyncSession, actor: Actor, room_id: int | None = None
+    ) -> tuple[MockRoom, Member, str]:
+        """Return the room this command was typed in (or names), the member and their role."""
+        if room_id is not None:
+            room = await repo.get_room(session, room_id=room_id)
+            if room is not None and (room.platform, room.workspace_id) != (
+                actor.platform,
+                actor.workspace_id,
+            ):
+                room = None
+        else:
+            room = await self._room_here(session, actor)
         if room is None:
             raise NotFound("This is not a mock room; run this command in your mock's private room.")
         member = await cohort_repo.get_member(
@@ -883,8 +893,76 @@ class MockService:
             list(guide.green_flags),
         )
 
+    async def save_scorecard_pick(
+        self,
+        actor: Actor,
+        *,
+        room_id: int,
+        aspect: str | None = None,
+        level: str | None = None,
+        flags: Sequence[str] | None = None,
+    ) -> None:
+        """Keep one pick of the scorecard form in the room (it survives a restart of the bot)."""
+        from bot.domain.scorecards import parse_level
+
+        aspects, _, reds, greens = self.scorecard_form()
+        async with self._sessions.begin() as session:
+            _, _, role = await self._my_room(session, actor, room_id)
+            if role != "interviewer":
+                raise NotAllowed("Only the interviewer fills in the scorecard.")
+            room = await repo.get_room(session, room_id=room_id, lock=True)
+            assert room is not None
+            draft = dict(room.scorecard.get("draft", {}))
+            if aspect is not None:
+                parsed = parse_level(level or "")
+                if aspect not in aspects or parsed is None:
+                    raise InvalidInput(f"Rate {aspect!r} as one of: {', '.join(SCALE)}.")
+                draft["ratings"] = {**draft.get("ratings", {}), aspect: parsed}
+            if flags is not None:
+                unknown = [f for f in flags if f not in (*reds, *greens)]
+                if unknown:
+                    raise InvalidInput(f"Unknown flag {unknown[0]!r}: pick the guide's flags.")
+                draft["flags"] = list(flags)
+            await repo.update_room(
+                session,
+                room_id=room_id,
+                scorecard={**room.scorecard, "draft": draft},
+                last_activity_at=self._clock.now(),
+            )
+
+    async def scorecard_room(self, actor: Actor) -> int:
+        """Return the room whose scorecard this interviewer fills in here."""
+        async with self._sessions() as session:
+            room, _, role = await self._my_room(session, actor)
+        if role != "interviewer":
+            raise NotAllowed("Only the interviewer fills in the scorecard; you can /mock selfrate.")
+        return room.id or 0
+
+    async def scorecard_draft(self, actor: Actor, *, room_id: int) -> dict[str, Any]:
+        """Return the picks kept so far for a room's scorecard."""
+        async with self._sessions() as session:
+            room, _, _ = await self._my_room(session, actor, room_id)
+            return dict(room.scorecard.get("draft", {}))
+
+    async def submit_scorecard_draft(self, actor: Actor, *, room_id: int, comment: str) -> str:
+        """Send the scorecard from the picks kept in the room plus the comment."""
+        draft = await self.scorecard_draft(actor, room_id=room_id)
+        return await self.submit_scorecard(
+            actor,
+            ratings=draft.get("ratings", {}),
+            flags=draft.get("flags", []),
+            comment=comment,
+            room_id=room_id,
+        )
+
     async def submit_scorecard(
-        self, actor: Actor, *, ratings: Mapping[str, str], flags: Sequence[str], comment: str
+        self,
+        actor: Actor,
+        *,
+        ratings: Mapping[str, str],
+        flags: Sequence[str],
+        comment: str,
+        room_id: int | None = None,
     ) -> str:
         """Store the interviewer's scorecard, DM it to the candidate, award both their points."""
         aspects, _, reds, greens = self.scorecard_form()
@@ -901,7 +979,7 @@ class MockService:
             raise InvalidInput(str(exc)) from None
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            found, member, role = await self._my_room(session, actor)
+            found, member, role = await self._my_room(session, actor, room_id)
             if role != "interviewer":
                 raise NotAllowed(
                     "Only the interviewer fills in the scorecard; you can /mock selfrate."
