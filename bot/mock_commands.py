@@ -40,7 +40,10 @@ def queue_reply(view: QueueView) -> Reply:
     text = f"You are number {view.position} in the {view.kind} mock queue"
     text += f" for {view.slot}." if view.slot else f" ({view.waited_min or 0:.0f} min so far)."
     if view.long_wait:
-        text += " Nobody else is waiting yet; you keep your place."
+        text += (
+            " Nobody else is waiting yet; you keep your place. Or practise now with StudyBot "
+            "as the interviewer: /mock solo."
+        )
     return Reply.text(text)
 
 
@@ -213,3 +216,39 @@ async def _mock_simulate(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> R
 )
 async def _mock_rooms(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
     return Reply.text(await bot.mocks.set_room_style(actor, args["style"]), tone="success")
+
+
+@command(
+    "solo",
+    "Practise now with StudyBot as the interviewer",
+    group="mock",
+    options=(Option("scenario", "a scenario id or words of its title (default: one you lack)"),),
+)
+async def _mock_solo(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    view = await bot.solo.start(actor, args.get("scenario"))
+    return Reply.text(
+        room_text(view) + "\nTalk to the interviewer with /mock say <text>.", ephemeral=False
+    )
+
+
+@command(
+    "say",
+    "Solo mock: say something to the interviewer",
+    group="mock",
+    options=(Option("text", "what you say", "text", True),),
+    slow=True,
+)
+async def _mock_say(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    line = await bot.solo.say(actor, args["text"])
+    return Reply.text(f"**StudyBot** ({line.minute:.0f} min): {line.text}", ephemeral=False)
+
+
+@command(
+    "rate",
+    "Solo mock: rate the interviewer 1-5",
+    group="mock",
+    options=(Option("stars", "1 to 5", "str", True), Option("comment", "what to improve", "text")),
+)
+async def _mock_rate(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    text = await bot.solo.rate_interviewer(actor, args["stars"], args.get("comment") or "")
+    return Reply.text(text, tone="success")

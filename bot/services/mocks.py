@@ -329,12 +329,48 @@ class MockService:
         self.queue_wait = queue_wait
         self.phases = plan_phases(library.guide.phases)
         self.changed = asyncio.Event()  # set when a local command moved a timer
+        self.solo: Any = None  # the solo mocks (bot.services.solo_mocks), once built
         self.rooms_in_flight = 8  # well under the connection pool (5 + 10 overflow)
 
     @property
     def library(self) -> Library:
         """Return the curriculum the scenarios and briefs come from."""
         return self._library
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Return the session factory (solo mocks share the rooms' unit of work)."""
+        return self._sessions
+
+    @property
+    def clock(self) -> Clock:
+        """Return the clock the timer and the commands read."""
+        return self._clock
+
+    @property
+    def publishers(self) -> Mapping[str, Publisher]:
+        """Return the faces' publishers by platform."""
+        return self._publishers
+
+    async def cohort_member(self, session: AsyncSession, actor: Actor) -> tuple[Cohort, Member]:
+        """Return the actor's cohort and membership, or explain why not."""
+        return await self._cohort_member(session, actor)
+
+    async def my_room(self, session: AsyncSession, actor: Actor) -> tuple[MockRoom, Member, str]:
+        """Return the room this command was typed in, the member and their role."""
+        return await self._my_room(session, actor)
+
+    async def view(self, session: AsyncSession, room: MockRoom, now: datetime) -> RoomView:
+        """Return a room as its members see it."""
+        return await self._view(session, room, now)
+
+    async def open_platform_room(self, room_id: int) -> None:
+        """Open a room's private room on its face (and introduce a pair)."""
+        await self._open(room_id)
+
+    async def close_platform_room(self, room: MockRoom) -> None:
+        """Close what only lived for a room on its face."""
+        await self._close_platform_room(room)
 
     def add_room_host(self, platform: str, host: RoomHost) -> None:
         """Register a face's room host (private rooms on its platform)."""
@@ -545,7 +581,11 @@ class MockService:
             room = await repo.get_room(session, room_id=room_id)
             assert room is not None
             cohort = await cohort_repo.get_cohort(session, cohort_id=room.cohort_id)
-            interviewer = await session.get(Member, room.interviewer_id)
+            interviewer = (
+                None
+                if room.interviewer_id is None
+                else await session.get(Member, room.interviewer_id)
+            )
             candidate = await session.get(Member, room.candidate_id)
             style = await repo.room_style(session, cohort_id=room.cohort_id)
         assert cohort is not None and candidate is not None
@@ -701,7 +741,9 @@ class MockService:
             )
 
     async def _view(self, session: AsyncSession, room: MockRoom, now: datetime) -> RoomView:
-        interviewer = await session.get(Member, room.interviewer_id)
+        interviewer = (
+            None if room.interviewer_id is None else await session.get(Member, room.interviewer_id)
+        )
         candidate = await session.get(Member, room.candidate_id)
         scenario = self.scenario(room.scenario_id)
         view = RoomView(
@@ -709,7 +751,9 @@ class MockService:
             status=room.status,
             kind=room.kind,
             round=room.round,
-            interviewer=interviewer.display_name if interviewer else "?",
+            interviewer=interviewer.display_name
+            if interviewer
+            else ("StudyBot" if room.interviewer_id is None else "?"),
             candidate=candidate.display_name if candidate else "?",
             scenario=scenario.title if scenario else room.kind,
         )
@@ -834,6 +878,8 @@ class MockService:
             view = await self._view(session, room, now)
         if status == "closed":
             await self._close_platform_room(room)
+        elif self.solo is not None and room.interviewer_id is None:
+            await self.solo.finish(room.id or 0)
         return view
 
     async def swap(self, actor: Actor) -> RoomView:
@@ -1077,16 +1123,15 @@ class MockService:
             out = []
             for r in rooms:
                 role = "interviewer" if r.interviewer_id == member.id else "candidate"
-                partner = await session.get(
-                    Member, r.candidate_id if role == "interviewer" else r.interviewer_id
-                )
+                partner_id = r.candidate_id if role == "interviewer" else r.interviewer_id
+                partner = None if partner_id is None else await session.get(Member, partner_id)
                 scenario = self.scenario(r.scenario_id)
                 card = r.scorecard.get("interviewer", {})
                 out.append(
                     HistoryEntry(
                         room_id=r.id or 0,
                         when=r.started_at or r.created_at,
-                        partner=partner.display_name if partner else "?",
+                        partner=partner.display_name if partner else "StudyBot (solo)",
                         role=role,
                         scenario=scenario.title if scenario else r.kind,
                         scorecard=summary(card.get("ratings", {})) if card else "not scored",
@@ -1162,6 +1207,19 @@ class MockService:
         if not tokens:
             return
         message = self._compose_announcements(room, [a for a, _ in tokens], now)
+        solo_lines: list[tuple[Announcement, str]] = []
+        if self.solo is not None and room.interviewer_id is None:
+            for a, _ in tokens:
+                line = self.solo.phase_line(room, a)
+                if line:
+                    solo_lines.append((a, line))
+            if solo_lines:
+                text = "\n".join(f"**StudyBot:** {line}" for _, line in solo_lines)
+                message = Message(
+                    header=message.header, text=f"{message.text}\n{text}", fields=message.fields
+                )
+                # The interviewer speaks: this post goes out even inside the minute's limit.
+                room.last_new_message_at = None
         publisher = self._publishers.get(room.platform)
         if publisher is None:
             # Recorded only once said: give the claims back for a process whose face runs.
@@ -1213,8 +1271,11 @@ class MockService:
                     ),
                 )
                 report.sent.append((room_id, a.key, sent_at))
+            for a, line in solo_lines:
+                await self.solo.record_phase_line(session, room, a, line)
             keys = {*keys, *due.dropped, *(a.key for a, _ in tokens)}
-            if any(a.kind == AnnouncementKind.END for a, _ in tokens):
+            ended = any(a.kind == AnnouncementKind.END for a, _ in tokens)
+            if ended:
                 await repo.update_room(
                     session,
                     room_id=room_id,
@@ -1223,16 +1284,20 @@ class MockService:
                     finished_at=done,
                     last_new_message_at=sent_at if new_message else room.last_new_message_at,
                 )
-                return
-            rest = due_announcements(timeline_of(room, self.phases), done, keys)
-            changes: dict[str, Any] = {"next_due_at": done if rest.announce else rest.next_due_at}
-            if new_message:
-                changes["last_new_message_at"] = sent_at
-            # Compare-and-set on the state this pass read: a pause, resume or extension made
-            # meanwhile wrote its own next_due_at, which must not be overwritten.
-            await repo.update_room_if_unchanged(
-                session, room_id=room_id, next_due_at=room.next_due_at, changes=changes
-            )
+            else:
+                rest = due_announcements(timeline_of(room, self.phases), done, keys)
+                changes: dict[str, Any] = {
+                    "next_due_at": done if rest.announce else rest.next_due_at
+                }
+                if new_message:
+                    changes["last_new_message_at"] = sent_at
+                # Compare-and-set on the state this pass read: a pause, resume or extension
+                # made meanwhile wrote its own next_due_at, which must not be overwritten.
+                await repo.update_room_if_unchanged(
+                    session, room_id=room_id, next_due_at=room.next_due_at, changes=changes
+                )
+        if ended and self.solo is not None and room.interviewer_id is None:
+            await self.solo.finish(room_id)  # the interviewer's scorecard, from the transcript
 
     def _compose_announcements(
         self, room: MockRoom, due: Sequence[Announcement], now: datetime
@@ -1351,7 +1416,36 @@ class MockService:
                     closed.append(room)
         for room in closed:
             await self._close_platform_room(room)
+        for room in closed:
+            if room.status == "matched":  # released: whoever showed up may practise solo now
+                await self._offer_solo(room)
+        if self.solo is not None:
+            await self.solo.finish_pending()
+            await self.solo.answer_pending()
         return [r.id or 0 for r in closed]
+
+    async def _offer_solo(self, room: MockRoom) -> None:
+        publisher = self._publishers.get(room.platform)
+        if publisher is None:
+            return
+        async with self._sessions() as session:
+            members = [
+                m
+                for m in [await session.get(Member, i) for i in room.confirmed if i is not None]
+                if m is not None
+            ]
+        for member in members:
+            try:
+                await publisher.send_dm(
+                    member.platform_user_id,
+                    Message(
+                        header="Your mock partner did not show",
+                        text="You are back at the front of the queue. Or practise now with "
+                        "StudyBot as the interviewer: /mock solo.",
+                    ),
+                )
+            except PublishError as exc:
+                log.warning("mock room %s: solo offer not delivered: %s", room.id, exc)
 
     async def remind_booked(self) -> list[int]:
         """At a booked slot: pair who booked it alone, and remind both members, each once.

@@ -29,8 +29,8 @@ from graders.interviewer.model import (
 from graders.interviewer.scripted import questions_in, sentences
 from graders.text import locate_quote
 
-GREAT_FLOOR = 0.55
-GOOD_FLOOR = 0.42
+GREAT_FLOOR = 0.52
+GOOD_FLOOR = 0.4
 EVIDENCE_FLOOR = 0.3
 GREEN_FLOOR = 0.5
 RED_SAID_FLOOR = 0.6  # a candidate sentence this close to a bad habit shows it
@@ -38,8 +38,8 @@ RED_MISSING_FLOOR = 0.35  # no sentence this close to a topic: the topic is miss
 _ORDER: dict[Rating, int] = {"no hire": 0, "hire": 1, "strong hire": 2}
 _STOP = set(
     "the and for with about each why how what that this from into than then when mentions "
-    "discusses explains asks draws beyond discussion mention treats like proposes without "
-    "identifies designs levels coherent component exists immediately specific".split()
+    "discusses asks draws beyond discussion mention treats like proposes without "
+    "identifies designs levels immediately specific".split()
 )
 _WORD = re.compile(r"[a-z][a-z0-9/+-]{2,}")
 
@@ -54,7 +54,12 @@ def key_words(text: str) -> set[str]:
 
 def _hits(words: set[str], sentence: str) -> int:
     lowered = sentence.lower()
-    return sum(1 for w in words if re.search(rf"\b{re.escape(w)}", lowered))
+    # A word counts in any form: "trade-offs" is found in "trade-off", "explains" in "explain".
+    stems = {w[:-1] if len(w) > 4 and w.endswith("s") else w for w in words}
+    hits = sum(1 for w in stems if re.search(rf"\b{re.escape(w)}", lowered))
+    if stems & {"number", "quantifie"} and re.search(r"\d", sentence):
+        hits += 1  # "quantifies with numbers": a figure said is the evidence
+    return hits
 
 
 def verified(quotes: Sequence[str], said: str) -> tuple[str, ...]:
@@ -89,12 +94,12 @@ def score_transcript(
         great_words = key_words(a.great)
         good_words = key_words(f"{a.good} {a.aspect}") | great_words
         best_great = max(
-            (float(great[j]) + 0.1 * min(2, _hits(great_words, s)) for j, s in enumerate(lines)),
+            (float(great[j]) + 0.12 * min(2, _hits(great_words, s)) for j, s in enumerate(lines)),
             default=0.0,
         )
         best_good = max(
             (
-                max(float(good[j]), float(great[j])) + 0.08 * min(2, _hits(good_words, s))
+                max(float(good[j]), float(great[j])) + 0.12 * min(2, _hits(good_words, s))
                 for j, s in enumerate(lines)
             ),
             default=0.0,

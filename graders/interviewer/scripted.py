@@ -125,7 +125,10 @@ def phase_prompt(guide: GuideBrief, scenario: ScenarioBrief, slug: str) -> str:
             f"and when parts fail? Think about {topics}. I want: {wanted}."
         )
     if slug == "wrap-up":
-        return f"{phase.name} ({minutes}): {guide.wrap_up} I want: {wanted}."
+        return (
+            f"{phase.name} ({minutes}): {phase.focus.lower()}. Summarise your design in a few "
+            f"sentences. I want: {wanted}."
+        )
     return f"{phase.name} ({minutes}): {phase.focus}. Walk me through it. I want: {wanted}."
 
 
@@ -220,17 +223,24 @@ class ScriptedInterviewer:
         asked = {t.text for t in ctx.transcript if t.speaker == "interviewer"}
         pool: list[str] = []
         if ctx.phase == "high-level-design":
-            pool = [f"Why does each component exist? Take {ctx.guide.phases[1].deliverables[0]}."]
-            pool += ["Walk me through one request end to end: where does it wait longest?"]
+            pool = [
+                "Why does each component exist? Which one would you cut first, and what breaks?",
+                "Walk me through one request end to end: where does it wait longest?",
+            ]
         elif ctx.phase == "deep-dive":
-            said = ctx.last_candidate.lower()
-            chosen = next(
-                (d for d in ctx.guide.deep_dives if d.title.lower().split()[0] in said),
-                ctx.guide.deep_dives[0] if ctx.guide.deep_dives else None,
+            said = " ".join(
+                t.text.lower()
+                for t in ctx.transcript
+                if t.speaker == "candidate" and t.phase == "deep-dive"
+            )
+            chosen = max(
+                ctx.guide.deep_dives,
+                key=lambda d: sum(w in said for w in d.title.lower().split()),
+                default=None,
             )
             if chosen is not None:
                 pool = [f"How would you think about this: {p}?" for p in chosen.follow_ups]
-                pool.append(f"What are the trade-offs in your {chosen.title.lower()} choice?")
+                pool.append(f"What are the trade-offs of your {chosen.title.lower()} choices?")
         elif ctx.phase == "scale-reliability":
             pool = [
                 f"What happens to {t.lower()} when traffic grows 10x?"
