@@ -1207,6 +1207,7 @@ class MockService:
         if not tokens:
             return
         message = self._compose_announcements(room, [a for a, _ in tokens], now)
+        status_text = message  # the status message says where the clock is, not the prompts
         solo_lines: list[tuple[Announcement, str]] = []
         if self.solo is not None and room.interviewer_id is None:
             for a, _ in tokens:
@@ -1243,7 +1244,7 @@ class MockService:
                 await publisher.post(
                     channel, message, idempotency_key=f"mock:{room_id}:{tokens[-1][0].key}"
                 )
-            await self._edit_status(room, None, announcement=message, timeline_room=room)
+            await self._edit_status(room, None, announcement=status_text, timeline_room=room)
         except PublishError as exc:
             async with self._sessions.begin() as session:
                 for _, token in tokens:
