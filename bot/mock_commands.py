@@ -190,7 +190,10 @@ async def _mock_selfrate(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> R
     "simulate",
     "Console only: watch a whole mock by two simulated members on a fast clock",
     group="mock",
-    options=(Option("speed", "clock speed-up (default 180: 45 minutes in 15 s)", "int"),),
+    options=(
+        Option("speed", "clock speed-up (default 180: 45 minutes in 15 s)", "int"),
+        Option("solo", "StudyBot interviews a simulated candidate instead", "bool"),
+    ),
     slow=True,
 )
 async def _mock_simulate(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
@@ -201,8 +204,10 @@ async def _mock_simulate(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> R
     speed = args.get("speed", 180)
     if not 1 <= speed <= 6000:
         raise InvalidInput("Simulate at a speed from 1 to 6000, e.g. /mock simulate 180.")
-    from bot.mock_demo import simulate_mock
+    from bot.mock_demo import simulate_mock, simulate_solo
 
+    if args.get("solo"):
+        return Reply.text(await simulate_solo(bot, actor, float(speed)), tone="success")
     return Reply.text(await simulate_mock(bot, actor, float(speed)), tone="success")
 
 

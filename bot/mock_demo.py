@@ -547,6 +547,59 @@ def solo_demo_command(as_json: bool) -> dict[str, Any]:
     return record
 
 
+async def simulate_solo(bot: StudyBot, actor: Actor, speed: float) -> str:
+    """Run a whole solo mock in the console: StudyBot interviews a simulated candidate."""
+    from bot.clock import ScaledClock
+    from bot.messages import Channel, Message
+    from bot.services.context import Actor
+    from bot.services.mocks import MockService, MockTimers
+    from bot.services.solo_mocks import SoloMocks
+
+    clock = ScaledClock(datetime.now(UTC), speed)
+    service = MockService(
+        bot.sessions,
+        bot.library,
+        clock,
+        bot.publishers,
+        holder=f"{bot.mocks.holder}:console-solo",
+        policy=bot.mocks.policy,
+    )
+    solo = SoloMocks(service, bot.solo.engine, bot.solo.embedder)
+    member = Actor(
+        actor.platform, actor.workspace_id, actor.channel_id, "sim-cay", "Cay (simulated)"
+    )
+    await bot.cohorts.join(member)
+    if (await service.status_of(member)).position:
+        await service.leave(member)
+    view = await solo.start(member, "guide:ml-serving")
+    room = f"mock-{view.room_id}"
+    candidate = Actor(
+        member.platform, member.workspace_id, room, member.user_id, member.display_name
+    )
+    publisher = bot.publishers.require(actor.platform)
+    channel = Channel(actor.platform, actor.workspace_id, room)
+    timers = MockTimers(service, clock, tick_s=5.0)
+    task = asyncio.create_task(timers.run())
+    started = clock.now()
+    try:
+        for n, (minute, text) in enumerate(SOLO_CANDIDATE, start=1):
+            wait = minute * 60 - (clock.now() - started).total_seconds()
+            await clock.sleep(max(0.0, wait))
+            await publisher.post(
+                channel, Message(text=f"{member.display_name}: {text}"), idempotency_key=f"c{n}"
+            )
+            line = await solo.say(candidate, text)
+            await publisher.post(
+                channel, Message(text=f"StudyBot: {line.text}"), idempotency_key=f"r{n}"
+            )
+        while (await service.status_of(candidate)).room is not None:
+            await clock.sleep(30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return f"Solo mock {view.room_id} over: the scorecard went to {member.display_name}."
+
+
 def _main() -> None:
     parser = argparse.ArgumentParser(description="A bot process of the mock demo.")
     parser.add_argument("--worker", nargs=3, metavar=("URL", "HOLDER", "SPEED"), required=True)
