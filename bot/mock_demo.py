@@ -548,14 +548,18 @@ def solo_demo_command(as_json: bool) -> dict[str, Any]:
 
 
 async def simulate_solo(bot: StudyBot, actor: Actor, speed: float) -> str:
-    """Run a whole solo mock in the console: StudyBot interviews a simulated candidate."""
-    from bot.clock import ScaledClock
+    """Run a whole solo mock in the console: StudyBot interviews a simulated candidate.
+
+    The clock steps 15 s at a time and waits 15/speed real seconds between steps, so a slow
+    machine slows the show down instead of letting the interview run past the candidate.
+    """
+    from bot.clock import FakeClock
     from bot.messages import Channel, Message
     from bot.services.context import Actor
-    from bot.services.mocks import MockService, MockTimers
+    from bot.services.mocks import MockService
     from bot.services.solo_mocks import SoloMocks
 
-    clock = ScaledClock(datetime.now(UTC), speed)
+    clock = FakeClock(datetime.now(UTC))
     service = MockService(
         bot.sessions,
         bot.library,
@@ -565,6 +569,7 @@ async def simulate_solo(bot: StudyBot, actor: Actor, speed: float) -> str:
         policy=bot.mocks.policy,
     )
     solo = SoloMocks(service, bot.solo.engine, bot.solo.embedder)
+    await asyncio.to_thread(solo.embedder.encode, ["warm up"])  # load the encoder first
     member = Actor(
         actor.platform, actor.workspace_id, actor.channel_id, "sim-cay", "Cay (simulated)"
     )
@@ -578,13 +583,13 @@ async def simulate_solo(bot: StudyBot, actor: Actor, speed: float) -> str:
     )
     publisher = bot.publishers.require(actor.platform)
     channel = Channel(actor.platform, actor.workspace_id, room)
-    timers = MockTimers(service, clock, tick_s=5.0)
-    task = asyncio.create_task(timers.run())
     started = clock.now()
-    try:
-        for n, (minute, text) in enumerate(SOLO_CANDIDATE, start=1):
-            wait = minute * 60 - (clock.now() - started).total_seconds()
-            await clock.sleep(max(0.0, wait))
+    lines = list(enumerate(SOLO_CANDIDATE, start=1))
+    while (await service.status_of(candidate)).room is not None:
+        await service.announce_due()
+        minute = (clock.now() - started).total_seconds() / 60
+        while lines and lines[0][1][0] <= minute:
+            n, (_, text) = lines.pop(0)
             await publisher.post(
                 channel, Message(text=f"{member.display_name}: {text}"), idempotency_key=f"c{n}"
             )
@@ -592,11 +597,8 @@ async def simulate_solo(bot: StudyBot, actor: Actor, speed: float) -> str:
             await publisher.post(
                 channel, Message(text=f"StudyBot: {line.text}"), idempotency_key=f"r{n}"
             )
-        while (await service.status_of(candidate)).room is not None:
-            await clock.sleep(30)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        clock.advance(15)
+        await asyncio.sleep(15 / speed)
     return f"Solo mock {view.room_id} over: the scorecard went to {member.display_name}."
 
 

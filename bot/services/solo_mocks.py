@@ -277,7 +277,7 @@ class SoloMocks:
         timeline = timeline_of(room, self.mocks.phases)
         phase = phase_at(timeline, now).phase.slug
         minute = round(interview_minutes(timeline, now), 2)
-        upto = [r for r in rows if not (r.speaker == "candidate" and r.key > f"c:{n}")]
+        upto = [r for r in rows if not (r.speaker == "candidate" and int(r.key[2:]) > n)]
         ctx = TurnContext(
             guide=self.guide,
             scenario=self.brief(self.mocks.scenario(room.scenario_id)),
