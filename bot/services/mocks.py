@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -1144,25 +1144,30 @@ class MockService:
     async def announce_due(self) -> TimerReport:
         """Make every announcement that is due in any running room, each once across processes."""
         report = TimerReport()
-        now = self._clock.now()
-        async with self._sessions() as session:
-            rooms = await repo.rooms_due(session, now=now)
+        rooms = await self.due_rooms()
         # Rooms are independent: a few at a time, so one slow platform call delays no other
         # room by more than its own share, and the connection pool is never exhausted.
         gate = asyncio.Semaphore(self.rooms_in_flight)
-
-        async def one(room: MockRoom) -> None:
-            room_id = room.id or 0
-            async with gate:
-                try:
-                    await self._announce_room(room_id, report, room=room)
-                except ClaimLost:
-                    report.lost += 1
-                except Exception:  # one room's failure must not stop the others' timers
-                    log.exception("mock room %s: announcement failed", room_id)
-
-        await asyncio.gather(*(one(room) for room in rooms))
+        await asyncio.gather(*(self.announce_room(room, report, gate) for room in rooms))
         return report
+
+    async def due_rooms(self, exclude: Iterable[int] = ()) -> Sequence[MockRoom]:
+        """Return the running rooms with an announcement due now (but those being announced)."""
+        async with self._sessions() as session:
+            return await repo.rooms_due(session, now=self._clock.now(), exclude=list(exclude))
+
+    async def announce_room(
+        self, room: MockRoom, report: TimerReport, gate: asyncio.Semaphore
+    ) -> None:
+        """Make one room's due announcements (one failing room never stops the others)."""
+        room_id = room.id or 0
+        async with gate:
+            try:
+                await self._announce_room(room_id, report, room=room)
+            except ClaimLost:
+                report.lost += 1
+            except Exception:
+                log.exception("mock room %s: announcement failed", room_id)
 
     async def _announce_room(
         self, room_id: int, report: TimerReport, *, room: MockRoom | None = None
@@ -1538,10 +1543,10 @@ class MockService:
         except PublishError as exc:
             log.warning("mock room %s: could not close the platform room: %s", room.id, exc)
 
-    async def next_due_at(self) -> datetime | None:
-        """Return when the next announcement of any running room falls."""
+    async def next_due_at(self, exclude: Iterable[int] = ()) -> datetime | None:
+        """Return when the next announcement of any running room falls (but those excluded)."""
         async with self._sessions() as session:
-            return await repo.next_due(session)
+            return await repo.next_due(session, exclude=list(exclude))
 
 
 class MockTimers:
@@ -1555,38 +1560,60 @@ class MockTimers:
         self.housekeeping_every = timedelta(seconds=30)
 
     async def run(self) -> None:
-        """Announce what is due, sleeping until the next boundary (or a local change)."""
+        """Announce what is due, sleeping until the next boundary (or a local change).
+
+        Each due room is announced by its own task (a few at a time), and the loop does not
+        wait for a pass to finish before looking again: a room that falls due while others
+        are being announced starts as soon as a slot is free, not after the slowest of them.
+        """
         last_housekeeping: datetime | None = None
         next_slot: datetime | None = None
-        while True:
-            now = self._clock.now()
-            slot_due = next_slot is not None and next_slot <= now
-            if (
-                last_housekeeping is None
-                or now - last_housekeeping >= self.housekeeping_every
-                or slot_due
-                or self._service.changed.is_set()
-            ):
-                await self._service.close_stale()
-                await self._service.remind_booked()
-                next_slot = await self._service.next_slot_at()
-                last_housekeeping = now
-            await self._service.announce_due()
-            upcoming = await self._service.next_due_at()
-            if next_slot is not None:
-                upcoming = next_slot if upcoming is None else min(upcoming, next_slot)
-            wait = self.tick_s
-            if upcoming is not None:
-                # Still due means another process holds that claim: look again shortly.
-                wait = min(
-                    wait, max(self.tick_s / 20, (upcoming - self._clock.now()).total_seconds())
+        gate = asyncio.Semaphore(self._service.rooms_in_flight)
+        in_flight: dict[int, asyncio.Task[None]] = {}
+        report = TimerReport()
+        try:
+            while True:
+                now = self._clock.now()
+                slot_due = next_slot is not None and next_slot <= now
+                if (
+                    last_housekeeping is None
+                    or now - last_housekeeping >= self.housekeeping_every
+                    or slot_due
+                    or self._service.changed.is_set()
+                ):
+                    await self._service.close_stale()
+                    await self._service.remind_booked()
+                    next_slot = await self._service.next_slot_at()
+                    last_housekeeping = now
+                self._service.changed.clear()
+                for room in await self._service.due_rooms(exclude=in_flight):
+                    room_id = room.id or 0
+                    task = asyncio.create_task(self._service.announce_room(room, report, gate))
+                    in_flight[room_id] = task
+                    task.add_done_callback(lambda _t, rid=room_id: in_flight.pop(rid, None))
+                report.sent.clear()  # the timer keeps no history; tests read announce_due's
+                report.dropped.clear()
+                upcoming = await self._service.next_due_at(exclude=in_flight)
+                if next_slot is not None:
+                    upcoming = next_slot if upcoming is None else min(upcoming, next_slot)
+                wait = self.tick_s
+                if upcoming is not None:
+                    # Still due means another process holds that claim: look again shortly.
+                    wait = min(
+                        wait, max(self.tick_s / 20, (upcoming - self._clock.now()).total_seconds())
+                    )
+                sleeper = asyncio.ensure_future(self._clock.sleep(wait))
+                poked = asyncio.ensure_future(self._service.changed.wait())
+                # A room finishing frees a slot and may have its next announcement due soon.
+                await asyncio.wait(
+                    [sleeper, poked, *in_flight.values()], return_when=asyncio.FIRST_COMPLETED
                 )
-            self._service.changed.clear()
-            sleeper = asyncio.ensure_future(self._clock.sleep(wait))
-            poked = asyncio.ensure_future(self._service.changed.wait())
-            await asyncio.wait([sleeper, poked], return_when=asyncio.FIRST_COMPLETED)
-            for task in (sleeper, poked):
+                for waiter in (sleeper, poked):
+                    waiter.cancel()
+        finally:
+            for task in list(in_flight.values()):
                 task.cancel()
+            await asyncio.gather(*in_flight.values(), return_exceptions=True)
 
     def start(self) -> None:
         """Run the timer in the background."""

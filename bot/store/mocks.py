@@ -137,26 +137,26 @@ async def past_rooms(
 
 
 async def rooms_due(
-    session: AsyncSession, *, now: datetime, limit: int = 200
+    session: AsyncSession, *, now: datetime, limit: int = 200, exclude: Sequence[int] = ()
 ) -> Sequence[MockRoom]:
-    """Return running rooms whose next announcement is due."""
-    result = await session.execute(
-        select(MockRoom)
-        .where(col(MockRoom.status).in_(TIMED_STATUSES), col(MockRoom.next_due_at) <= now)
-        .order_by(col(MockRoom.next_due_at))
-        .limit(limit)
+    """Return running rooms whose next announcement is due (but the excluded ones)."""
+    query = select(MockRoom).where(
+        col(MockRoom.status).in_(TIMED_STATUSES), col(MockRoom.next_due_at) <= now
     )
+    if exclude:
+        query = query.where(col(MockRoom.id).not_in(list(exclude)))
+    result = await session.execute(query.order_by(col(MockRoom.next_due_at)).limit(limit))
     return result.scalars().all()
 
 
-async def next_due(session: AsyncSession) -> datetime | None:
-    """Return when the next announcement of any running room falls."""
-    result = await session.execute(
-        select(col(MockRoom.next_due_at))
-        .where(col(MockRoom.status).in_(TIMED_STATUSES), col(MockRoom.next_due_at).is_not(None))
-        .order_by(col(MockRoom.next_due_at))
-        .limit(1)
+async def next_due(session: AsyncSession, *, exclude: Sequence[int] = ()) -> datetime | None:
+    """Return when the next announcement of any running room falls (but the excluded ones)."""
+    query = select(col(MockRoom.next_due_at)).where(
+        col(MockRoom.status).in_(TIMED_STATUSES), col(MockRoom.next_due_at).is_not(None)
     )
+    if exclude:
+        query = query.where(col(MockRoom.id).not_in(list(exclude)))
+    result = await session.execute(query.order_by(col(MockRoom.next_due_at)).limit(1))
     return result.scalar()
 
 
