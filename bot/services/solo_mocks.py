@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.matching import pick_scenario
 from bot.domain.pacing import Announcement, AnnouncementKind, interview_minutes, phase_at
 from bot.domain.scorecards import POINTS_PER_ROLE
-from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound, Unavailable
 from bot.messages import Channel, Message, MessageField, PublishError
 from bot.services.context import Actor
 from bot.services.mocks import GUIDE_SCENARIO, MockService, RoomView, Scenario, timeline_of
@@ -156,7 +156,12 @@ class SoloMocks:
                 ),
             )
             room_id = room.id or 0
-        await self.mocks.open_platform_room(room_id)
+        try:
+            await self.mocks.open_platform_room(room_id)
+        except PublishError as exc:
+            async with self._sessions.begin() as session:  # no room: nothing left half-open
+                await repo.update_room(session, room_id=room_id, status="closed", finished_at=now)
+            raise Unavailable(f"The private room could not be opened ({exc}); try again.") from exc
         now = self.mocks.clock.now()
         async with self._sessions.begin() as session:
             await repo.update_room(

@@ -33,6 +33,7 @@ from tests.bot.test_mock_service import (
     BOB,
     CAL,
     T0,
+    RecordingHost,
     RecordingPublisher,
     in_room,
     make_service,
@@ -264,3 +265,25 @@ async def test_a_long_wait_and_a_no_show_offer_a_solo_mock(
     assert offers == ["U-cal"]
     view = await SoloMocks(mocks, mocks.solo.engine, EMBEDDER).start(CAL)  # takes the offer
     assert view.candidate == "Cal" and (await mocks.status_of(CAL)).room is not None
+
+
+async def test_a_room_that_cannot_open_leaves_nothing_half_open(mocks: MockService) -> None:
+    from bot.errors import Unavailable
+    from bot.messages import PublishError
+    from bot.services.mocks import OpenedRoom, RoomRequest
+
+    class RefusingHost:
+        async def open_room(self, request: RoomRequest) -> OpenedRoom:
+            raise PublishError("missing permissions", transient=False)
+
+        async def close_room(self, room: OpenedRoom) -> None:
+            raise AssertionError("nothing was opened")
+
+    solo = solo_on(mocks)
+    mocks.add_room_host("console", RefusingHost())
+    with pytest.raises(Unavailable, match="could not be opened"):
+        await solo.start(BOB)
+    assert (await mocks.status_of(BOB)).room is None
+    mocks.add_room_host("console", RecordingHost())
+    view = await solo.start(BOB)
+    assert view.status == "running"
