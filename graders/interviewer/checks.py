@@ -25,6 +25,11 @@ GIVE_AWAY_FLOOR = 0.72
 # Below this, the reply is about something else than the interview.
 TOPIC_FLOOR = 0.12
 
+# What any interviewer's follow-up is about, whatever the scenario: an anchor for the topic check.
+INTERVIEW_TALK = (
+    "A question about your design: how it works, why, what it costs, how you would measure "
+    "it, what fails, what the user sees, which trade-offs and numbers."
+)
 _NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s*(k|m|ms|s|%|x|gb|tb|qps|rps)?\b", re.I)
 _REQUIREMENT = re.compile(
     r"\b(must|needs? to|has to|have to|is required|requirement|should support|we expect|"
@@ -71,7 +76,9 @@ def check_reply(text: str, ctx: TurnContext, embedder: Embedder) -> CheckResult:
     requirement_like = [s for s in statements if _REQUIREMENT.search(s)]
     facts = [f.answer for f in ctx.scenario.facts] + [ctx.scenario.text]
     design = list(ctx.guide.design_points)
-    topic = [ctx.scenario.text, ctx.guide.phase(ctx.phase).focus, ctx.last_candidate or ""]
+    phase = ctx.guide.phase(ctx.phase)
+    topic = [ctx.scenario.text, phase.focus, ctx.last_candidate or "", INTERVIEW_TALK]
+    topic += [f"{p.focus}: {', '.join(p.deliverables)}" for p in ctx.guide.phases]
     texts = [stripped, *statements, *facts, *design, *topic]
     vectors = embedder.encode(texts)
     reply_vec = vectors[0]

@@ -326,3 +326,13 @@ def test_a_made_up_quote_is_never_kept() -> None:
     said = "\n".join(STRONG)
     assert verified(["We shard by user id across 40 regions."], said) == ()
     assert verified([STRONG[0].lower()], said) == (STRONG[0].lower(),)
+
+
+def test_generic_follow_ups_are_on_topic_and_small_talk_is_not() -> None:
+    said = ctx("high-level-design", ("c", "I'd put an API gateway in front of GPU pools.", ""))
+    for follow_up in (
+        "How would you know it failed, and what would the user see?",
+        "Good. Which number would tell you that part is working?",
+    ):
+        assert check_reply(follow_up, said, EMBEDDER).ok, follow_up
+    assert check_reply("Do you like football?", said, EMBEDDER).reason == "off topic"
