@@ -176,6 +176,18 @@ class SoloMocks:
             assert fresh is not None
             view = await self.mocks.view(session, fresh, now)
         self.mocks.changed.set()  # the timer announces Clarify (and the opening) at once
+        # Encode what every reply is checked against now, off the conversation's path.
+        brief = self.brief(scenario)
+        await asyncio.to_thread(
+            self.embedder.encode,
+            [
+                *self.guide.design_points,
+                *(f.question for f in brief.facts),
+                *(f.answer for f in brief.facts),
+                brief.text,
+                *(p.focus for p in self.guide.phases),
+            ],
+        )
         return view
 
     async def _choose_scenario(
