@@ -28,6 +28,7 @@ from bot.services.cohorts import CohortService
 from bot.services.daily import DailyService
 from bot.services.mocks import MockService
 from bot.services.reviews import ReviewService
+from bot.services.solo_mocks import SoloMocks
 from bot.services.submissions import SubmissionService
 from bot.settings import Settings, mask_secrets
 from bot.store.engine import make_engine, make_session_factory
@@ -352,6 +353,30 @@ class StudyBot:
     def submissions(self) -> SubmissionService:
         """Return the drill submission service."""
         return self.services.submissions
+
+    # --- solo mocks (StudyBot as the interviewer) ---
+
+    @cached_property
+    def solo(self) -> SoloMocks:
+        """Return the solo mocks, on the LLM interviewer when one is configured."""
+        from graders import MemoryTokenBudget, RedisTokenBudget
+        from graders.embeddings import default_embedder
+        from graders.interviewer import GuardedInterviewer, LLMInterviewer, ScriptedInterviewer
+
+        mock = self.settings.mock
+        embedder = default_embedder()
+        llm = None
+        budget: TokenBudget | None = None
+        if mock.solo_llm and self.llm_config is not None:
+            llm = LLMInterviewer(self.llm_config)
+            if self.settings.redis_url:
+                budget = RedisTokenBudget.from_url(
+                    self.settings.redis_url, mock.solo_daily_tokens, prefix="studybot:solo:tokens"
+                )
+            else:
+                budget = MemoryTokenBudget(mock.solo_daily_tokens)
+        engine = GuardedInterviewer(ScriptedInterviewer(embedder), embedder, llm=llm, budget=budget)
+        return SoloMocks(self.mocks, engine, embedder, token_cap=mock.solo_token_cap, budget=budget)
 
     def add_publisher(self, platform: str, publisher: Publisher) -> None:
         """Register a face's publisher for posts to its platform."""

@@ -647,12 +647,18 @@ def mock_demo(
     restart_at: Annotated[
         float | None, typer.Option("--restart-at", help="Kill the bot process at this minute.")
     ] = None,
+    solo: Annotated[
+        bool, typer.Option("--solo", help="StudyBot interviews a simulated candidate.")
+    ] = False,
 ) -> None:
-    """Run a whole mock interview on a fast clock and print its announcement timeline."""
+    """Run a whole mock interview on a fast clock and print its timeline (or solo transcript)."""
     from bot.errors import StudyBotError
-    from bot.mock_demo import demo_command
+    from bot.mock_demo import demo_command, solo_demo_command
 
     try:
+        if solo:
+            solo_demo_command(as_json)
+            return
         demo_command(speed, pause_at, resume_at, restart_at, as_json)
     except StudyBotError as exc:
         raise fail(str(exc), 2) from None

@@ -238,6 +238,11 @@ class MockSettings(BaseSettings):
     idle_close_minutes: float = Field(default=120.0, gt=0)
     queue_wait_minutes: float = Field(default=15.0, gt=0)
     timer_tick_s: float = Field(default=1.0, gt=0)
+    # Solo mocks (StudyBot interviews): the LLM engine when an LLM is configured, within a
+    # token cap per mock and a daily budget per cohort of their own (never grading's).
+    solo_llm: bool = True
+    solo_token_cap: int = Field(default=30_000, ge=0)
+    solo_daily_tokens: int = Field(default=300_000, ge=0)
 
 
 class Settings(BaseSettings):

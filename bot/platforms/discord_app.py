@@ -647,5 +647,8 @@ async def run_discord(bot: StudyBot) -> None:
     client = StudyBotDiscord(bot, application_id=bot.settings.discord.application_id)
     bot.add_publisher("discord", client.publisher)
     bot.mocks.add_room_host("discord", DiscordRoomHost(client))
+    from bot.platforms.discord_scorecard import register_scorecard_items
+
+    register_scorecard_items(client)  # scorecard menus sent before a restart still answer
     async with client:
         await client.start(token)

@@ -151,6 +151,7 @@ class MockRoom(SQLModel, table=True):
     matched_at: datetime | None = _ts(nullable=True, default=None)
     last_activity_at: datetime | None = _ts(nullable=True, default=None)
     last_new_message_at: datetime | None = _ts(nullable=True, default=None)
+    booked: bool = Field(default=False)  # matched ahead for a booked slot (reminded at it)
 
 
 class Submission(SQLModel, table=True):
@@ -439,3 +440,36 @@ class ImportedDrill(SQLModel, table=True):
     imported_by: str = Field(default="", max_length=100)
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
+
+
+# --- Mock rooms: per-cohort room settings and solo-mock transcripts -------------------------
+
+
+class MockCohortSetting(SQLModel, table=True):
+    """How a cohort's mock rooms are opened (a private thread, a private channel, a group DM)."""
+
+    __tablename__ = "mock_cohort_setting"
+
+    cohort_id: int = Field(foreign_key="cohort.id", primary_key=True)
+    room_style: str = Field(default="thread", max_length=16)  # thread/channel/group-dm
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class MockTurn(SQLModel, table=True):
+    """One line of a solo mock's conversation, said once: UNIQUE (room, key)."""
+
+    __tablename__ = "mock_turn"
+    __table_args__ = (UniqueConstraint("room_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: int = Field(foreign_key="mock_room.id", index=True)
+    key: str = Field(max_length=48)  # c:<n> candidate, r:<n> reply, p:<phase>, fallback
+    speaker: str = Field(max_length=16)  # interviewer/candidate
+    phase: str = Field(max_length=32)
+    minute: float = Field(default=0.0)  # interview minutes since /mock start, pauses excluded
+    text: str = Field(sa_type=Text)
+    intent: str = Field(default="", max_length=32)  # what the interviewer did (the engines' tag)
+    engine: str = Field(default="", max_length=16)  # scripted/llm ("" for the candidate)
+    tokens: int = Field(default=0)
+    note: str = Field(default="", sa_type=Text)  # why an LLM reply was replaced, if it was
+    created_at: datetime = _ts(default_factory=utcnow)
