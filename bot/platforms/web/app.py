@@ -1,0 +1,296 @@
+"""The dashboard's routes: a thin face over `DashboardService`, rendered with Jinja2.
+
+A request turns into one or two service calls and one template. Sessions are signed cookies,
+one per cohort (`sb_<cohort id>`), HttpOnly, SameSite=Lax, and Secure when the dashboard is
+served over HTTPS (directly, or behind a proxy that says so). Every refusal is the same plain
+403 page with one sentence, so a refused request learns nothing about the cohort.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from bot.errors import NotFound, StudyBotError
+from bot.platforms.web import charts
+from bot.services.dashboard import PERIODS, AccessRefused, Viewer
+
+if TYPE_CHECKING:
+    from bot.app import StudyBot
+    from bot.services.dashboard import DashboardService
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+COOKIE_PREFIX = "sb_"
+STATIC = "static"  # the stylesheet, served from the package: no CDN, no network
+# No script, no frame, nothing from elsewhere; forms post only here; links never send the
+# page's address (which may hold a sign-in token) to another site.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+
+class SvgCache:
+    """Rendered charts by (chart, data version): drawn once per change, then served as is."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self.renders = 0
+
+    async def get(self, key: tuple[Any, ...], render: Callable[[], Awaitable[str]]) -> bytes:
+        """Return the chart under this key, drawing it on a miss."""
+        found = self._entries.get(key)
+        if found is None:
+            found = (await render()).encode("utf-8")
+            self.renders += 1
+            self._entries[key] = found
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
+        return found
+
+
+def create_app(bot: StudyBot) -> FastAPI:
+    """Build the dashboard's ASGI app over the bot's services."""
+    service: DashboardService = bot.dashboard
+    app = FastAPI(title="StudyBot dashboard", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount(f"/{STATIC}", StaticFiles(directory=HERE / STATIC), name=STATIC)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    svgs = SvgCache()
+    app.state.svg_cache = svgs
+    https = service.base_url.startswith("https://")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.url.path.startswith("/static/") and not request.url.path.endswith(".svg"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request, name, {"request": request, **context}, status_code=status_code
+        )
+
+    def refused(request: Request, reason: str) -> HTMLResponse:
+        return page(request, "refused.html", 403, reason=reason, viewer=None)
+
+    @app.exception_handler(AccessRefused)
+    async def _refused(request: Request, exc: AccessRefused) -> HTMLResponse:
+        return refused(request, exc.message)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> HTMLResponse:
+        return page(request, "message.html", 404, title="Not found", text=exc.message)
+
+    @app.exception_handler(StudyBotError)
+    async def _error(request: Request, exc: StudyBotError) -> HTMLResponse:
+        return page(request, "message.html", 400, title="Cannot show this", text=exc.message)
+
+    async def viewer_of(request: Request, cohort_id: int) -> Viewer:
+        cookie = request.cookies.get(f"{COOKIE_PREFIX}{cohort_id}")
+        web_session = await service.read_cookie(cookie)
+        return await service.viewer(web_session, cohort_id)
+
+    # --- sign-in ------------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse)
+    async def home(request: Request) -> HTMLResponse:
+        return page(
+            request,
+            "message.html",
+            title="StudyBot dashboard",
+            text="Type /dashboard in your cohort's channel: the bot answers with a link that "
+            "signs you in here.",
+        )
+
+    @app.get("/open/{token}", response_class=HTMLResponse)
+    async def open_form(request: Request, token: str) -> HTMLResponse:
+        # A GET only shows a button: chat apps fetch links to preview them, and a preview
+        # must not use up a single-use link.
+        link = await service.check_link(token)
+        return page(request, "open.html", token=token, expires_at=link.expires_at, viewer=None)
+
+    @app.post("/open/{token}")
+    async def open_link(request: Request, token: str) -> Response:
+        web_session = await service.open_link(token)
+        response = RedirectResponse(f"/c/{web_session.cohort_id}/", status_code=303)
+        response.set_cookie(
+            f"{COOKIE_PREFIX}{web_session.cohort_id}",
+            value=await service.session_cookie(web_session),
+            max_age=int(service.session_ttl.total_seconds()),
+            httponly=True,
+            samesite="lax",
+            secure=https or request.url.scheme == "https",
+            path="/",
+        )
+        return response
+
+    @app.post("/c/{cohort_id}/signout")
+    async def sign_out(request: Request, cohort_id: int) -> Response:
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(f"{COOKIE_PREFIX}{cohort_id}", path="/")
+        return response
+
+    # --- pages --------------------------------------------------------------------------------
+
+    @app.get("/c/{cohort_id}/", response_class=HTMLResponse)
+    async def overview(request: Request, cohort_id: int) -> HTMLResponse:
+        viewer = await viewer_of(request, cohort_id)
+        data = await service.overview(viewer)
+        return page(request, "overview.html", viewer=viewer, o=data, section="overview")
+
+    @app.get("/c/{cohort_id}/leaderboard", response_class=HTMLResponse)
+    async def leaderboard(request: Request, cohort_id: int, period: str = "week") -> HTMLResponse:
+        viewer = await viewer_of(request, cohort_id)
+        board = await service.leaderboard(viewer, viewer.cohort, period)  # type: ignore[arg-type]
+        return page(
+            request,
+            "leaderboard.html",
+            viewer=viewer,
+            board=board,
+            periods=PERIODS,
+            section="leaderboard",
+            public=False,
+        )
+
+    @app.get("/public/{cohort_id}/leaderboard", response_class=HTMLResponse)
+    async def public_leaderboard(
+        request: Request, cohort_id: int, period: str = "week"
+    ) -> HTMLResponse:
+        cohort = await service.public_cohort(cohort_id)
+        board = await service.leaderboard(None, cohort, period)  # type: ignore[arg-type]
+        return page(
+            request,
+            "leaderboard.html",
+            viewer=None,
+            cohort=cohort,
+            board=board,
+            periods=PERIODS,
+            section="leaderboard",
+            public=True,
+        )
+
+    @app.get("/c/{cohort_id}/drills", response_class=HTMLResponse)
+    async def drills(request: Request, cohort_id: int) -> HTMLResponse:
+        viewer = await viewer_of(request, cohort_id)
+        boards = await service.drill_boards(viewer)
+        return page(request, "drills.html", viewer=viewer, boards=boards, section="drills")
+
+    @app.get("/c/{cohort_id}/drills/{drill_id}/{device_kind}", response_class=HTMLResponse)
+    async def drill_board(
+        request: Request, cohort_id: int, drill_id: str, device_kind: str
+    ) -> HTMLResponse:
+        viewer = await viewer_of(request, cohort_id)
+        board = await service.drill_board(viewer, drill_id, device_kind)
+        return page(request, "drill_board.html", viewer=viewer, board=board, section="drills")
+
+    @app.get("/c/{cohort_id}/members/{member_id}", response_class=HTMLResponse)
+    async def member(request: Request, cohort_id: int, member_id: int) -> HTMLResponse:
+        viewer = await viewer_of(request, cohort_id)
+        data = await service.member_page(viewer, member_id)
+        return page(
+            request,
+            "member.html",
+            viewer=viewer,
+            m=data,
+            calendar=_calendar_rows(data.calendar_start, data.calendar_end),
+            section="me" if data.own else "leaderboard",
+        )
+
+    @app.get("/c/{cohort_id}/questions", response_class=HTMLResponse)
+    async def hardest(request: Request, cohort_id: int) -> HTMLResponse:
+        viewer = await viewer_of(request, cohort_id)
+        rows = await service.hardest_questions(viewer)
+        return page(request, "hardest.html", viewer=viewer, rows=rows, section="questions")
+
+    @app.get("/c/{cohort_id}/questions/{question_id}", response_class=HTMLResponse)
+    async def question(request: Request, cohort_id: int, question_id: str) -> HTMLResponse:
+        viewer = await viewer_of(request, cohort_id)
+        data = service.question(question_id)
+        return page(request, "question.html", viewer=viewer, q=data, section="questions")
+
+    # --- charts -------------------------------------------------------------------------------
+
+    async def svg_response(request: Request, key: tuple[Any, ...], render: Any) -> Response:
+        version = await service.data_version()
+        etag = '"' + hashlib.sha1(repr((key, version)).encode()).hexdigest()[:20] + '"'
+        headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        body = await svgs.get((*key, version), render)
+        return Response(body, media_type="image/svg+xml", headers=headers)
+
+    @app.get("/c/{cohort_id}/charts/week.svg")
+    async def week_chart(request: Request, cohort_id: int) -> Response:
+        viewer = await viewer_of(request, cohort_id)
+
+        async def render() -> str:
+            data = await service.overview(viewer)
+            return charts.bar_chart("Points this week", data.week)
+
+        return await svg_response(request, ("week", cohort_id), render)
+
+    @app.get("/c/{cohort_id}/charts/member-{member_id}.svg")
+    async def member_chart(request: Request, cohort_id: int, member_id: int) -> Response:
+        viewer = await viewer_of(request, cohort_id)
+        series = await service.member_points(viewer, member_id)
+
+        async def render() -> str:
+            return charts.cumulative_chart("Points over time", series)
+
+        return await svg_response(request, ("member", cohort_id, member_id), render)
+
+    templates.env.globals["quote"] = quote
+    templates.env.filters["pct"] = lambda v: f"{100 * float(v):.0f}%"
+    templates.env.filters["secs"] = _format_seconds
+    return app
+
+
+def _format_seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value >= 1:
+        return f"{value:.2f} s"
+    if value >= 1e-3:
+        return f"{value * 1e3:.2f} ms"
+    return f"{value * 1e6:.1f} µs"
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _calendar_rows(start: date, end: date) -> list[tuple[str, list[date | None]]]:
+    """Return one row per weekday, one column per week from start to end (None past the end)."""
+    monday = start - timedelta(days=start.weekday())
+    weeks = (end - monday).days // 7 + 1
+    rows: list[tuple[str, list[date | None]]] = []
+    for weekday, name in enumerate(WEEKDAYS):
+        row: list[date | None] = []
+        for week in range(weeks):
+            day = monday + timedelta(days=7 * week + weekday)
+            row.append(day if start <= day <= end else None)
+        rows.append((name, row))
+    return rows
