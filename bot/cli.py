@@ -513,16 +513,7 @@ def web(
     """Serve the read-only web dashboard (links come from /dashboard in chat)."""
     settings = _settings()
     _configure_logging(settings)
-    from bot.platforms.web import serve_dashboard
-
-    async def _serve() -> None:
-        bot = await _build(settings)
-        try:
-            await serve_dashboard(
-                bot, host=host or settings.web.host, port=port or settings.web.listen_port
-            )
-        finally:
-            await bot.close()
+    from bot.platforms.web import run_dashboard
 
     typer.echo(
         f"Dashboard on http://{host or settings.web.host}:{port or settings.web.listen_port}; "
@@ -530,7 +521,11 @@ def web(
         err=True,
     )
     try:
-        asyncio.run(_serve())
+        run_dashboard(
+            lambda: _build(settings),
+            host=host or settings.web.host,
+            port=port or settings.web.listen_port,
+        )
     except KeyboardInterrupt:
         return
 

@@ -79,6 +79,7 @@ class Viewer:
     cohort: Cohort
     member: Member
     admin: bool
+    version: tuple[int, ...] = ()  # the data version when the request began (see `_cached`)
 
     @property
     def cohort_id(self) -> int:
@@ -421,12 +422,14 @@ class DashboardService:
             raise AccessRefused("Open the dashboard with a link from /dashboard in your cohort.")
         if web_session.cohort_id != cohort_id:
             raise AccessRefused("This page belongs to a cohort your session is not for.")
-        async with self._sessions() as session:
+        async with self._sessions() as session:  # one round of reads per request
             cohort = await cohort_repo.get_cohort(session, cohort_id=cohort_id)
             member = await repo.get_member_by_id(session, member_id=web_session.member_id)
+            version = await repo.data_version(session)
         if cohort is None or member is None or member.cohort_id != cohort_id or not member.active:
             raise AccessRefused("Your membership of this cohort has ended.")
-        return Viewer(cohort, member, admin=member.is_admin or web_session.workspace_admin)
+        admin = member.is_admin or web_session.workspace_admin
+        return Viewer(cohort, member, admin=admin, version=version)
 
     # --- public leaderboard ---------------------------------------------------------------
 
@@ -462,8 +465,14 @@ class DashboardService:
         async with self._sessions() as session:
             return await repo.data_version(session)
 
-    async def _cached(self, key: tuple[Any, ...], compute: Callable[[], Awaitable[T]]) -> T:
-        version = await self.data_version()
+    async def _cached(
+        self,
+        key: tuple[Any, ...],
+        compute: Callable[[], Awaitable[T]],
+        version: tuple[int, ...] | None = None,
+    ) -> T:
+        if not version:
+            version = await self.data_version()
         found = self._cache.get(key, version)
         if found is not None:
             return found  # type: ignore[no-any-return]
@@ -488,16 +497,26 @@ class DashboardService:
         started = today_day(schedule, now) is not None or now.date() > cohort.start_date
         today = self._local_today(cohort)
         since = today - timedelta(days=6)
-        async with self._sessions() as session:
-            counts = await repo.post_counts(session, cohort_id=viewer.cohort_id)
-            members = await repo.count_members(session, cohort_id=viewer.cohort_id)
-            active = await repo.active_members_since(
-                session,
-                cohort_id=viewer.cohort_id,
-                since_day=since,
-                since=now - timedelta(days=7),
-            )
-        week = await self.week_points(viewer.cohort_id, today)
+
+        async def count() -> tuple[dict[str, int], int, int]:
+            async with self._sessions() as session:
+                counts = await repo.post_counts(session, cohort_id=viewer.cohort_id)
+                members = await repo.count_members(session, cohort_id=viewer.cohort_id)
+                active = await repo.active_members_since(
+                    session,
+                    cohort_id=viewer.cohort_id,
+                    since_day=since,
+                    since=now - timedelta(days=7),
+                )
+            return counts, members, active
+
+        # A week of a large cohort's ledger is tens of thousands of rows: counted once per
+        # change, and at least hourly (posts, joins and answers without points change it too).
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        counts, members, active = await self._cached(
+            ("overview", viewer.cohort_id, hour), count, viewer.version
+        )
+        week = await self.week_points(viewer.cohort_id, today, viewer.version)
         return Overview(
             cohort_name=cohort.name,
             day=day_to_show(schedule, now),
@@ -511,7 +530,9 @@ class DashboardService:
             week=week,
         )
 
-    async def week_points(self, cohort_id: int, today: date) -> tuple[tuple[date, int], ...]:
+    async def week_points(
+        self, cohort_id: int, today: date, version: tuple[int, ...] = ()
+    ) -> tuple[tuple[date, int], ...]:
         """Return the cohort's points of each of the last seven local days (zero-filled)."""
 
         async def compute() -> tuple[tuple[date, int], ...]:
@@ -525,7 +546,7 @@ class DashboardService:
                 for i in range(7)
             )
 
-        return await self._cached(("week", cohort_id, today), compute)
+        return await self._cached(("week", cohort_id, today), compute, version)
 
     async def leaderboard(
         self, viewer: Viewer | None, cohort: Cohort, period: Period = "week"
@@ -558,7 +579,8 @@ class DashboardService:
                 rows.append(StandingRow(rank, member_id, name, points))
             return tuple(rows)
 
-        ranked = await self._cached(("board", cohort_id, period, since), compute)
+        version = viewer.version if viewer is not None else None
+        ranked = await self._cached(("board", cohort_id, period, since), compute, version)
         own_id = viewer.member_id if viewer is not None else None
         top = tuple(
             StandingRow(r.rank, r.member_id, r.name, r.value, own=r.member_id == own_id)
@@ -597,9 +619,12 @@ class DashboardService:
             raise NotFound(f"No passing runs of {drill_id} on {device_kind} in this cohort.")
         return DrillBoardPage(drill_id, device_kind, tuple(rank_board(board_runs)))
 
-    async def member_points(self, viewer: Viewer, member_id: int) -> tuple[tuple[date, int], ...]:
+    async def member_points(
+        self, viewer: Viewer, member_id: int, *, checked: bool = False
+    ) -> tuple[tuple[date, int], ...]:
         """Return a member's points per local day (for the points-over-time chart)."""
-        await self._member_of(viewer, member_id)
+        if not checked:
+            await self._member_of(viewer, member_id)
 
         async def compute() -> tuple[tuple[date, int], ...]:
             async with self._sessions() as session:
@@ -609,7 +634,8 @@ class DashboardService:
                     )
                 )
 
-        return await self._cached(("member-points", viewer.cohort_id, member_id), compute)
+        key = ("member-points", viewer.cohort_id, member_id)
+        return await self._cached(key, compute, viewer.version)
 
     async def _member_of(self, viewer: Viewer, member_id: int) -> Member:
         async with self._sessions() as session:
@@ -620,15 +646,18 @@ class DashboardService:
 
     async def member_page(self, viewer: Viewer, member_id: int) -> MemberPage:
         """Return a member's page: points, coverage, activity, and (when allowed) answers."""
-        member = await self._member_of(viewer, member_id)
         visible = viewer.may_see_answers_of(member_id)
-        points = await self.member_points(viewer, member_id)
         today = self._local_today(viewer.cohort)
         start = today - timedelta(days=7 * 12 + today.weekday())
         async with self._sessions() as session:
+            member = await repo.get_member_by_id(session, member_id=member_id)
+            if member is None or member.cohort_id != viewer.cohort_id:
+                raise NotFound("There is no such member in this cohort.")
             answered = await repo.answered_questions(session, member_id=member_id)
-            subs = await repo.member_submissions(session, member_id=member_id)
-            answers = await repo.member_answers(session, member_id=member_id) if visible else []
+            subs = await repo.member_submissions(session, member_id=member_id, limit=20)
+            answers = (
+                await repo.member_answers(session, member_id=member_id, limit=20) if visible else []
+            )
             mocks = await repo.member_mocks(session, member_id=member_id) if visible else []
             partner_ids = [
                 pid
@@ -637,6 +666,7 @@ class DashboardService:
                 if pid is not None and pid != member_id
             ]
             names = await repo.member_names(session, member_ids=partner_ids)
+        points = await self.member_points(viewer, member_id, checked=True)
         return MemberPage(
             member_id=member_id,
             name=member.display_name or member.platform_user_id,
@@ -678,7 +708,7 @@ class DashboardService:
                     await repo.hardest_questions(session, cohort_id=viewer.cohort_id, limit=limit)
                 )
 
-        rows = await self._cached(("hardest", viewer.cohort_id, limit), compute)
+        rows = await self._cached(("hardest", viewer.cohort_id, limit), compute, viewer.version)
         return [HardQuestion(q, avg, n, self._question_text(q)) for q, avg, n in rows]
 
     def _question_text(self, qid: str) -> str:

@@ -93,23 +93,22 @@ async def set_leaderboard_public(
 # --- what changed ------------------------------------------------------------------------------
 
 
-async def data_version(session: AsyncSession) -> tuple[int, int, int]:
-    """Return the newest ledger entry, grade and finished submission.
+async def data_version(session: AsyncSession) -> tuple[int, int]:
+    """Return the newest ledger entry and the newest grade (two primary-key lookups).
 
-    Anything a page shows changes one of them (a closed mock writes points), so a result
-    cached under this version is fresh exactly while the version stands.
+    Everything the dashboard caches is read from the ledger or the grades, and every source of
+    points (an answer, a mock, a drill) appends to the ledger, so a result cached under this
+    version is fresh exactly while the version stands.
     """
     row = (
         await session.execute(
             select(
                 select(func.max(PointsEvent.id)).scalar_subquery(),
                 select(func.max(Grade.id)).scalar_subquery(),
-                select(func.max(Submission.finished_at)).scalar_subquery(),
             )
         )
     ).one()
-    stamps = [int(v.timestamp() * 1000) if isinstance(v, datetime) else int(v or 0) for v in row]
-    return stamps[0], stamps[1], stamps[2]
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 # --- cohort ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,6 +44,24 @@ async def serve_dashboard(bot: StudyBot, *, host: str, port: int) -> None:
         await server.serve()
     finally:
         server.should_exit = True
+
+
+def run_dashboard(bot_factory: Callable[[], Awaitable[StudyBot]], *, host: str, port: int) -> None:
+    """Serve the dashboard as its own process, on uvloop where it is installed."""
+
+    async def main() -> None:
+        bot = await bot_factory()
+        try:
+            await serve_dashboard(bot, host=host, port=port)
+        finally:
+            await bot.close()
+
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
 
 
 @contextlib.asynccontextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
@@ -82,7 +83,10 @@ def create_app(bot: StudyBot) -> FastAPI:
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
         response: Response = await call_next(request)
+        # The server's own time, for operators and the bench (no data in it).
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1e3:.2f}"
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if not request.url.path.startswith("/static/") and not request.url.path.endswith(".svg"):
@@ -234,8 +238,10 @@ def create_app(bot: StudyBot) -> FastAPI:
 
     # --- charts -------------------------------------------------------------------------------
 
-    async def svg_response(request: Request, key: tuple[Any, ...], render: Any) -> Response:
-        version = await service.data_version()
+    async def svg_response(
+        request: Request, viewer: Viewer, key: tuple[Any, ...], render: Any
+    ) -> Response:
+        version = viewer.version
         etag = '"' + hashlib.sha1(repr((key, version)).encode()).hexdigest()[:20] + '"'
         headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate"}
         if request.headers.get("if-none-match") == etag:
@@ -251,17 +257,17 @@ def create_app(bot: StudyBot) -> FastAPI:
             data = await service.overview(viewer)
             return charts.bar_chart("Points this week", data.week)
 
-        return await svg_response(request, ("week", cohort_id), render)
+        return await svg_response(request, viewer, ("week", cohort_id), render)
 
     @app.get("/c/{cohort_id}/charts/member-{member_id}.svg")
     async def member_chart(request: Request, cohort_id: int, member_id: int) -> Response:
         viewer = await viewer_of(request, cohort_id)
-        series = await service.member_points(viewer, member_id)
 
-        async def render() -> str:
+        async def render() -> str:  # checks the member is in the viewer's cohort, then draws
+            series = await service.member_points(viewer, member_id)
             return charts.cumulative_chart("Points over time", series)
 
-        return await svg_response(request, ("member", cohort_id, member_id), render)
+        return await svg_response(request, viewer, ("member", cohort_id, member_id), render)
 
     templates.env.globals["quote"] = quote
     templates.env.filters["pct"] = lambda v: f"{100 * float(v):.0f}%"
