@@ -22,6 +22,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.errors import NotFound, StudyBotError
 from bot.platforms.web import charts
@@ -71,6 +74,38 @@ class SvgCache:
         return found
 
 
+class ResponseHeaders:
+    """Add the security headers, no-store on pages, and the server's own time to responses.
+
+    A plain ASGI middleware: Starlette's BaseHTTPMiddleware costs more per request than a page.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path = str(scope.get("path", ""))
+        cacheable = path.startswith(f"/{STATIC}/") or path.endswith(".svg")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if not cacheable:
+                    headers.setdefault("Cache-Control", "no-store")
+                # The server's own time, for operators and the bench (no data in it).
+                elapsed = (time.perf_counter() - started) * 1e3
+                headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(bot: StudyBot) -> FastAPI:
     """Build the dashboard's ASGI app over the bot's services."""
     service: DashboardService = bot.dashboard
@@ -81,17 +116,7 @@ def create_app(bot: StudyBot) -> FastAPI:
     app.state.svg_cache = svgs
     https = service.base_url.startswith("https://")
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        # The server's own time, for operators and the bench (no data in it).
-        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1e3:.2f}"
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if not request.url.path.startswith("/static/") and not request.url.path.endswith(".svg"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(ResponseHeaders)
 
     def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(
@@ -220,7 +245,7 @@ def create_app(bot: StudyBot) -> FastAPI:
             "member.html",
             viewer=viewer,
             m=data,
-            calendar=_calendar_rows(data.calendar_start, data.calendar_end),
+            calendar=_calendar_html(data.calendar_start, data.calendar_end, data.active_days),
             section="me" if data.own else "leaderboard",
         )
 
@@ -288,15 +313,27 @@ def _format_seconds(value: float | None) -> str:
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def _calendar_rows(start: date, end: date) -> list[tuple[str, list[date | None]]]:
-    """Return one row per weekday, one column per week from start to end (None past the end)."""
+def _calendar_html(start: date, end: date, active: frozenset[date]) -> Markup:
+    """Return the activity calendar's rows: one per weekday, one cell per week, Monday first.
+
+    Built here rather than in the template: ninety cells with a label each are most of a
+    member page's rendering time in Jinja, and a fraction of it as one join.
+    """
     monday = start - timedelta(days=start.weekday())
     weeks = (end - monday).days // 7 + 1
-    rows: list[tuple[str, list[date | None]]] = []
+    rows = []
     for weekday, name in enumerate(WEEKDAYS):
-        row: list[date | None] = []
+        cells = [f'<th scope="row">{name}</th>']
         for week in range(weeks):
             day = monday + timedelta(days=7 * week + weekday)
-            row.append(day if start <= day <= end else None)
-        rows.append((name, row))
-    return rows
+            if not start <= day <= end:
+                cells.append('<td class="none"></td>')
+                continue
+            on = day in active
+            label = f"{day.isoformat()}: {'points' if on else 'none'}"
+            cells.append(
+                f'<td class="{"on" if on else "off"}" title="{label}">'
+                f'<span class="sr-only">{label}</span></td>'
+            )
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return Markup("\n".join(rows))
