@@ -154,7 +154,7 @@ async def fill(url: str, schema: str | None, members: int, events: int) -> dict[
     return {"cohort_id": cohort_id, "load_s": round(time.perf_counter() - began, 1)}
 
 
-def serve(url: str, schema: str | None, port: int) -> None:
+def serve(url: str, schema: str | None, port: int, workers: int) -> None:
     """Serve the dashboard over the bench database (the second process)."""
     from bot.app import StudyBot
     from bot.clock import SystemClock
@@ -173,7 +173,7 @@ def serve(url: str, schema: str | None, port: int) -> None:
         bot.dashboard.base_url = f"http://127.0.0.1:{port}"
         return bot
 
-    run_dashboard(build, host="127.0.0.1", port=port)  # as `studybot web` runs it
+    run_dashboard(build, host="127.0.0.1", port=port, workers=workers)  # as `studybot web`
 
 
 async def sign_in(url: str, schema: str | None, base: str, users: list[str]) -> list[Any]:
@@ -305,6 +305,20 @@ async def cold(
     return summary(samples)
 
 
+def _cpu_s(pid: int) -> float:
+    """Return the CPU seconds a process and its children (the workers) have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -332,7 +346,18 @@ async def bench(args: argparse.Namespace, url: str, schema: str | None) -> dict[
     env = {**os.environ, "STUDYBOT_LOG_LEVEL": "WARNING"}
     env.pop("STUDYBOT_WEB_SECRET", None)
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any measurement
-        [sys.executable, __file__, "--serve", url, "--schema", schema or "", "--port", str(port)],
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            url,
+            "--schema",
+            schema or "",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         env=env,
     )
     try:
@@ -342,7 +367,10 @@ async def bench(args: argparse.Namespace, url: str, schema: str | None) -> dict[
         say("signing in the clients")
         clients = await sign_in(url, schema, base, users)
         say("warm load")
+        cpu_before = _cpu_s(proc.pid)
         warm = await load(clients, filled["cohort_id"], args.members, args.requests)
+        served = sum(v["n"] for v in warm.values()) + 4
+        cpu_per_request = (_cpu_s(proc.pid) - cpu_before) * 1e3 / served
         say("cold cases")
         cold_figures = await cold(
             clients, url, schema, filled["cohort_id"], args.members, args.rounds
@@ -358,7 +386,9 @@ async def bench(args: argparse.Namespace, url: str, schema: str | None) -> dict[
         "members": args.members,
         "points_events": args.events,
         "clients": args.clients,
+        "workers": args.workers,
         "load_s": filled["load_s"],
+        "server_cpu_ms_per_request_warm": round(cpu_per_request, 2),
         "warm": warm,
         "cold": cold_figures,
         "html_p95_ms_worst": max(html, default=0.0),
@@ -378,13 +408,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=40, help="requests per client, warm")
     parser.add_argument("--clients", type=int, default=CLIENTS, help="concurrent clients")
+    parser.add_argument("--workers", type=int, default=1, help="dashboard processes")
     parser.add_argument("--rounds", type=int, default=10, help="cold rounds")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--schema", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.schema or None, args.port)
+        serve(args.serve, args.schema or None, args.port, args.workers)
         return
     with scratch_database(args.pg) as (url, schema):
         result = asyncio.run(bench(args, url, schema))

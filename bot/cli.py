@@ -509,6 +509,10 @@ def web(
     port: Annotated[
         int | None, typer.Option("--port", help="Port (STUDYBOT_WEB_PORT, else 8080).")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Processes sharing the port (STUDYBOT_WEB_WORKERS)."),
+    ] = None,
 ) -> None:
     """Serve the read-only web dashboard (links come from /dashboard in chat)."""
     settings = _settings()
@@ -525,6 +529,7 @@ def web(
             lambda: _build(settings),
             host=host or settings.web.host,
             port=port or settings.web.listen_port,
+            workers=workers or settings.web.workers,
         )
     except KeyboardInterrupt:
         return

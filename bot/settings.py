@@ -248,6 +248,7 @@ class WebSettings(BaseSettings):
     # `studybot run` serves the dashboard only when this is set; `studybot web` uses 8080 unset.
     port: int | None = Field(default=None, ge=1, le=65535)
     host: str = "127.0.0.1"
+    workers: int = Field(default=1, ge=1, le=64)  # `studybot web` processes sharing the port
     # The address links point at (what members open); http://127.0.0.1:<port> when unset.
     base_url: str | None = None
     # Signs links and session cookies; generated once and kept in the database when unset.

@@ -48,6 +48,8 @@ PERIODS: tuple[Period, ...] = ("week", "month", "all")
 PERIOD_DAYS: dict[Period, int | None] = {"week": 7, "month": 30, "all": None}
 SECRET_NAME = "dashboard"
 BOARD_PAGE = 50  # leaderboard rows shown before the viewer's own row is added
+TAIL_IDS = 1_000  # ledger ids re-read behind the newest counted (late commits still count)
+FULL_TALLY = timedelta(minutes=10)  # a leaderboard's tally is rebuilt from the ledger this often
 
 
 class AccessRefused(StudyBotError):
@@ -250,6 +252,17 @@ class QuestionPage:
 
 
 @dataclass
+class _Tally:
+    """A leaderboard's running totals and which ledger entries near the newest they count."""
+
+    totals: dict[int, int]
+    names: dict[int, tuple[str, bool]]
+    newest: int
+    recent: set[int]
+    built_at: datetime
+
+
+@dataclass
 class _Cache:
     """Results computed under one data version; at most `size` kept, least recent out first."""
 
@@ -295,6 +308,7 @@ class DashboardService:
         self.session_ttl = session_ttl
         self._cache = _Cache()
         self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+        self._tallies: dict[tuple[int, date | None], _Tally] = {}
 
     # --- the signing secret ---------------------------------------------------------------
 
@@ -564,20 +578,7 @@ class DashboardService:
         since = self._local_today(cohort) - timedelta(days=days - 1) if days else None
 
         async def compute() -> tuple[StandingRow, ...]:
-            async with self._sessions() as session:
-                totals = await repo.points_totals(session, cohort_id=cohort_id, since_day=since)
-                names = await repo.member_names(session, member_ids=[m for m, _ in totals])
-            rows: list[StandingRow] = []
-            rank = 0
-            last: int | None = None
-            for member_id, points in totals:
-                name, active = names.get(member_id, ("?", False))
-                if not active:
-                    continue  # a member who left keeps their ledger, off the board
-                if points != last:
-                    rank, last = len(rows) + 1, points
-                rows.append(StandingRow(rank, member_id, name, points))
-            return tuple(rows)
+            return await self._ranking(cohort_id, since)
 
         version = viewer.version if viewer is not None else None
         ranked = await self._cached(("board", cohort_id, period, since), compute, version)
@@ -592,6 +593,55 @@ class DashboardService:
             if mine is not None:
                 own = StandingRow(mine.rank, mine.member_id, mine.name, mine.value, own=True)
         return Leaderboard(period, "points", top, own, len(ranked))
+
+    async def _ranking(self, cohort_id: int, since: date | None) -> tuple[StandingRow, ...]:
+        """Rank a cohort's members by points since a day, updating the tally by what is new.
+
+        The ledger only grows, so a tally is brought up to date by the entries after the newest
+        it counted (a few rows) instead of summing a million again at every new point. Entries
+        are re-read `TAIL_IDS` behind that newest id and counted by id once, so one committed
+        late (with a lower id) still counts; the whole tally is rebuilt every `FULL_TALLY`.
+        """
+        key = (cohort_id, since)
+        now = self._clock.now()
+        tally = self._tallies.get(key)
+        if tally is None or now - tally.built_at > FULL_TALLY:
+            async with self._sessions() as session:
+                totals, newest, recent = await repo.ledger_tally(
+                    session, cohort_id=cohort_id, since_day=since, tail=TAIL_IDS
+                )
+            tally = _Tally(totals, {}, newest, recent, now)
+        else:
+            async with self._sessions() as session:
+                entries = await repo.ledger_after(
+                    session,
+                    cohort_id=cohort_id,
+                    after_id=tally.newest - TAIL_IDS,
+                    since_day=since,
+                )
+            for entry_id, member_id, points in entries:
+                if entry_id in tally.recent:
+                    continue
+                tally.recent.add(entry_id)
+                tally.totals[member_id] = tally.totals.get(member_id, 0) + points
+                tally.newest = max(tally.newest, entry_id)
+            tally.recent = {i for i in tally.recent if i > tally.newest - TAIL_IDS}
+        unnamed = [m for m in tally.totals if m not in tally.names]
+        if unnamed:
+            async with self._sessions() as session:
+                tally.names.update(await repo.member_names(session, member_ids=unnamed))
+        self._tallies[key] = tally
+        rows: list[StandingRow] = []
+        rank = 0
+        last: int | None = None
+        for member_id, points in sorted(tally.totals.items(), key=lambda kv: (-kv[1], kv[0])):
+            name, active = tally.names.get(member_id, ("?", False))
+            if not active:
+                continue  # a member who left keeps their ledger, off the board
+            if points != last:
+                rank, last = len(rows) + 1, points
+            rows.append(StandingRow(rank, member_id, name, points))
+        return tuple(rows)
 
     async def drill_boards(self, viewer: Viewer) -> list[tuple[str, str, int]]:
         """Return (drill, device kind, passing runs) of every board in the cohort."""

@@ -11,9 +11,9 @@ import pytest
 
 from bot.app import StudyBot
 from bot.commands import dispatch
-from bot.services.dashboard import AccessRefused, DashboardService
+from bot.services.dashboard import AccessRefused, DashboardService, WebSession
 from bot.store.models import PointsEvent
-from tests.web.seed import START, Seeded, actor
+from tests.web.seed import NOW, START, Seeded, actor
 
 pytestmark = pytest.mark.parametrize(
     "db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
@@ -263,3 +263,42 @@ async def test_only_members_get_a_link_and_https_makes_the_cookie_secure(
         path = await link_for(web_bot, "bob")
         opened = await http.post(path)
     assert "Secure" in opened.headers["set-cookie"]
+
+
+async def test_the_leaderboard_tally_follows_new_and_late_ledger_entries(
+    web_bot: StudyBot, seeded: Seeded
+) -> None:
+    session = WebSession(seeded.cohort, seeded.bob, False, NOW + timedelta(hours=1))
+
+    async def board(service: DashboardService) -> list[tuple[int, int]]:
+        viewer = await service.viewer(session, seeded.cohort)
+        got = await service.leaderboard(viewer, viewer.cohort, "all")
+        return [(r.member_id, r.value) for r in got.rows]
+
+    async def add(points: int, member: int, entry_id: int | None = None) -> None:
+        async with web_bot.sessions() as session:
+            session.add(
+                PointsEvent(
+                    id=entry_id,
+                    cohort_id=seeded.cohort,
+                    member_id=member,
+                    kind="answer",
+                    ref=f"t:{entry_id}:{points}",
+                    points=points,
+                    local_day=START,
+                )
+            )
+            await session.commit()
+
+    before = await board(web_bot.dashboard)
+    assert before[0] == (seeded.bob, 50)
+    await add(40, seeded.carol)
+    await add(100, seeded.alice, entry_id=500)  # a later id, committed first
+    assert (await board(web_bot.dashboard))[:2] == [(seeded.alice, 115), (seeded.carol, 65)]
+    await add(3, seeded.carol, entry_id=450)  # an earlier id, committed late
+    updated = await board(web_bot.dashboard)
+    assert updated == [(seeded.alice, 115), (seeded.carol, 68), (seeded.bob, 50)]
+    rebuilt = DashboardService(
+        web_bot.sessions, web_bot.clock, lambda: web_bot.library, base_url="x"
+    )
+    assert await board(rebuilt) == updated  # the same as summing the whole ledger again

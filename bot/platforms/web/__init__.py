@@ -9,6 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
+import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -18,7 +22,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def serve_dashboard(bot: StudyBot, *, host: str, port: int) -> None:
+async def serve_dashboard(
+    bot: StudyBot, *, host: str, port: int, sock: socket.socket | None = None
+) -> None:
     """Serve the dashboard until cancelled; signals stay with the process that embeds it."""
     import uvicorn
 
@@ -41,19 +47,75 @@ async def serve_dashboard(bot: StudyBot, *, host: str, port: int) -> None:
     server = EmbeddedServer(config)
     log.info("dashboard on http://%s:%s (links point at %s)", host, port, bot.dashboard.base_url)
     try:
-        await server.serve()
+        await server.serve(sockets=[sock] if sock is not None else None)
     finally:
         server.should_exit = True
 
 
-def run_dashboard(bot_factory: Callable[[], Awaitable[StudyBot]], *, host: str, port: int) -> None:
-    """Serve the dashboard as its own process, on uvloop where it is installed."""
+def run_dashboard(
+    bot_factory: Callable[[], Awaitable[StudyBot]], *, host: str, port: int, workers: int = 1
+) -> None:
+    """Serve the dashboard as its own process(es), on uvloop where it is installed.
 
+    With several workers the socket is bound once and each forked worker (its own event loop,
+    database pool and caches) accepts on it: pages are rendered in Python, so one process
+    serves one core's worth of requests.
+    """
+    if workers <= 1:
+        _serve_in_this_process(bot_factory, host=host, port=port, sock=None)
+        return
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    children: list[int] = []
+    try:
+        for _ in range(workers):
+            pid = os.fork()
+            if pid == 0:  # the worker
+                code = 0
+                try:
+                    _serve_in_this_process(bot_factory, host=host, port=port, sock=sock)
+                except KeyboardInterrupt:
+                    pass
+                except BaseException:
+                    log.exception("dashboard worker failed")
+                    code = 1
+                os._exit(code)
+            children.append(pid)
+        # A SIGTERM to this process stops the workers too (the finally below).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        for pid in children:
+            os.waitpid(pid, 0)
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(pid, signal.SIGTERM)
+        sock.close()
+
+
+def _serve_in_this_process(
+    bot_factory: Callable[[], Awaitable[StudyBot]],
+    *,
+    host: str,
+    port: int,
+    sock: socket.socket | None,
+) -> None:
     async def main() -> None:
         bot = await bot_factory()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+        serving = asyncio.create_task(serve_dashboard(bot, host=host, port=port, sock=sock))
+        stopping = asyncio.create_task(stop.wait())
         try:
-            await serve_dashboard(bot, host=host, port=port)
+            await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for task in (serving, stopping):
+                task.cancel()
+            await asyncio.gather(serving, stopping, return_exceptions=True)
             await bot.close()
 
     try:
