@@ -600,7 +600,8 @@ class DashboardService:
         The ledger only grows, so a tally is brought up to date by the entries after the newest
         it counted (a few rows) instead of summing a million again at every new point. Entries
         are re-read `TAIL_IDS` behind that newest id and counted by id once, so one committed
-        late (with a lower id) still counts; the whole tally is rebuilt every `FULL_TALLY`.
+        late (with a lower id) still counts, from the next change of the data version on; the
+        whole tally is rebuilt every `FULL_TALLY`.
         """
         key = (cohort_id, since)
         now = self._clock.now()

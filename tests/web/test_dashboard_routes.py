@@ -295,9 +295,10 @@ async def test_the_leaderboard_tally_follows_new_and_late_ledger_entries(
     await add(40, seeded.carol)
     await add(100, seeded.alice, entry_id=500)  # a later id, committed first
     assert (await board(web_bot.dashboard))[:2] == [(seeded.alice, 115), (seeded.carol, 65)]
-    await add(3, seeded.carol, entry_id=450)  # an earlier id, committed late
+    await add(3, seeded.carol, entry_id=450)  # an earlier id, committed late...
+    await add(1, seeded.bob, entry_id=501)  # ...counts, once, from the next version on
     updated = await board(web_bot.dashboard)
-    assert updated == [(seeded.alice, 115), (seeded.carol, 68), (seeded.bob, 50)]
+    assert updated == [(seeded.alice, 115), (seeded.carol, 68), (seeded.bob, 51)]
     rebuilt = DashboardService(
         web_bot.sessions, web_bot.clock, lambda: web_bot.library, base_url="x"
     )
