@@ -35,6 +35,8 @@ from bot.store.engine import make_engine, make_session_factory
 from bot.store.migrate import pending_message
 
 if TYPE_CHECKING:
+    from bot.services.recap import RecapService
+    from bot.services.standings import StandingsService
     from content import Library
     from gpu_runner.client import RunnerClient
     from graders import GradeCache, Grader, GraderKind, LLMConfig, TokenBudget
@@ -281,7 +283,28 @@ class StudyBot:
     @cached_property
     def reviews(self) -> ReviewService:
         """Return the grade review service."""
-        return ReviewService(self.sessions, self.clock)
+        return ReviewService(self.sessions, self.clock, self.library)
+
+    @cached_property
+    def standings(self) -> StandingsService:
+        """Return the standings service: leaderboards, stats, streak settings."""
+        from bot.services.standings import StandingsService
+
+        return StandingsService(self.sessions, self.clock, self.library)
+
+    @cached_property
+    def recaps(self) -> RecapService:
+        """Return the weekly recap service (claims under the daily service's process id)."""
+        from bot.services.recap import RecapService
+
+        return RecapService(
+            self.sessions,
+            self.clock,
+            self.standings,
+            self.publishers,
+            holder=self.daily.holder,
+            policy=self.claim_policy,
+        )
 
     @cached_property
     def claim_policy(self) -> ClaimPolicy:

@@ -45,6 +45,16 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "submit_command",
         "Submit a drill file through the configured runner and print the stored result.",
     ),
+    "leaderboard": (
+        "bot.standings_cli",
+        "leaderboard_command",
+        "The local cohort's leaderboard: week, month or all; points, streak, mocks, drills.",
+    ),
+    "stats": (
+        "bot.standings_cli",
+        "stats_command",
+        "A member's stats drawn to a PNG, with a text summary.",
+    ),
 }
 
 

@@ -568,4 +568,5 @@ async def _me_timezone(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Rep
 # The mock and drill commands register themselves in the catalogue above.
 import bot.dashboard_commands  # noqa: E402
 import bot.drill_commands  # noqa: E402
-import bot.mock_commands  # noqa: E402, F401
+import bot.mock_commands  # noqa: E402
+import bot.standings_commands  # noqa: E402, F401

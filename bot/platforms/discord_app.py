@@ -442,6 +442,14 @@ class StudyBotDiscord(discord.Client):
         if not cid.startswith("studybot:"):
             return
         _, action, value = cid.split(":", 2)
+        if action == "command" and value.startswith("/"):
+            # A button carrying a whole command line ('/leaderboard week points page=2').
+            try:
+                action, args = catalogue.parse_command_line(value)
+                await self.run_command(interaction, action, args)
+            except Exception as exc:
+                await report_error(interaction, exc, context=f"button {cid}")
+            return
         spec = catalogue.COMMANDS.get(action)
         try:
             if spec is None:

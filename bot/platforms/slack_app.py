@@ -36,7 +36,7 @@ from bot import commands as catalogue
 from bot.clock import Clock, SystemClock
 from bot.commands import COMMANDS, Command, dispatch, parse_command_line
 from bot.errors import StudyBotError, user_message_for
-from bot.messages import Channel, Message, Platform, PublishError, Reply, SentMessage
+from bot.messages import Channel, Image, Message, Platform, PublishError, Reply, SentMessage
 from bot.platforms.face_plumbing import (
     clip,
     member_actor,
@@ -252,6 +252,8 @@ class SlackPublisher:
             done[index] = str(response["ts"])
         self._partial.pop(idempotency_key, None)
         first = done[0]
+        if message.image is not None:
+            await self.upload_image(channel.channel_id, message.image)
         return SentMessage(first, channel.channel_id, first if message.thread_starter else None)
 
     async def find_posted(self, channel: Channel, idempotency_key: str) -> SentMessage | None:
@@ -311,7 +313,29 @@ class SlackPublisher:
             response = await self._post_payload(dm_channel, payload)
             first = first or str(response["ts"])
         assert first is not None
+        if message.image is not None:
+            await self.upload_image(dm_channel, message.image)
         return SentMessage(first, dm_channel)
+
+    async def open_dm(self, user_id: str) -> str:
+        """Open (or reuse) the direct conversation with a member; return its channel id."""
+        opened = await self._call(self._client.conversations_open, users=user_id)
+        return str((opened.get("channel") or {})["id"])
+
+    async def upload_image(
+        self, channel_id: str, image: Image, *, thread_ts: str | None = None
+    ) -> None:
+        """Upload a message's picture into a channel (files_upload_v2), under a thread if given."""
+        await self._call(
+            self._client.files_upload_v2,
+            channel=channel_id,
+            content=None,
+            file=image.data,
+            filename=image.filename,
+            title=image.filename,
+            alt_txt=image.alt_text[:1000] or None,
+            thread_ts=thread_ts,
+        )
 
     async def edit(self, sent: SentMessage, message: Message) -> None:
         """Replace a posted message; a message that grew past one Slack message is clipped."""
@@ -678,12 +702,25 @@ class SlackFace:
                     await client.chat_postEphemeral(channel=channel_id, user=user_id, **body)
                 else:
                     await client.chat_postMessage(channel=channel_id, **body)
+            await self._upload_reply_images(reply, channel_id=channel_id, user_id=user_id)
         except SlackApiError as exc:
             if _slack_error(exc) not in UNREACHABLE_CHANNEL or not user_id:
                 raise
             log.info("channel %s is out of reach (%s); replying by DM", channel_id, exc)
             for message in reply.messages:
                 await self.publisher.send_dm(user_id, message)
+
+    async def _upload_reply_images(self, reply: Reply, *, channel_id: str, user_id: str) -> None:
+        """Upload a reply's pictures: to the member's DM when the reply is only for them."""
+        images = [m.image for m in reply.messages if m.image is not None]
+        if not images:
+            return
+        target = channel_id
+        if reply.ephemeral and user_id:
+            # A file shared in a channel is seen by everyone; a private reply's chart goes to DM.
+            target = await self.publisher.open_dm(user_id)
+        for image in images:
+            await self.publisher.upload_image(target, image)
 
     async def on_command(
         self,

@@ -17,10 +17,10 @@ import asyncio
 import logging
 import secrets
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, Signer, URLSafeSerializer
@@ -28,10 +28,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.domain import leaderboards as rules
 from bot.domain.curriculum import day_to_show, schedule_of, today_day
 from bot.domain.drill_boards import BoardRow, BoardRun, rank_board
 from bot.errors import NotAllowed, NotFound, StudyBotError
 from bot.services.context import Actor
+from bot.services.standings import Board, MemberStats, StandingsService
 from bot.store import cohorts as cohort_repo
 from bot.store import dashboard as repo
 from bot.store import submissions as submission_repo
@@ -43,13 +45,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Period = Literal["week", "month", "all"]
-PERIODS: tuple[Period, ...] = ("week", "month", "all")
-PERIOD_DAYS: dict[Period, int | None] = {"week": 7, "month": 30, "all": None}
+PERIODS = rules.PERIODS
+METRICS = rules.METRICS
 SECRET_NAME = "dashboard"
 BOARD_PAGE = 50  # leaderboard rows shown before the viewer's own row is added
-TAIL_IDS = 1_000  # ledger ids re-read behind the newest counted (late commits still count)
-FULL_TALLY = timedelta(minutes=10)  # a leaderboard's tally is rebuilt from the ledger this often
+WHOLE_BOARD = 1_000_000  # page size that asks the standings for every row at once
 
 
 class AccessRefused(StudyBotError):
@@ -131,11 +131,12 @@ class StandingRow:
 class Leaderboard:
     """A leaderboard page: the top rows, and the viewer's own row when it is further down."""
 
-    period: Period
+    period: str
     metric: str
     rows: tuple[StandingRow, ...]
     own: StandingRow | None
     ranked: int
+    since: date | None = None
 
 
 @dataclass(frozen=True)
@@ -206,10 +207,11 @@ class SubmissionEntry:
 class SectionCoverage:
     """How many of a bank section's questions a member has a graded answer to."""
 
-    section: int
+    code: str  # "E.3"
     title: str
     answered: int
     total: int
+    average: float | None = None  # the mean of the best score per answered question
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,9 @@ class MemberPage:
     calendar_start: date
     calendar_end: date
     coverage: tuple[SectionCoverage, ...]
+    streak: int
+    longest_streak: int
+    rank: int | None
     answers_visible: bool
     answers: tuple[GradedAnswer, ...] = ()
     mocks: tuple[MockEntry, ...] = ()
@@ -249,17 +254,6 @@ class QuestionPage:
     text: str
     rubric: tuple[str, ...]
     tests: str | None
-
-
-@dataclass
-class _Tally:
-    """A leaderboard's running totals and which ledger entries near the newest they count."""
-
-    totals: dict[int, int]
-    names: dict[int, tuple[str, bool]]
-    newest: int
-    recent: set[int]
-    built_at: datetime
 
 
 @dataclass
@@ -297,8 +291,10 @@ class DashboardService:
         link_ttl: timedelta = timedelta(minutes=15),
         single_use: bool = True,
         session_ttl: timedelta = timedelta(hours=12),
+        standings: StandingsService | None = None,
     ) -> None:
         self._sessions = sessions
+        self._standings = standings or StandingsService(sessions, clock, library())
         self._clock = clock
         self._library = library
         self.base_url = base_url.rstrip("/")
@@ -308,7 +304,6 @@ class DashboardService:
         self.session_ttl = session_ttl
         self._cache = _Cache()
         self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
-        self._tallies: dict[tuple[int, date | None], _Tally] = {}
 
     # --- the signing secret ---------------------------------------------------------------
 
@@ -563,86 +558,45 @@ class DashboardService:
         return await self._cached(("week", cohort_id, today), compute, version)
 
     async def leaderboard(
-        self, viewer: Viewer | None, cohort: Cohort, period: Period = "week"
+        self, viewer: Viewer | None, cohort: Cohort, period: str = "week", metric: str = "points"
     ) -> Leaderboard:
-        """Return the points leaderboard of a period, the viewer's own row marked.
+        """Return a standings board (period and metric), the viewer's own row marked.
 
-        Points only, from the ledger. The standings (streaks, mocks, drills as metrics) come
-        from the standings service where it is wired in; this is the seam it replaces.
+        The ranking is the standings service's; it is asked once per data version for the
+        whole board and shared by every viewer, who sees the top rows and their own.
         """
-        if period not in PERIODS:
-            raise NotFound(f"There is no {period!r} leaderboard; try week, month or all.")
+        if period not in PERIODS or metric not in METRICS:
+            raise NotFound(f"There is no {metric} leaderboard for {period!r}.")
         assert cohort.id is not None
         cohort_id = cohort.id
-        days = PERIOD_DAYS[period]
-        since = self._local_today(cohort) - timedelta(days=days - 1) if days else None
 
-        async def compute() -> tuple[StandingRow, ...]:
-            return await self._ranking(cohort_id, since)
+        async def compute() -> Board:
+            return await self._standings.leaderboard(
+                cohort_id=cohort_id, period=period, metric=metric, page_size=WHOLE_BOARD
+            )
 
         version = viewer.version if viewer is not None else None
-        ranked = await self._cached(("board", cohort_id, period, since), compute, version)
+        today = self._local_today(cohort)
+        board = await self._cached(("board", cohort_id, period, metric, today), compute, version)
         own_id = viewer.member_id if viewer is not None else None
-        top = tuple(
+        ranked = [
             StandingRow(r.rank, r.member_id, r.name, r.value, own=r.member_id == own_id)
-            for r in ranked[:BOARD_PAGE]
-        )
+            for r in board.rows
+        ]
+        top = tuple(ranked[:BOARD_PAGE])
         own = None
         if own_id is not None and not any(r.own for r in top):
-            mine = next((r for r in ranked if r.member_id == own_id), None)
-            if mine is not None:
-                own = StandingRow(mine.rank, mine.member_id, mine.name, mine.value, own=True)
-        return Leaderboard(period, "points", top, own, len(ranked))
+            own = next((r for r in ranked if r.own), None)
+        return Leaderboard(period, metric, top, own, len(ranked), board.since)
 
-    async def _ranking(self, cohort_id: int, since: date | None) -> tuple[StandingRow, ...]:
-        """Rank a cohort's members by points since a day, updating the tally by what is new.
+    async def member_stats(self, viewer: Viewer, member_id: int) -> MemberStats:
+        """Return a member's standings stats (points, streak, days, sections), per version."""
+        await self._member_of(viewer, member_id)
 
-        The ledger only grows, so a tally is brought up to date by the entries after the newest
-        it counted (a few rows) instead of summing a million again at every new point. Entries
-        are re-read `TAIL_IDS` behind that newest id and counted by id once, so one committed
-        late (with a lower id) still counts, from the next change of the data version on; the
-        whole tally is rebuilt every `FULL_TALLY`.
-        """
-        key = (cohort_id, since)
-        now = self._clock.now()
-        tally = self._tallies.get(key)
-        if tally is None or now - tally.built_at > FULL_TALLY:
-            async with self._sessions() as session:
-                totals, newest, recent = await repo.ledger_tally(
-                    session, cohort_id=cohort_id, since_day=since, tail=TAIL_IDS
-                )
-            tally = _Tally(totals, {}, newest, recent, now)
-        else:
-            async with self._sessions() as session:
-                entries = await repo.ledger_after(
-                    session,
-                    cohort_id=cohort_id,
-                    after_id=tally.newest - TAIL_IDS,
-                    since_day=since,
-                )
-            for entry_id, member_id, points in entries:
-                if entry_id in tally.recent:
-                    continue
-                tally.recent.add(entry_id)
-                tally.totals[member_id] = tally.totals.get(member_id, 0) + points
-                tally.newest = max(tally.newest, entry_id)
-            tally.recent = {i for i in tally.recent if i > tally.newest - TAIL_IDS}
-        unnamed = [m for m in tally.totals if m not in tally.names]
-        if unnamed:
-            async with self._sessions() as session:
-                tally.names.update(await repo.member_names(session, member_ids=unnamed))
-        self._tallies[key] = tally
-        rows: list[StandingRow] = []
-        rank = 0
-        last: int | None = None
-        for member_id, points in sorted(tally.totals.items(), key=lambda kv: (-kv[1], kv[0])):
-            name, active = tally.names.get(member_id, ("?", False))
-            if not active:
-                continue  # a member who left keeps their ledger, off the board
-            if points != last:
-                rank, last = len(rows) + 1, points
-            rows.append(StandingRow(rank, member_id, name, points))
-        return tuple(rows)
+        async def compute() -> MemberStats:
+            return await self._standings.member_stats_of(member_id)
+
+        return await self._cached(("stats", viewer.cohort_id, member_id), compute, viewer.version)
 
     async def drill_boards(self, viewer: Viewer) -> list[tuple[str, str, int]]:
         """Return (drill, device kind, passing runs) of every board in the cohort."""
@@ -670,24 +624,6 @@ class DashboardService:
             raise NotFound(f"No passing runs of {drill_id} on {device_kind} in this cohort.")
         return DrillBoardPage(drill_id, device_kind, tuple(rank_board(board_runs)))
 
-    async def member_points(
-        self, viewer: Viewer, member_id: int, *, checked: bool = False
-    ) -> tuple[tuple[date, int], ...]:
-        """Return a member's points per local day (for the points-over-time chart)."""
-        if not checked:
-            await self._member_of(viewer, member_id)
-
-        async def compute() -> tuple[tuple[date, int], ...]:
-            async with self._sessions() as session:
-                return tuple(
-                    await repo.points_by_day(
-                        session, cohort_id=viewer.cohort_id, member_id=member_id
-                    )
-                )
-
-        key = ("member-points", viewer.cohort_id, member_id)
-        return await self._cached(key, compute, viewer.version)
-
     async def _member_of(self, viewer: Viewer, member_id: int) -> Member:
         async with self._sessions() as session:
             member = await repo.get_member_by_id(session, member_id=member_id)
@@ -704,7 +640,6 @@ class DashboardService:
             member = await repo.get_member_by_id(session, member_id=member_id)
             if member is None or member.cohort_id != viewer.cohort_id:
                 raise NotFound("There is no such member in this cohort.")
-            answered = await repo.answered_questions(session, member_id=member_id)
             subs = await repo.member_submissions(session, member_id=member_id, limit=20)
             answers = (
                 await repo.member_answers(session, member_id=member_id, limit=20) if visible else []
@@ -717,37 +652,27 @@ class DashboardService:
                 if pid is not None and pid != member_id
             ]
             names = await repo.member_names(session, member_ids=partner_ids)
-        points = await self.member_points(viewer, member_id, checked=True)
+        stats = await self.member_stats(viewer, member_id)
         return MemberPage(
             member_id=member_id,
             name=member.display_name or member.platform_user_id,
             own=member_id == viewer.member_id,
-            total_points=sum(p for _, p in points),
-            points=points,
-            active_days=frozenset(d for d, p in points if d >= start),
+            total_points=stats.points,
+            points=tuple((d.day, d.points) for d in stats.days),
+            active_days=frozenset(d.day for d in stats.days if d.day >= start),
             calendar_start=start,
             calendar_end=today,
-            coverage=self._coverage(answered),
+            coverage=tuple(
+                SectionCoverage(c.code, c.title, c.answered, c.total, c.average)
+                for c in stats.sections
+            ),
+            streak=stats.streak.current,
+            longest_streak=stats.streak.longest,
+            rank=stats.rank,
             answers_visible=visible,
             answers=tuple(_graded(a, g) for a, g in answers),
             mocks=tuple(_mock_entry(room, member_id, names) for room in mocks),
             submissions=tuple(_submission_entry(s) for s in subs),
-        )
-
-    def _coverage(self, answered: Sequence[str]) -> tuple[SectionCoverage, ...]:
-        library = self._library()
-        totals: dict[int, int] = {}
-        for question in library.questions.values():
-            totals[question.section] = totals.get(question.section, 0) + 1
-        done: dict[int, set[str]] = {}
-        for qid in answered:
-            section_and_id = _bank_of(library, qid)
-            if section_and_id is not None:
-                done.setdefault(section_and_id[0], set()).add(section_and_id[1])
-        titles = {s.number: s.title for s in library.sections}
-        return tuple(
-            SectionCoverage(n, titles.get(n, f"E.{n}"), len(done.get(n, ())), total)
-            for n, total in sorted(totals.items())
         )
 
     async def hardest_questions(self, viewer: Viewer, limit: int = 20) -> list[HardQuestion]:
@@ -782,18 +707,6 @@ class DashboardService:
             rubric=tuple(rubric),
             tests=getattr(found, "tests", None),
         )
-
-
-def _bank_of(library: Library, qid: str) -> tuple[int, str] | None:
-    """Return (section, bank id) of an answered question, a day question through its link."""
-    try:
-        found = library.find_question(qid)
-    except Exception:
-        return None
-    bank = getattr(found, "bank", None) or found
-    section = getattr(bank, "section", None)
-    bank_id = getattr(bank, "id", None)
-    return (int(section), str(bank_id)) if section is not None and bank_id else None
 
 
 def _graded(answer: Any, grade: Any) -> GradedAnswer:

@@ -45,14 +45,15 @@ from bot.domain.pacing import (
     phase_at,
     plan_phases,
 )
-from bot.domain.scorecards import POINTS_PER_ROLE, SCALE, SCALE_LABELS, check_scorecard, summary
+from bot.domain.scorecards import SCALE, SCALE_LABELS, check_scorecard, summary
+from bot.domain.scoring import mock_awards
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.messages import Channel, Message, MessageField, Publisher, PublishError, SentMessage
 from bot.services.context import Actor
-from bot.store import answers as points_repo
 from bot.store import claims as claims_repo
 from bot.store import cohorts as cohort_repo
 from bot.store import mocks as repo
+from bot.store import points as points_store
 from bot.store.models import Cohort, Member, MockAnnouncement, MockQueueEntry, MockRoom
 
 if TYPE_CHECKING:
@@ -895,20 +896,20 @@ class MockService:
             cohort = await cohort_repo.get_cohort(session, cohort_id=room.cohort_id)
             assert cohort is not None
             day = now.astimezone(ZoneInfo(cohort.timezone)).date()
-            for who, member_id in (
-                ("interviewer", room.interviewer_id),
-                ("candidate", room.candidate_id),
-            ):
-                if member_id is not None:
-                    await points_repo.award_points(
-                        session,
-                        cohort_id=room.cohort_id,
-                        member_id=member_id,
-                        kind="mock",
-                        ref=f"mock:{room.id}:{who}",
-                        points=POINTS_PER_ROLE[who],
-                        local_day=day,
-                    )
+            awards = mock_awards(
+                room.id, interviewer_id=room.interviewer_id, candidate_id=room.candidate_id
+            )
+            for member_id, award in awards:
+                await points_store.record_award(
+                    session,
+                    cohort_id=room.cohort_id,
+                    member_id=member_id,
+                    reason=award.reason,
+                    ref=award.ref,
+                    points=award.points,
+                    local_day=day,
+                    at=now,
+                )
             candidate = await session.get(Member, room.candidate_id)
         publisher = self._publishers.get(room.platform)
         if publisher is not None and candidate is not None:

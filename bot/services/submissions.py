@@ -511,6 +511,7 @@ class SubmissionService:
                         ref=f"drill:{reason}:{submission_id}",
                         points=points,
                         local_day=day,
+                        at=now,
                     ):
                         given += points
             await session.commit()

@@ -193,18 +193,6 @@ async def points_by_day(
     return [(day, int(total or 0)) for day, total in (await session.execute(query)).all()]
 
 
-async def points_totals(
-    session: AsyncSession, *, cohort_id: int, since_day: date | None = None
-) -> list[tuple[int, int]]:
-    """Return (member id, points) of every member with points, most first (ties by id)."""
-    total = func.sum(PointsEvent.points).label("total")
-    query = select(PointsEvent.member_id, total).where(PointsEvent.cohort_id == cohort_id)
-    if since_day is not None:
-        query = query.where(col(PointsEvent.local_day) >= since_day)
-    query = query.group_by(PointsEvent.member_id).order_by(total.desc(), col(PointsEvent.member_id))
-    return [(int(m), int(p or 0)) for m, p in (await session.execute(query)).all()]
-
-
 # --- a member ----------------------------------------------------------------------------------
 
 
@@ -220,16 +208,6 @@ async def member_answers(
         .limit(limit)
     )
     return [(row[0], row[1]) for row in result.all()]
-
-
-async def answered_questions(session: AsyncSession, *, member_id: int) -> list[str]:
-    """Return the ids of every question a member has a graded answer to."""
-    result = await session.execute(
-        select(Answer.question_id)
-        .where(Answer.member_id == member_id, Answer.status == "graded")
-        .distinct()
-    )
-    return [str(q) for q in result.scalars().all()]
 
 
 async def member_mocks(
@@ -294,41 +272,3 @@ async def drill_devices(session: AsyncSession, *, cohort_id: int) -> list[tuple[
         .order_by(Submission.drill_id, Submission.device_kind)
     )
     return [(str(d), str(k), int(n)) for d, k, n in result.all()]
-
-
-# --- the ledger, incrementally -----------------------------------------------------------------
-
-
-async def ledger_tally(
-    session: AsyncSession, *, cohort_id: int, since_day: date | None, tail: int
-) -> tuple[dict[int, int], int, set[int]]:
-    """Return (points per member, newest ledger id, ids counted among the last `tail` ids).
-
-    Read in one snapshot (REPEATABLE READ on PostgreSQL; SQLite's transactions are
-    serializable), so the ids returned are exactly those the totals count. Call it first in a
-    fresh session.
-    """
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    newest = int((await session.execute(select(func.max(PointsEvent.id)))).scalar() or 0)
-    totals = dict(await points_totals(session, cohort_id=cohort_id, since_day=since_day))
-    query = select(PointsEvent.id).where(
-        PointsEvent.cohort_id == cohort_id, col(PointsEvent.id) > newest - tail
-    )
-    if since_day is not None:
-        query = query.where(col(PointsEvent.local_day) >= since_day)
-    recent = {int(i) for i in (await session.execute(query)).scalars().all()}
-    return totals, newest, recent
-
-
-async def ledger_after(
-    session: AsyncSession, *, cohort_id: int, after_id: int, since_day: date | None
-) -> list[tuple[int, int, int]]:
-    """Return (id, member id, points) of a cohort's ledger entries after an id."""
-    query = select(PointsEvent.id, PointsEvent.member_id, PointsEvent.points).where(
-        PointsEvent.cohort_id == cohort_id, col(PointsEvent.id) > after_id
-    )
-    if since_day is not None:
-        query = query.where(col(PointsEvent.local_day) >= since_day)
-    result = await session.execute(query.order_by(col(PointsEvent.id)))
-    return [(int(i), int(m), int(p)) for i, m, p in result.all()]

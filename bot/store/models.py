@@ -186,19 +186,23 @@ class Submission(SQLModel, table=True):
 
 
 class PointsEvent(SQLModel, table=True):
-    """The append-only points ledger; `ref` makes each award idempotent."""
+    """The append-only points ledger: one event per (member, reason, ref), whoever writes it."""
 
     __tablename__ = "points_event"
-    __table_args__ = (UniqueConstraint("cohort_id", "member_id", "ref"),)
+    __table_args__ = (
+        UniqueConstraint("member_id", "reason", "ref", name="uq_points_event_member_reason_ref"),
+        Index("ix_points_event_cohort_created", "cohort_id", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     cohort_id: int = Field(foreign_key="cohort.id", index=True)
     member_id: int = Field(foreign_key="member.id", index=True)
-    kind: str = Field(max_length=16)  # answer/mock/drill/streak
+    kind: str = Field(max_length=16)  # answer/mock/drill/correction
     ref: str = Field(max_length=100)
     points: int
     local_day: date
     created_at: datetime = _ts(default_factory=utcnow)
+    reason: str = Field(default="", max_length=24)  # bot.domain.scoring.Reason
 
 
 class ThreadLink(SQLModel, table=True):
@@ -333,6 +337,72 @@ class GradeReview(SQLModel, table=True):
     resolved_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts(default_factory=utcnow)
     resolved_at: datetime | None = _ts(nullable=True, default=None)
+
+
+# --- standings: per-member rollups of the points ledger, streaks, the review deck ---------------
+
+
+class MemberDay(SQLModel, table=True):
+    """What a member did on one local day (in their zone at the time): the ledger, rolled up.
+
+    Written in the same unit of work as each ledger event; leaderboards and streaks read it.
+    """
+
+    __tablename__ = "member_day"
+    __table_args__ = (Index("ix_member_day_cohort_day", "cohort_id", "day"),)
+
+    member_id: int = Field(foreign_key="member.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    cohort_id: int = Field(foreign_key="cohort.id")
+    tz: str = Field(max_length=64)  # the zone the day was counted in (travel keeps the first)
+    points: int = Field(default=0)
+    answers: int = Field(default=0)
+    mocks: int = Field(default=0)
+    drills: int = Field(default=0)
+    first_at: datetime = _ts()
+    last_at: datetime = _ts()
+
+
+class MemberStanding(SQLModel, table=True):
+    """A member's running totals and streak, kept beside the ledger for fast boards."""
+
+    __tablename__ = "member_standing"
+    __table_args__ = (Index("ix_member_standing_cohort_points", "cohort_id", "points"),)
+
+    member_id: int = Field(foreign_key="member.id", primary_key=True)
+    cohort_id: int = Field(foreign_key="cohort.id")
+    points: int = Field(default=0)
+    mocks: int = Field(default=0)
+    drills: int = Field(default=0)
+    last_at: datetime | None = _ts(nullable=True, default=None)
+    streak: int = Field(default=0)  # the run as of streak_day
+    longest: int = Field(default=0)
+    freezes: int = Field(default=0)
+    streak_day: date | None = Field(default=None)
+    streak_tz: str | None = Field(default=None, max_length=64)
+    streak_at: datetime | None = _ts(nullable=True, default=None)  # when the run reached its length
+    remind_hour: int | None = Field(default=None)  # opt-in local hour for a streak reminder
+    reminded_on: date | None = Field(default=None)
+
+
+class ReviewCard(SQLModel, table=True):
+    """A question in a member's spaced-review deck, scheduled by FSRS."""
+
+    __tablename__ = "review_card"
+    __table_args__ = (
+        UniqueConstraint("member_id", "question_id"),
+        Index("ix_review_card_member_due", "member_id", "due"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id")
+    cohort_id: int = Field(foreign_key="cohort.id")
+    question_id: str = Field(max_length=32)
+    card: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    due: datetime = _ts()
+    last_rating: int | None = Field(default=None)
+    reviews: int = Field(default=0)
+    updated_at: datetime = _ts(default_factory=utcnow)
 
 
 # --- Web dashboard: single-use sign-in links, the generated signing secret, public boards -----

@@ -266,6 +266,7 @@ async def test_scorecard_points_and_history(
     assert sorted(e.ref for e in events) == [
         f"mock:{room_id}:candidate",
         f"mock:{room_id}:interviewer",
+        f"mock:{room_id}:scorecard",
     ]
     swapped = await service.swap(interviewer)
     assert swapped.interviewer == candidate.display_name and swapped.round == 2

@@ -14,9 +14,9 @@ from bot.store.models import (
     Grade,
     Member,
     MockRoom,
-    PointsEvent,
     Submission,
 )
+from bot.store.points import award_points
 
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
 START = date(2026, 12, 1)
@@ -95,15 +95,16 @@ async def seed(sessions: Any, *, answers_public: bool = False) -> Seeded:
         ]
         for n, (who, day, pts) in enumerate(ledger):
             cid = other.id if who == "dave" else cohort.id
-            session.add(
-                PointsEvent(
-                    cohort_id=cid,
-                    member_id=ids[who],
-                    kind="answer",
-                    ref=f"seed:{n}",
-                    points=pts,
-                    local_day=START + timedelta(days=day - 1),
-                )
+            local = START + timedelta(days=day - 1)
+            await award_points(
+                session,
+                cohort_id=cid,
+                member_id=ids[who],
+                kind="answer",
+                ref=f"seed:{n}",
+                points=pts,
+                local_day=local,
+                at=datetime.combine(local, time(12, 0), tzinfo=UTC),
             )
         graded = [
             ("bob", "E1-003", 0.2, "Backprop is magic."),

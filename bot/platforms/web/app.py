@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.errors import NotFound, StudyBotError
 from bot.platforms.web import charts
-from bot.services.dashboard import PERIODS, AccessRefused, Viewer
+from bot.services.dashboard import METRICS, PERIODS, AccessRefused, Viewer
 
 if TYPE_CHECKING:
     from bot.app import StudyBot
@@ -192,25 +192,28 @@ def create_app(bot: StudyBot) -> FastAPI:
         return page(request, "overview.html", viewer=viewer, o=data, section="overview")
 
     @app.get("/c/{cohort_id}/leaderboard", response_class=HTMLResponse)
-    async def leaderboard(request: Request, cohort_id: int, period: str = "week") -> HTMLResponse:
+    async def leaderboard(
+        request: Request, cohort_id: int, period: str = "week", metric: str = "points"
+    ) -> HTMLResponse:
         viewer = await viewer_of(request, cohort_id)
-        board = await service.leaderboard(viewer, viewer.cohort, period)  # type: ignore[arg-type]
+        board = await service.leaderboard(viewer, viewer.cohort, period, metric)
         return page(
             request,
             "leaderboard.html",
             viewer=viewer,
             board=board,
             periods=PERIODS,
+            metrics=METRICS,
             section="leaderboard",
             public=False,
         )
 
     @app.get("/public/{cohort_id}/leaderboard", response_class=HTMLResponse)
     async def public_leaderboard(
-        request: Request, cohort_id: int, period: str = "week"
+        request: Request, cohort_id: int, period: str = "week", metric: str = "points"
     ) -> HTMLResponse:
         cohort = await service.public_cohort(cohort_id)
-        board = await service.leaderboard(None, cohort, period)  # type: ignore[arg-type]
+        board = await service.leaderboard(None, cohort, period, metric)
         return page(
             request,
             "leaderboard.html",
@@ -218,6 +221,7 @@ def create_app(bot: StudyBot) -> FastAPI:
             cohort=cohort,
             board=board,
             periods=PERIODS,
+            metrics=METRICS,
             section="leaderboard",
             public=True,
         )
@@ -289,8 +293,9 @@ def create_app(bot: StudyBot) -> FastAPI:
         viewer = await viewer_of(request, cohort_id)
 
         async def render() -> str:  # checks the member is in the viewer's cohort, then draws
-            series = await service.member_points(viewer, member_id)
-            return charts.cumulative_chart("Points over time", series)
+            from bot.services.charts import stats_svg  # matplotlib, loaded on the first chart
+
+            return stats_svg(await service.member_stats(viewer, member_id))
 
         return await svg_response(request, viewer, ("member", cohort_id, member_id), render)
 
