@@ -86,12 +86,31 @@ async def fill(url: str, schema: str | None, members: int, events: int) -> dict[
         # Members earn unevenly (a long tail), every day of the hundred so far.
         await conn.execute(
             text(
-                "INSERT INTO points_event (cohort_id, member_id, kind, ref, points, local_day, "
-                "created_at) SELECT :c, 1 + ((g::bigint * 7919) % :n) % (1 + (g % :n)), "
-                "'answer', 'b:' || g, 1 + (g % 20), CAST(:start AS date) + (g % 100), now() "
-                "FROM generate_series(1, :e) g"
+                "INSERT INTO points_event (cohort_id, member_id, kind, reason, ref, points, "
+                "local_day, created_at) SELECT :c, 1 + ((g::bigint * 7919) % :n) % (1 + (g % :n)),"
+                " 'answer', 'answer', 'b:' || g, 1 + (g % 20), CAST(:start AS date) + (g % 100), "
+                "now() FROM generate_series(1, :e) g"
             ),
             {"c": cohort_id, "n": members, "e": events, "start": start},
+        )
+        # The standings' rollups, as the ledger's writers keep them.
+        await conn.execute(
+            text(
+                "INSERT INTO member_day (member_id, day, cohort_id, tz, points, answers, mocks, "
+                "drills, first_at, last_at) SELECT member_id, local_day, cohort_id, 'UTC', "
+                "sum(points), count(*), 0, 0, min(created_at), max(created_at) FROM points_event "
+                "GROUP BY member_id, local_day, cohort_id"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO member_standing (member_id, cohort_id, points, mocks, drills, "
+                "last_at, streak, longest, freezes, streak_day, streak_tz, streak_at) SELECT "
+                "member_id, cohort_id, sum(points), count(*) % 7, count(*) % 5, max(created_at), "
+                "member_id % 30, member_id % 30 + member_id % 11, 0, :today, 'UTC', now() "
+                "FROM points_event GROUP BY member_id, cohort_id"
+            ),
+            {"today": today},
         )
         await conn.execute(
             text(
@@ -250,6 +269,7 @@ async def load(clients: list[Any], cohort: int, members: int, requests: int) -> 
         ("overview", lambda: f"/c/{cohort}/"),
         ("leaderboard week", lambda: f"/c/{cohort}/leaderboard?period=week"),
         ("leaderboard all", lambda: f"/c/{cohort}/leaderboard?period=all"),
+        ("leaderboard streak", lambda: f"/c/{cohort}/leaderboard?period=week&metric=streak"),
         ("member page", lambda: f"/c/{cohort}/members/{rng.randint(1, members)}"),
     ]
     for client in clients[:1]:  # first views fill the caches; measured below, warm
@@ -288,8 +308,8 @@ async def cold(
         async with engine.begin() as conn:  # new points: every cached result is stale now
             await conn.execute(
                 text(
-                    "INSERT INTO points_event (cohort_id, member_id, kind, ref, points, "
-                    "local_day, created_at) VALUES (:c, 1, 'answer', :ref, 5, :d, now())"
+                    "INSERT INTO points_event (cohort_id, member_id, kind, reason, ref, points, "
+                    "local_day, created_at) VALUES (:c, 1, 'answer', 'answer', :ref, 5, :d, now())"
                 ),
                 {"c": cohort, "ref": f"cold:{n}", "d": today},
             )

@@ -8,12 +8,16 @@ served over HTTPS (directly, or behind a proxy that says so). Every refusal is t
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
+from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -28,7 +32,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.errors import NotFound, StudyBotError
 from bot.platforms.web import charts
+from bot.services.charts import stats_svg
 from bot.services.dashboard import METRICS, PERIODS, AccessRefused, Viewer
+from bot.services.standings import MemberStats
 
 if TYPE_CHECKING:
     from bot.app import StudyBot
@@ -72,6 +78,23 @@ class SvgCache:
         else:
             self._entries.move_to_end(key)
         return found
+
+
+_DRAWING: list[ProcessPoolExecutor] = []
+
+
+async def draw_stats_svg(stats: MemberStats) -> str:
+    """Draw the /stats figure as SVG in a pool of drawing processes.
+
+    Matplotlib takes a good part of a second of CPU per figure: drawn on the event loop it would
+    stall every page being served, and drawn in threads it would still hold the GIL. Separate
+    processes keep the pages quick and draw on the machine's other cores.
+    """
+    if not _DRAWING:
+        workers = max(1, min(4, (os.cpu_count() or 2) - 1))
+        _DRAWING.append(ProcessPoolExecutor(workers, mp_context=get_context("spawn")))
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_DRAWING[0], stats_svg, stats)
 
 
 class ResponseHeaders:
@@ -293,9 +316,8 @@ def create_app(bot: StudyBot) -> FastAPI:
         viewer = await viewer_of(request, cohort_id)
 
         async def render() -> str:  # checks the member is in the viewer's cohort, then draws
-            from bot.services.charts import stats_svg  # matplotlib, loaded on the first chart
-
-            return stats_svg(await service.member_stats(viewer, member_id))
+            stats = await service.member_stats(viewer, member_id)
+            return await draw_stats_svg(stats)
 
         return await svg_response(request, viewer, ("member", cohort_id, member_id), render)
 
