@@ -291,16 +291,22 @@ async def cold(
     """Cache misses: member charts never drawn, and week chart and leaderboard after new data."""
     rng = random.Random(11)
     samples: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    fresh = rng.sample(range(1, members + 1), len(clients) * rounds)
+    fresh = rng.sample(range(1, members + 1), len(clients) * (rounds + 1))
 
     async def charts(client: Any, ids: list[int]) -> None:
         for member in ids:
-            samples["member chart svg (miss)"].append(
+            samples["member chart svg (miss, 20 at once)"].append(
                 await timed(client, f"/c/{cohort}/charts/member-{member}.svg")
             )
 
-    await asyncio.gather(
-        *(charts(c, fresh[i * rounds : (i + 1) * rounds]) for i, c in enumerate(clients))
+    one_at_a_time = fresh[: len(clients)]
+    for member in one_at_a_time:  # a miss while nothing else is drawn
+        samples["member chart svg (miss, one at a time)"].append(
+            await timed(clients[0], f"/c/{cohort}/charts/member-{member}.svg")
+        )
+    rest = fresh[len(clients) :]
+    await asyncio.gather(  # every client asks for a chart never drawn, all at once
+        *(charts(c, rest[i :: len(clients)]) for i, c in enumerate(clients))
     )
     engine = _engine(url, schema)
     today = datetime.now(UTC).date()

@@ -28,7 +28,7 @@ async def serve_dashboard(
     """Serve the dashboard until cancelled; signals stay with the process that embeds it."""
     import uvicorn
 
-    from bot.platforms.web.app import create_app
+    from bot.platforms.web.app import create_app, start_drawing
 
     class EmbeddedServer(uvicorn.Server):
         @contextlib.contextmanager
@@ -45,6 +45,7 @@ async def serve_dashboard(
         lifespan="off",
     )
     server = EmbeddedServer(config)
+    start_drawing()
     log.info("dashboard on http://%s:%s (links point at %s)", host, port, bot.dashboard.base_url)
     try:
         await server.serve(sockets=[sock] if sock is not None else None)

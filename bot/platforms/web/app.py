@@ -90,11 +90,22 @@ async def draw_stats_svg(stats: MemberStats) -> str:
     stall every page being served, and drawn in threads it would still hold the GIL. Separate
     processes keep the pages quick and draw on the machine's other cores.
     """
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_drawing_pool(), stats_svg, stats)
+
+
+def _drawing_pool() -> ProcessPoolExecutor:
     if not _DRAWING:
         workers = max(1, min(4, (os.cpu_count() or 2) - 1))
         _DRAWING.append(ProcessPoolExecutor(workers, mp_context=get_context("spawn")))
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_DRAWING[0], stats_svg, stats)
+    return _DRAWING[0]
+
+
+def start_drawing() -> None:
+    """Start the drawing processes now, so the first chart does not wait for matplotlib."""
+    pool = _drawing_pool()
+    for _ in range(pool._max_workers):
+        pool.submit(int)
 
 
 class ResponseHeaders:
