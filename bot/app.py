@@ -278,6 +278,7 @@ class StudyBot:
             link_ttl=timedelta(seconds=web.link_ttl_s),
             single_use=web.link_single_use,
             session_ttl=timedelta(seconds=web.session_ttl_s),
+            standings=self.standings,
         )
 
     @cached_property

@@ -18,7 +18,7 @@ import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -33,7 +33,7 @@ from bot.domain.curriculum import day_to_show, schedule_of, today_day
 from bot.domain.drill_boards import BoardRow, BoardRun, rank_board
 from bot.errors import NotAllowed, NotFound, StudyBotError
 from bot.services.context import Actor
-from bot.services.standings import Board, MemberStats, StandingsService
+from bot.services.standings import MemberStats, StandingsService
 from bot.store import cohorts as cohort_repo
 from bot.store import dashboard as repo
 from bot.store import submissions as submission_repo
@@ -254,6 +254,15 @@ class QuestionPage:
     text: str
     rubric: tuple[str, ...]
     tests: str | None
+
+
+@dataclass(frozen=True)
+class _RankedBoard:
+    """A whole board as the standings ranked it, with each member's row found by id."""
+
+    rows: tuple[StandingRow, ...]
+    by_member: dict[int, StandingRow]
+    since: date | None
 
 
 @dataclass
@@ -570,28 +579,32 @@ class DashboardService:
         assert cohort.id is not None
         cohort_id = cohort.id
 
-        async def compute() -> Board:
-            return await self._standings.leaderboard(
+        async def compute() -> _RankedBoard:
+            board = await self._standings.leaderboard(
                 cohort_id=cohort_id, period=period, metric=metric, page_size=WHOLE_BOARD
             )
+            rows = tuple(StandingRow(r.rank, r.member_id, r.name, r.value) for r in board.rows)
+            return _RankedBoard(rows, {r.member_id: r for r in rows}, board.since)
 
         version = viewer.version if viewer is not None else None
         today = self._local_today(cohort)
-        board = await self._cached(("board", cohort_id, period, metric, today), compute, version)
+        ranked = await self._cached(("board", cohort_id, period, metric, today), compute, version)
         own_id = viewer.member_id if viewer is not None else None
-        ranked = [
-            StandingRow(r.rank, r.member_id, r.name, r.value, own=r.member_id == own_id)
-            for r in board.rows
-        ]
-        top = tuple(ranked[:BOARD_PAGE])
-        own = None
-        if own_id is not None and not any(r.own for r in top):
-            own = next((r for r in ranked if r.own), None)
-        return Leaderboard(period, metric, top, own, len(ranked), board.since)
+        # Per request only the top rows and the viewer's own are touched, not the whole board.
+        top = tuple(
+            replace(r, own=True) if r.member_id == own_id else r for r in ranked.rows[:BOARD_PAGE]
+        )
+        mine = ranked.by_member.get(own_id) if own_id is not None else None
+        on_top = any(r.own for r in top)
+        own = replace(mine, own=True) if mine is not None and not on_top else None
+        return Leaderboard(period, metric, top, own, len(ranked.rows), ranked.since)
 
-    async def member_stats(self, viewer: Viewer, member_id: int) -> MemberStats:
+    async def member_stats(
+        self, viewer: Viewer, member_id: int, *, checked: bool = False
+    ) -> MemberStats:
         """Return a member's standings stats (points, streak, days, sections), per version."""
-        await self._member_of(viewer, member_id)
+        if not checked:  # the member page has read the member already
+            await self._member_of(viewer, member_id)
 
         async def compute() -> MemberStats:
             return await self._standings.member_stats_of(member_id)
@@ -652,7 +665,7 @@ class DashboardService:
                 if pid is not None and pid != member_id
             ]
             names = await repo.member_names(session, member_ids=partner_ids)
-        stats = await self.member_stats(viewer, member_id)
+        stats = await self.member_stats(viewer, member_id, checked=True)
         return MemberPage(
             member_id=member_id,
             name=member.display_name or member.platform_user_id,

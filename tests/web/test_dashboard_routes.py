@@ -94,8 +94,10 @@ async def test_a_session_opens_only_its_own_cohort(
         response = await client.get(path)
         assert response.status_code == 403, path
         assert "Dave" not in response.text and "#elsewhere" not in response.text
-    # A member of this cohort's id cannot be read through the session's own cohort either.
+    # Another cohort's member cannot be read through the session's own cohort either.
     assert (await client.get(f"/c/{seeded.cohort}/members/{seeded.dave}")).status_code == 404
+    chart = await client.get(f"/c/{seeded.cohort}/charts/member-{seeded.dave}.svg")
+    assert chart.status_code == 404 and "<svg" not in chart.text
     client.cookies.clear()
     assert (await client.get(f"/c/{seeded.cohort}/")).status_code == 403
 
