@@ -17,7 +17,7 @@ import asyncio
 import logging
 import secrets
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.domain import leaderboards as rules
+from bot.domain import streaks
 from bot.domain.curriculum import day_to_show, schedule_of, today_day
 from bot.domain.drill_boards import BoardRow, BoardRun, rank_board
 from bot.errors import NotAllowed, NotFound, StudyBotError
@@ -36,6 +37,8 @@ from bot.services.context import Actor
 from bot.services.standings import MemberStats, StandingsService
 from bot.store import cohorts as cohort_repo
 from bot.store import dashboard as repo
+from bot.store import points as points_store
+from bot.store import standings as standings_repo
 from bot.store import submissions as submission_repo
 from bot.store.models import Cohort, DashboardLink, Member
 
@@ -576,6 +579,22 @@ class DashboardService:
         """
         if period not in PERIODS or metric not in METRICS:
             raise NotFound(f"There is no {metric} leaderboard for {period!r}.")
+        version = viewer.version if viewer is not None else None
+        ranked = await self._ranked_board(cohort, period, metric, version)
+        own_id = viewer.member_id if viewer is not None else None
+        # Per request only the top rows and the viewer's own are touched, not the whole board.
+        top = tuple(
+            replace(r, own=True) if r.member_id == own_id else r for r in ranked.rows[:BOARD_PAGE]
+        )
+        mine = ranked.by_member.get(own_id) if own_id is not None else None
+        on_top = any(r.own for r in top)
+        own = replace(mine, own=True) if mine is not None and not on_top else None
+        return Leaderboard(period, metric, top, own, len(ranked.rows), ranked.since)
+
+    async def _ranked_board(
+        self, cohort: Cohort, period: str, metric: str, version: tuple[int, ...] | None
+    ) -> _RankedBoard:
+        """Return a whole standings board, asked of the standings once per data version."""
         assert cohort.id is not None
         cohort_id = cohort.id
 
@@ -586,18 +605,8 @@ class DashboardService:
             rows = tuple(StandingRow(r.rank, r.member_id, r.name, r.value) for r in board.rows)
             return _RankedBoard(rows, {r.member_id: r for r in rows}, board.since)
 
-        version = viewer.version if viewer is not None else None
         today = self._local_today(cohort)
-        ranked = await self._cached(("board", cohort_id, period, metric, today), compute, version)
-        own_id = viewer.member_id if viewer is not None else None
-        # Per request only the top rows and the viewer's own are touched, not the whole board.
-        top = tuple(
-            replace(r, own=True) if r.member_id == own_id else r for r in ranked.rows[:BOARD_PAGE]
-        )
-        mine = ranked.by_member.get(own_id) if own_id is not None else None
-        on_top = any(r.own for r in top)
-        own = replace(mine, own=True) if mine is not None and not on_top else None
-        return Leaderboard(period, metric, top, own, len(ranked.rows), ranked.since)
+        return await self._cached(("board", cohort_id, period, metric, today), compute, version)
 
     async def member_stats(
         self, viewer: Viewer, member_id: int, *, checked: bool = False
@@ -665,28 +674,61 @@ class DashboardService:
                 if pid is not None and pid != member_id
             ]
             names = await repo.member_names(session, member_ids=partner_ids)
-        stats = await self.member_stats(viewer, member_id, checked=True)
+            # The standings' own rows, read directly: the page needs neither the chart's whole
+            # stats nor the rank computed again from every member's total (the board has it).
+            standing = await points_store.get_standing(session, member_id=member_id)
+            days = await standings_repo.member_days(session, member_id=member_id)
+            scores = await standings_repo.best_scores(session, member_id=member_id)
+        zone = member.timezone or viewer.cohort.timezone
+        streak = streaks.on_day(
+            points_store.stored_streak(standing) if standing else streaks.Streak(),
+            self._clock.now().astimezone(ZoneInfo(zone)).date(),
+        )
+        ranked = await self._ranked_board(viewer.cohort, "all", "points", viewer.version)
+        rank = ranked.by_member.get(member_id)
         return MemberPage(
             member_id=member_id,
             name=member.display_name or member.platform_user_id,
             own=member_id == viewer.member_id,
-            total_points=stats.points,
-            points=tuple((d.day, d.points) for d in stats.days),
-            active_days=frozenset(d.day for d in stats.days if d.day >= start),
+            total_points=standing.points if standing else 0,
+            points=tuple((d.day, d.points) for d in days),
+            active_days=frozenset(d.day for d in days if d.day >= start),
             calendar_start=start,
             calendar_end=today,
-            coverage=tuple(
-                SectionCoverage(c.code, c.title, c.answered, c.total, c.average)
-                for c in stats.sections
-            ),
-            streak=stats.streak.current,
-            longest_streak=stats.streak.longest,
-            rank=stats.rank,
+            coverage=self._coverage(scores),
+            streak=streak.current,
+            longest_streak=streak.longest,
+            rank=rank.rank if rank is not None else None,
             answers_visible=visible,
             answers=tuple(_graded(a, g) for a, g in answers),
             mocks=tuple(_mock_entry(room, member_id, names) for room in mocks),
             submissions=tuple(_submission_entry(s) for s in subs),
         )
+
+    def _coverage(self, scores: Sequence[tuple[str, float]]) -> tuple[SectionCoverage, ...]:
+        """Return each bank section's questions answered, by the standings' question links."""
+        library = self._library()
+        best: dict[str, float] = {}
+        for qid, score in scores:
+            bank = self._standings.bank_id_of(qid)
+            if bank is not None:
+                best[bank] = max(score, best.get(bank, 0.0))
+        totals: dict[int, int] = {}
+        for question in library.questions.values():
+            totals[question.section] = totals.get(question.section, 0) + 1
+        out = []
+        for section in library.sections:
+            mine = [v for q, v in best.items() if self._standings.section_of(q) == section.number]
+            out.append(
+                SectionCoverage(
+                    section.code,
+                    section.title,
+                    len(mine),
+                    totals.get(section.number, 0),
+                    sum(mine) / len(mine) if mine else None,
+                )
+            )
+        return tuple(out)
 
     async def hardest_questions(self, viewer: Viewer, limit: int = 20) -> list[HardQuestion]:
         """Return the questions the cohort scores lowest on, with their text."""
