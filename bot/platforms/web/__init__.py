@@ -107,12 +107,21 @@ def _serve_in_this_process(
         bot = await bot_factory()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_sigterm() -> None:
+            log.warning("dashboard process %s: SIGTERM, stopping", os.getpid())
+            stop.set()
+
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signal.SIGTERM, stop.set)
+            loop.add_signal_handler(signal.SIGTERM, on_sigterm)
         serving = asyncio.create_task(serve_dashboard(bot, host=host, port=port, sock=sock))
         stopping = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if serving.done() and not serving.cancelled() and serving.exception() is not None:
+                raise serving.exception()  # type: ignore[misc]
+            if serving.done():
+                log.warning("the dashboard server stopped by itself")
         finally:
             for task in (serving, stopping):
                 task.cancel()
