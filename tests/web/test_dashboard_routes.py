@@ -188,6 +188,10 @@ async def test_charts_are_svg_drawn_once_per_data_change(
     assert ">57</span>" in page.text  # the page's figures come from the same standings
     week = await client.get(f"/c/{seeded.cohort}/charts/week.svg")
     assert week.status_code == 200 and "Points per day" in week.text
+    carol = f"/c/{seeded.cohort}/charts/member-{seeded.carol}.svg"
+    at_once = await asyncio.gather(*(client.get(carol) for _ in range(5)))
+    assert {r.status_code for r in at_once} == {200} and len({r.content for r in at_once}) == 1
+    assert cache.renders == 4  # bob twice, the week, and carol once for five requests
 
 
 async def test_drill_boards_and_the_hardest_questions_link_to_their_detail(
@@ -280,3 +284,29 @@ async def test_every_standings_metric_has_a_board_with_the_viewers_row(
     rows = streak.text.split("<tbody>")[1].split("</tbody>")[0].split("<tr")[1:]
     assert any('class="own"' in row and "Bob" in row for row in rows)
     assert (await client.get(f"/c/{seeded.cohort}/leaderboard?metric=karma")).status_code == 404
+
+
+async def test_the_bot_process_serves_the_dashboard_only_when_a_port_is_set(
+    web_bot: StudyBot, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    import httpx
+
+    from bot.platforms.web import serving_dashboard
+
+    async with serving_dashboard(web_bot):  # STUDYBOT_WEB_PORT unset: nothing listens
+        assert not [t for t in asyncio.all_tasks() if t.get_name() == "face:web"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setattr(web_bot.settings.web, "port", port)
+    async with serving_dashboard(web_bot):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(100):
+                try:
+                    home = await http.get("/")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+            assert home.status_code == 200 and "/dashboard" in home.text

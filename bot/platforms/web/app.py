@@ -59,25 +59,45 @@ SECURITY_HEADERS = {
 
 
 class SvgCache:
-    """Rendered charts by (chart, data version): drawn once per change, then served as is."""
+    """Rendered charts by (chart, data version): drawn once per change, then served as is.
+
+    Requests that miss the same chart at once wait for one drawing instead of each starting one.
+    """
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
         self._entries: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._drawing: dict[tuple[Any, ...], asyncio.Future[bytes]] = {}
         self.renders = 0
 
     async def get(self, key: tuple[Any, ...], render: Callable[[], Awaitable[str]]) -> bytes:
         """Return the chart under this key, drawing it on a miss."""
         found = self._entries.get(key)
-        if found is None:
-            found = (await render()).encode("utf-8")
-            self.renders += 1
-            self._entries[key] = found
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        else:
+        if found is not None:
             self._entries.move_to_end(key)
-        return found
+            return found
+        pending = self._drawing.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        pending = asyncio.get_running_loop().create_future()
+        self._drawing[key] = pending
+        try:
+            drawn = (await render()).encode("utf-8")
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                pending.cancel()
+            else:
+                pending.set_exception(exc)
+                pending.exception()  # retrieved here: a failure nobody waited for is not logged
+            raise
+        finally:
+            del self._drawing[key]
+        self.renders += 1
+        self._entries[key] = drawn
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        pending.set_result(drawn)
+        return drawn
 
 
 _DRAWING: list[ProcessPoolExecutor] = []
