@@ -172,6 +172,9 @@ class Submission(SQLModel, table=True):
     device_kind: str = Field(default="cpu", max_length=64, index=True)
     task_id: str | None = Field(default=None, max_length=128)
     dispatches: int = Field(default=0)  # how many times the job was handed to the runner
+    # The bot process that last handed it over: with a process-local runner only that process
+    # can see the job, so another reconciler leaves it alone while that process is alive.
+    dispatched_by: str | None = Field(default=None, max_length=100)
     last_error: str | None = Field(default=None, sa_type=Text)
     # The judge's timing, copied out of `result` so boards rank without parsing JSON.
     time_s: float | None = Field(default=None)
@@ -402,6 +405,39 @@ class ReviewCard(SQLModel, table=True):
     due: datetime = _ts()
     last_rating: int | None = Field(default=None)
     reviews: int = Field(default=0)
+
+
+# --- Imported drill problems (GPU MODE style folders) ------------------------------------------
+
+
+class DrillFile(SQLModel, table=True):
+    """One file of an imported problem, stored once by the SHA-256 of its text."""
+
+    __tablename__ = "drill_file"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    content: str = Field(sa_type=Text)
+    size: int
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class ImportedDrill(SQLModel, table=True):
+    """A problem imported as a drill: its spec, and its files by content hash.
+
+    `files` maps each module name to the hash of its `DrillFile`; `spec` holds the title,
+    description, tests, benchmarks and the template's hash.
+    """
+
+    __tablename__ = "imported_drill"
+
+    id: int | None = Field(default=None, primary_key=True)
+    drill_id: str = Field(max_length=64, unique=True, index=True)
+    title: str = Field(max_length=200)
+    device_kind: str = Field(max_length=64)
+    files: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    imported_by: str = Field(default="", max_length=100)
+    created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
 
 

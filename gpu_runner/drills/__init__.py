@@ -81,3 +81,6 @@ def get_drill(drill_id: str) -> Drill:
     except KeyError:
         known = ", ".join(DRILLS)
         raise UnknownDrillError(f"unknown drill {drill_id!r}; known drills: {known}") from None
+
+
+from gpu_runner.drills import kernels as _kernels  # noqa: E402,F401  (the Triton kernel track)
