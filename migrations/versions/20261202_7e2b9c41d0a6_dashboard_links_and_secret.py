@@ -1,7 +1,7 @@
 """dashboard: single-use sign-in links, the generated secret, public leaderboards, ledger by day
 
 Revision ID: 7e2b9c41d0a6
-Revises: 7c4e2a91d5f3
+Revises: 7a3e9c1d5b42
 Create Date: 2026-12-02 12:10:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import bot.store.types
 
 revision: str = "7e2b9c41d0a6"
-down_revision: str | None = "7c4e2a91d5f3"
+down_revision: str | None = "7a3e9c1d5b42"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
