@@ -26,6 +26,7 @@ from bot.messages import Publisher
 from bot.services.answers import AnswerService
 from bot.services.cohorts import CohortService
 from bot.services.daily import DailyService
+from bot.services.dashboard import DashboardService
 from bot.services.mocks import MockService
 from bot.services.reviews import ReviewService
 from bot.services.solo_mocks import SoloMocks
@@ -265,6 +266,22 @@ class StudyBot:
         from graders import warm_up
 
         warm_up()
+
+    @cached_property
+    def dashboard(self) -> DashboardService:
+        """Return the web dashboard's service (links, sessions, page data)."""
+        web = self.settings.web
+        return DashboardService(
+            self.sessions,
+            self.clock,
+            lambda: self.library,
+            base_url=web.public_base_url,
+            secret=web.secret,
+            link_ttl=timedelta(seconds=web.link_ttl_s),
+            single_use=web.link_single_use,
+            session_ttl=timedelta(seconds=web.session_ttl_s),
+            standings=self.standings,
+        )
 
     @cached_property
     def reviews(self) -> ReviewService:

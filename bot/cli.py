@@ -286,11 +286,14 @@ async def _console(settings: Settings, clock: Clock, *, log_note: str | None = N
     # Cron jobs fire on real time; a demo clock (--now/--speed) is followed by a fast sweep.
     tick = settings.schedule.scheduler_tick_s if isinstance(clock, SystemClock) else 1.0
     scheduler = DailyScheduler(bot, tick_s=tick)
+    from bot.platforms.web import serving_dashboard
+
     try:
         face.say(face.greeting())  # before the first pass, which may post the day at once
         await face.ensure_cohort()
         await scheduler.start()
-        await face.run(greet=False)
+        async with serving_dashboard(bot):  # only when STUDYBOT_WEB_PORT is set
+            await face.run(greet=False)
     finally:
         await scheduler.stop()
         await _finish_running_jobs()
@@ -506,6 +509,40 @@ def demo(
         _run_console(demo_settings, clock, verbose=verbose)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@app.command()
+def web(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (STUDYBOT_WEB_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port (STUDYBOT_WEB_PORT, else 8080).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Processes sharing the port (STUDYBOT_WEB_WORKERS)."),
+    ] = None,
+) -> None:
+    """Serve the read-only web dashboard (links come from /dashboard in chat)."""
+    settings = _settings()
+    _configure_logging(settings)
+    from bot.platforms.web import run_dashboard
+
+    typer.echo(
+        f"Dashboard on http://{host or settings.web.host}:{port or settings.web.listen_port}; "
+        f"links point at {settings.web.public_base_url}. Ctrl-C stops it.",
+        err=True,
+    )
+    try:
+        run_dashboard(
+            lambda: _build(settings),
+            host=host or settings.web.host,
+            port=port or settings.web.listen_port,
+            workers=workers or settings.web.workers,
+        )
+    except KeyboardInterrupt:
+        return
 
 
 @db_app.command("upgrade")

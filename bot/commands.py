@@ -394,6 +394,7 @@ async def _grade_review(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Re
         Option("weekdays", "posting days: daily, weekdays, mon-fri, mon,wed,fri"),
         Option("name", "cohort name"),
         Option("answers_public", "post grades in the thread (yes/no)", "bool"),
+        Option("leaderboard_public", "show the leaderboard as a public web page (yes/no)", "bool"),
     ),
 )
 async def _cohort_setup(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
@@ -413,6 +414,8 @@ async def _cohort_setup(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Re
         default_timezone=bot.settings.schedule.default_timezone,
         default_post_time=bot.settings.schedule.default_post_time,
     )
+    if args.get("leaderboard_public") is not None:
+        await bot.dashboard.set_leaderboard_public(actor, args["leaderboard_public"])
     verb = "updated" if existed else "created"
     return Reply.text(
         f"Cohort **{cohort.name}** {verb}: posts at {describe_schedule(cohort)}.",
@@ -563,6 +566,7 @@ async def _me_timezone(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Rep
 
 
 # The mock and drill commands register themselves in the catalogue above.
+import bot.dashboard_commands  # noqa: E402
 import bot.drill_commands  # noqa: E402
 import bot.mock_commands  # noqa: E402
 import bot.standings_commands  # noqa: E402, F401

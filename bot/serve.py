@@ -105,12 +105,15 @@ async def run_platforms(settings: Settings, clock: Clock) -> None:
     except StudyBotError as exc:
         raise SystemExit(f"error: {exc}") from None
     bot.warm_graders()
+    from bot.platforms.web import serving_dashboard
+
     try:
-        await serve(
-            bot,
-            configured_faces(settings),
-            with_mock_timers(bot, DailyScheduler(bot)),
-            heartbeat=process_heartbeat(bot),
-        )
+        async with serving_dashboard(bot):  # only when STUDYBOT_WEB_PORT is set
+            await serve(
+                bot,
+                configured_faces(settings),
+                with_mock_timers(bot, DailyScheduler(bot)),
+                heartbeat=process_heartbeat(bot),
+            )
     finally:
         await bot.close()

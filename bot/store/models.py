@@ -473,3 +473,48 @@ class MockTurn(SQLModel, table=True):
     tokens: int = Field(default=0)
     note: str = Field(default="", sa_type=Text)  # why an LLM reply was replaced, if it was
     created_at: datetime = _ts(default_factory=utcnow)
+
+
+# --- Web dashboard: single-use sign-in links, the generated signing secret, public boards -----
+
+
+class DashboardLink(SQLModel, table=True):
+    """A `/dashboard` sign-in link: signed, short-lived, and opened at most once (`used_at`)."""
+
+    __tablename__ = "dashboard_link"
+
+    id: str = Field(primary_key=True, max_length=32)  # a random nonce, signed into the link
+    cohort_id: int = Field(foreign_key="cohort.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    admin: bool = Field(default=False)  # a workspace admin asked (cohort admins are read live)
+    created_at: datetime = _ts(default_factory=utcnow)
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts(nullable=True, default=None)
+
+
+class WebSecret(SQLModel, table=True):
+    """A secret the dashboard generated once, so every process signs and checks alike."""
+
+    __tablename__ = "web_secret"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=128)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class CohortWeb(SQLModel, table=True):
+    """A cohort's dashboard choices: whether its leaderboard is a public page."""
+
+    __tablename__ = "cohort_web"
+
+    cohort_id: int = Field(primary_key=True, foreign_key="cohort.id")
+    leaderboard_public: bool = Field(default=False)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+# The dashboard's week chart and period leaderboards read one cohort's ledger by day.
+Index(
+    "ix_points_event_cohort_day",
+    PointsEvent.__table__.c.cohort_id,  # type: ignore[attr-defined]
+    PointsEvent.__table__.c.local_day,  # type: ignore[attr-defined]
+)
