@@ -12,12 +12,15 @@ from gpu_runner.drills import (
     hash_ring,
     interleaving,
     kv_cache,
+    kv_cache_class,
     label_smoothing,
     logsumexp,
     lora,
     lru_cache,
+    priority_queue,
     rope,
     sampling_filters,
+    sliding_window,
     softmax,
     token_bucket,
     word_search,
@@ -71,6 +74,9 @@ DRILLS: dict[str, Drill] = _catalogue(
     block_manager.DRILL,
     word_search.DRILL,
     interleaving.DRILL,
+    kv_cache_class.DRILL,
+    priority_queue.DRILL,
+    sliding_window.DRILL,
 )
 
 
