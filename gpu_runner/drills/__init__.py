@@ -22,6 +22,7 @@ from gpu_runner.drills import (
     sampling_filters,
     sliding_window,
     softmax,
+    temperature_scaling,
     token_bucket,
     word_search,
 )
@@ -77,6 +78,7 @@ DRILLS: dict[str, Drill] = _catalogue(
     kv_cache_class.DRILL,
     priority_queue.DRILL,
     sliding_window.DRILL,
+    temperature_scaling.DRILL,
 )
 
 

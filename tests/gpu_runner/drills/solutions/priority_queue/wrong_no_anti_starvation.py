@@ -1,6 +1,6 @@
 """Mistake: no max_wait: long prompts starve while short ones keep coming."""
 
-# expect: op \d+ pop\(\): returned 'req-
+# expect: op \d+ pop\(\).*returned 'req-
 
 import heapq
 import itertools

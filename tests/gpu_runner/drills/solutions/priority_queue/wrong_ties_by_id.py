@@ -1,6 +1,6 @@
 """Mistake: the heap holds (length, id), so ties go to the smallest id, not the first pushed."""
 
-# expect: op \d+ pop\(\): returned 'req-
+# expect: op \d+ pop\(\).*returned 'req-
 
 import heapq
 from collections import deque

@@ -1,6 +1,6 @@
 """Mistake: ties broken by push time, then id: two requests pushed at the same instant go by id."""
 
-# expect: op \d+ pop\(\): returned 'req-
+# expect: op \d+ pop\(\).*returned 'req-
 
 import heapq
 from collections import deque
