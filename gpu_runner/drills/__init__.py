@@ -17,6 +17,7 @@ from gpu_runner.drills import (
     logsumexp,
     lora,
     lru_cache,
+    multi_head_attention,
     priority_queue,
     rope,
     sampling_filters,
@@ -79,6 +80,7 @@ DRILLS: dict[str, Drill] = _catalogue(
     priority_queue.DRILL,
     sliding_window.DRILL,
     temperature_scaling.DRILL,
+    multi_head_attention.DRILL,
 )
 
 
