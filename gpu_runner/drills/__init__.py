@@ -23,6 +23,7 @@ from gpu_runner.drills import (
     sampling_filters,
     sliding_window,
     softmax,
+    speculative,
     temperature_scaling,
     token_bucket,
     word_search,
@@ -81,6 +82,8 @@ DRILLS: dict[str, Drill] = _catalogue(
     sliding_window.DRILL,
     temperature_scaling.DRILL,
     multi_head_attention.DRILL,
+    speculative.VERIFY,
+    speculative.DECODE,
 )
 
 
