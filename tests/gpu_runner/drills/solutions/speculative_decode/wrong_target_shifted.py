@@ -1,4 +1,4 @@
-"""Mistake: scores draft token i with the target's distribution after token i (one position late)."""
+"""Mistake: scores draft token i with the target row after token i (one position late)."""
 
 # expect: \(tokens, target_passes\)\[0\]
 

@@ -3,7 +3,6 @@
 # expect: \(n_accepted, next_dist\)\[1\]\[\d+\] =
 
 
-
 def speculative_verify(draft_tokens, p_draft, p_target, u):
     k = len(draft_tokens)
     for i, t in enumerate(draft_tokens.tolist()):
