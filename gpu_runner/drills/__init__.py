@@ -25,6 +25,7 @@ from gpu_runner.drills import (
     softmax,
     speculative,
     temperature_scaling,
+    tensor_parallel,
     token_bucket,
     word_search,
 )
@@ -84,6 +85,7 @@ DRILLS: dict[str, Drill] = _catalogue(
     multi_head_attention.DRILL,
     speculative.VERIFY,
     speculative.DECODE,
+    tensor_parallel.DRILL,
 )
 
 
