@@ -7,6 +7,7 @@ from gpu_runner.drills import (
     alibi,
     attention,
     block_manager,
+    bpe,
     dpo,
     gelu,
     hash_ring,
@@ -86,6 +87,7 @@ DRILLS: dict[str, Drill] = _catalogue(
     speculative.VERIFY,
     speculative.DECODE,
     tensor_parallel.DRILL,
+    bpe.DRILL,
 )
 
 
