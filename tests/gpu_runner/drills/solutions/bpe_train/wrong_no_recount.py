@@ -10,7 +10,7 @@ def train_bpe(words, n_merges):
     merges = []
     pairs = Counter()
     for s, f in corpus.items():
-        for p in zip(s, s[1:]):
+        for p in zip(s, s[1:], strict=False):
             pairs[p] += f
     for _ in range(n_merges):
         pairs = Counter({p: c for p, c in pairs.items() if p not in merges})

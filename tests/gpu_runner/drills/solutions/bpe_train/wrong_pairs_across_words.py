@@ -11,7 +11,7 @@ def train_bpe(words, n_merges):
     for _ in range(n_merges):
         pairs = Counter()
         flat = [sym for s, f in corpus.items() for _ in range(f) for sym in s]
-        for p in zip(flat, flat[1:]):
+        for p in zip(flat, flat[1:], strict=False):
             pairs[p] += 1
         if not pairs:
             break

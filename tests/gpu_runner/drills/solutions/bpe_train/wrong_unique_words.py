@@ -10,8 +10,8 @@ def train_bpe(words, n_merges):
     merges = []
     for _ in range(n_merges):
         pairs = Counter()
-        for s, f in corpus.items():
-            for p in zip(s, s[1:]):
+        for s in corpus:
+            for p in zip(s, s[1:], strict=False):
                 pairs[p] += 1
         if not pairs:
             break
