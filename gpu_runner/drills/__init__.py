@@ -8,6 +8,7 @@ from gpu_runner.drills import (
     attention,
     block_manager,
     bpe,
+    continuous_batching,
     dpo,
     gelu,
     hash_ring,
@@ -88,6 +89,7 @@ DRILLS: dict[str, Drill] = _catalogue(
     speculative.DECODE,
     tensor_parallel.DRILL,
     bpe.DRILL,
+    continuous_batching.DRILL,
 )
 
 
