@@ -1,4 +1,4 @@
-"""Mistake: admits waiting requests before retiring the finished ones, so freed slots stay empty a step."""
+"""Mistake: admits waiting requests before retiring finished ones; freed slots idle a step."""
 
 # expect: op \d+ step\(.*returned
 
