@@ -6,6 +6,7 @@ from gpu_runner.drills import (
     adamw,
     alibi,
     attention,
+    beam_search,
     block_manager,
     bpe,
     continuous_batching,
@@ -90,6 +91,7 @@ DRILLS: dict[str, Drill] = _catalogue(
     tensor_parallel.DRILL,
     bpe.DRILL,
     continuous_batching.DRILL,
+    beam_search.DRILL,
 )
 
 
