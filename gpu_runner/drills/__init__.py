@@ -30,6 +30,7 @@ from gpu_runner.drills import (
     temperature_scaling,
     tensor_parallel,
     token_bucket,
+    transformer_numpy,
     word_search,
 )
 from gpu_runner.drills.base import Case, Drill, Tolerance, check_in_process
@@ -92,6 +93,7 @@ DRILLS: dict[str, Drill] = _catalogue(
     bpe.DRILL,
     continuous_batching.DRILL,
     beam_search.DRILL,
+    transformer_numpy.DRILL,
 )
 
 
