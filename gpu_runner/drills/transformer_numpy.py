@@ -88,8 +88,8 @@ def transformer_layer(
 
 
 # Both GELU forms and both layer-norm forms must pass: the tanh GELU differs from the exact
-# one by up to ~3e-4 per activation (the worst case seen uses a quarter of this tolerance); the wrong
-# architectures (post-LN, no mask, no residual, wrong softmax axis) are off by 0.1 or more.
+# one by up to ~3e-4 per activation (the worst case seen uses a quarter of this tolerance);
+# wrong architectures (post-LN, no mask, no residual, wrong softmax axis) are off by 0.1+.
 TOLERANCE = Tolerance(2e-3, 2e-3)
 
 NUMPY_LIBRARY_CALLS = ATTENTION_CALLS + family(

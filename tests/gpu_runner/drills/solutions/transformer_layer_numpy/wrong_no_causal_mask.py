@@ -22,7 +22,6 @@ def transformer_layer(x, params, n_heads):
 
     def attn(z):
         out = np.zeros_like(z)
-        mask = np.tril(np.ones((seq, seq)))
         for h in range(n_heads):
             c = slice(h * hd, (h + 1) * hd)
             q, k, v = z @ p["w_q"][:, c], z @ p["w_k"][:, c], z @ p["w_v"][:, c]
