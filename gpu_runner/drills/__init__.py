@@ -9,6 +9,7 @@ from gpu_runner.drills import (
     beam_search,
     block_manager,
     bpe,
+    constrained_decode,
     continuous_batching,
     dpo,
     gelu,
@@ -94,6 +95,7 @@ DRILLS: dict[str, Drill] = _catalogue(
     continuous_batching.DRILL,
     beam_search.DRILL,
     transformer_numpy.DRILL,
+    constrained_decode.DRILL,
 )
 
 
