@@ -13,6 +13,7 @@ from gpu_runner.drills import (
     continuous_batching,
     dpo,
     gelu,
+    gptq,
     hash_ring,
     interleaving,
     kv_cache,
@@ -96,6 +97,7 @@ DRILLS: dict[str, Drill] = _catalogue(
     beam_search.DRILL,
     transformer_numpy.DRILL,
     constrained_decode.DRILL,
+    gptq.DRILL,
 )
 
 
