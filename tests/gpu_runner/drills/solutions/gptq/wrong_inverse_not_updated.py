@@ -1,4 +1,4 @@
-"""Mistake: uses the full inverse Hessian for every column, never updating it for the columns left."""
+"""Mistake: uses the full inverse Hessian for every column, never updating it."""
 
 # expect: output error .* GPTQ reaches
 

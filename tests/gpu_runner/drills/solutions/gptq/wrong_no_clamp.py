@@ -12,7 +12,6 @@ def gptq_quantize(w, x, scale, bits, damp=0.01):
     h = x.T @ x
     h += damp * h.diagonal().mean() * torch.eye(h.shape[0], dtype=h.dtype)
     hinv = torch.linalg.inv(h)
-    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     q = torch.zeros_like(w)
     for j in range(w.shape[1]):
         q[:, j] = torch.round(w[:, j] / s) * s
