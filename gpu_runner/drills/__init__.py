@@ -24,6 +24,7 @@ from gpu_runner.drills import (
     lru_cache,
     multi_head_attention,
     priority_queue,
+    retry_backoff,
     rope,
     sampling_filters,
     sliding_window,
@@ -98,6 +99,7 @@ DRILLS: dict[str, Drill] = _catalogue(
     transformer_numpy.DRILL,
     constrained_decode.DRILL,
     gptq.DRILL,
+    retry_backoff.DRILL,
 )
 
 
