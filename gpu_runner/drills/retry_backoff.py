@@ -124,9 +124,9 @@ def run_retry(
     delays: list[float] = []
     calls: list[str] = []
 
-    @retry(
-        max_retries, base_delay, max_delay, jitter, (ConnectionError, TimeoutError), delays.append
-    )
+    transient = (ConnectionError, TimeoutError)
+
+    @retry(max_retries, base_delay, max_delay, jitter, transient, delays.append)
     def call_model(prompt: str) -> str:
         """Ask the model; fails as the script says."""
         calls.append(prompt)
