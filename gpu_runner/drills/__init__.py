@@ -15,6 +15,7 @@ from gpu_runner.drills import (
     gelu,
     gptq,
     hash_ring,
+    idempotent_retry,
     interleaving,
     kv_cache,
     kv_cache_class,
@@ -100,6 +101,7 @@ DRILLS: dict[str, Drill] = _catalogue(
     constrained_decode.DRILL,
     gptq.DRILL,
     retry_backoff.DRILL,
+    idempotent_retry.DRILL,
 )
 
 

@@ -53,6 +53,8 @@ def run_retry(
 
     try:
         result = "ok:" + call_model("prompt")
+    except NotImplementedError:
+        raise
     except Exception as exc:
         result = "raised:" + type(exc).__name__
     return result, len(calls), [float(d) for d in delays], call_model.__name__
