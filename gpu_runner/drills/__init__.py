@@ -41,6 +41,7 @@ from gpu_runner.drills.base import Case, Drill, Tolerance, check_in_process
 
 __all__ = [
     "DRILLS",
+    "PROSE_QUESTIONS",
     "Case",
     "Drill",
     "Tolerance",
@@ -103,6 +104,15 @@ DRILLS: dict[str, Drill] = _catalogue(
     retry_backoff.DRILL,
     idempotent_retry.DRILL,
 )
+
+
+# E.12 coding questions whose answer is pseudo-code: running code cannot judge them, so no drill
+# pretends to. A written answer is graded against the question's sketch points in
+# content/data/sketch_points.yaml (E12-<number>), like any prose answer to a coding question.
+PROSE_QUESTIONS: dict[int, str] = {
+    495: "a vLLM scheduler step in pseudo-code (admission, KV blocks, preemption)",
+    497: "FSDP / ZeRO-3 gradient sharding in pseudo-code (reduce-scatter, step, all-gather)",
+}
 
 
 def get_drill(drill_id: str) -> Drill:
