@@ -32,6 +32,7 @@ from gpu_runner.drills import (
     softmax,
     speculative,
     temperature_scaling,
+    tenant_quota,
     tensor_parallel,
     token_bucket,
     transformer_numpy,
@@ -103,6 +104,7 @@ DRILLS: dict[str, Drill] = _catalogue(
     gptq.DRILL,
     retry_backoff.DRILL,
     idempotent_retry.DRILL,
+    tenant_quota.DRILL,
 )
 
 
