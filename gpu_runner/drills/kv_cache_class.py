@@ -39,7 +39,8 @@ returns (keys, values) of that layer for steps 0..end_step-1, each of shape
 
 Judged on a seeded trace of updates and gets; every get must return exactly the
 values written last at those positions of that layer (copies of the inputs, so
-the comparison is exact)."""
+the comparison is exact). Return copies (clone), not views of the buffers: the
+judge keeps every result, and a view would keep its whole buffer alive."""
 
 TEMPLATE = '''\
 """Drill kv_cache: write the `KVCache` class below; the judge replays a trace on it."""
@@ -77,8 +78,8 @@ class KVCache:
         self.values[layer, :, step, :] = new_v
 
     def get(self, layer: int, end_step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the first `end_step` steps of `layer`."""
-        return self.keys[layer, :, :end_step, :], self.values[layer, :, :end_step, :]
+        """Return copies of the first `end_step` steps of `layer`."""
+        return self.keys[layer, :, :end_step].clone(), self.values[layer, :, :end_step].clone()
 
 
 class KVCacheDrill(Drill):
@@ -113,7 +114,8 @@ class KVCacheDrill(Drill):
     )
     bench_cases = (
         Case(
-            "bench_32_layers", {"layers": 32, "heads": 8, "max_seq": 256, "dim": 64, "tokens": 64}
+            "bench_4_layers_64_steps",
+            {"layers": 4, "heads": 4, "max_seq": 64, "dim": 32, "tokens": 64},
         ),
     )
 

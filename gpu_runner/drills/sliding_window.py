@@ -99,7 +99,7 @@ class SlidingWindowDrill(Drill):
         Case("one_hot_user", {"limit": 10, "window": 5.0625, "users": 8, "n_ops": 400, "hot": 0.7}),
     )
     bench_cases = (
-        Case("bench_100k_ops", {"limit": 50, "window": 30.0625, "users": 200, "n_ops": 100_000}),
+        Case("bench_20k_ops", {"limit": 50, "window": 30.0625, "users": 200, "n_ops": 20_000}),
     )
 
     def make_inputs(self, case: Case, seed: int, device: str = "cpu") -> Trace:
