@@ -14,6 +14,7 @@ from gpu_runner.drills import (
     dpo,
     gelu,
     gptq,
+    grad_checkpoint,
     hash_ring,
     idempotent_retry,
     interleaving,
@@ -105,6 +106,7 @@ DRILLS: dict[str, Drill] = _catalogue(
     retry_backoff.DRILL,
     idempotent_retry.DRILL,
     tenant_quota.DRILL,
+    grad_checkpoint.DRILL,
 )
 
 
