@@ -32,6 +32,7 @@ from gpu_runner.drills import (
     sliding_window,
     softmax,
     speculative,
+    sse_stream,
     temperature_scaling,
     tenant_quota,
     tensor_parallel,
@@ -107,6 +108,7 @@ DRILLS: dict[str, Drill] = _catalogue(
     idempotent_retry.DRILL,
     tenant_quota.DRILL,
     grad_checkpoint.DRILL,
+    sse_stream.DRILL,
 )
 
 
