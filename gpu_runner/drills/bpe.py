@@ -118,11 +118,11 @@ class BPEDrill(Drill):
     )
     bench_cases = (
         Case(
-            "bench_10k_words",
+            "bench_4k_words",
             {
-                "distinct": 1000,
-                "occurrences": 10_000,
-                "merges": 150,
+                "distinct": 400,
+                "occurrences": 4000,
+                "merges": 80,
                 "alphabet": "etaoinshrdlucmfw",
                 "zipf": 1,
             },

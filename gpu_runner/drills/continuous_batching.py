@@ -104,8 +104,8 @@ class ContinuousBatchingDrill(Drill):
     )
     bench_cases = (
         Case(
-            "bench_20k_steps",
-            {"slots": 64, "steps": 20_000, "max_tokens": 100, "eos": 0.01, "arrivals": 0.9},
+            "bench_5k_steps",
+            {"slots": 64, "steps": 5000, "max_tokens": 100, "eos": 0.01, "arrivals": 0.9},
         ),
     )
 

@@ -84,7 +84,7 @@ class GPTQDrill(Drill):
         Case("int8", {"rows": 16, "cols": 32, "n": 128, "bits": 8, "corr": 0.9}),
     )
     bench_cases = (
-        Case("bench_256x512", {"rows": 256, "cols": 512, "n": 1024, "bits": 4, "corr": 0.8}),
+        Case("bench_128x256", {"rows": 128, "cols": 256, "n": 512, "bits": 4, "corr": 0.8}),
     )
 
     def make_inputs(self, case: Case, seed: int, device: str = "cpu") -> FunctionCall:

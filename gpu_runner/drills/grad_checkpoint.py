@@ -127,7 +127,7 @@ class GradCheckpointDrill(Drill):
         Case("shifted", {"batch": 9, "d_in": 5, "hidden": 24, "d_out": 3, "offset": 2.0}),
     )
     bench_cases = (
-        Case("bench_256x4096", {"batch": 256, "d_in": 512, "hidden": 4096, "d_out": 512}),
+        Case("bench_128x2048", {"batch": 128, "d_in": 256, "hidden": 2048, "d_out": 256}),
     )
 
     def make_inputs(self, case: Case, seed: int, device: str = "cpu") -> FunctionCall:

@@ -96,9 +96,7 @@ class TensorParallelDrill(Drill):
         Case("one_feature_each", {"batch": 2, "d_in": 3, "hidden": 4, "d_out": 2, "ranks": 4}),
     )
     bench_cases = (
-        Case(
-            "bench_64x1024", {"batch": 64, "d_in": 1024, "hidden": 4096, "d_out": 1024, "ranks": 4}
-        ),
+        Case("bench_32x512", {"batch": 32, "d_in": 512, "hidden": 2048, "d_out": 512, "ranks": 4}),
     )
 
     def make_inputs(self, case: Case, seed: int, device: str = "cpu") -> FunctionCall:
