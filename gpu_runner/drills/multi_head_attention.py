@@ -90,7 +90,7 @@ class MultiHeadAttentionDrill(Drill):
     )
     bench_cases = (
         Case(
-            "bench_4x256x512", {"batch": 4, "seq": 256, "d_model": 512, "heads": 8, "causal": True}
+            "bench_2x256x256", {"batch": 2, "seq": 256, "d_model": 256, "heads": 8, "causal": True}
         ),
     )
 

@@ -210,9 +210,7 @@ class TenantQuotaDrill(Drill):
         ),
     )
     bench_cases = (
-        Case(
-            "bench_20k_requests", {"tenants": 50, "limit": 1000, "window": 60, "requests": 20_000}
-        ),
+        Case("bench_5k_requests", {"tenants": 50, "limit": 1000, "window": 60, "requests": 5000}),
     )
 
     def make_inputs(self, case: Case, seed: int, device: str = "cpu") -> FunctionCall:
