@@ -674,6 +674,31 @@ def worker(
     os.execv(sys.executable, [sys.executable, "-m", "gpu_runner.worker", *args])
 
 
+# --- operations: doctor ------------------------------------------------------------------------
+
+
+@app.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+) -> None:
+    """Check every configured part; one line per check, with the fix for each failure."""
+    from bot.doctor import failed, render, run_checks, settings_failure
+    from bot.settings import SettingsError, get_settings
+
+    settings: Settings | None
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        settings, checks = None, settings_failure(str(exc))
+    else:
+        _LOADED_SETTINGS[:] = [settings]
+        logging.disable(logging.CRITICAL)  # the report is the output; SDK chatter is not
+        checks = asyncio.run(run_checks(settings))
+    typer.echo(render(checks, as_json=as_json, settings=settings))
+    if failed(checks):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Run the command line."""
     app()
