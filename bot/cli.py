@@ -19,6 +19,9 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from bot import __version__
+from bot.logs import MaskingFormatter
+
+__all__ = ["MaskingFormatter", "app", "main"]
 
 if TYPE_CHECKING:
     from bot.app import StudyBot
@@ -175,20 +178,6 @@ class OneLineReconnects(logging.Filter):
 _SOCKET_MODE_RETRY_S = 10
 
 
-class MaskingFormatter(logging.Formatter):
-    """Format log lines with every configured secret and URL password masked, tracebacks too."""
-
-    def __init__(self, fmt: str, *, settings: Settings) -> None:
-        super().__init__(fmt)
-        self._settings = settings
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Format the record, then mask it."""
-        from bot.settings import mask_secrets
-
-        return mask_secrets(super().format(record), self._settings)
-
-
 # Start-up notes of the chat SDKs that ask nothing of an operator (StudyBot uses no voice).
 _NO_ACTION_NOTES = (
     "voice will NOT be supported",
@@ -197,27 +186,10 @@ _NO_ACTION_NOTES = (
 
 
 def _configure_logging(settings: Settings, *, log_file: Path | None = None) -> None:
-    """Log to stderr, or to a file (the console keeps the terminal for the chat)."""
-    handler: logging.Handler
-    if log_file is None:
-        handler = logging.StreamHandler(sys.stderr)
-    else:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_file, encoding="utf-8")
-    handler.setFormatter(
-        MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", settings=settings)
-    )
-    handler.addFilter(OneLineReconnects())
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(settings.log_level)
-    if settings.log_level != "DEBUG":
-        # The migration check logs its plugin set-up at INFO and APScheduler every job it adds
-        # or runs (each tick): noise for an operator. Their failures still log as errors.
-        for noisy in ("alembic", "apscheduler"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    """Log to stderr, or to a file (the console keeps the terminal for the chat); see bot.logs."""
+    from bot.logs import configure_logging
+
+    configure_logging(settings, log_file=log_file, filters=[OneLineReconnects()])
 
 
 def _version(value: bool) -> None:
@@ -700,5 +672,14 @@ def doctor(
 
 
 def main() -> None:
-    """Run the command line."""
-    app()
+    """Run the command line; an unexpected error's traceback is printed with secrets masked."""
+    try:
+        app()
+    except Exception:
+        import traceback
+
+        from bot.settings import mask_secrets
+
+        settings = _LOADED_SETTINGS[0] if _LOADED_SETTINGS else None
+        sys.stderr.write(mask_secrets(traceback.format_exc(), settings))
+        sys.exit(1)

@@ -93,10 +93,14 @@ async def check_database(settings: Settings) -> list[Check]:
 async def check_redis(settings: Settings) -> list[Check]:
     """Ping the shared Redis and list which runner queues have a live worker."""
     checks: list[Check] = []
-    urls = {u for u in (settings.redis_url, settings.runner_broker_url) if u}
-    if not urls:
+    urls = {"redis": settings.redis_url}
+    if settings.runner.backend == "celery" and settings.runner_broker_url != settings.redis_url:
+        urls["broker"] = settings.runner_broker_url
+    if not settings.redis_url:
         checks.append(Check("redis", "skip", "not configured (in-process cache and budgets)"))
-    for url in sorted(urls):
+    for name, url in urls.items():
+        if not url:
+            continue
         import redis.asyncio as aioredis
 
         from bot.settings import redact_url
@@ -105,11 +109,11 @@ async def check_redis(settings: Settings) -> list[Check]:
         try:
             async with asyncio.timeout(CHECK_TIMEOUT_S):
                 await client.ping()
-            checks.append(_ok("redis", f"reachable at {redact_url(url)}"))
+            checks.append(_ok(name, f"reachable at {redact_url(url)}"))
         except Exception as exc:
             checks.append(
                 Check(
-                    "redis",
+                    name,
                     "warn",
                     f"cannot reach {redact_url(url)} ({_reason(exc)})",
                     "check STUDYBOT_REDIS_URL / STUDYBOT_RUNNER_REDIS_URL and that Redis runs",
