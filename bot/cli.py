@@ -239,6 +239,7 @@ async def _build(settings: Settings, clock: Clock | None = None) -> StudyBot:
 
 async def _console(settings: Settings, clock: Clock, *, log_note: str | None = None) -> None:
     from bot.clock import SystemClock
+    from bot.metrics import TrackedScheduler
     from bot.platforms.console import ConsoleFace
     from bot.scheduling import DailyScheduler
 
@@ -247,12 +248,13 @@ async def _console(settings: Settings, clock: Clock, *, log_note: str | None = N
     face = ConsoleFace(bot, log_note=log_note)
     # Cron jobs fire on real time; a demo clock (--now/--speed) is followed by a fast sweep.
     tick = settings.schedule.scheduler_tick_s if isinstance(clock, SystemClock) else 1.0
-    scheduler = DailyScheduler(bot, tick_s=tick)
+    scheduler = TrackedScheduler(DailyScheduler(bot, tick_s=tick))
     try:
         face.say(face.greeting())  # before the first pass, which may post the day at once
         await face.ensure_cohort()
         await scheduler.start()
-        await face.run(greet=False)
+        async with bot.metrics_endpoint(scheduler):
+            await face.run(greet=False)
     finally:
         await scheduler.stop()
         await _finish_running_jobs()

@@ -258,6 +258,9 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     mock: MockSettings = Field(default_factory=MockSettings)
+    # Operations: /healthz and /metrics on this port when set (off by default).
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @field_validator("redis_url")
     @classmethod
