@@ -673,6 +673,50 @@ def doctor(
         raise typer.Exit(1)
 
 
+# --- operations: backup and restore ------------------------------------------------------------
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the backup.")],
+) -> None:
+    """Back up the database to FILE (SQLite online backup, or pg_dump's custom format)."""
+    from bot.backup import backup as take_backup
+    from bot.errors import StudyBotError
+    from bot.settings import redact_url
+
+    settings = _settings()
+    try:
+        report = take_backup(settings.db.url, file)
+    except StudyBotError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(
+        f"Backed up {redact_url(settings.db.url)} to {report.file} "
+        f"({report.backend}, {report.size_bytes} bytes)"
+    )
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `studybot backup`.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Replace the database with a backup (stop every bot process first)."""
+    from bot.backup import restore as restore_backup
+    from bot.errors import StudyBotError
+    from bot.settings import redact_url
+
+    settings = _settings()
+    where = redact_url(settings.db.url)
+    if not yes and not typer.confirm(f"Replace everything in {where} with {file}?"):
+        raise fail("nothing restored")
+    try:
+        report = restore_backup(settings.db.url, file)
+    except StudyBotError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"Restored {where} from {report.file} ({report.backend}). Run: studybot doctor")
+
+
 def main() -> None:
     """Run the command line; an unexpected error's traceback is printed with secrets masked."""
     try:
