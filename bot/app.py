@@ -24,6 +24,7 @@ from bot.errors import StudyBotError, Unavailable, translated_errors
 from bot.heartbeat import Heartbeat
 from bot.messages import Publisher
 from bot.metrics import MeasuredGrader, MeasuredRunner, Metrics, MetricsServer, TrackedScheduler
+from bot.services.admin import AdminService
 from bot.services.answers import AnswerService
 from bot.services.cohorts import CohortService
 from bot.services.daily import DailyService
@@ -291,6 +292,18 @@ class StudyBot:
         from graders import warm_up
 
         warm_up()
+
+    @cached_property
+    def admin(self) -> AdminService:
+        """Return the cohort admin tools (re-post, re-grade, export, erase), all audited."""
+        return AdminService(
+            self.sessions,
+            self.clock,
+            compose_day=self.daily.compose_day,
+            grade_answer=self.answers.grade,
+            publishers=self.publishers,
+            days_total=self.library.days_total,
+        )
 
     @cached_property
     def reviews(self) -> ReviewService:

@@ -566,5 +566,6 @@ async def _me_timezone(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Rep
 
 
 # The mock and drill commands register themselves in the catalogue above.
+import bot.admin_commands  # noqa: E402
 import bot.drill_commands  # noqa: E402
 import bot.mock_commands  # noqa: E402, F401

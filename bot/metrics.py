@@ -342,8 +342,8 @@ def make_web_app(
         return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application()
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", scrape)
+    for path, handler in (("healthz", healthz), ("metrics", scrape)):
+        app.router.add_get(f"/{path}", handler)
     return app
 
 
@@ -368,7 +368,7 @@ class MetricsServer:
         server = site._server
         if server is not None and getattr(server, "sockets", None):
             self.port = int(server.sockets[0].getsockname()[1])
-        log.info("metrics and health on http://%s:%s/metrics and /healthz", self._host, self.port)
+        log.info("metrics and health served on http://%s:%s", self._host, self.port)
 
     async def stop(self) -> None:
         """Stop listening."""
