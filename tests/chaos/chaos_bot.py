@@ -1,7 +1,8 @@
 """A bot process for the crash proof: posts the due day to Slack and grades pending answers.
 
 It is the production code path (DailyService.publish_due through the real SlackPublisher,
-AnswerService.retry_pending with grades told by DM, the process heartbeat) with one stand-in:
+AnswerService.retry_pending with grades told by DM, with --runner-url the submission reconciler
+dispatching to and collecting from Celery workers, the process heartbeat) with one stand-in:
 a grader that takes a few milliseconds and grades every rubric point covered, like an LLM that
 always answers. It loops until SIGTERM (or SIGKILL, which is the point), printing READY first and
 one JSON line per pass (with --wait-for-go it prints WARM and waits for a line on stdin):
@@ -27,6 +28,7 @@ from bot.heartbeat import Heartbeat
 from bot.platforms.slack_app import SlackPublisher
 from bot.services.answers import AnswerService
 from bot.services.daily import DailyService
+from bot.services.submissions import SubmissionService
 from bot.store.engine import make_engine, make_session_factory
 from graders import Grade, PointGrade, RubricQuestion
 
@@ -93,7 +95,32 @@ async def serve(args: argparse.Namespace) -> None:
             except TimeoutError:
                 pass
 
+    async def reconciling(runner_url: str) -> None:
+        from gpu_runner.celery_runner import CeleryRunnerClient, RunnerNodeSettings
+
+        node = RunnerNodeSettings(
+            redis_url=runner_url, visibility_timeout_s=3, restore_interval_s=0.5
+        )
+        submissions = SubmissionService(
+            sessions,
+            clock,
+            CeleryRunnerClient(node, poll_s=0.05),
+            publishers=publishers,
+            timing=False,  # judged for correctness only: fast and without timing noise
+            max_dispatches=10,
+            holder=daily.holder,
+            policy=policy,
+        )
+        while not stop.is_set():
+            report = await submissions.reconcile(min_age=timedelta(0))
+            print(json.dumps({"reconciled": str(report)}), flush=True)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=args.tick)
+            except TimeoutError:
+                pass
+
     grader = asyncio.create_task(grading())
+    reconciler = asyncio.create_task(reconciling(args.runner_url)) if args.runner_url else None
     try:
         while not stop.is_set():
             report = await daily.publish_due(clock.now())
@@ -105,6 +132,8 @@ async def serve(args: argparse.Namespace) -> None:
                 pass
     finally:
         grader.cancel()
+        if reconciler is not None:
+            reconciler.cancel()
         await heartbeat.stop()
         await publisher.aclose()
         await engine.dispose()
@@ -122,6 +151,7 @@ def main() -> None:
     parser.add_argument("--lease", type=float, default=120.0)
     parser.add_argument("--think", type=float, default=0.02)
     parser.add_argument("--wait-for-go", action="store_true")
+    parser.add_argument("--runner-url", default=None, help="Celery broker: reconcile submissions")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
     asyncio.run(serve(args))

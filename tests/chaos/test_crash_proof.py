@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import signal
@@ -34,14 +35,19 @@ import pytest_asyncio
 from sqlalchemy import func, select
 
 from bot.services.daily import compose_day
+from bot.services.submissions import job_id_for
 from bot.store.engine import make_engine, make_session_factory
-from bot.store.models import Answer, Cohort, DayPost, Grade, Member, PointsEvent
+from bot.store.models import Answer, Cohort, DayPost, Grade, Member, PointsEvent, Submission
 from content import load_library
+from tests.gpu_runner import test_runner_celery as celery_support
 from tests.support.slack_api_server import MockSlackApi
 
 pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parents[2]
+# The runner suite's fixtures: the Celery test database and real worker processes.
+celery_url = celery_support.celery_url
+workers = celery_support.workers
 SEED = int(os.environ.get("STUDYBOT_CHAOS_SEED", "20261202"))
 DAY = 2
 COHORTS = 200
@@ -49,8 +55,13 @@ ANSWERS = 100
 KILLS = 12
 # Cohorts per round: the full 200 with one process; the pair and fault rounds, which prove
 # races and retries rather than volume, post to fewer so the suite stays within its CI budget.
-ROUND_COHORTS = {"single": COHORTS, "pair": 60, "faults": 60}
-ROUND_BUDGET_S = {"single": 210.0, "pair": 120.0, "faults": 120.0}  # then fail, never hang
+ROUND_COHORTS = {"single": COHORTS, "pair": 60, "faults": 60, "judge": 10}
+ROUND_BUDGET_S = {"single": 210.0, "pair": 120.0, "faults": 120.0, "judge": 150.0}
+SUBMISSIONS = 20
+KV_SOURCE = (
+    "def kv_cache_bytes(n_layers, n_kv_heads, head_dim, seq_len, bytes_per_element=2, batch=1):\n"
+    "    return 2 * n_layers * n_kv_heads * head_dim * seq_len * bytes_per_element * batch\n"
+)
 
 
 class CountingSlack(MockSlackApi):
@@ -83,9 +94,16 @@ class CountingSlack(MockSlackApi):
             if m.get("metadata", {}).get("event_type") == "studybot_post"
         )
 
-    def dms(self) -> dict[str, int]:
-        """Count the messages in each member's direct conversation."""
-        return {c: len(m) for c, m in self.messages.items() if c.startswith("D")}
+    def dms(self, *, drills: bool = False) -> dict[str, int]:
+        """Count the grade (or, with `drills`, drill result) messages sent to each member."""
+        counts: dict[str, int] = {}
+        for channel, messages in self.messages.items():
+            if not channel.startswith("D"):
+                continue
+            mine = [m for m in messages if ("kv_cache_bytes" in json.dumps(m)) == drills]
+            if mine:
+                counts[channel] = len(mine)
+        return counts
 
 
 class BotProcess:
@@ -100,7 +118,9 @@ class BotProcess:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def spawn(cls, name: str, *, db: dict[str, Any], slack_url: str, tmp: Path) -> BotProcess:
+    async def spawn(
+        cls, name: str, *, db: dict[str, Any], slack_url: str, tmp: Path, runner_url: str = ""
+    ) -> BotProcess:
         """Start a process and wait until it is warm (imported, built, not yet serving)."""
         log = tmp / f"{name}.log"
         proc = await asyncio.create_subprocess_exec(
@@ -116,6 +136,7 @@ class BotProcess:
             "--process-id",
             name,
             "--wait-for-go",
+            *(["--runner-url", runner_url] if runner_url else []),
             cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -279,7 +300,10 @@ async def work_left(db: dict[str, Any], slack: CountingSlack, expected: set[str]
         open_posts = await session.scalar(
             select(func.count()).select_from(DayPost).where(DayPost.status != "posted")
         )
-    return bool(pending) or bool(open_posts)
+        queued = await session.scalar(
+            select(func.count()).select_from(Submission).where(Submission.status != "done")
+        )
+    return bool(pending) or bool(open_posts) or bool(queued)
 
 
 async def describe_left(db: dict[str, Any], slack: CountingSlack, expected: set[str]) -> str:
@@ -292,13 +316,20 @@ async def describe_left(db: dict[str, Any], slack: CountingSlack, expected: set[
 
 
 async def run_round(
-    name: str, db: dict[str, Any], slack: CountingSlack, tmp: Path, *, processes: int
+    name: str,
+    db: dict[str, Any],
+    slack: CountingSlack,
+    tmp: Path,
+    *,
+    processes: int,
+    runner_url: str = "",
+    kill_gap_s: tuple[float, float] | None = None,
 ) -> RoundReport:
     """Run bots, kill them at seeded points, restart them, until the work is done."""
     rng = random.Random(f"{SEED}:{name}")
     expected = expected_keys(db["cohort_ids"])
     # kill points in the stream of stored posts, spread over the day's posts
-    points = sorted(rng.sample(range(5, len(expected) - 5), KILLS))
+    points = [] if kill_gap_s else sorted(rng.sample(range(5, len(expected) - 5), KILLS))
     kill_due = asyncio.Event()
     owed = [0]  # kill points passed and not yet acted on (several may pass at once)
 
@@ -314,7 +345,9 @@ async def run_round(
 
     def spare(number: int) -> asyncio.Task[BotProcess]:
         return asyncio.create_task(
-            BotProcess.spawn(f"{name}-{number}", db=db, slack_url=slack.base_url, tmp=tmp)
+            BotProcess.spawn(
+                f"{name}-{number}", db=db, slack_url=slack.base_url, tmp=tmp, runner_url=runner_url
+            )
         )
 
     bots = list(await asyncio.gather(*(spare(n) for n in range(processes))))
@@ -325,9 +358,13 @@ async def run_round(
     try:
         async with asyncio.timeout(ROUND_BUDGET_S[name]):
             while True:
+                if kill_gap_s is not None and report.kills < KILLS:
+                    # kill points in time (the judging emits few posts to count)
+                    await asyncio.sleep(rng.uniform(*kill_gap_s))
+                    owed[0] = max(owed[0], 1)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(kill_due.wait(), timeout=0.5)
-                if owed[0]:
+                if owed[0] and report.kills < KILLS:
                     owed[0] -= 1
                     if not owed[0]:
                         kill_due.clear()
@@ -439,3 +476,56 @@ async def test_killed_bots_on_a_slack_answering_429_and_500_lose_and_double_noth
         report = await run_round("faults", db, slack, tmp_path, processes=1)
         await assert_exactly_once(db, slack, report, tmp_path)
         assert slack.rate_limited >= 1
+
+
+async def seed_submissions(db: dict[str, Any]) -> None:
+    """Store SUBMISSIONS queued drill submissions never dispatched (a crash right after submit)."""
+    async with db["sessions"]() as session:
+        members = list((await session.execute(select(Member).limit(SUBMISSIONS))).scalars())
+        for i, member in enumerate(members):
+            row = Submission(
+                job_id=f"pending-{i}",
+                cohort_id=member.cohort_id,
+                member_id=member.id,
+                drill_id="kv_cache_bytes",
+                source=KV_SOURCE,
+                reply_to={"platform": "slack", "user_id": member.platform_user_id},
+            )
+            session.add(row)
+            await session.flush()
+            row.job_id = job_id_for(row.id or 0)
+        await session.commit()
+
+
+async def test_killed_bots_judging_through_celery_record_every_result_once(
+    seeded: Seed, tmp_path: Path, celery_url: str, workers: Any
+) -> None:
+    workers.start("chaos-w1")
+    workers.start("chaos-w2")
+    async with CountingSlack() as slack:
+        db = await seeded(ROUND_COHORTS["judge"])
+        await seed_submissions(db)
+        report = await run_round(
+            "judge", db, slack, tmp_path, processes=1, runner_url=celery_url, kill_gap_s=(0.5, 2.5)
+        )
+        await assert_exactly_once(db, slack, report, tmp_path)
+    async with db["sessions"]() as session:
+        subs = list((await session.execute(select(Submission))).scalars())
+        refs = Counter(
+            ref
+            for ref in (await session.execute(select(PointsEvent.ref))).scalars()
+            if ref.startswith("drill:")
+        )
+    assert len(subs) == SUBMISSIONS
+    for sub in subs:
+        assert (sub.status, sub.verdict) == ("done", "passed"), f"seed {SEED}: {sub}"
+        assert sub.result.get("worker"), "judged by a Celery worker"
+        assert sum(n for ref, n in refs.items() if ref.endswith(f":{sub.id}")) == 1
+    told = slack.dms(drills=True)
+    per_result = Counter(told.values()).most_common(1)[0][0] if told else 0
+    doubled = sum(1 for n in told.values() if n > per_result)
+    print(
+        f"judge round: {SUBMISSIONS} submissions, dispatches {[s.dispatches for s in subs]}, "
+        f"result DMs lost {SUBMISSIONS - len(told)}, doubled {doubled}"
+    )
+    assert doubled == 0
