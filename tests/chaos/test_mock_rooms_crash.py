@@ -10,6 +10,7 @@ are over, every room has every phase boundary announced exactly once and none dr
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
 import time
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.postgres
 ROOMS = 20
 KILLS = 10
 SPEED = 150.0  # 45 fast minutes in 18 real seconds
-SEED = 20261202
+SEED = int(os.environ.get("STUDYBOT_CHAOS_SEED", "20261202"))
 
 
 @pytest.fixture
@@ -115,7 +116,8 @@ def test_mock_rooms_announce_every_boundary_once_through_kills(fresh_pg: str) ->
         late_s = max((a.sent_at - a.due_at).total_seconds() for a in said)
         holders = {a.holder for a in said}
         print(
-            f"mock rooms: {ROOMS} rooms, {KILLS} kills at fast minutes {kill_minutes}, "
+            f"mock rooms (seed {SEED}): {ROOMS} rooms, {KILLS} kills at fast minutes "
+            f"{kill_minutes}, "
             f"{len(said)} announcements by {len(holders)} processes, latest "
             f"{late_s / 60:.1f} fast min ({late_s / SPEED:.2f} s real) after due, "
             f"rooms {dict(states)}"
