@@ -111,22 +111,25 @@ def test_mock_rooms_announce_every_boundary_once_through_kills(fresh_pg: str) ->
             await engine.dispose()  # type: ignore[attr-defined]
         by_room: dict[int, Counter[str]] = {}
         for a in said:
-            by_room.setdefault(a.room_id, Counter())[f"{a.key}:{a.status}"] += 1
+            by_room.setdefault(a.room_id, Counter())[a.key] += 1
         keys = {frozenset(c) for c in by_room.values()}
-        late_s = max((a.sent_at - a.due_at).total_seconds() for a in said)
+        # A boundary (a phase starting, the end) must be announced; a one-minute warning that
+        # would arrive late after a takeover is recorded as dropped, by design, never sent late.
+        unsent = [a for a in said if a.status != "sent" and a.kind != "warning"]
+        dropped = sum(1 for a in said if a.status == "dropped")
+        late_s = max((a.sent_at - a.due_at).total_seconds() for a in said if a.status == "sent")
         holders = {a.holder for a in said}
         print(
             f"mock rooms (seed {SEED}): {ROOMS} rooms, {KILLS} kills at fast minutes "
-            f"{kill_minutes}, "
-            f"{len(said)} announcements by {len(holders)} processes, latest "
-            f"{late_s / 60:.1f} fast min ({late_s / SPEED:.2f} s real) after due, "
-            f"rooms {dict(states)}"
+            f"{kill_minutes}, {len(said)} announcements by {len(holders)} processes, "
+            f"{dropped} late warnings dropped, latest sent {late_s / 60:.1f} fast min "
+            f"({late_s / SPEED:.2f} s real) after due, rooms {dict(states)}"
         )
         assert len(holders) >= KILLS // 2  # the announcements really crossed the kills
         assert set(by_room) == {room_id for room_id, _ in rooms}
-        assert len(keys) == 1, "every room announced the same boundaries"
+        assert len(keys) == 1, f"seed {SEED}: rooms announced different boundaries: {keys}"
         assert all(n == 1 for c in by_room.values() for n in c.values())
-        assert not any(k.endswith(":dropped") for k in next(iter(keys)))
+        assert unsent == [], f"seed {SEED}: boundaries not announced: {unsent}"
         assert "running" not in states and "paused" not in states
 
     asyncio.run(scenario())
