@@ -45,8 +45,11 @@ browser-deps:
 	  fi; \
 	fi
 
+
+# doctor stops here on a required failure (exit 1) and goes on after warnings.
 run: install
 	$(BIN)/studybot db upgrade
+	$(BIN)/studybot doctor
 	$(BIN)/studybot run
 
 # The console on a throwaway database; day 1 arrives within seconds.

@@ -23,6 +23,8 @@ from bot.domain.claims import ClaimPolicy
 from bot.errors import StudyBotError, Unavailable, translated_errors
 from bot.heartbeat import Heartbeat
 from bot.messages import Publisher
+from bot.metrics import MeasuredGrader, MeasuredRunner, Metrics, MetricsServer, TrackedScheduler
+from bot.services.admin import AdminService
 from bot.services.answers import AnswerService
 from bot.services.cohorts import CohortService
 from bot.services.daily import DailyService
@@ -108,8 +110,10 @@ class CohortGraders:
         llm: LLMConfig | None,
         cache: GradeCache | None,
         budget: TokenBudget | None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.kind = kind
+        self._metrics = metrics
         self._llm = llm
         self._cache = cache
         self._budget = budget
@@ -126,6 +130,8 @@ class CohortGraders:
             grader = build_grader(
                 self.kind, llm=self._llm, cache=self._cache, budget=self._budget, budget_key=key
             )
+            if self._metrics is not None:  # grading latency and LLM tokens, per grade
+                grader = MeasuredGrader(grader, self._metrics, self.kind)
             self._by_key[key] = grader
         return grader
 
@@ -150,6 +156,7 @@ class StudyBot:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     publishers: PublisherRegistry = field(default_factory=PublisherRegistry)
+    metrics: Metrics = field(default_factory=Metrics)
 
     @cached_property
     def library(self) -> Library:
@@ -200,7 +207,13 @@ class StudyBot:
         else:
             cache, budget = MemoryGradeCache(), MemoryTokenBudget(budget_limit)
         with translated_errors():  # a grader that cannot be built is a set-up error at start
-            return CohortGraders(self.grader_kind, llm=self.llm_config, cache=cache, budget=budget)
+            return CohortGraders(
+                self.grader_kind,
+                llm=self.llm_config,
+                cache=cache,
+                budget=budget,
+                metrics=self.metrics,
+            )
 
     @cached_property
     def services(self) -> Services:
@@ -255,9 +268,27 @@ class StudyBot:
         """Return the runner client of the configured backend (local, or Celery over Redis)."""
         from gpu_runner.client import make_runner_client
 
-        return make_runner_client(
+        client = make_runner_client(
             self.settings.runner.backend, redis_url=self.settings.runner_broker_url
         )
+        return MeasuredRunner(client, self.metrics)  # type: ignore[return-value]
+
+    @contextlib.asynccontextmanager
+    async def metrics_endpoint(self, scheduler: TrackedScheduler) -> AsyncIterator[int | None]:
+        """Serve /healthz and /metrics while the bot runs, when STUDYBOT_METRICS_PORT is set."""
+        port = self.settings.metrics_port
+        if port is None:
+            yield None
+            return
+        from bot.metrics import make_web_app
+
+        app = make_web_app(self.metrics, self.sessions, self.clock, lambda: scheduler.running)
+        server = MetricsServer(app, host=self.settings.metrics_host, port=port)
+        await server.start()
+        try:
+            yield server.port
+        finally:
+            await server.stop()
 
     def warm_graders(self) -> None:
         """Start loading the offline grader's models in the background (first answers are fast)."""
@@ -281,6 +312,18 @@ class StudyBot:
             single_use=web.link_single_use,
             session_ttl=timedelta(seconds=web.session_ttl_s),
             standings=self.standings,
+        )
+
+    @cached_property
+    def admin(self) -> AdminService:
+        """Return the cohort admin tools (re-post, re-grade, export, erase), all audited."""
+        return AdminService(
+            self.sessions,
+            self.clock,
+            compose_day=self.daily.compose_day,
+            grade_answer=self.answers.grade,
+            publishers=self.publishers,
+            days_total=self.library.days_total,
         )
 
     @cached_property

@@ -309,6 +309,10 @@ class Settings(BaseSettings):
     mock: MockSettings = Field(default_factory=MockSettings)
     web: WebSettings = Field(default_factory=WebSettings)
 
+    # Operations: /healthz and /metrics on this port when set (off by default).
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
     @field_validator("redis_url")
     @classmethod
     def _check_redis(cls, value: str | None) -> str | None:

@@ -518,3 +518,24 @@ Index(
     PointsEvent.__table__.c.cohort_id,  # type: ignore[attr-defined]
     PointsEvent.__table__.c.local_day,  # type: ignore[attr-defined]
 )
+
+
+# --- operations: the admin audit trail ---------------------------------------------------------
+
+
+class AdminAction(SQLModel, table=True):
+    """One admin action (re-post, re-grade, export, erase), written before it takes effect.
+
+    No foreign keys: the trail outlives what it names (an erased member, a deleted cohort).
+    """
+
+    __tablename__ = "admin_action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: int | None = Field(default=None, index=True)
+    platform: str = Field(max_length=16)
+    actor_user_id: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    target: str = Field(default="", max_length=128)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts(default_factory=utcnow)
