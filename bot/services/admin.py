@@ -36,13 +36,18 @@ from bot.store.models import (
     AdminAction,
     Answer,
     Cohort,
+    DashboardLink,
     DayPost,
     Grade,
     GradeReview,
     Member,
+    MemberDay,
+    MemberStanding,
     MockQueueEntry,
     MockRoom,
+    MockTurn,
     PointsEvent,
+    ReviewCard,
     Submission,
 )
 
@@ -118,7 +123,30 @@ ERASERS: list[Eraser] = [
         lambda c, m: MockQueueEntry.cohort_id == c,
         lambda c, m: MockQueueEntry.member_id == m,
     ),
+    # a solo mock's transcript holds the member's own words: it goes before their seat does
+    _deleter(
+        MockTurn,
+        lambda c, m: MockTurn.room_id.in_(  # type: ignore[attr-defined]
+            select(MockRoom.id).where(MockRoom.cohort_id == c, _rooms_of(m))
+        ),
+    ),
     Eraser("mock_room", _count_rooms, _forget_rooms),
+    _deleter(
+        ReviewCard, lambda c, m: ReviewCard.cohort_id == c, lambda c, m: ReviewCard.member_id == m
+    ),
+    _deleter(
+        MemberDay, lambda c, m: MemberDay.cohort_id == c, lambda c, m: MemberDay.member_id == m
+    ),
+    _deleter(
+        MemberStanding,
+        lambda c, m: MemberStanding.cohort_id == c,
+        lambda c, m: MemberStanding.member_id == m,
+    ),
+    _deleter(
+        DashboardLink,
+        lambda c, m: DashboardLink.cohort_id == c,
+        lambda c, m: DashboardLink.member_id == m,
+    ),
     _deleter(Member, lambda c, m: Member.cohort_id == c, lambda c, m: Member.id == m),
 ]
 

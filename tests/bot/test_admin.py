@@ -217,3 +217,18 @@ async def test_repost_posts_the_day_again_with_new_keys(bot: StudyBot) -> None:
     assert {c.channel_id for c, _, _ in publisher.posts} == {"C1"}
     audit = await dispatch(bot, ADMIN, "admin audit", {})
     assert audit.messages[0].text.count("repost day 3") == 2
+
+
+def test_every_table_that_points_at_a_member_has_an_eraser() -> None:
+    """A feature that adds a table of members' data cannot forget the erase-on-request."""
+    from sqlmodel import SQLModel
+
+    import bot.store.models  # noqa: F401  (every table registered)
+
+    holding = {
+        table.name
+        for table in SQLModel.metadata.sorted_tables
+        if any(fk.column.table.name == "member" for fk in table.foreign_keys)
+    }
+    # mock_turn holds no member id but the member's words, reached through their rooms
+    assert holding | {"member", "mock_turn"} <= {e.table for e in ERASERS}
