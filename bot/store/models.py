@@ -406,6 +406,7 @@ class ReviewCard(SQLModel, table=True):
     due: datetime = _ts()
     last_rating: int | None = Field(default=None)
     reviews: int = Field(default=0)
+    updated_at: datetime = _ts(default_factory=utcnow)
 
 
 # --- Imported drill problems (GPU MODE style folders) ------------------------------------------
