@@ -103,7 +103,7 @@ and the padded query rows on the store."""
     template = kernel_template("triton_attention", ATTENTION_KERNEL, ATTENTION_LAUNCHER)
     reference_impl = staticmethod(attention_reference)
     library_calls = ATTENTION_CALLS + SOFTMAX_CALLS + LOG_SOFTMAX_CALLS
-    bank_questions = (465,)
+    bank_questions = (467,)
     tolerances = ATTENTION_TOLERANCES
     public_cases = (Case("small", {"bh": 2, "n": 16, "d": 16}),)
     secret_cases = (
@@ -257,7 +257,7 @@ x[..., 2i+1]) at position pos is rotated by pos * base ** (-2i / head_dim):
     out[2i+1] = x[2i] * sin + x[2i+1] * cos"""
     template = kernel_template("triton_rope", ROPE_KERNEL, ROPE_LAUNCHER)
     reference_impl = staticmethod(rope_reference)
-    bank_questions = (469,)
+    bank_questions = (479,)
     # Angles of thousands of radians in float32 carry ~1e-4 of absolute error.
     tolerances = {"float64": Tolerance(1e-9, 1e-10), "float32": Tolerance(1e-4, 5e-4)}
     public_cases = (Case("prefill", {"heads": 2, "seq": 8, "head_dim": 16}),)

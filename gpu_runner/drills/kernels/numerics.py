@@ -144,7 +144,7 @@ but never only -inf. The row length is not a power of two."""
     template = kernel_template("triton_logsumexp", LOGSUMEXP_KERNEL, LOGSUMEXP_LAUNCHER)
     reference_impl = staticmethod(logsumexp_reference)
     library_calls = LOGSUMEXP_CALLS + SOFTMAX_CALLS + LOG_SOFTMAX_CALLS
-    bank_questions = (467,)
+    bank_questions = (487,)
     tolerances = {"float64": Tolerance(1e-10, 1e-12), "float32": Tolerance(1e-5, 1e-5)}
     public_cases = (Case("rows", {"shape": (4, 10)}),)
     secret_cases = (
