@@ -30,3 +30,11 @@ def test_prose_questions_have_sketch_points_to_be_graded_against() -> None:
     points = yaml.safe_load((ROOT / "content/data/sketch_points.yaml").read_text())["points"]
     for number in PROSE_QUESTIONS:
         assert len(points[f"E12-{number}"]) >= 3
+
+
+def test_a_triton_variant_names_the_bank_question_of_its_pytorch_drill() -> None:
+    """A reply pointing a member from a question to its drills must not point at another one."""
+    for drill_id, drill in DRILLS.items():
+        plain = DRILLS.get(drill_id.removeprefix("triton_"))
+        if drill_id.startswith("triton_") and plain is not None and drill.bank_questions:
+            assert set(drill.bank_questions) <= set(plain.bank_questions), drill_id
