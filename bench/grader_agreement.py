@@ -46,6 +46,7 @@ from graders.agreement import (  # noqa: E402
     LabeledAnswer,
     accuracy,
     cohen_kappa,
+    load_check_set,
     load_labeled_set,
 )
 from graders.cache import (  # noqa: E402
@@ -76,6 +77,8 @@ from graders.verdict_model import (  # noqa: E402
 from tests.support.openai_server import OpenAIServer, RecordedRequest, Reply  # noqa: E402
 
 LABELED = ROOT / "tests" / "data" / "graded_answers.yaml"
+# Answers written in another voice and labeled before any grader saw them; never fitted on.
+FRESH = ROOT / "tests" / "data" / "fresh_answers.yaml"
 STEP = {"covered": "partial", "partial": "missing", "missing": "partial"}
 _WORDS = re.compile(r"[a-z0-9_]+")
 
@@ -186,6 +189,36 @@ def calibrate(measured: Sequence[Measured], target_share: float = 0.22) -> Verdi
     path.write_text(model.to_json() + "\n", encoding="utf-8")
     print(f"  wrote {path.relative_to(ROOT)}")
     return model
+
+
+def report_fresh(grader: OfflineGrader) -> dict[str, object]:
+    """Print the offline grader's agreement on the fresh check answers, overall and by kind."""
+    answers = load_check_set(FRESH, LABELED)
+    gold: list[str] = []
+    predicted: list[str] = []
+    by_kind: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for item in answers:
+        verdicts = [p.verdict for p in grader.assess(item.question, item.answer).points]
+        gold += item.labels
+        predicted += verdicts
+        for kind in {item.category, item.kind}:
+            by_kind[kind][0].extend(item.labels)
+            by_kind[kind][1].extend(verdicts)
+    print(f"Fresh check answers ({len(answers)} answers, labeled before grading, never fitted):")
+    print(_line("all points", gold, predicted))
+    for kind, (g, v) in sorted(by_kind.items()):
+        over = sum(RANK[b] > RANK[a] for a, b in zip(g, v, strict=True))
+        under = sum(RANK[b] < RANK[a] for a, b in zip(g, v, strict=True))
+        print(
+            f"    {kind:<12} n={len(g):>3}  accuracy {accuracy(g, v):.3f}"
+            f"  over-credited {over:>2}  under-credited {under:>2}"
+        )
+    over = sum(RANK[b] > RANK[a] for a, b in zip(gold, predicted, strict=True))
+    return {
+        "accuracy": accuracy(gold, predicted),
+        "kappa": cohen_kappa(gold, predicted),
+        "over": over / len(gold),
+    }
 
 
 def keyword_baseline(measured: Sequence[Measured]) -> list[str]:
@@ -689,6 +722,8 @@ def main() -> None:
         offline = OfflineGrader(model=model)
         print()
     figures: dict[str, object] = {"offline": report_offline(measured, offline)}
+    print()
+    figures["fresh"] = report_fresh(offline)
     print()
     held_english = [a for a in held if is_english(a)]
     if not args.quick:

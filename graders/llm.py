@@ -61,6 +61,7 @@ from graders.offline import (
     OfflineGrader,
     PointAssessment,
 )
+from graders.roles import contrasted
 from graders.text import (
     addresses_grader,
     check_gradable,
@@ -738,7 +739,12 @@ async def verify_verdict(ctx: CheckContext, index: int, reply: PointReply) -> Po
     if any(overlaps((a, b), ctx.talk) for a, b in whole_sentences(answer, chosen)):
         return rejected("is text addressed to the grader", relevance)
     neighbours = _neighbourhood(answer, chosen)
-    claim = check_claim(rubric, evidence)
+    claim = check_claim(
+        rubric,
+        evidence,
+        contrast=contrasted(question.text, question.rubric),
+        rubric=question.rubric,
+    )
     if claim.verdict == "contradicts":
         return rejected(f"contradicts the point ({'; '.join(claim.reasons[:1])})", relevance)
     support = check_support(rubric, evidence, neighbours)
