@@ -17,6 +17,7 @@ from graders.llm import (
     BUDGET_NOTICE,
     LLM_UNAVAILABLE_NOTICE,
     LLM_UNREADABLE_NOTICE,
+    LOWER_TO_PARTIAL_AT,
     REVIEW_COVERED_AT,
     LLMConfig,
     LLMGrader,
@@ -27,7 +28,7 @@ from graders.llm import (
     read_verdict,
     relevance_floor,
 )
-from graders.models import GraderError, GradingDelayed, RubricQuestion
+from graders.models import GraderError, GradingDelayed, PointGrade, RubricQuestion
 from graders.offline import GRADER_TALK_NOTICE, OfflineGrader
 from tests.graders.samples import ADAMW, STRONG_ADAMW
 from tests.support.openai_server import OpenAIServer, Reply
@@ -649,3 +650,46 @@ async def test_concurrent_grades_cannot_spend_past_the_budget(
     assert len(openai_server.chat_requests) == 1
     assert sum(g.grader == "llm" for g in grades) == 1
     assert await budget.remaining("c") == one_request + 100 - 800
+
+
+def _offline_says(verdict: str, margin: float) -> Any:
+    from graders.offline import Assessment, PointAssessment
+
+    point = PointAssessment(
+        verdict=verdict,  # type: ignore[arg-type]
+        score=0.0,
+        margin=margin,
+        evidence="",
+        comment="",
+    )
+    return Assessment(points=(point,), non_english=False)
+
+
+@pytest.mark.parametrize(
+    ("claimed", "offline", "margin", "scored", "held"),
+    [
+        ("covered", "missing", REVIEW_COVERED_AT, "missing", True),
+        ("covered", "missing", REVIEW_COVERED_AT - 0.05, "covered", False),
+        # A partial from the LLM is never held: holding them lost more true verdicts than it
+        # stopped false ones on the labeled set.
+        ("partial", "missing", 0.99, "partial", False),
+        ("covered", "partial", LOWER_TO_PARTIAL_AT, "partial", False),
+        ("covered", "partial", LOWER_TO_PARTIAL_AT - 0.05, "covered", False),
+    ],
+)
+def test_which_llm_verdicts_are_held_or_lowered(
+    claimed: str, offline: str, margin: float, scored: str, held: bool
+) -> None:
+    from graders.llm import hold_for_review
+
+    point = PointGrade(
+        rubric="p",
+        verdict=claimed,  # type: ignore[arg-type]
+        evidence="a sentence",
+        decided_by="llm",
+    )
+    result = hold_for_review(point, _offline_says(offline, margin), 0)
+    assert result.verdict == scored
+    assert result.provisional is held
+    if held:
+        assert result.claimed == claimed and "Under review" in result.comment
