@@ -756,7 +756,9 @@ async def verify_verdict(ctx: CheckContext, index: int, reply: PointReply) -> Po
     if support.cap == "missing":
         return rejected(f"does not support the point ({support.reason})", relevance)
     alone = await asyncio.to_thread(evidence_assessment, ctx.offline, rubric, evidence)
-    if claim.verdict == "unrelated" and alone.verdict == "missing":
+    # A "partial" claims only that the passage touches the point, which an on-topic passage that
+    # states little of it does; a "covered" claims the whole point and needs more.
+    if claim.verdict == "unrelated" and alone.verdict == "missing" and reply.verdict == "covered":
         if alone.margin >= NOTHING_STATED_AT:
             return rejected("states nothing of the point", relevance)
     verdict = lower(reply.verdict, support.cap)
