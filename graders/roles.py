@@ -104,7 +104,8 @@ def _clauses(text: str) -> list[str]:
     return [c for c in _CLAUSE.split(visible_text(text).lower()) if c and c.strip()]
 
 
-def comparisons(text: str) -> list[_Comparison]:
+@lru_cache(maxsize=8192)
+def comparisons(text: str) -> tuple[_Comparison, ...]:
     """Return the comparisons a text states, with the content words on each side."""
     out: list[_Comparison] = []
     for clause in _clauses(text):
@@ -138,7 +139,7 @@ def comparisons(text: str) -> list[_Comparison]:
                     right = _side(words[index + 2 :])[:_SIDE_WORDS]
                     out.append(_Comparison(f"{first}/{second}", sign, left, right))
                     break
-    return out
+    return tuple(out)
 
 
 def _sides(p: _Comparison) -> tuple[set[str], set[str]]:
@@ -172,7 +173,8 @@ def order_conflict(point: str, sentence: str) -> tuple[float, str]:
     return 0.0, ""
 
 
-def _bindings(words: Sequence[str]) -> dict[str, str]:
+@lru_cache(maxsize=8192)
+def _bindings(words: tuple[str, ...]) -> dict[str, str]:
     """Map each figure to the name right beside it ("chinchilla-70b", "70b chinchilla")."""
     out: dict[str, str] = {}
     content = [w for w in words if w not in _STOP]
@@ -196,11 +198,11 @@ def _bindings(words: Sequence[str]) -> dict[str, str]:
 
 def binding_conflict(point: str, sentence: str) -> tuple[float, str]:
     """Tell whether the sentence gives a named thing the figure the point gives another."""
-    p_bind = _bindings(_words(point))
+    p_bind = _bindings(tuple(_words(point)))
     names = set(p_bind.values())
     if len(names) < 2:
         return 0.0, ""
-    s_bind = _bindings(_words(sentence))
+    s_bind = _bindings(tuple(_words(sentence)))
     for figure, name in s_bind.items():
         wanted = p_bind.get(figure)
         if wanted and name in names and name != wanted:
@@ -252,7 +254,8 @@ def _entity_in(words: Set[str], entity: str) -> bool:
     return entity in words or any(w.startswith(entity) for w in words if len(entity) >= 5)
 
 
-def _point_claims(point: str, entities: Sequence[str]) -> list[tuple[str, frozenset[str]]]:
+@lru_cache(maxsize=4096)
+def _point_claims(point: str, entities: tuple[str, ...]) -> tuple[tuple[str, frozenset[str]], ...]:
     """Return (the contrasted thing, its predicate's words) for each clause about one of them."""
     out: list[tuple[str, frozenset[str]]] = []
     for clause in re.split(r";|\s[—–]\s|\.\s", visible_text(point).lower()):
@@ -265,7 +268,7 @@ def _point_claims(point: str, entities: Sequence[str]) -> list[tuple[str, frozen
         )
         if len(predicate) >= 2:
             out.append((about[0], predicate))
-    return out
+    return tuple(out)
 
 
 def role_conflict(
@@ -280,12 +283,12 @@ def role_conflict(
     """
     if len(entities) < 2:
         return 0.0, ""
-    claims = _point_claims(point, entities)
+    claims = _point_claims(point, tuple(entities))
     if not claims:
         return 0.0, ""
     said_of: dict[str, set[str]] = {}
     for other in rubric:
-        for name, said in _point_claims(other, entities):
+        for name, said in _point_claims(other, tuple(entities)):
             said_of.setdefault(name, set()).update(said)
     parts = re.split(
         r";|\.\s|\s[—–]\s|\b(?:whereas|while|but|unlike|however|although)\b|,\s+(?:and|so)\s",
