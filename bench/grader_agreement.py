@@ -18,6 +18,12 @@ Recorded before the calibrated grader (embedding thresholds with key terms, meas
 held-out English points): per-point accuracy 0.597, kappa 0.342; padded answers 0.319; wrong
 answers over-credited on 14 of 47 points (30%); keyword overlap on the same points 0.561 / 0.337.
 
+Recorded before the role checks and the substance feature (frame_gap), same held-out English
+points: accuracy 0.749, kappa 0.589; strong 0.894, wrong 0.894 (over-credited 11%), terse 0.788,
+padded 0.617, partial 0.596, injection 0.500; fresh check answers 0.628 / kappa 0.364 (role
+swaps 0.417). After: 0.745 / 0.584; strong 0.915, wrong 0.915 (9%), terse 0.818, padded 0.553,
+partial 0.574; fresh check answers 0.692 / 0.469 (role swaps 0.833).
+
     .venv/bin/python bench/grader_agreement.py             # the figures
     .venv/bin/python bench/grader_agreement.py --calibrate # refit the verdict model, then figures
 """

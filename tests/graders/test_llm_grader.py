@@ -693,3 +693,22 @@ def test_which_llm_verdicts_are_held_or_lowered(
     assert result.provisional is held
     if held:
         assert result.claimed == claimed and "Under review" in result.comment
+
+
+async def test_a_partial_on_a_thin_on_topic_passage_stands_where_a_covered_does_not(
+    openai_server: OpenAIServer, grader: LLMGrader
+) -> None:
+    # The passage states the direction of the point (extra state per weight), not its figures:
+    # a faithful "partial" for it stands; a "covered" claims what the passage does not state.
+    thin = "The optimizer keeps two running averages for each weight."
+    answer = f"{thin} I do not remember the rest."
+    openai_server.script(verdicts((1, "partial", thin), (2, "missing", ""), (3, "missing", "")))
+    grade = await grader.grade(ADAMW, answer)
+    first = grade.points[0]
+    assert (first.verdict, first.decided_by, first.downgraded) == ("partial", "llm", False)
+    assert first.evidence == thin
+    openai_server.script(verdicts((1, "covered", thin), (2, "missing", ""), (3, "missing", "")))
+    grade = await grader.grade(ADAMW, answer)
+    first = grade.points[0]
+    assert first.decided_by == "offline" and first.downgraded
+    assert "states nothing of the point" in first.comment
