@@ -484,14 +484,13 @@ async def test_a_covered_point_the_claim_checks_are_sure_is_missing_goes_to_revi
 ) -> None:
     answer = (
         "Adam keeps two moments per parameter in fp32, 8 bytes per parameter. For a 7B model "
-        "that is 56 GB of optimizer state. AdamW is the variant most people use for training "
-        "transformers today."
+        "that is 56 GB of optimizer state. AdamW is what people use when they want weight decay."
     )
     grader = LLMGrader(config_for(openai_server), offline=offline_grader)
     assessment = offline_grader.assess(ADAMW, answer)
     third = assessment.points[2]
     assert third.verdict == "missing" and third.margin >= REVIEW_COVERED_AT
-    quote = "AdamW is the variant most people use for training transformers today."
+    quote = "AdamW is what people use when they want weight decay."
     openai_server.script(
         verdicts(
             (1, "covered", "Adam keeps two moments per parameter in fp32, 8 bytes per parameter."),
