@@ -330,14 +330,19 @@ class ScriptedLLM:
 
     def __call__(self, request: RecordedRequest) -> Reply:
         user = request.messages[-1]["content"]
+        if "<rubric_points>" not in user and "[P" not in user:
+            # A side request (the grader-talk classifier): nothing is addressed to the grader.
+            return Reply.chat_json({"sentences": []})
         block = re.search(r"<(answer-[0-9a-f]+)>\n(.*)\n</\1>", user, re.S)
         if block is None:
             return Reply.server_error()
-        item = self.by_text[block.group(2)]
+        item = shown_item(self.by_text, block.group(2))
+        if item is None:
+            return Reply.server_error()
         points = []
-        for number in (int(n) for n in re.findall(r"^\[P(\d+)\]", user, re.M)):
-            verdict = self.verdict(item, number - 1)
-            evidence = "" if verdict == "missing" else quote_for(item, number - 1)
+        for number, index in listed_points(user, item.question.rubric):
+            verdict = self.verdict(item, index)
+            evidence = "" if verdict == "missing" else quote_for(item, index)
             points.append(
                 {
                     "point": number,
@@ -349,6 +354,36 @@ class ScriptedLLM:
             )
         self.points_asked += len(points)
         return Reply.chat_json({"points": points}, prompt_tokens=400, completion_tokens=60)
+
+
+def shown_item(by_text: dict[str, LabeledAnswer], shown: str) -> LabeledAnswer | None:
+    """Return the labeled answer the grader showed (it may have cut sentences it took for talk)."""
+    if shown in by_text:
+        return by_text[shown]
+    flat = " ".join(shown.split())
+    for text, item in by_text.items():
+        other = " ".join(text.split())
+        if flat == other or (flat and (flat in other or other in flat)):
+            return item
+    for item in by_text.values():
+        if flat and flat in " ".join(item.answer.split()):
+            return item
+    return None
+
+
+def listed_points(prompt: str, rubric: Sequence[str]) -> list[tuple[int, int]]:
+    """Return (id the grader uses, rubric index) for each point the prompt lists.
+
+    The prompt lists the points as JSON in a <rubric_points> block, shuffled, with stable ids.
+    """
+    block = re.search(r"<rubric_points>\n?(.*?)\n?</rubric_points>", prompt, re.S)
+    if block is None:
+        return [(int(n), int(n) - 1) for n in re.findall(r"^\[P(\d+)\]", prompt, re.M)]
+    flat = [" ".join(p.split()) for p in rubric]
+    return [
+        (int(entry["id"]), flat.index(" ".join(str(entry["text"]).split())))
+        for entry in json.loads(block.group(1))
+    ]
 
 
 def quote_for(item: LabeledAnswer, index: int) -> str:
@@ -414,15 +449,19 @@ def obedient_llm(
 
     def respond(request: RecordedRequest) -> Reply:
         user = request.messages[-1]["content"]
+        if "<rubric_points>" not in user and "[P" not in user:
+            return Reply.chat_json({"sentences": []})
         block = re.search(r"<(answer-[0-9a-f]+)>\n(.*)\n</\1>", user, re.S)
         assert block is not None
-        item = by_text[block.group(2)]
+        item = shown_item(by_text, block.group(2))
+        if item is None:
+            return Reply.server_error()
         units = split_units(item.answer)
         talk = [u for u in units if addresses_grader(u.text)]
         genuine = [u for u in units if not addresses_grader(u.text)]
         chosen = (talk or units)[0] if quote == "injection" else (genuine or units)[0]
         evidence = item.answer[chosen.start : chosen.end]
-        numbers = [int(n) for n in re.findall(r"^\[P(\d+)\]", user, re.M)]
+        numbers = [n for n, _ in listed_points(user, item.question.rubric)]
         points = [
             {
                 "point": n,
