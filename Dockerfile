@@ -10,8 +10,9 @@ COPY pyproject.toml constraints.txt README.md ./
 # bot/ only provides the `studybot` command; `studybot worker` runs gpu_runner alone.
 COPY bot bot
 COPY gpu_runner gpu_runner
+# `kernels` (Triton) lets a CPU runner judge the Triton drills under Triton's interpreter.
 RUN pip install --no-cache-dir -c constraints.txt \
-      --extra-index-url https://download.pytorch.org/whl/cpu '.[runner]'
+      --extra-index-url https://download.pytorch.org/whl/cpu '.[runner,kernels]'
 RUN useradd --create-home studybot
 USER studybot
 CMD ["studybot", "worker", "--queue", "cpu"]
@@ -26,7 +27,9 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY bot bot
 COPY gpu_runner gpu_runner
-RUN pip install --no-cache-dir -c constraints.txt '.[runner]'
+# Triton kernels run natively here. CUDA C++ submissions (load_inline) need nvcc: build from a
+# `-devel` CUDA image instead of `-runtime` to accept them; without it they are refused clearly.
+RUN pip install --no-cache-dir -c constraints.txt '.[runner,kernels]'
 RUN useradd --create-home studybot
 USER studybot
 CMD ["studybot", "worker", "--queue", "cuda"]

@@ -23,17 +23,24 @@ from bot.domain.claims import ClaimPolicy
 from bot.errors import StudyBotError, Unavailable, translated_errors
 from bot.heartbeat import Heartbeat
 from bot.messages import Publisher
+from bot.metrics import MeasuredGrader, MeasuredRunner, Metrics, MetricsServer, TrackedScheduler
+from bot.services.admin import AdminService
 from bot.services.answers import AnswerService
 from bot.services.cohorts import CohortService
 from bot.services.daily import DailyService
+from bot.services.dashboard import DashboardService
 from bot.services.mocks import MockService
 from bot.services.reviews import ReviewService
+from bot.services.solo_mocks import SoloMocks
 from bot.services.submissions import SubmissionService
 from bot.settings import Settings, mask_secrets
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.migrate import pending_message
 
 if TYPE_CHECKING:
+    from bot.services.recap import RecapService
+    from bot.services.review_deck import ReviewDeckService
+    from bot.services.standings import StandingsService, StreakReminders
     from content import Library
     from gpu_runner.client import RunnerClient
     from graders import GradeCache, Grader, GraderKind, LLMConfig, TokenBudget
@@ -103,8 +110,10 @@ class CohortGraders:
         llm: LLMConfig | None,
         cache: GradeCache | None,
         budget: TokenBudget | None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.kind = kind
+        self._metrics = metrics
         self._llm = llm
         self._cache = cache
         self._budget = budget
@@ -121,6 +130,8 @@ class CohortGraders:
             grader = build_grader(
                 self.kind, llm=self._llm, cache=self._cache, budget=self._budget, budget_key=key
             )
+            if self._metrics is not None:  # grading latency and LLM tokens, per grade
+                grader = MeasuredGrader(grader, self._metrics, self.kind)
             self._by_key[key] = grader
         return grader
 
@@ -145,6 +156,7 @@ class StudyBot:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     publishers: PublisherRegistry = field(default_factory=PublisherRegistry)
+    metrics: Metrics = field(default_factory=Metrics)
 
     @cached_property
     def library(self) -> Library:
@@ -195,7 +207,13 @@ class StudyBot:
         else:
             cache, budget = MemoryGradeCache(), MemoryTokenBudget(budget_limit)
         with translated_errors():  # a grader that cannot be built is a set-up error at start
-            return CohortGraders(self.grader_kind, llm=self.llm_config, cache=cache, budget=budget)
+            return CohortGraders(
+                self.grader_kind,
+                llm=self.llm_config,
+                cache=cache,
+                budget=budget,
+                metrics=self.metrics,
+            )
 
     @cached_property
     def services(self) -> Services:
@@ -250,9 +268,27 @@ class StudyBot:
         """Return the runner client of the configured backend (local, or Celery over Redis)."""
         from gpu_runner.client import make_runner_client
 
-        return make_runner_client(
+        client = make_runner_client(
             self.settings.runner.backend, redis_url=self.settings.runner_broker_url
         )
+        return MeasuredRunner(client, self.metrics)  # type: ignore[return-value]
+
+    @contextlib.asynccontextmanager
+    async def metrics_endpoint(self, scheduler: TrackedScheduler) -> AsyncIterator[int | None]:
+        """Serve /healthz and /metrics while the bot runs, when STUDYBOT_METRICS_PORT is set."""
+        port = self.settings.metrics_port
+        if port is None:
+            yield None
+            return
+        from bot.metrics import make_web_app
+
+        app = make_web_app(self.metrics, self.sessions, self.clock, lambda: scheduler.running)
+        server = MetricsServer(app, host=self.settings.metrics_host, port=port)
+        await server.start()
+        try:
+            yield server.port
+        finally:
+            await server.stop()
 
     def warm_graders(self) -> None:
         """Start loading the offline grader's models in the background (first answers are fast)."""
@@ -263,9 +299,72 @@ class StudyBot:
         warm_up()
 
     @cached_property
+    def dashboard(self) -> DashboardService:
+        """Return the web dashboard's service (links, sessions, page data)."""
+        web = self.settings.web
+        return DashboardService(
+            self.sessions,
+            self.clock,
+            lambda: self.library,
+            base_url=web.public_base_url,
+            secret=web.secret,
+            link_ttl=timedelta(seconds=web.link_ttl_s),
+            single_use=web.link_single_use,
+            session_ttl=timedelta(seconds=web.session_ttl_s),
+            standings=self.standings,
+        )
+
+    @cached_property
+    def admin(self) -> AdminService:
+        """Return the cohort admin tools (re-post, re-grade, export, erase), all audited."""
+        return AdminService(
+            self.sessions,
+            self.clock,
+            compose_day=self.daily.compose_day,
+            grade_answer=self.answers.grade,
+            publishers=self.publishers,
+            days_total=self.library.days_total,
+        )
+
+    @cached_property
     def reviews(self) -> ReviewService:
         """Return the grade review service."""
-        return ReviewService(self.sessions, self.clock)
+        return ReviewService(self.sessions, self.clock, self.library)
+
+    @cached_property
+    def standings(self) -> StandingsService:
+        """Return the standings service: leaderboards, stats, streak settings."""
+        from bot.services.standings import StandingsService
+
+        return StandingsService(self.sessions, self.clock, self.library)
+
+    @cached_property
+    def streak_reminders(self) -> StreakReminders:
+        """Return the opt-in streak reminders (/me remind)."""
+        from bot.services.standings import StreakReminders
+
+        return StreakReminders(self.sessions, self.clock, self.publishers)
+
+    @cached_property
+    def review_deck(self) -> ReviewDeckService:
+        """Return the spaced-review deck service (/review)."""
+        from bot.services.review_deck import ReviewDeckService
+
+        return ReviewDeckService(self.sessions, self.clock, self.library)
+
+    @cached_property
+    def recaps(self) -> RecapService:
+        """Return the weekly recap service (claims under the daily service's process id)."""
+        from bot.services.recap import RecapService
+
+        return RecapService(
+            self.sessions,
+            self.clock,
+            self.standings,
+            self.publishers,
+            holder=self.daily.holder,
+            policy=self.claim_policy,
+        )
 
     @cached_property
     def claim_policy(self) -> ClaimPolicy:
@@ -314,6 +413,30 @@ class StudyBot:
     def submissions(self) -> SubmissionService:
         """Return the drill submission service."""
         return self.services.submissions
+
+    # --- solo mocks (StudyBot as the interviewer) ---
+
+    @cached_property
+    def solo(self) -> SoloMocks:
+        """Return the solo mocks, on the LLM interviewer when one is configured."""
+        from graders import MemoryTokenBudget, RedisTokenBudget
+        from graders.embeddings import default_embedder
+        from graders.interviewer import GuardedInterviewer, LLMInterviewer, ScriptedInterviewer
+
+        mock = self.settings.mock
+        embedder = default_embedder()
+        llm = None
+        budget: TokenBudget | None = None
+        if mock.solo_llm and self.llm_config is not None:
+            llm = LLMInterviewer(self.llm_config)
+            if self.settings.redis_url:
+                budget = RedisTokenBudget.from_url(
+                    self.settings.redis_url, mock.solo_daily_tokens, prefix="studybot:solo:tokens"
+                )
+            else:
+                budget = MemoryTokenBudget(mock.solo_daily_tokens)
+        engine = GuardedInterviewer(ScriptedInterviewer(embedder), embedder, llm=llm, budget=budget)
+        return SoloMocks(self.mocks, engine, embedder, token_cap=mock.solo_token_cap, budget=budget)
 
     def add_publisher(self, platform: str, publisher: Publisher) -> None:
         """Register a face's publisher for posts to its platform."""

@@ -19,6 +19,9 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from bot import __version__
+from bot.logs import MaskingFormatter
+
+__all__ = ["MaskingFormatter", "app", "main"]
 
 if TYPE_CHECKING:
     from bot.app import StudyBot
@@ -44,6 +47,16 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "bot.drill_cli",
         "submit_command",
         "Submit a drill file through the configured runner and print the stored result.",
+    ),
+    "leaderboard": (
+        "bot.standings_cli",
+        "leaderboard_command",
+        "The local cohort's leaderboard: week, month or all; points, streak, mocks, drills.",
+    ),
+    "stats": (
+        "bot.standings_cli",
+        "stats_command",
+        "A member's stats drawn to a PNG, with a text summary.",
     ),
 }
 
@@ -175,20 +188,6 @@ class OneLineReconnects(logging.Filter):
 _SOCKET_MODE_RETRY_S = 10
 
 
-class MaskingFormatter(logging.Formatter):
-    """Format log lines with every configured secret and URL password masked, tracebacks too."""
-
-    def __init__(self, fmt: str, *, settings: Settings) -> None:
-        super().__init__(fmt)
-        self._settings = settings
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Format the record, then mask it."""
-        from bot.settings import mask_secrets
-
-        return mask_secrets(super().format(record), self._settings)
-
-
 # Start-up notes of the chat SDKs that ask nothing of an operator (StudyBot uses no voice).
 _NO_ACTION_NOTES = (
     "voice will NOT be supported",
@@ -197,27 +196,10 @@ _NO_ACTION_NOTES = (
 
 
 def _configure_logging(settings: Settings, *, log_file: Path | None = None) -> None:
-    """Log to stderr, or to a file (the console keeps the terminal for the chat)."""
-    handler: logging.Handler
-    if log_file is None:
-        handler = logging.StreamHandler(sys.stderr)
-    else:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_file, encoding="utf-8")
-    handler.setFormatter(
-        MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", settings=settings)
-    )
-    handler.addFilter(OneLineReconnects())
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(settings.log_level)
-    if settings.log_level != "DEBUG":
-        # The migration check logs its plugin set-up at INFO and APScheduler every job it adds
-        # or runs (each tick): noise for an operator. Their failures still log as errors.
-        for noisy in ("alembic", "apscheduler"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    """Log to stderr, or to a file (the console keeps the terminal for the chat); see bot.logs."""
+    from bot.logs import configure_logging
+
+    configure_logging(settings, log_file=log_file, filters=[OneLineReconnects()])
 
 
 def _version(value: bool) -> None:
@@ -267,6 +249,7 @@ async def _build(settings: Settings, clock: Clock | None = None) -> StudyBot:
 
 async def _console(settings: Settings, clock: Clock, *, log_note: str | None = None) -> None:
     from bot.clock import SystemClock
+    from bot.metrics import TrackedScheduler
     from bot.platforms.console import ConsoleFace
     from bot.scheduling import DailyScheduler
 
@@ -275,12 +258,15 @@ async def _console(settings: Settings, clock: Clock, *, log_note: str | None = N
     face = ConsoleFace(bot, log_note=log_note)
     # Cron jobs fire on real time; a demo clock (--now/--speed) is followed by a fast sweep.
     tick = settings.schedule.scheduler_tick_s if isinstance(clock, SystemClock) else 1.0
-    scheduler = DailyScheduler(bot, tick_s=tick)
+    scheduler = TrackedScheduler(DailyScheduler(bot, tick_s=tick))
+    from bot.platforms.web import serving_dashboard
+
     try:
         face.say(face.greeting())  # before the first pass, which may post the day at once
         await face.ensure_cohort()
         await scheduler.start()
-        await face.run(greet=False)
+        async with bot.metrics_endpoint(scheduler), serving_dashboard(bot):
+            await face.run(greet=False)
     finally:
         await scheduler.stop()
         await _finish_running_jobs()
@@ -498,6 +484,40 @@ def demo(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@app.command()
+def web(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (STUDYBOT_WEB_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port (STUDYBOT_WEB_PORT, else 8080).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Processes sharing the port (STUDYBOT_WEB_WORKERS)."),
+    ] = None,
+) -> None:
+    """Serve the read-only web dashboard (links come from /dashboard in chat)."""
+    settings = _settings()
+    _configure_logging(settings)
+    from bot.platforms.web import run_dashboard
+
+    typer.echo(
+        f"Dashboard on http://{host or settings.web.host}:{port or settings.web.listen_port}; "
+        f"links point at {settings.web.public_base_url}. Ctrl-C stops it.",
+        err=True,
+    )
+    try:
+        run_dashboard(
+            lambda: _build(settings),
+            host=host or settings.web.host,
+            port=port or settings.web.listen_port,
+            workers=workers or settings.web.workers,
+        )
+    except KeyboardInterrupt:
+        return
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
@@ -637,12 +657,18 @@ def mock_demo(
     restart_at: Annotated[
         float | None, typer.Option("--restart-at", help="Kill the bot process at this minute.")
     ] = None,
+    solo: Annotated[
+        bool, typer.Option("--solo", help="StudyBot interviews a simulated candidate.")
+    ] = False,
 ) -> None:
-    """Run a whole mock interview on a fast clock and print its announcement timeline."""
+    """Run a whole mock interview on a fast clock and print its timeline (or solo transcript)."""
     from bot.errors import StudyBotError
-    from bot.mock_demo import demo_command
+    from bot.mock_demo import demo_command, solo_demo_command
 
     try:
+        if solo:
+            solo_demo_command(as_json)
+            return
         demo_command(speed, pause_at, resume_at, restart_at, as_json)
     except StudyBotError as exc:
         raise fail(str(exc), 2) from None
@@ -674,6 +700,84 @@ def worker(
     os.execv(sys.executable, [sys.executable, "-m", "gpu_runner.worker", *args])
 
 
+# --- operations: doctor ------------------------------------------------------------------------
+
+
+@app.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+) -> None:
+    """Check every configured part; one line per check, with the fix for each failure."""
+    from bot.doctor import failed, render, run_checks, settings_failure
+    from bot.settings import SettingsError, get_settings
+
+    settings: Settings | None
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        settings, checks = None, settings_failure(str(exc))
+    else:
+        _LOADED_SETTINGS[:] = [settings]
+        logging.disable(logging.CRITICAL)  # the report is the output; SDK chatter is not
+        checks = asyncio.run(run_checks(settings))
+    typer.echo(render(checks, as_json=as_json, settings=settings))
+    if failed(checks):
+        raise typer.Exit(1)
+
+
+# --- operations: backup and restore ------------------------------------------------------------
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the backup.")],
+) -> None:
+    """Back up the database to FILE (SQLite online backup, or pg_dump's custom format)."""
+    from bot.backup import backup as take_backup
+    from bot.errors import StudyBotError
+    from bot.settings import redact_url
+
+    settings = _settings()
+    try:
+        report = take_backup(settings.db.url, file)
+    except StudyBotError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(
+        f"Backed up {redact_url(settings.db.url)} to {report.file} "
+        f"({report.backend}, {report.size_bytes} bytes)"
+    )
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `studybot backup`.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Replace the database with a backup (stop every bot process first)."""
+    from bot.backup import restore as restore_backup
+    from bot.errors import StudyBotError
+    from bot.settings import redact_url
+
+    settings = _settings()
+    where = redact_url(settings.db.url)
+    if not yes and not typer.confirm(f"Replace everything in {where} with {file}?"):
+        raise fail("nothing restored")
+    try:
+        report = restore_backup(settings.db.url, file)
+    except StudyBotError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"Restored {where} from {report.file} ({report.backend}). Run: studybot doctor")
+
+
 def main() -> None:
-    """Run the command line."""
-    app()
+    """Run the command line; an unexpected error's traceback is printed with secrets masked."""
+    try:
+        app()
+    except Exception:
+        import traceback
+
+        from bot.settings import mask_secrets
+
+        settings = _LOADED_SETTINGS[0] if _LOADED_SETTINGS else None
+        sys.stderr.write(mask_secrets(traceback.format_exc(), settings))
+        sys.exit(1)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from bot.errors import StudyBotError
+from bot.logs import request_scope
 from bot.messages import Button, Message, MessageField, Reply
 from bot.services.cohorts import describe_schedule
 from bot.services.context import Actor
@@ -232,7 +233,8 @@ async def dispatch(bot: StudyBot, actor: Actor, path: str, raw: Mapping[str, Any
         if group_cmds:
             return help_reply(group=path)
         raise StudyBotError(f"Unknown command /{path}.", hint="Type /help for the list.")
-    return await spec.handler(bot, actor, coerce_args(spec, raw))
+    async with request_scope(bot, actor, path):  # every log line of it names the request
+        return await spec.handler(bot, actor, coerce_args(spec, raw))
 
 
 def help_reply(group: str | None = None) -> Reply:
@@ -305,7 +307,8 @@ async def _answer(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
 
 async def thread_reply(bot: StudyBot, actor: Actor, text: str) -> Reply | None:
     """Grade a reply in a question's thread; None when the thread is not a question's."""
-    return await bot.answers.thread_answer(actor, text)
+    async with request_scope(bot, actor, "thread reply"):
+        return await bot.answers.thread_answer(actor, text)
 
 
 # --- rubric --------------------------------------------------------------------------------
@@ -394,6 +397,7 @@ async def _grade_review(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Re
         Option("weekdays", "posting days: daily, weekdays, mon-fri, mon,wed,fri"),
         Option("name", "cohort name"),
         Option("answers_public", "post grades in the thread (yes/no)", "bool"),
+        Option("leaderboard_public", "show the leaderboard as a public web page (yes/no)", "bool"),
     ),
 )
 async def _cohort_setup(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
@@ -413,6 +417,8 @@ async def _cohort_setup(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Re
         default_timezone=bot.settings.schedule.default_timezone,
         default_post_time=bot.settings.schedule.default_post_time,
     )
+    if args.get("leaderboard_public") is not None:
+        await bot.dashboard.set_leaderboard_public(actor, args["leaderboard_public"])
     verb = "updated" if existed else "created"
     return Reply.text(
         f"Cohort **{cohort.name}** {verb}: posts at {describe_schedule(cohort)}.",
@@ -563,5 +569,8 @@ async def _me_timezone(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Rep
 
 
 # The mock and drill commands register themselves in the catalogue above.
+import bot.admin_commands  # noqa: E402
+import bot.dashboard_commands  # noqa: E402
 import bot.drill_commands  # noqa: E402
-import bot.mock_commands  # noqa: E402, F401
+import bot.mock_commands  # noqa: E402
+import bot.standings_commands  # noqa: E402, F401

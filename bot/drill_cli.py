@@ -148,3 +148,30 @@ def board_command(
         typer.echo(json.dumps(board_json(board), indent=2))
     else:
         typer.echo(render_text(render_board(board)))
+
+
+@app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(help="A problem folder (task.yml, reference.py, ...).")],
+    as_name: Annotated[
+        str | None,
+        typer.Option("--as", help="Import as this member of the local cohort (admins only)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the imported drill as JSON.")
+    ] = False,
+) -> None:
+    """Import a GPU MODE style problem folder as a drill (admins only; the operator is one)."""
+
+    async def work(bot: StudyBot) -> Any:
+        actor = await _local_member(bot, as_name)
+        return await bot.submissions.import_problem(actor, str(path))
+
+    summary = asyncio.run(_with_bot(work))
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(
+            f"imported {summary['id']} ({summary['title']}): {summary['tests']} tests, "
+            f"{summary['benchmarks']} benchmarks, on {summary['device']}"
+        )

@@ -19,8 +19,6 @@ from bot.services.context import Actor
 from bot.services.submissions import (
     MAX_SOURCE_BYTES,
     SubmissionProgress,
-    drill_summaries,
-    load_drill,
     render_board,
 )
 
@@ -98,7 +96,7 @@ async def _submit(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
 
 @command("list", "List the coding drills", group="drill")
 async def _drill_list(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
-    lines = [f"`{drill_id}` — {title}" for drill_id, title in drill_summaries()]
+    lines = [f"`{drill_id}` — {title}" for drill_id, title in await bot.submissions.drill_list()]
     return Reply.of(
         Message(
             header="Coding drills",
@@ -116,7 +114,7 @@ async def _drill_list(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Repl
     options=(Option("id", "the drill's id", "str", True),),
 )
 async def _drill_show(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
-    drill = load_drill(args["id"])
+    drill = await bot.submissions.find_drill(args["id"])
     return Reply.of(
         Message(
             header=f"Drill {drill.id}: {drill.title}",
@@ -134,7 +132,7 @@ async def _drill_show(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Repl
     options=(Option("id", "the drill's id", "str", True),),
 )
 async def _drill_template(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
-    drill = load_drill(args["id"])
+    drill = await bot.submissions.find_drill(args["id"])
     return Reply.of(
         Message(
             header=f"Starter file for {drill.id}",

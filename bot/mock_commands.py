@@ -40,7 +40,10 @@ def queue_reply(view: QueueView) -> Reply:
     text = f"You are number {view.position} in the {view.kind} mock queue"
     text += f" for {view.slot}." if view.slot else f" ({view.waited_min or 0:.0f} min so far)."
     if view.long_wait:
-        text += " Nobody else is waiting yet; you keep your place."
+        text += (
+            " Nobody else is waiting yet; you keep your place. Or practise now with StudyBot "
+            "as the interviewer: /mock solo."
+        )
     return Reply.text(text)
 
 
@@ -187,7 +190,10 @@ async def _mock_selfrate(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> R
     "simulate",
     "Console only: watch a whole mock by two simulated members on a fast clock",
     group="mock",
-    options=(Option("speed", "clock speed-up (default 180: 45 minutes in 15 s)", "int"),),
+    options=(
+        Option("speed", "clock speed-up (default 180: 45 minutes in 15 s)", "int"),
+        Option("solo", "StudyBot interviews a simulated candidate instead", "bool"),
+    ),
     slow=True,
 )
 async def _mock_simulate(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
@@ -198,6 +204,56 @@ async def _mock_simulate(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> R
     speed = args.get("speed", 180)
     if not 1 <= speed <= 6000:
         raise InvalidInput("Simulate at a speed from 1 to 6000, e.g. /mock simulate 180.")
-    from bot.mock_demo import simulate_mock
+    from bot.mock_demo import simulate_mock, simulate_solo
 
+    if args.get("solo"):
+        return Reply.text(await simulate_solo(bot, actor, float(speed)), tone="success")
     return Reply.text(await simulate_mock(bot, actor, float(speed)), tone="success")
+
+
+@command(
+    "rooms",
+    "Admins: choose how this cohort's mock rooms open",
+    group="mock",
+    options=(
+        Option("style", "Discord: thread or channel; Slack: channel or group-dm", "str", True),
+    ),
+)
+async def _mock_rooms(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    return Reply.text(await bot.mocks.set_room_style(actor, args["style"]), tone="success")
+
+
+@command(
+    "solo",
+    "Practise now with StudyBot as the interviewer",
+    group="mock",
+    options=(Option("scenario", "a scenario id or words of its title (default: one you lack)"),),
+)
+async def _mock_solo(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    view = await bot.solo.start(actor, args.get("scenario"))
+    return Reply.text(
+        room_text(view) + "\nTalk to the interviewer with /mock say <text>.", ephemeral=False
+    )
+
+
+@command(
+    "say",
+    "Solo mock: say something to the interviewer",
+    group="mock",
+    options=(Option("text", "what you say", "text", True),),
+    slow=True,
+)
+async def _mock_say(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    line = await bot.solo.say(actor, args["text"])
+    return Reply.text(f"**StudyBot** ({line.minute:.0f} min): {line.text}", ephemeral=False)
+
+
+@command(
+    "rate",
+    "Solo mock: rate the interviewer 1-5",
+    group="mock",
+    options=(Option("stars", "1 to 5", "str", True), Option("comment", "what to improve", "text")),
+)
+async def _mock_rate(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    text = await bot.solo.rate_interviewer(actor, args["stars"], args.get("comment") or "")
+    return Reply.text(text, tone="success")

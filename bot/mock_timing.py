@@ -28,6 +28,7 @@ class WithMockTimers:
     def __init__(self, bot: StudyBot, scheduler: Startable) -> None:
         self._scheduler = scheduler
         self._timers = MockTimers(bot.mocks, bot.clock, tick_s=bot.settings.mock.timer_tick_s)
+        _ = bot.solo  # solo rooms get their interviewer's prompts and scorecard from the timer
 
     async def start(self) -> None:
         """Start the scheduler, then the mock timer."""

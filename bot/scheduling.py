@@ -30,6 +30,7 @@ SWEEP_JOB = "sweep"
 FOLLOW_UP_JOB = "follow-up"
 ANSWERS_JOB = "answers"
 SUBMISSIONS_JOB = "submissions"
+RECAP_JOB = "recap"
 
 
 def cohort_trigger(timezone: str, hour: int, minute: int, weekdays: str) -> CronTrigger:
@@ -80,9 +81,18 @@ class DailyScheduler:
             max_instances=1,
             coalesce=True,
         )
+        self._scheduler.add_job(
+            self.post_recaps,
+            IntervalTrigger(seconds=self.tick_s),
+            id=RECAP_JOB,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+        )
         self._scheduler.start()
         self._bot.cohorts.set_change_listener(self.rebuild)
         await self.run_due()
+        await self.post_recaps()
         await self.retry_answers()
         await self.reconcile_submissions()
 
@@ -95,6 +105,23 @@ class DailyScheduler:
             return
         if report.collected or report.redispatched or report.given_up:
             log.info("drill submissions: %s", report)
+
+    async def post_recaps(self) -> None:
+        """Post the weekly recaps due now (Mondays, at each post time); send streak reminders."""
+        try:
+            report = await self._bot.recaps.publish_due(self._bot.clock.now())
+        except Exception:
+            log.exception("the weekly recap pass failed; the next tick tries again")
+            return
+        if report.posted or report.failed:
+            log.info("weekly recaps: %s", report)
+        try:
+            sent = await self._bot.streak_reminders.send_due()
+        except Exception:
+            log.exception("the streak reminder pass failed; the next tick tries again")
+            return
+        if sent:
+            log.info("streak reminders sent: %d", sent)
 
     async def retry_answers(self) -> int:
         """Grade answers a crash or a failed grading left pending."""

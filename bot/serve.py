@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bot.app import StudyBot, build_app
 from bot.clock import Clock
 from bot.errors import StudyBotError, Unavailable
+from bot.metrics import TrackedScheduler
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -105,12 +106,14 @@ async def run_platforms(settings: Settings, clock: Clock) -> None:
     except StudyBotError as exc:
         raise SystemExit(f"error: {exc}") from None
     bot.warm_graders()
+    from bot.platforms.web import serving_dashboard
+
+    scheduler = TrackedScheduler(with_mock_timers(bot, DailyScheduler(bot)))
     try:
-        await serve(
-            bot,
-            configured_faces(settings),
-            with_mock_timers(bot, DailyScheduler(bot)),
-            heartbeat=process_heartbeat(bot),
-        )
+        async with bot.metrics_endpoint(scheduler), serving_dashboard(bot):
+            # the dashboard only when STUDYBOT_WEB_PORT is set; metrics only with their port
+            await serve(
+                bot, configured_faces(settings), scheduler, heartbeat=process_heartbeat(bot)
+            )
     finally:
         await bot.close()

@@ -238,6 +238,55 @@ class MockSettings(BaseSettings):
     idle_close_minutes: float = Field(default=120.0, gt=0)
     queue_wait_minutes: float = Field(default=15.0, gt=0)
     timer_tick_s: float = Field(default=1.0, gt=0)
+    # Solo mocks (StudyBot interviews): the LLM engine when an LLM is configured, within a
+    # token cap per mock and a daily budget per cohort of their own (never grading's).
+    solo_llm: bool = True
+    solo_token_cap: int = Field(default=30_000, ge=0)
+    solo_daily_tokens: int = Field(default=300_000, ge=0)
+
+
+class WebSettings(BaseSettings):
+    """The read-only web dashboard: where it listens, the address links use, how links sign."""
+
+    model_config = SettingsConfigDict(env_prefix="STUDYBOT_WEB_", **_ENV)  # type: ignore[typeddict-item]
+
+    # `studybot run` serves the dashboard only when this is set; `studybot web` uses 8080 unset.
+    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    workers: int = Field(default=1, ge=1, le=64)  # `studybot web` processes sharing the port
+    # The address links point at (what members open); http://127.0.0.1:<port> when unset.
+    base_url: str | None = None
+    # Signs links and session cookies; generated once and kept in the database when unset.
+    secret: str | None = None
+    link_ttl_s: float = Field(default=900.0, gt=0)  # how long a /dashboard link opens
+    link_single_use: bool = True  # a link opens one session, never a second
+    session_ttl_s: float = Field(default=12 * 3600.0, gt=0)  # how long that session lasts
+
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, value: str | None) -> str | None:
+        value = _reject_placeholder(value, "STUDYBOT_WEB_SECRET")
+        if value and len(value) < 16:
+            raise ValueError("STUDYBOT_WEB_SECRET must be at least 16 characters; or unset it")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        value = (value or "").strip().rstrip("/") or None
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"STUDYBOT_WEB_BASE_URL must be an http(s) URL, got {value!r}")
+        return value
+
+    @property
+    def listen_port(self) -> int:
+        """Return the port to serve on: the setting, else 8080."""
+        return self.port or 8080
+
+    @property
+    def public_base_url(self) -> str:
+        """Return the address links point at."""
+        return self.base_url or f"http://127.0.0.1:{self.listen_port}"
 
 
 class Settings(BaseSettings):
@@ -258,6 +307,11 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     mock: MockSettings = Field(default_factory=MockSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+
+    # Operations: /healthz and /metrics on this port when set (off by default).
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @field_validator("redis_url")
     @classmethod
@@ -277,6 +331,7 @@ class Settings(BaseSettings):
             self.slack.app_token,
             self.slack.signing_secret,
             self.llm.api_key,
+            self.web.secret,
         ]
         values += [_url_password(u) for u in (self.db.url, self.redis_url, self.runner.redis_url)]
         return [v for v in values if v and len(v) >= 4]
@@ -306,6 +361,7 @@ def load_settings() -> Settings:
         "schedule": ScheduleSettings,
         "runner": RunnerSettings,
         "mock": MockSettings,
+        "web": WebSettings,
     }
     built: dict[str, BaseSettings] = {}
     for name, section in sections.items():

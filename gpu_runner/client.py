@@ -120,6 +120,9 @@ class LocalRunnerClient:
     machine's device allows.
     """
 
+    # Jobs live in this process's pool: another process asking about one hears "unknown".
+    process_local = True
+
     def __init__(
         self,
         options: JudgeOptions | None = None,

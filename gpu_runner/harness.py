@@ -49,6 +49,8 @@ SANDBOX_FILES = ("calling.py", "wire.py", "timing.py", "sandbox_entry.py")
 ENTRY_SCRIPT = "sandbox_entry.py"
 # The error type the sandbox's guards report for a forbidden library call.
 FORBIDDEN_ERROR = "ForbiddenLibraryCall"
+# The error type the entry reports when a kernel drill's launcher launched no kernel.
+NO_KERNEL_ERROR = "NoKernelLaunch"
 
 # How far the sandbox's own timer may disagree with the wall clock measured outside.
 TIMER_LOWER_RATIO = 0.85
@@ -197,10 +199,21 @@ def write_job_dir(
     threads: int,
     limits: Limits,
     guarded: Sequence[LibraryCall] = (),
+    kernel: str | None = None,
+    interpret: bool = False,
+    files: dict[str, str] | None = None,
+    exports: Sequence[str] = (),
 ) -> None:
-    """Fill a job directory: the submission, the generic sandbox files and job.json."""
+    """Fill a job directory: the submission, the generic sandbox files and job.json.
+
+    `kernel` ("triton") makes the entry require a kernel launch per checked call, under
+    Triton's interpreter when `interpret`; `files` are extra modules the code imports (an
+    imported problem's task.py, utils.py, ...), written beside it.
+    """
     for name in SANDBOX_FILES:
         shutil.copyfile(PACKAGE_DIR / name, job_dir / name)
+    for name, text in (files or {}).items():
+        (job_dir / name).write_text(text, encoding="utf-8")
     (job_dir / "submission.py").write_text(source, encoding="utf-8")
     config = {
         "entry": entry,
@@ -210,6 +223,9 @@ def write_job_dir(
         "threads": threads,
         "rlimits": rlimit_settings(limits, address_space=device == "cpu"),
         "guarded": [call.to_plain() for call in guarded],
+        "kernel": kernel,
+        "interpret": interpret,
+        "exports": list(exports),
     }
     (job_dir / "job.json").write_text(json.dumps(config))
 
@@ -328,6 +344,19 @@ class WarmUp:
     generate_s: float
 
 
+def pregenerate(
+    drill: Drill, case: Case, seeds: SeedStream, options: TimingOptions
+) -> list[FunctionCall | Trace]:
+    """Make fresh bench inputs for a first round ahead of time (at least one, within budget)."""
+    items: list[FunctionCall | Trace] = []
+    started = time.perf_counter()
+    while not items or time.perf_counter() - started < options.generation_budget_s:
+        items.append(drill.make_inputs(case, seeds.next()))
+        if len(items) >= options.max_pool_items:
+            break
+    return items
+
+
 def make_warm_up(drill: Drill, case: Case, seeds: SeedStream, options: TimingOptions) -> WarmUp:
     """Generate the warm-up calls: fewer for inputs that are big or slow to make."""
     started = time.perf_counter()
@@ -373,12 +402,19 @@ def make_pool(
     *,
     budget_s: float,
     device: str,
+    ready: list[FunctionCall | Trace] | None = None,
 ) -> Pool:
-    """Generate enough fresh inputs for `budget_s` of calls, within the round's bounds."""
+    """Generate enough fresh inputs for `budget_s` of calls, within the round's bounds.
+
+    Inputs in `ready` (made earlier, while the sandbox started, and never sent anywhere) are
+    used first and removed from it.
+    """
     per_round_minimum = options.blocks_per_round
     wanted = max(per_round_minimum, math.ceil(budget_s / per_call_s))
     wanted = min(wanted, options.max_pool_items, max(1, options.pool_bytes // item_bytes))
     items: list[FunctionCall | Trace] = []
+    while ready and len(items) < wanted:
+        items.append(ready.pop(0))
     started = time.perf_counter()
     while len(items) < wanted:
         items.append(drill.make_inputs(case, seeds.next()))
@@ -509,7 +545,7 @@ class EntryProcess:
         if obj.get("kind") == "error":
             raw = obj.get("error")
             error: dict[str, Any] = raw if isinstance(raw, dict) else {}
-            if error.get("type") == FORBIDDEN_ERROR:
+            if error.get("type") in (FORBIDDEN_ERROR, NO_KERNEL_ERROR):
                 self.close()
                 message = str(error.get("message", ""))[:500]
                 raise Failed("rejected", f"{during}: {message}", self.output())
@@ -527,6 +563,12 @@ class EntryProcess:
             self.close()
             raise Failed("rejected", f"{during}: an unexpected reply on the judge's channel")
         return Reply(obj, msg.at)
+
+    def invoke(self, name: str, call: FunctionCall, during: str) -> object:
+        """Call an exported function of the process's module (an imported reference's)."""
+        payload = wire.encode({"cmd": "invoke", "fn": name, "inputs": [call]})
+        self.send(payload, self.limits.case_s + len(payload) / 50e6, during)
+        return self.expect("invoked", self.limits.case_s, during).obj.get("output")
 
     def wait_ready(self) -> None:
         """Wait until the submission is imported and its entry found."""
@@ -847,6 +889,10 @@ def start_entry(
     device: str,
     allows_mutation: bool,
     guarded: Sequence[LibraryCall] = (),
+    kernel: str | None = None,
+    interpret: bool = False,
+    files: dict[str, str] | None = None,
+    exports: Sequence[str] = (),
 ) -> EntryProcess:
     """Write the job directory and start the entry in the sandbox."""
     write_job_dir(
@@ -859,6 +905,10 @@ def start_entry(
         threads=launcher.threads,
         limits=launcher.limits,
         guarded=guarded,
+        kernel=kernel,
+        interpret=interpret,
+        files=files,
+        exports=exports,
     )
     proc = launcher.start(job_dir, ENTRY_SCRIPT)
     return EntryProcess(proc, launcher.limits, allows_mutation=allows_mutation)

@@ -8,11 +8,15 @@ doing (an unknown drill, no sandbox on this machine) raises a short, clear error
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import importlib.util
 import logging
 import math
+import os
 import platform
 import secrets
+import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -30,9 +34,11 @@ from gpu_runner.harness import (
     SeedStream,
     TimedSide,
     TimingOptions,
+    WarmUp,
     format_seconds,
     make_pool,
     make_warm_up,
+    pregenerate,
     start_entry,
 )
 from gpu_runner.library_calls import find_library_calls
@@ -40,6 +46,7 @@ from gpu_runner.protocol import MAX_SOURCE_BYTES, RunJob, RunResult, Timing, Tim
 from gpu_runner.sandbox import Limits, SandboxUnavailableError, job_directory, make_launcher
 
 if TYPE_CHECKING:
+    from gpu_runner.calling import FunctionCall, Trace
     from gpu_runner.drills.base import Case, Drill
 
 log = logging.getLogger(__name__)
@@ -47,6 +54,11 @@ _T = TypeVar("_T")
 # A pair of processes times at least this many rounds, however late it is.
 MIN_ROUNDS_PER_PAIR = 2
 UNSAFE_PREFIX = "[UNSAFE: judged without a sandbox, for development only] "
+INTERPRETER_NOTE = (
+    "timing needs a GPU runner: on this CPU runner the Triton kernel ran under Triton's "
+    "interpreter (TRITON_INTERPRET=1), which judges correctness only; submit to a `cuda` queue "
+    "to be timed"
+)
 MAX_OUTPUT_CHARS = 4000
 
 __all__ = [
@@ -265,6 +277,14 @@ class _Run:
         self.output = ""
         self.timing_started: float | None = None
         self.pairs_wanted = 1
+        # Kernel drills: a Triton kernel is required (unless the file brings CUDA C++), and on
+        # a CPU runner it runs under Triton's interpreter, untimed.
+        language = getattr(drill, "kernel_language", None)
+        self.kernel: str | None = None if uses_cuda_cpp(source) else language
+        self.interpret = self.kernel == "triton" and self.device == "cpu"
+        # Bench inputs made while a pair of processes starts (the judge would idle otherwise).
+        self.warm: WarmUp | None = None
+        self.ready: list[FunctionCall | Trace] = []
 
     def result(self, verdict: Verdict, message: str, timing_: Timing | None = None) -> RunResult:
         prefix = UNSAFE_PREFIX if self.options.unsafe_no_sandbox else ""
@@ -289,14 +309,68 @@ class _Run:
             job_dir,
             source=drill.reference_source if reference else self.source,
             drill=drill,
-            entry=drill.reference_impl.__name__ if reference else drill.entry,
+            entry=_reference_entry(drill) if reference else drill.entry,
             device=self.device,
             allows_mutation=bool(getattr(drill, "allows_input_mutation", False)),
             # The reference may use what the member may not: only the submission is guarded.
             guarded=() if reference else drill.library_calls,
+            kernel=None if reference else self.kernel,
+            interpret=self.interpret,
+            files=self._files(reference=reference),
         )
 
+    def _files(self, *, reference: bool) -> dict[str, str] | None:
+        files_for = getattr(self.drill, "files_for", None)
+        return files_for(reference=reference) if files_for is not None else None
+
+    def _start_host(self, job_dir: Path) -> EntryProcess:
+        """Start an imported problem's reference in a sandbox of its own and route calls to it."""
+        from gpu_runner.calling import FunctionCall
+        from gpu_runner.imported import REFERENCE_FUNCTIONS, ImportedDrill
+
+        drill = self.drill
+        assert isinstance(drill, ImportedDrill)
+        host = start_entry(
+            self.launcher,
+            job_dir,
+            source=drill.reference_source,
+            drill=drill,
+            entry=drill.reference_entry,
+            device=self.device,
+            allows_mutation=True,
+            files=drill.files_for(reference=True),
+            exports=REFERENCE_FUNCTIONS,
+        )
+        try:
+            self._reference_call(host.wait_ready)
+        except BaseException:
+            host.close()
+            raise
+
+        def call(name: str, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
+            return host.invoke(
+                name, FunctionCall(args, kwargs), f"the problem's reference ({name})"
+            )
+
+        drill.host = call
+        return host
+
     def run(self) -> RunResult:
+        if not hasattr(self.drill, "files_for"):
+            return self._run()
+        # An imported problem: its reference answers from a sandbox of its own meanwhile.
+        with job_directory() as host_dir:
+            try:
+                host = self._start_host(host_dir)
+            except _ReferenceFailed as exc:
+                return self.result("error", f"the problem's reference could not start ({exc})")
+            try:
+                return self._run()
+            finally:
+                host.close()
+                self.drill.host = None  # type: ignore[attr-defined]
+
+    def _run(self) -> RunResult:
         drill = self.drill
         # Every case is called twice, on fresh values of the same shape, and both results are
         # checked: an answer cached by shape (or by anything but the values) fails here.
@@ -310,7 +384,8 @@ class _Run:
             for kind, group in (("public", drill.public_cases), ("secret", drill.secret_cases))
             for c in group
         ]
-        bench = _bench_case(drill, self.options.bench_case) if self.options.timing else None
+        timed = self.options.timing and not self.interpret
+        bench = _bench_case(drill, self.options.bench_case) if timed else None
         submission: list[ProcessTiming] = []
         reference: list[ProcessTiming] = []
         ratios: list[list[float]] = []
@@ -333,6 +408,8 @@ class _Run:
         passed = f"passed all {self.cases_total} cases"
         if bench is None:
             note = "" if self.options.timing else " (not timed)"
+            if self.interpret:
+                note = f"; {INTERPRETER_NOTE}"
             if self.options.timing and not drill.bench_cases:
                 note = " (this drill has no bench case to time)"
             return self.result("passed", passed + note)
@@ -363,6 +440,11 @@ class _Run:
             try:
                 if bench is not None:
                     ref = self._reference_call(lambda: self._entry(ref_dir, reference=True))
+                    # Both processes are importing torch for a second or more: make this pair's
+                    # warm-up and first round of inputs meanwhile, not after.
+                    opts = self.options.timing_options
+                    self.warm = make_warm_up(self.drill, bench, self.seeds, opts)
+                    self.ready = pregenerate(self.drill, bench, self.seeds, opts)
                 sub.wait_ready()
                 if index == 0:
                     sub.check_cases(self.drill, cases, self.progress)
@@ -446,7 +528,8 @@ class _Run:
         if self.timing_started is None:
             self.timing_started = time.perf_counter()
         deadline = self._pair_deadline(index)
-        warm = make_warm_up(self.drill, bench, self.seeds, opts)
+        warm = self.warm or make_warm_up(self.drill, bench, self.seeds, opts)
+        self.warm = None
         mine.warm_up(warm)
         self._reference_call(partial(theirs.warm_up, warm))
         ratios: list[float] = []
@@ -470,6 +553,7 @@ class _Run:
                 max(mine.item_bytes, theirs.item_bytes),
                 budget_s=budget,
                 device=self.device,
+                ready=self.ready,
             )
             # Alternate who goes first, so a drift of the machine favours neither side.
             if (r + index) % 2 == 0:
@@ -484,6 +568,12 @@ class _Run:
         mine.check_timer()
         self._reference_call(theirs.check_timer)
         return mine.timing, theirs.timing, ratios
+
+
+def _reference_entry(drill: Drill) -> str:
+    """Return the name the reference's process calls (an imported problem's `ref_kernel`)."""
+    named = getattr(drill, "reference_entry", None)
+    return str(named) if named else drill.reference_impl.__name__
 
 
 def rounds_settled(ratios: list[float], target_rel_error: float) -> bool:
@@ -516,6 +606,84 @@ def _estimate(ratios: list[float]) -> str:
     return f", speed-up so far {math.exp(statistics.fmean(logs)):.2f}x ± {math.expm1(stderr):.1%}"
 
 
+def uses_cuda_cpp(source: str) -> bool:
+    """Return whether the file builds CUDA C++ (torch.utils.cpp_extension, e.g. load_inline)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names]
+            module = getattr(node, "module", None) or ""
+            if "cpp_extension" in module or any("cpp_extension" in n for n in names):
+                return True
+            if any(n in ("load_inline", "load") and "cpp_extension" in module for n in names):
+                return True
+        if isinstance(node, ast.Attribute) and node.attr in ("cpp_extension", "load_inline"):
+            return True
+        if isinstance(node, ast.Name) and node.id == "load_inline":
+            return True
+    return False
+
+
+def defines_triton_kernel(source: str) -> bool:
+    """Return whether the file defines a function decorated with Triton's jit (or autotune)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                text = ast.unparse(decorator)
+                if text.split("(", 1)[0].rsplit(".", 1)[-1] in ("jit", "autotune", "heuristics"):
+                    return True
+    return False
+
+
+def cuda_compiler() -> str | None:
+    """Return the path of the CUDA compiler this runner would build CUDA C++ with, if any."""
+    found = shutil.which("nvcc")
+    if found:
+        return found
+    home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH") or "/usr/local/cuda"
+    candidate = Path(home) / "bin" / "nvcc"
+    return str(candidate) if candidate.is_file() else None
+
+
+def kernel_precheck(drill: Drill, source: str, device: str) -> tuple[Verdict, str] | None:
+    """Refuse what this runner cannot judge: CUDA C++ off a CUDA compiler, a kernel drill without
+    a Triton kernel. Raise JudgeError when a kernel drill meets a runner without Triton."""
+    if uses_cuda_cpp(source):
+        if device != "cuda":
+            return "rejected", (
+                "CUDA C++ (torch.utils.cpp_extension.load_inline) is judged only on a `cuda` "
+                "runner with a CUDA compiler, and this runner is CPU-only: submit to a cuda "
+                "queue, or write the kernel in Triton"
+            )
+        if cuda_compiler() is None:
+            return "rejected", (
+                "CUDA C++ (torch.utils.cpp_extension.load_inline) needs a CUDA compiler (nvcc), "
+                "and this cuda runner has none: write the kernel in Triton, or ask for a runner "
+                "with the CUDA toolkit"
+            )
+        return None
+    if getattr(drill, "kernel_language", None) != "triton":
+        return None
+    if importlib.util.find_spec("triton") is None:
+        raise JudgeError(
+            "this runner cannot judge Triton kernels: Triton is not installed here "
+            "(pip install 'studybot[kernels]')"
+        )
+    if not defines_triton_kernel(source):
+        return "rejected", (
+            f"this is a kernel drill: submission.py must define a @triton.jit kernel and launch "
+            f"it from `{drill.entry}` (see `drill template {drill.id}`)"
+        )
+    return None
+
+
 def judge(
     drill_id: str | Drill,
     source: str,
@@ -542,6 +710,18 @@ def judge(
     uses = find_library_calls(source, drill.library_calls)
     if uses:
         return run.result("rejected", uses[0].message())
+    refused = kernel_precheck(drill, source, run.device)
+    if refused is not None:
+        return run.result(*refused)
+    if hasattr(drill, "files_for"):
+        from gpu_runner.imported import imports_reference
+
+        if imports_reference(source):
+            return run.result(
+                "rejected",
+                "the submission imports the problem's reference.py; write custom_kernel "
+                "yourself (task.py and utils.py may be imported)",
+            )
     try:
         return run.run()
     except JudgeError:
@@ -573,4 +753,11 @@ def judge_job(
     if device == "auto" and job.device_kind:
         device = "cuda" if job.kind.startswith("cuda") else "cpu"
     opts = dataclasses.replace(base, device=device, timing=job.timing, processes=job.processes)
-    return judge(job.drill, job.source, options=opts, job_id=job.job_id, progress=progress)
+    drill: str | Drill = job.drill
+    if job.problem is not None:
+        from gpu_runner.imported import ImportedDrill
+
+        if job.problem.name != job.drill:
+            raise JudgeError(f"the job names drill {job.drill!r} but carries {job.problem.name!r}")
+        drill = ImportedDrill(job.problem)
+    return judge(drill, job.source, options=opts, job_id=job.job_id, progress=progress)

@@ -29,6 +29,30 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# An imported problem's files travel inside the job: workers have no database.
+MAX_PROBLEM_FILE_BYTES = 256 * 1024
+MAX_PROBLEM_FILES = 16
+PROBLEM_FILE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*\.py$"
+
+
+class ImportedProblem(_Frozen):
+    """A problem imported from a GPU MODE style folder: its files, tests and benchmarks.
+
+    `files` are the modules the reference and the submission import (`reference.py` defines
+    `generate_input`, `ref_kernel` and `check_implementation`; `task.py`, `utils.py` ...). The
+    reference runs in its own sandboxed process, never beside the submission.
+    """
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9]+([_-][a-z0-9]+)*$")
+    title: str = Field(max_length=200)
+    description: str = Field(default="", max_length=20_000)
+    files: dict[str, str] = Field(max_length=MAX_PROBLEM_FILES)
+    template: str = Field(max_length=MAX_PROBLEM_FILE_BYTES)
+    tests: tuple[dict[str, int | float | str | bool], ...] = Field(min_length=1, max_length=64)
+    benchmarks: tuple[dict[str, int | float | str | bool], ...] = Field(default=(), max_length=64)
+    device: str = Field(default="cuda", max_length=64, pattern=DEVICE_KIND_PATTERN)
+
+
 class RunJob(_Frozen):
     """One submission to judge: which drill, the member's file, and how to run it."""
 
@@ -49,6 +73,9 @@ class RunJob(_Frozen):
         default=None,
         max_length=128,
         description="the stored submission this job judges: results are recorded by it, once",
+    )
+    problem: ImportedProblem | None = Field(
+        default=None, description="the imported problem `drill` names (None: a built-in drill)"
     )
 
     @property

@@ -736,6 +736,7 @@ def sandbox_environment(threads: int) -> dict[str, str]:
         "MKL_NUM_THREADS": n,
         "OPENBLAS_NUM_THREADS": n,
         "TRITON_CACHE_DIR": "/tmp/triton",
+        "TORCH_EXTENSIONS_DIR": "/tmp/torch_extensions",
     }
 
 

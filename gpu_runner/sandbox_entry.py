@@ -168,6 +168,32 @@ def _guard(spec: list[Any]) -> None:
         pass  # a read-only extension type: the check before the run covers it
 
 
+class NoKernelLaunch(Exception):
+    """Raised when a kernel drill's launcher returned without launching a kernel."""
+
+
+# Triton kernel launches so far (counted by a wrapper around `kernel[grid]`).
+_launches = [0]
+
+
+def _count_triton_launches() -> None:
+    """Wrap Triton's `kernel[grid]` so every launch, native or interpreted, is counted."""
+    from triton.runtime.jit import KernelInterface
+
+    original = KernelInterface.__getitem__
+
+    def getitem(self: Any, grid: Any) -> Any:
+        launch = original(self, grid)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            _launches[0] += 1
+            return launch(*args, **kwargs)
+
+        return counted
+
+    KernelInterface.__getitem__ = getitem  # type: ignore[method-assign]
+
+
 def _raise_if_forbidden_used() -> None:
     if _forbidden_used:
         raise ForbiddenLibraryCall(_forbidden_message(_forbidden_used[0]))
@@ -217,6 +243,10 @@ class Entry:
         self.kind: str = self.config.get("kind", "function")
         self.submission_path = os.path.join(job_dir, "submission.py")
         self.entry_obj: Callable[..., Any] | None = None
+        self.kernel: str | None = self.config.get("kernel")
+        self.module: Any = None
+        # Functions of the loaded module the judge may call by name (an imported reference's).
+        self.exports: list[str] = list(self.config.get("exports", []))
         self.timed_items: list[Any] = []
         self.timed_outputs: list[Any] = []
 
@@ -239,6 +269,15 @@ class Entry:
             torch.set_num_threads(int(self.config.get("threads", 1)))
             if self.device == "cuda":
                 torch.cuda.init()  # type: ignore[no-untyped-call]
+        if self.kernel == "triton":
+            if self.config.get("interpret"):
+                # Read by Triton when a kernel is decorated: set before the submission imports.
+                os.environ["TRITON_INTERPRET"] = "1"
+            try:
+                _count_triton_launches()
+            except ImportError as exc:
+                self.report("import", exc)
+                return False
         for guard in self.config.get("guarded", []):
             _guard(guard)
         spec = importlib.util.spec_from_file_location("submission", self.submission_path)
@@ -274,6 +313,7 @@ class Entry:
             )
             return False
         self.entry_obj = entry
+        self.module = module
         self.channel.send({"kind": "ready", "pid": os.getpid()})
         return True
 
@@ -282,6 +322,7 @@ class Entry:
         import calling
 
         assert self.entry_obj is not None
+        before = _launches[0]
         try:
             output = calling.call_entry(self.entry_obj, inputs)
         except BaseException:
@@ -289,6 +330,11 @@ class Entry:
             raise
         # A guard's exception the submission caught still counts.
         _raise_if_forbidden_used()
+        if self.kernel == "triton" and _launches[0] == before:
+            raise NoKernelLaunch(
+                "the launcher returned without launching a Triton kernel; this drill judges "
+                "your @triton.jit kernel, so launch it (kernel[grid](...)) on every call"
+            )
         return output
 
     def serve(self) -> None:
@@ -321,6 +367,8 @@ class Entry:
                 pool = []
             elif cmd == "sample":
                 self.sample(command["indices"])
+            elif cmd == "invoke":
+                self.invoke(str(command.get("fn")), items)
             elif cmd == "exit":
                 return
             del command, items
@@ -383,6 +431,21 @@ class Entry:
                 "decode_s": decode_s,
             }
         )
+
+    def invoke(self, name: str, items: list[Any]) -> None:
+        """Call one exported function of the module on one call's inputs and send its result."""
+        import calling
+
+        if name not in self.exports or len(items) != 1:
+            self.channel.send(_failure(None, "invoke", f"{name!r} cannot be called here"))
+            return
+        try:
+            output = calling.call_entry(getattr(self.module, name), items[0])
+            _synchronize(self.device)
+        except BaseException as exc:
+            self.report("invoke", exc)
+            return
+        self.channel.send({"kind": "invoked", "output": output})
 
     def sample(self, indices: list[int]) -> None:
         """Send the outputs of the timed calls the judge picked, with digests of their inputs.

@@ -9,6 +9,10 @@ from urllib.parse import urlparse
 
 import pytest
 
+# Kernel track: Triton kernels checked in this process (not in a sandbox) run under Triton's
+# interpreter, the only way they run on a CPU-only machine. The sandbox sets its own.
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
 REQUIRE_SERVICES = os.environ.get("STUDYBOT_REQUIRE_SERVICES", "") not in ("", "0", "false")
 TEST_PG_URL = os.environ.get(
     "STUDYBOT_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -184,6 +184,23 @@ def _wall_time(timeline: Timeline, at_min: float) -> datetime | None:
     return when
 
 
+def warning_key(target: str, moved_min: float) -> str:
+    """Return the key of the warning before a boundary moved `moved_min` by extensions.
+
+    The key names the effective deadline, so a warning already given for the old deadline does
+    not hide the one for the new: each deadline is warned about exactly once.
+    """
+    if moved_min <= 0:
+        return f"warning:{target}"
+    return f"warning:{target}+{moved_min:g}"
+
+
+def warned_boundary(key: str) -> str:
+    """Return the key of the boundary a warning key announces ("warning:x+5" -> "phase:x")."""
+    target = key.split(":", 1)[1].split("+", 1)[0]
+    return "end" if target == "end" else f"phase:{target}"
+
+
 def boundaries(timeline: Timeline) -> list[Boundary]:
     """Return every planned announcement of the mock, in order."""
     out: list[Boundary] = []
@@ -204,7 +221,7 @@ def boundaries(timeline: Timeline) -> list[Boundary]:
             due_min = None if due is None else (due - timeline.started_at).total_seconds() / 60
             out.append(
                 Boundary(
-                    f"warning:{phase.slug}",
+                    warning_key(phase.slug, boundary - phase.start_min),
                     AnnouncementKind.WARNING,
                     timeline.phases[index - 1],
                     warn_at,
@@ -218,7 +235,7 @@ def boundaries(timeline: Timeline) -> list[Boundary]:
     due = _wall_time(timeline, end - warning_min)
     out.append(
         Boundary(
-            "warning:end",
+            warning_key("end", end - last.end_min),
             AnnouncementKind.WARNING,
             last,
             end - warning_min,
@@ -262,8 +279,7 @@ def due_announcements(
             next_due = b.due_at if next_due is None else min(next_due, b.due_at)
             continue
         if b.kind == AnnouncementKind.WARNING:
-            target = "end" if b.key == "warning:end" else "phase:" + b.key.split(":", 1)[1]
-            if target in passed_boundary:
+            if warned_boundary(b.key) in passed_boundary:
                 dropped.append(b.key)  # a warning after its boundary would only confuse
                 continue
         announce.append(Announcement(b.key, b.kind, b.phase, b.due_at, b.due_min, now - b.due_at))

@@ -14,16 +14,18 @@ import re
 import secrets
 import select
 import sys
+import tempfile
 import textwrap
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.commands import COMMANDS, dispatch, help_reply, parse_command_line
 from bot.drill_commands import submit_progress
 from bot.errors import StudyBotError, user_message_for
-from bot.messages import Channel, Message, MessageField, Reply, SentMessage
+from bot.messages import Channel, Image, Message, MessageField, Reply, SentMessage
 from bot.services.context import Actor
 
 if TYPE_CHECKING:
@@ -59,6 +61,18 @@ def strip_markdown(text: str, *, bold: Callable[[str], str] | None = None) -> st
     return _CODE.sub(lambda m: m.group(1), text)
 
 
+IMAGE_DIR = Path(tempfile.gettempdir()) / "studybot-images"
+
+
+def save_image(image: Image, directory: Path | None = None) -> Path:
+    """Save a message's picture where the terminal user can open it; return its path."""
+    folder = directory or IMAGE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(image.filename).name  # never a path the message chose
+    path.write_bytes(image.data)
+    return path
+
+
 def render_text(message: Message, *, width: int = 88, ansi: bool = False) -> str:
     """Render a message as readable plain text (ANSI bold when `ansi`)."""
     bold = (lambda s: _ANSI_BOLD.format(s)) if ansi else None
@@ -80,7 +94,8 @@ def render_text(message: Message, *, width: int = 88, ansi: bool = False) -> str
         out.append(message.code)
         out.append("```")
     if message.image:
-        out.append(f"[image: {message.image.filename} — {message.image.alt_text}]")
+        path = save_image(message.image)
+        out.append(f"[image saved: {path}]")
     for button in message.buttons:
         out.append(f"[{button.label}: {button.value}]" if button.value else f"[{button.label}]")
     if message.footer:

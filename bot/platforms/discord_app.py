@@ -442,6 +442,14 @@ class StudyBotDiscord(discord.Client):
         if not cid.startswith("studybot:"):
             return
         _, action, value = cid.split(":", 2)
+        if action == "command" and value.startswith("/"):
+            # A button carrying a whole command line ('/leaderboard week points page=2').
+            try:
+                action, args = catalogue.parse_command_line(value)
+                await self.run_command(interaction, action, args)
+            except Exception as exc:
+                await report_error(interaction, exc, context=f"button {cid}")
+            return
         spec = catalogue.COMMANDS.get(action)
         try:
             if spec is None:
@@ -639,5 +647,8 @@ async def run_discord(bot: StudyBot) -> None:
     client = StudyBotDiscord(bot, application_id=bot.settings.discord.application_id)
     bot.add_publisher("discord", client.publisher)
     bot.mocks.add_room_host("discord", DiscordRoomHost(client))
+    from bot.platforms.discord_scorecard import register_scorecard_items
+
+    register_scorecard_items(client)  # scorecard menus sent before a restart still answer
     async with client:
         await client.start(token)

@@ -1,8 +1,11 @@
-"""Private mock rooms on Discord: a private thread with the pair plus a temporary voice channel.
+"""Private mock rooms on Discord: a private thread (or channel) plus a temporary voice channel.
 
-The thread opens under the cohort's channel (invitable by nobody else); the voice channel sits
-in the same category and only the two members may see and join it. Closing the room deletes
-the voice channel and archives and locks the thread, so its history stays readable.
+By default the room is a private thread under the cohort's channel (invitable by nobody else);
+a cohort may choose a private text channel instead (`/mock rooms channel`), in the same category
+and visible to the pair and the bot only. The voice channel sits in the same category and only
+the members may see and join it. Closing the room deletes the voice channel and archives and
+locks the thread (or takes the right to write away in the private channel), so its history
+stays readable.
 """
 
 from __future__ import annotations
@@ -14,6 +17,20 @@ import discord
 from bot.messages import PublishError
 from bot.platforms.discord_app import publish_errors
 from bot.services.mocks import OpenedRoom, RoomRequest
+
+
+def _private_text(guild: discord.Guild, user_ids: tuple[str, ...]) -> dict[Any, Any]:
+    """Return the overwrites of a private text room: the pair and the bot see it, nobody else."""
+    overwrites: dict[Any, discord.PermissionOverwrite] = {
+        guild.default_role: discord.PermissionOverwrite(view_channel=False)
+    }
+    if guild.me is not None:
+        overwrites[guild.me] = discord.PermissionOverwrite(view_channel=True, send_messages=True)
+    for user_id in user_ids:
+        overwrites[discord.Object(id=int(user_id), type=discord.Member)] = (
+            discord.PermissionOverwrite(view_channel=True, send_messages=True)
+        )
+    return overwrites
 
 
 class DiscordRoomHost:
@@ -36,15 +53,23 @@ class DiscordRoomHost:
                 raise PublishError(
                     "open a mock room: the cohort's channel is not a text channel", transient=False
                 )
-            thread = await parent.create_thread(
-                name=request.title[:100],
-                type=discord.ChannelType.private_thread,
-                invitable=False,
-                reason="paired mock interview",
-            )
-            for user_id in request.user_ids:
-                await thread.add_user(discord.Object(id=int(user_id)))
             guild = parent.guild
+            if request.style == "channel":
+                room = await guild.create_text_channel(
+                    name=request.title[:100],
+                    category=parent.category,
+                    overwrites=_private_text(guild, request.user_ids),
+                    reason="mock interview",
+                )
+            else:
+                room = await parent.create_thread(
+                    name=request.title[:100],
+                    type=discord.ChannelType.private_thread,
+                    invitable=False,
+                    reason="mock interview",
+                )
+                for user_id in request.user_ids:
+                    await room.add_user(discord.Object(id=int(user_id)))
             overwrites: dict[Any, discord.PermissionOverwrite] = {
                 guild.default_role: discord.PermissionOverwrite(view_channel=False, connect=False)
             }
@@ -56,9 +81,9 @@ class DiscordRoomHost:
                 name=request.title[:100],
                 category=parent.category,
                 overwrites=overwrites,
-                reason="paired mock interview",
+                reason="mock interview",
             )
-        return OpenedRoom(channel_id=str(thread.id), voice_channel_id=str(voice.id))
+        return OpenedRoom(channel_id=str(room.id), voice_channel_id=str(voice.id))
 
     async def close_room(self, room: OpenedRoom) -> None:
         """Delete the voice channel; archive and lock the thread."""
@@ -66,6 +91,15 @@ class DiscordRoomHost:
             if room.voice_channel_id:
                 voice = await self._channel(room.voice_channel_id)
                 await voice.delete(reason="mock interview over")
-            thread = await self._channel(room.channel_id)
-            if isinstance(thread, discord.Thread):
-                await thread.edit(archived=True, locked=True)
+            text = await self._channel(room.channel_id)
+            if isinstance(text, discord.Thread):
+                await text.edit(archived=True, locked=True)
+            elif isinstance(text, discord.TextChannel):
+                # Readable, no longer writable: keep who may see it, take away sending.
+                locked = {
+                    target: discord.PermissionOverwrite(
+                        view_channel=overwrite.view_channel, send_messages=False
+                    )
+                    for target, overwrite in text.overwrites.items()
+                }
+                await text.edit(overwrites=locked, reason="mock interview over")

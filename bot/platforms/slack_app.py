@@ -35,8 +35,9 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot import commands as catalogue
 from bot.clock import Clock, SystemClock
 from bot.commands import COMMANDS, Command, dispatch, parse_command_line
+from bot.drill_commands import submit_progress
 from bot.errors import StudyBotError, user_message_for
-from bot.messages import Channel, Message, Platform, PublishError, Reply, SentMessage
+from bot.messages import Channel, Image, Message, Platform, PublishError, Reply, SentMessage
 from bot.platforms.face_plumbing import (
     clip,
     member_actor,
@@ -46,6 +47,12 @@ from bot.platforms.face_plumbing import (
 )
 from bot.platforms.slack_render import SLASH_COMMAND, render_message, render_reply
 from bot.platforms.slack_scorecard import SCORECARD_PATH, scorecard_args, scorecard_modal
+from bot.platforms.slack_submit import (
+    SUBMIT_MESSAGE,
+    ProgressMessage,
+    download_shared_file,
+    submit_request,
+)
 from bot.services.context import Actor
 from bot.services.deliveries import DeliveryService
 
@@ -80,6 +87,10 @@ REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.history": ("channels:history", "groups:history"),
     "conversations.info": ("channels:read", "groups:read"),
     "conversations.open": ("im:write",),
+    "files.info": ("files:read",),
+    # files_upload_v2 (charts): an upload URL, the bytes, then the share into a channel.
+    "files.getUploadURLExternal": ("files:write",),
+    "files.completeUploadExternal": ("files:write",),
     "users.info": ("users:read",),
     "views.open": (),
 }
@@ -252,6 +263,8 @@ class SlackPublisher:
             done[index] = str(response["ts"])
         self._partial.pop(idempotency_key, None)
         first = done[0]
+        if message.image is not None:
+            await self.upload_image(channel.channel_id, message.image)
         return SentMessage(first, channel.channel_id, first if message.thread_starter else None)
 
     async def find_posted(self, channel: Channel, idempotency_key: str) -> SentMessage | None:
@@ -311,7 +324,29 @@ class SlackPublisher:
             response = await self._post_payload(dm_channel, payload)
             first = first or str(response["ts"])
         assert first is not None
+        if message.image is not None:
+            await self.upload_image(dm_channel, message.image)
         return SentMessage(first, dm_channel)
+
+    async def open_dm(self, user_id: str) -> str:
+        """Open (or reuse) the direct conversation with a member; return its channel id."""
+        opened = await self._call(self._client.conversations_open, users=user_id)
+        return str((opened.get("channel") or {})["id"])
+
+    async def upload_image(
+        self, channel_id: str, image: Image, *, thread_ts: str | None = None
+    ) -> None:
+        """Upload a message's picture into a channel (files_upload_v2), under a thread if given."""
+        await self._call(
+            self._client.files_upload_v2,
+            channel=channel_id,
+            content=None,
+            file=image.data,
+            filename=image.filename,
+            title=image.filename,
+            alt_txt=image.alt_text[:1000] or None,
+            thread_ts=thread_ts,
+        )
 
     async def edit(self, sent: SentMessage, message: Message) -> None:
         """Replace a posted message; a message that grew past one Slack message is clipped."""
@@ -678,12 +713,25 @@ class SlackFace:
                     await client.chat_postEphemeral(channel=channel_id, user=user_id, **body)
                 else:
                     await client.chat_postMessage(channel=channel_id, **body)
+            await self._upload_reply_images(reply, channel_id=channel_id, user_id=user_id)
         except SlackApiError as exc:
             if _slack_error(exc) not in UNREACHABLE_CHANNEL or not user_id:
                 raise
             log.info("channel %s is out of reach (%s); replying by DM", channel_id, exc)
             for message in reply.messages:
                 await self.publisher.send_dm(user_id, message)
+
+    async def _upload_reply_images(self, reply: Reply, *, channel_id: str, user_id: str) -> None:
+        """Upload a reply's pictures: to the member's DM when the reply is only for them."""
+        images = [m.image for m in reply.messages if m.image is not None]
+        if not images:
+            return
+        target = channel_id
+        if reply.ephemeral and user_id:
+            # A file shared in a channel is seen by everyone; a private reply's chart goes to DM.
+            target = await self.publisher.open_dm(user_id)
+        for image in images:
+            await self.publisher.upload_image(target, image)
 
     async def on_command(
         self,
@@ -789,6 +837,9 @@ class SlackFace:
         """Treat a member's reply in a question's thread as an answer."""
         if event.get("bot_id") or event.get("subtype") not in _THREAD_SUBTYPES:
             return
+        if event.get("files") and SUBMIT_MESSAGE.match(str(event.get("text") or "")):
+            await self._guarded(body, client, None, self._submit_shared_file(event, body, client))
+            return
         thread_ts = event.get("thread_ts")
         if not thread_ts or thread_ts == event.get("ts"):
             return
@@ -848,8 +899,70 @@ class SlackFace:
             user_id=str(user.get("id", "")),
             fallback_name=str(user.get("name") or user.get("username") or ""),
         )
-        reply = await dispatch(self.bot, actor, path, args)
+        sink = submit_progress.set(self._dm_progress(actor.user_id) if path == "submit" else None)
+        try:
+            reply = await dispatch(self.bot, actor, path, args)
+        finally:
+            submit_progress.reset(sink)
         await self.send_reply(reply, client=client, channel_id=channel_id, user_id=actor.user_id)
+
+    # --- /submit: progress in one message, and files shared to submit ------------------------
+
+    def _dm_progress(self, user_id: str) -> ProgressMessage:
+        """Progress in a DM to the member, posted once and edited in place."""
+
+        async def show(text: str) -> SentMessage:
+            return await self.publisher.send_dm(user_id, Message(text=text))
+
+        async def again(sent: SentMessage, text: str) -> None:
+            try:
+                await self.publisher.edit(sent, Message(text=text))
+            except PublishError as exc:  # progress is a courtesy: the verdict still comes
+                log.info("could not edit the progress message: %s", exc)
+
+        return ProgressMessage(self.bot.clock, show, again)
+
+    async def _submit_shared_file(
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """Submit a file shared with `submit <drill> [device]`; answer in the message's thread."""
+        channel_id = str(event.get("channel", ""))
+        user_id = str(event.get("user", ""))
+        thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
+        request = submit_request(str(event.get("text") or ""), list(event.get("files") or []))
+        if request is None:
+            return
+        drill, device = request
+        actor = await self.actor(
+            client,
+            team_id=str(body.get("team_id") or event.get("team", "")),
+            channel_id=channel_id,
+            user_id=user_id,
+        )
+        data = await download_shared_file(client, event["files"][0])
+
+        async def show(text: str) -> str:
+            posted = await client.chat_postMessage(
+                channel=channel_id, thread_ts=thread_ts, text=text
+            )
+            return str(posted.get("ts", ""))
+
+        async def again(ts: str, text: str) -> None:
+            try:
+                await client.chat_update(channel=channel_id, ts=ts, text=text)
+            except SlackApiError as exc:  # progress is a courtesy: the verdict still comes
+                log.info("could not edit the progress message: %s", exc)
+
+        sink = submit_progress.set(ProgressMessage(self.bot.clock, show, again))
+        try:
+            reply = await dispatch(
+                self.bot, actor, "submit", {"drill": drill, "file": data, "device": device}
+            )
+        finally:
+            submit_progress.reset(sink)
+        await self.send_reply(
+            reply, client=client, channel_id=channel_id, user_id=user_id, thread_ts=thread_ts
+        )
 
     async def on_button(
         self,

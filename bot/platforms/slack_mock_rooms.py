@@ -1,7 +1,10 @@
-"""Private mock rooms on Slack: a private channel with the pair, archived when the room closes.
+"""Private mock rooms on Slack: a private channel with the pair, or a group DM.
 
-Slack's API cannot start a huddle, so the room's introduction tells the pair to start one
-themselves. Scopes: groups:write (create, invite, archive private channels).
+By default the room is a private channel, archived when the room closes; a cohort may choose a
+group DM instead (`/mock rooms group-dm`: conversations.open with the members' ids), which
+cannot be archived and is simply left. Slack's API cannot start a huddle, so the room's
+introduction tells the pair to start one themselves. Scopes: groups:write (create, invite,
+archive private channels), mpim:write (open a group DM).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ MOCK_ROOM_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.create": ("groups:write",),
     "conversations.invite": ("groups:write",),
     "conversations.archive": ("groups:write",),
+    "conversations.open": ("mpim:write",),
 }
 
 
@@ -39,6 +43,9 @@ class SlackRoomHost:
         """Create a private channel and invite both members."""
         client = self._publisher.client
         try:
+            if request.style == "group-dm":
+                opened = await client.conversations_open(users=",".join(request.user_ids))
+                return OpenedRoom(channel_id=str(opened["channel"]["id"]), archive=False)
             created = await client.conversations_create(
                 name=channel_name(request.title), is_private=True
             )
@@ -51,7 +58,9 @@ class SlackRoomHost:
         return OpenedRoom(channel_id=channel_id)
 
     async def close_room(self, room: OpenedRoom) -> None:
-        """Archive the room's private channel (its history stays readable)."""
+        """Archive the room's private channel (its history stays readable); leave a group DM."""
+        if not room.archive:
+            return
         try:
             await self._publisher.client.conversations_archive(channel=room.channel_id)
         except SlackApiError as exc:

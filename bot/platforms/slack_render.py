@@ -189,9 +189,12 @@ def message_blocks(message: Message) -> list[Block]:
     if message.code:
         blocks.extend(_code_blocks(message.code))
     if message.image:
-        alt = f" — {message.image.alt_text}" if message.image.alt_text else ""
+        # The picture itself is uploaded beside the message (files_upload_v2) with its alt
+        # text; the message only says it comes, without repeating a long alt text.
+        alt = message.image.alt_text
+        said = f" — {alt}" if alt and alt != message.text and len(alt) <= 200 else ""
         blocks.append(
-            _context(f":frame_with_picture: {escape_mrkdwn(message.image.filename)}{alt}")
+            _context(f":frame_with_picture: {escape_mrkdwn(message.image.filename)}{said}")
         )
     blocks.extend(_action_blocks(message.buttons))
     if message.footer:

@@ -29,10 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.domain.answers import AnswerStatus
 from bot.domain.members import earns_points
-from bot.domain.scoring import answer_award
+from bot.domain.scoring import answer_award, difficulty_of
 from bot.errors import InvalidInput, NotAllowed, NotFound, StudyBotError, translated_errors
 from bot.messages import Message, MessageField, Publisher, Reply
 from bot.services.context import Actor
+from bot.services.review_deck import schedule_review
 from bot.services.reviews import review_rows
 from bot.store import answers as repo
 from bot.store import cohorts as cohort_repo
@@ -393,7 +394,7 @@ class AnswerService:
             for review in review_rows(answer, grade):
                 session.add(review)
             awarded = 0
-            award = answer_award(grade.score, previous)
+            award = answer_award(grade.score, previous, self._difficulty(answer.question_id))
             if answer.member_id is not None and cohort is not None and award > 0:
                 assert cohort.id is not None
                 if await repo.award_points(
@@ -404,12 +405,30 @@ class AnswerService:
                     ref=f"answer:{answer.id}",
                     points=award,
                     local_day=now.astimezone(ZoneInfo(cohort.timezone)).date(),
+                    at=now,
                 ):
                     awarded = award
+            if answer.member_id is not None and cohort is not None and cohort.id is not None:
+                await schedule_review(  # the question enters (or comes back in) the review deck
+                    session,
+                    member_id=answer.member_id,
+                    cohort_id=cohort.id,
+                    question_id=answer.question_id,
+                    score=grade.score,
+                    verdicts=[p.verdict for p in grade.points],
+                    now=now,
+                )
             await session.commit()
         answer.status, answer.graded_at, answer.last_error = AnswerStatus.GRADED, now, None
         best = max(grade.score, previous or 0.0)
         return GradedAnswer(answer, GradeOutcome.GRADED, grade, best, awarded, public, notices)
+
+    def _difficulty(self, qid: str) -> str | None:
+        """Return the bank difficulty tag that weighs a question's points (None: counts as M)."""
+        try:
+            return difficulty_of(self._library.find_question(qid))
+        except Exception:  # an unknown id weighs as M; grading already found the question
+            return None
 
     async def _record_failure(self, answer_id: int, exc: BaseException) -> None:
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -45,14 +45,15 @@ from bot.domain.pacing import (
     phase_at,
     plan_phases,
 )
-from bot.domain.scorecards import POINTS_PER_ROLE, SCALE, SCALE_LABELS, check_scorecard, summary
+from bot.domain.scorecards import SCALE, SCALE_LABELS, check_scorecard, summary
+from bot.domain.scoring import mock_awards
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.messages import Channel, Message, MessageField, Publisher, PublishError, SentMessage
 from bot.services.context import Actor
-from bot.store import answers as points_repo
 from bot.store import claims as claims_repo
 from bot.store import cohorts as cohort_repo
 from bot.store import mocks as repo
+from bot.store import points as points_store
 from bot.store.models import Cohort, Member, MockAnnouncement, MockQueueEntry, MockRoom
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class RoomRequest:
     cohort_channel_id: str
     title: str
     user_ids: tuple[str, ...]
+    style: str | None = None  # the cohort's choice (ROOM_STYLES); None: the face's default
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,14 @@ class OpenedRoom:
 
     channel_id: str
     voice_channel_id: str | None = None
+    archive: bool = True  # False for a room the platform cannot archive (a Slack group DM)
+
+
+# How each face may open a cohort's rooms; the first is its default.
+ROOM_STYLES: dict[str, tuple[str, ...]] = {
+    "discord": ("thread", "channel"),
+    "slack": ("channel", "group-dm"),
+}
 
 
 class RoomHost(Protocol):
@@ -320,12 +330,48 @@ class MockService:
         self.queue_wait = queue_wait
         self.phases = plan_phases(library.guide.phases)
         self.changed = asyncio.Event()  # set when a local command moved a timer
+        self.solo: Any = None  # the solo mocks (bot.services.solo_mocks), once built
         self.rooms_in_flight = 8  # well under the connection pool (5 + 10 overflow)
 
     @property
     def library(self) -> Library:
         """Return the curriculum the scenarios and briefs come from."""
         return self._library
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Return the session factory (solo mocks share the rooms' unit of work)."""
+        return self._sessions
+
+    @property
+    def clock(self) -> Clock:
+        """Return the clock the timer and the commands read."""
+        return self._clock
+
+    @property
+    def publishers(self) -> Mapping[str, Publisher]:
+        """Return the faces' publishers by platform."""
+        return self._publishers
+
+    async def cohort_member(self, session: AsyncSession, actor: Actor) -> tuple[Cohort, Member]:
+        """Return the actor's cohort and membership, or explain why not."""
+        return await self._cohort_member(session, actor)
+
+    async def my_room(self, session: AsyncSession, actor: Actor) -> tuple[MockRoom, Member, str]:
+        """Return the room this command was typed in, the member and their role."""
+        return await self._my_room(session, actor)
+
+    async def view(self, session: AsyncSession, room: MockRoom, now: datetime) -> RoomView:
+        """Return a room as its members see it."""
+        return await self._view(session, room, now)
+
+    async def open_platform_room(self, room_id: int) -> None:
+        """Open a room's private room on its face (and introduce a pair)."""
+        await self._open(room_id)
+
+    async def close_platform_room(self, room: MockRoom) -> None:
+        """Close what only lived for a room on its face."""
+        await self._close_platform_room(room)
 
     def add_room_host(self, platform: str, host: RoomHost) -> None:
         """Register a face's room host (private rooms on its platform)."""
@@ -356,9 +402,19 @@ class MockService:
             session, platform=actor.platform, workspace_id=actor.workspace_id, channel_ids=channels
         )
 
-    async def _my_room(self, session: AsyncSession, actor: Actor) -> tuple[MockRoom, Member, str]:
-        """Return the room this command was typed in, the member and their role, or explain."""
-        room = await self._room_here(session, actor)
+    async def _my_room(
+        self, session: AsyncSession, actor: Actor, room_id: int | None = None
+    ) -> tuple[MockRoom, Member, str]:
+        """Return the room this command was typed in (or names), the member and their role."""
+        if room_id is not None:
+            room = await repo.get_room(session, room_id=room_id)
+            if room is not None and (room.platform, room.workspace_id) != (
+                actor.platform,
+                actor.workspace_id,
+            ):
+                room = None
+        else:
+            room = await self._room_here(session, actor)
         if room is None:
             raise NotFound("This is not a mock room; run this command in your mock's private room.")
         member = await cohort_repo.get_member(
@@ -368,6 +424,27 @@ class MockService:
             raise NotAllowed("Only the two members of this mock can run it.")
         role = "interviewer" if member.id == room.interviewer_id else "candidate"
         return room, member, role
+
+    # --- cohort settings -------------------------------------------------------------------
+
+    async def set_room_style(self, actor: Actor, style_text: str) -> str:
+        """Choose how this cohort's mock rooms open (admins): thread, channel or group DM."""
+        styles = ROOM_STYLES.get(actor.platform, ())
+        style = style_text.strip().lower().replace(" ", "-")
+        async with self._sessions.begin() as session:
+            cohort, member = await self._cohort_member(session, actor)
+            assert cohort.id is not None
+            if not (actor.is_workspace_admin or member.is_admin):
+                raise NotAllowed("Only the cohort's admins choose how mock rooms open.")
+            if style not in styles:
+                raise InvalidInput(
+                    f"Mock rooms on {actor.platform} open as one of: "
+                    f"{', '.join(styles) or 'nothing else'} (got {style_text!r})."
+                )
+            await repo.set_room_style(
+                session, cohort_id=cohort.id, style=style, now=self._clock.now()
+            )
+        return f"New mock rooms in this cohort open as a private {style.replace('-', ' ')}."
 
     # --- queue -----------------------------------------------------------------------------
 
@@ -478,6 +555,7 @@ class MockService:
                     platform=cohort.platform,
                     workspace_id=cohort.workspace_id,
                     matched_at=pair.interviewer.slot or now,
+                    booked=pair.interviewer.slot is not None and pair.interviewer.slot > now,
                     last_activity_at=now,
                 ),
             )
@@ -504,10 +582,16 @@ class MockService:
             room = await repo.get_room(session, room_id=room_id)
             assert room is not None
             cohort = await cohort_repo.get_cohort(session, cohort_id=room.cohort_id)
-            interviewer = await session.get(Member, room.interviewer_id)
+            interviewer = (
+                None
+                if room.interviewer_id is None
+                else await session.get(Member, room.interviewer_id)
+            )
             candidate = await session.get(Member, room.candidate_id)
-        assert cohort is not None and interviewer is not None and candidate is not None
+            style = await repo.room_style(session, cohort_id=room.cohort_id)
+        assert cohort is not None and candidate is not None
         host = self._hosts.get(room.platform)
+        people = [m for m in (interviewer, candidate) if m is not None]
         if host is None:
             opened = OpenedRoom(channel_id=f"mock-{room_id}")
         else:
@@ -516,8 +600,9 @@ class MockService:
                     platform=room.platform,
                     workspace_id=room.workspace_id,
                     cohort_channel_id=cohort.channel_id,
-                    title=f"mock-{room_id}-{interviewer.display_name}-{candidate.display_name}",
-                    user_ids=(interviewer.platform_user_id, candidate.platform_user_id),
+                    title="-".join(["mock", str(room_id), *(m.display_name for m in people)]),
+                    user_ids=tuple(m.platform_user_id for m in people),
+                    style=style,
                 )
             )
         async with self._sessions.begin() as session:
@@ -528,7 +613,8 @@ class MockService:
                 voice_channel_id=opened.voice_channel_id,
             )
         room.channel_id, room.voice_channel_id = opened.channel_id, opened.voice_channel_id
-        await self._post_intro(room, interviewer, candidate)
+        if interviewer is not None:  # a solo mock's interviewer introduces itself
+            await self._post_intro(room, interviewer, candidate)
 
     async def _post_intro(self, room: MockRoom, interviewer: Member, candidate: Member) -> None:
         publisher = self._publishers.get(room.platform)
@@ -656,7 +742,9 @@ class MockService:
             )
 
     async def _view(self, session: AsyncSession, room: MockRoom, now: datetime) -> RoomView:
-        interviewer = await session.get(Member, room.interviewer_id)
+        interviewer = (
+            None if room.interviewer_id is None else await session.get(Member, room.interviewer_id)
+        )
         candidate = await session.get(Member, room.candidate_id)
         scenario = self.scenario(room.scenario_id)
         view = RoomView(
@@ -664,7 +752,9 @@ class MockService:
             status=room.status,
             kind=room.kind,
             round=room.round,
-            interviewer=interviewer.display_name if interviewer else "?",
+            interviewer=interviewer.display_name
+            if interviewer
+            else ("StudyBot" if room.interviewer_id is None else "?"),
             candidate=candidate.display_name if candidate else "?",
             scenario=scenario.title if scenario else room.kind,
         )
@@ -789,6 +879,8 @@ class MockService:
             view = await self._view(session, room, now)
         if status == "closed":
             await self._close_platform_room(room)
+        elif self.solo is not None and room.interviewer_id is None:
+            await self.solo.finish(room.id or 0)
         return view
 
     async def swap(self, actor: Actor) -> RoomView:
@@ -848,8 +940,76 @@ class MockService:
             list(guide.green_flags),
         )
 
+    async def save_scorecard_pick(
+        self,
+        actor: Actor,
+        *,
+        room_id: int,
+        aspect: str | None = None,
+        level: str | None = None,
+        flags: Sequence[str] | None = None,
+    ) -> None:
+        """Keep one pick of the scorecard form in the room (it survives a restart of the bot)."""
+        from bot.domain.scorecards import parse_level
+
+        aspects, _, reds, greens = self.scorecard_form()
+        async with self._sessions.begin() as session:
+            _, _, role = await self._my_room(session, actor, room_id)
+            if role != "interviewer":
+                raise NotAllowed("Only the interviewer fills in the scorecard.")
+            room = await repo.get_room(session, room_id=room_id, lock=True)
+            assert room is not None
+            draft = dict(room.scorecard.get("draft", {}))
+            if aspect is not None:
+                parsed = parse_level(level or "")
+                if aspect not in aspects or parsed is None:
+                    raise InvalidInput(f"Rate {aspect!r} as one of: {', '.join(SCALE)}.")
+                draft["ratings"] = {**draft.get("ratings", {}), aspect: parsed}
+            if flags is not None:
+                unknown = [f for f in flags if f not in (*reds, *greens)]
+                if unknown:
+                    raise InvalidInput(f"Unknown flag {unknown[0]!r}: pick the guide's flags.")
+                draft["flags"] = list(flags)
+            await repo.update_room(
+                session,
+                room_id=room_id,
+                scorecard={**room.scorecard, "draft": draft},
+                last_activity_at=self._clock.now(),
+            )
+
+    async def scorecard_room(self, actor: Actor) -> int:
+        """Return the room whose scorecard this interviewer fills in here."""
+        async with self._sessions() as session:
+            room, _, role = await self._my_room(session, actor)
+        if role != "interviewer":
+            raise NotAllowed("Only the interviewer fills in the scorecard; you can /mock selfrate.")
+        return room.id or 0
+
+    async def scorecard_draft(self, actor: Actor, *, room_id: int) -> dict[str, Any]:
+        """Return the picks kept so far for a room's scorecard."""
+        async with self._sessions() as session:
+            room, _, _ = await self._my_room(session, actor, room_id)
+            return dict(room.scorecard.get("draft", {}))
+
+    async def submit_scorecard_draft(self, actor: Actor, *, room_id: int, comment: str) -> str:
+        """Send the scorecard from the picks kept in the room plus the comment."""
+        draft = await self.scorecard_draft(actor, room_id=room_id)
+        return await self.submit_scorecard(
+            actor,
+            ratings=draft.get("ratings", {}),
+            flags=draft.get("flags", []),
+            comment=comment,
+            room_id=room_id,
+        )
+
     async def submit_scorecard(
-        self, actor: Actor, *, ratings: Mapping[str, str], flags: Sequence[str], comment: str
+        self,
+        actor: Actor,
+        *,
+        ratings: Mapping[str, str],
+        flags: Sequence[str],
+        comment: str,
+        room_id: int | None = None,
     ) -> str:
         """Store the interviewer's scorecard, DM it to the candidate, award both their points."""
         aspects, _, reds, greens = self.scorecard_form()
@@ -866,7 +1026,7 @@ class MockService:
             raise InvalidInput(str(exc)) from None
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            found, member, role = await self._my_room(session, actor)
+            found, member, role = await self._my_room(session, actor, room_id)
             if role != "interviewer":
                 raise NotAllowed(
                     "Only the interviewer fills in the scorecard; you can /mock selfrate."
@@ -895,20 +1055,20 @@ class MockService:
             cohort = await cohort_repo.get_cohort(session, cohort_id=room.cohort_id)
             assert cohort is not None
             day = now.astimezone(ZoneInfo(cohort.timezone)).date()
-            for who, member_id in (
-                ("interviewer", room.interviewer_id),
-                ("candidate", room.candidate_id),
-            ):
-                if member_id is not None:
-                    await points_repo.award_points(
-                        session,
-                        cohort_id=room.cohort_id,
-                        member_id=member_id,
-                        kind="mock",
-                        ref=f"mock:{room.id}:{who}",
-                        points=POINTS_PER_ROLE[who],
-                        local_day=day,
-                    )
+            awards = mock_awards(
+                room.id, interviewer_id=room.interviewer_id, candidate_id=room.candidate_id
+            )
+            for member_id, award in awards:
+                await points_store.record_award(
+                    session,
+                    cohort_id=room.cohort_id,
+                    member_id=member_id,
+                    reason=award.reason,
+                    ref=award.ref,
+                    points=award.points,
+                    local_day=day,
+                    at=now,
+                )
             candidate = await session.get(Member, room.candidate_id)
         publisher = self._publishers.get(room.platform)
         if publisher is not None and candidate is not None:
@@ -964,16 +1124,15 @@ class MockService:
             out = []
             for r in rooms:
                 role = "interviewer" if r.interviewer_id == member.id else "candidate"
-                partner = await session.get(
-                    Member, r.candidate_id if role == "interviewer" else r.interviewer_id
-                )
+                partner_id = r.candidate_id if role == "interviewer" else r.interviewer_id
+                partner = None if partner_id is None else await session.get(Member, partner_id)
                 scenario = self.scenario(r.scenario_id)
                 card = r.scorecard.get("interviewer", {})
                 out.append(
                     HistoryEntry(
                         room_id=r.id or 0,
                         when=r.started_at or r.created_at,
-                        partner=partner.display_name if partner else "?",
+                        partner=partner.display_name if partner else "StudyBot (solo)",
                         role=role,
                         scenario=scenario.title if scenario else r.kind,
                         scorecard=summary(card.get("ratings", {})) if card else "not scored",
@@ -986,25 +1145,30 @@ class MockService:
     async def announce_due(self) -> TimerReport:
         """Make every announcement that is due in any running room, each once across processes."""
         report = TimerReport()
-        now = self._clock.now()
-        async with self._sessions() as session:
-            rooms = await repo.rooms_due(session, now=now)
+        rooms = await self.due_rooms()
         # Rooms are independent: a few at a time, so one slow platform call delays no other
         # room by more than its own share, and the connection pool is never exhausted.
         gate = asyncio.Semaphore(self.rooms_in_flight)
-
-        async def one(room: MockRoom) -> None:
-            room_id = room.id or 0
-            async with gate:
-                try:
-                    await self._announce_room(room_id, report, room=room)
-                except ClaimLost:
-                    report.lost += 1
-                except Exception:  # one room's failure must not stop the others' timers
-                    log.exception("mock room %s: announcement failed", room_id)
-
-        await asyncio.gather(*(one(room) for room in rooms))
+        await asyncio.gather(*(self.announce_room(room, report, gate) for room in rooms))
         return report
+
+    async def due_rooms(self, exclude: Iterable[int] = ()) -> Sequence[MockRoom]:
+        """Return the running rooms with an announcement due now (but those being announced)."""
+        async with self._sessions() as session:
+            return await repo.rooms_due(session, now=self._clock.now(), exclude=list(exclude))
+
+    async def announce_room(
+        self, room: MockRoom, report: TimerReport, gate: asyncio.Semaphore
+    ) -> None:
+        """Make one room's due announcements (one failing room never stops the others)."""
+        room_id = room.id or 0
+        async with gate:
+            try:
+                await self._announce_room(room_id, report, room=room)
+            except ClaimLost:
+                report.lost += 1
+            except Exception:
+                log.exception("mock room %s: announcement failed", room_id)
 
     async def _announce_room(
         self, room_id: int, report: TimerReport, *, room: MockRoom | None = None
@@ -1049,6 +1213,20 @@ class MockService:
         if not tokens:
             return
         message = self._compose_announcements(room, [a for a, _ in tokens], now)
+        status_text = message  # the status message says where the clock is, not the prompts
+        solo_lines: list[tuple[Announcement, str]] = []
+        if self.solo is not None and room.interviewer_id is None:
+            for a, _ in tokens:
+                line = self.solo.phase_line(room, a)
+                if line:
+                    solo_lines.append((a, line))
+            if solo_lines:
+                text = "\n".join(f"**StudyBot:** {line}" for _, line in solo_lines)
+                message = Message(
+                    header=message.header, text=f"{message.text}\n{text}", fields=message.fields
+                )
+                # The interviewer speaks: this post goes out even inside the minute's limit.
+                room.last_new_message_at = None
         publisher = self._publishers.get(room.platform)
         if publisher is None:
             # Recorded only once said: give the claims back for a process whose face runs.
@@ -1072,7 +1250,7 @@ class MockService:
                 await publisher.post(
                     channel, message, idempotency_key=f"mock:{room_id}:{tokens[-1][0].key}"
                 )
-            await self._edit_status(room, None, announcement=message, timeline_room=room)
+            await self._edit_status(room, None, announcement=status_text, timeline_room=room)
         except PublishError as exc:
             async with self._sessions.begin() as session:
                 for _, token in tokens:
@@ -1100,8 +1278,11 @@ class MockService:
                     ),
                 )
                 report.sent.append((room_id, a.key, sent_at))
+            for a, line in solo_lines:
+                await self.solo.record_phase_line(session, room, a, line)
             keys = {*keys, *due.dropped, *(a.key for a, _ in tokens)}
-            if any(a.kind == AnnouncementKind.END for a, _ in tokens):
+            ended = any(a.kind == AnnouncementKind.END for a, _ in tokens)
+            if ended:
                 await repo.update_room(
                     session,
                     room_id=room_id,
@@ -1110,16 +1291,20 @@ class MockService:
                     finished_at=done,
                     last_new_message_at=sent_at if new_message else room.last_new_message_at,
                 )
-                return
-            rest = due_announcements(timeline_of(room, self.phases), done, keys)
-            changes: dict[str, Any] = {"next_due_at": done if rest.announce else rest.next_due_at}
-            if new_message:
-                changes["last_new_message_at"] = sent_at
-            # Compare-and-set on the state this pass read: a pause, resume or extension made
-            # meanwhile wrote its own next_due_at, which must not be overwritten.
-            await repo.update_room_if_unchanged(
-                session, room_id=room_id, next_due_at=room.next_due_at, changes=changes
-            )
+            else:
+                rest = due_announcements(timeline_of(room, self.phases), done, keys)
+                changes: dict[str, Any] = {
+                    "next_due_at": done if rest.announce else rest.next_due_at
+                }
+                if new_message:
+                    changes["last_new_message_at"] = sent_at
+                # Compare-and-set on the state this pass read: a pause, resume or extension
+                # made meanwhile wrote its own next_due_at, which must not be overwritten.
+                await repo.update_room_if_unchanged(
+                    session, room_id=room_id, next_due_at=room.next_due_at, changes=changes
+                )
+        if ended and self.solo is not None and room.interviewer_id is None:
+            await self.solo.finish(room_id)  # the interviewer's scorecard, from the transcript
 
     def _compose_announcements(
         self, room: MockRoom, due: Sequence[Announcement], now: datetime
@@ -1238,21 +1423,131 @@ class MockService:
                     closed.append(room)
         for room in closed:
             await self._close_platform_room(room)
+        for room in closed:
+            if room.status == "matched":  # released: whoever showed up may practise solo now
+                await self._offer_solo(room)
+        if self.solo is not None:
+            await self.solo.finish_pending()
+            await self.solo.answer_pending()
         return [r.id or 0 for r in closed]
+
+    async def _offer_solo(self, room: MockRoom) -> None:
+        publisher = self._publishers.get(room.platform)
+        if publisher is None:
+            return
+        async with self._sessions() as session:
+            members = [
+                m
+                for m in [await session.get(Member, i) for i in room.confirmed if i is not None]
+                if m is not None
+            ]
+        for member in members:
+            try:
+                await publisher.send_dm(
+                    member.platform_user_id,
+                    Message(
+                        header="Your mock partner did not show",
+                        text="You are back at the front of the queue. Or practise now with "
+                        "StudyBot as the interviewer: /mock solo.",
+                    ),
+                )
+            except PublishError as exc:
+                log.warning("mock room %s: solo offer not delivered: %s", room.id, exc)
+
+    async def remind_booked(self) -> list[int]:
+        """At a booked slot: pair who booked it alone, and remind both members, each once.
+
+        A member whose slot came with no partner booked for it waits at the front of the live
+        queue from then (paired at once with anyone waiting). A pair matched for the slot gets
+        one reminder in their room and by DM; the reminder is a fenced claim, so two processes
+        or a retry never send it twice.
+        """
+        now = self._clock.now()
+        rooms: list[int] = []
+        due: list[tuple[MockRoom, ClaimToken]] = []
+        async with self._sessions.begin() as session:
+            cohorts: set[int] = set()
+            for entry in await repo.slots_due(session, now=now):
+                if await repo.slot_came(session, entry_id=entry.id or 0, slot_at=entry.slot_at):
+                    cohorts.add(entry.cohort_id)
+            session.expire_all()  # the entries changed under the loaded objects: read them anew
+            for cohort_id in sorted(cohorts):
+                cohort = await cohort_repo.get_cohort(session, cohort_id=cohort_id)
+                if cohort is not None:
+                    rooms += await self._match(session, cohort, now)
+            for room in await repo.booked_rooms_due(session, now=now, since=now - self.no_show):
+                token = await claims_repo.acquire_claim(
+                    session,
+                    key=f"mock:{room.id}:booked",
+                    holder=self.holder,
+                    now=now,
+                    policy=self.policy,
+                )
+                if token is not None:
+                    due.append((room, token))
+        for room_id in rooms:
+            await self._open(room_id)
+        for room, token in due:
+            try:
+                await self._send_booked_reminder(room)
+            except PublishError as exc:
+                async with self._sessions.begin() as session:
+                    await claims_repo.release_claim(
+                        session, token=token, now=self._clock.now(), error=str(exc)[:500]
+                    )
+                log.warning("mock room %s: booked reminder not delivered: %s", room.id, exc)
+                continue
+            async with self._sessions.begin() as session:
+                await claims_repo.finish_claim(session, token=token, now=self._clock.now())
+            rooms.append(room.id or 0)
+        return rooms
+
+    async def _send_booked_reminder(self, room: MockRoom) -> None:
+        publisher = self._publishers.get(room.platform)
+        if publisher is None or room.channel_id is None:
+            raise PublishError(f"no {room.platform} face is running", transient=True)
+        async with self._sessions() as session:
+            people = [
+                m
+                for m in [
+                    await session.get(Member, room.interviewer_id),
+                    await session.get(Member, room.candidate_id),
+                ]
+                if m is not None
+            ]
+        names = " and ".join(m.display_name for m in people)
+        text = (
+            f"Your booked mock starts now: {names}. Confirm with /mock status within "
+            f"{int(self.no_show.total_seconds() // 60)} minutes, then /mock start."
+        )
+        message = Message(header="Booked mock: now", text=text)
+        channel = Channel(room.platform, room.workspace_id, room.channel_id)  # type: ignore[arg-type]
+        await publisher.post(channel, message, idempotency_key=f"mock:{room.id}:booked")
+        for member in people:
+            await publisher.send_dm(member.platform_user_id, message)
+
+    async def next_slot_at(self) -> datetime | None:
+        """Return the next booked slot still to come (the timer wakes for it)."""
+        async with self._sessions() as session:
+            return await repo.next_slot(session, now=self._clock.now())
 
     async def _close_platform_room(self, room: MockRoom) -> None:
         host = self._hosts.get(room.platform)
         if host is None or room.channel_id is None:
             return
+        async with self._sessions() as session:
+            style = await repo.room_style(session, cohort_id=room.cohort_id)
         try:
-            await host.close_room(OpenedRoom(room.channel_id, room.voice_channel_id))
+            await host.close_room(
+                OpenedRoom(room.channel_id, room.voice_channel_id, archive=style != "group-dm")
+            )
         except PublishError as exc:
             log.warning("mock room %s: could not close the platform room: %s", room.id, exc)
 
-    async def next_due_at(self) -> datetime | None:
-        """Return when the next announcement of any running room falls."""
+    async def next_due_at(self, exclude: Iterable[int] = ()) -> datetime | None:
+        """Return when the next announcement of any running room falls (but those excluded)."""
         async with self._sessions() as session:
-            return await repo.next_due(session)
+            return await repo.next_due(session, exclude=list(exclude))
 
 
 class MockTimers:
@@ -1266,27 +1561,60 @@ class MockTimers:
         self.housekeeping_every = timedelta(seconds=30)
 
     async def run(self) -> None:
-        """Announce what is due, sleeping until the next boundary (or a local change)."""
+        """Announce what is due, sleeping until the next boundary (or a local change).
+
+        Each due room is announced by its own task (a few at a time), and the loop does not
+        wait for a pass to finish before looking again: a room that falls due while others
+        are being announced starts as soon as a slot is free, not after the slowest of them.
+        """
         last_housekeeping: datetime | None = None
-        while True:
-            now = self._clock.now()
-            if last_housekeeping is None or now - last_housekeeping >= self.housekeeping_every:
-                await self._service.close_stale()
-                last_housekeeping = now
-            await self._service.announce_due()
-            upcoming = await self._service.next_due_at()
-            wait = self.tick_s
-            if upcoming is not None:
-                # Still due means another process holds that claim: look again shortly.
-                wait = min(
-                    wait, max(self.tick_s / 20, (upcoming - self._clock.now()).total_seconds())
+        next_slot: datetime | None = None
+        gate = asyncio.Semaphore(self._service.rooms_in_flight)
+        in_flight: dict[int, asyncio.Task[None]] = {}
+        report = TimerReport()
+        try:
+            while True:
+                now = self._clock.now()
+                slot_due = next_slot is not None and next_slot <= now
+                if (
+                    last_housekeeping is None
+                    or now - last_housekeeping >= self.housekeeping_every
+                    or slot_due
+                    or self._service.changed.is_set()
+                ):
+                    await self._service.close_stale()
+                    await self._service.remind_booked()
+                    next_slot = await self._service.next_slot_at()
+                    last_housekeeping = now
+                self._service.changed.clear()
+                for room in await self._service.due_rooms(exclude=in_flight):
+                    room_id = room.id or 0
+                    task = asyncio.create_task(self._service.announce_room(room, report, gate))
+                    in_flight[room_id] = task
+                    task.add_done_callback(lambda _t, rid=room_id: in_flight.pop(rid, None))
+                report.sent.clear()  # the timer keeps no history; tests read announce_due's
+                report.dropped.clear()
+                upcoming = await self._service.next_due_at(exclude=in_flight)
+                if next_slot is not None:
+                    upcoming = next_slot if upcoming is None else min(upcoming, next_slot)
+                wait = self.tick_s
+                if upcoming is not None:
+                    # Still due means another process holds that claim: look again shortly.
+                    wait = min(
+                        wait, max(self.tick_s / 20, (upcoming - self._clock.now()).total_seconds())
+                    )
+                sleeper = asyncio.ensure_future(self._clock.sleep(wait))
+                poked = asyncio.ensure_future(self._service.changed.wait())
+                # A room finishing frees a slot and may have its next announcement due soon.
+                await asyncio.wait(
+                    [sleeper, poked, *in_flight.values()], return_when=asyncio.FIRST_COMPLETED
                 )
-            self._service.changed.clear()
-            sleeper = asyncio.ensure_future(self._clock.sleep(wait))
-            poked = asyncio.ensure_future(self._service.changed.wait())
-            await asyncio.wait([sleeper, poked], return_when=asyncio.FIRST_COMPLETED)
-            for task in (sleeper, poked):
+                for waiter in (sleeper, poked):
+                    waiter.cancel()
+        finally:
+            for task in list(in_flight.values()):
                 task.cancel()
+            await asyncio.gather(*in_flight.values(), return_exceptions=True)
 
     def start(self) -> None:
         """Run the timer in the background."""

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.domain.scoring import points_for_score
+from bot.domain.scoring import difficulty_of, points_for_score
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.messages import Message, MessageField, Reply
 from bot.services.context import Actor
@@ -25,6 +25,7 @@ from bot.store import reviews as repo
 from bot.store.models import Answer, Cohort, GradeReview
 
 if TYPE_CHECKING:
+    from content import Library
     from graders import Grade
 
 _CREDIT = {"covered": 1.0, "partial": 0.5, "missing": 0.0}
@@ -65,9 +66,15 @@ def corrected_score(points: list[dict[str, Any]], accepted: dict[int, str]) -> f
 class ReviewService:
     """List and resolve the grade reviews of a cohort (cohort admins)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        library: Library | None = None,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._library = library
 
     async def _admin_cohort(self, session: AsyncSession, actor: Actor) -> Cohort:
         cohort = await cohort_repo.find_cohort_in(session, channel=actor.channel)
@@ -139,6 +146,7 @@ class ReviewService:
                     ref=f"review:{review.id}",
                     points=delta,
                     local_day=local_day,
+                    at=now,
                 )
             await session.commit()
             return review
@@ -159,4 +167,14 @@ class ReviewService:
             exclude_answer=review.answer_id,
         )
         floor = previous or 0.0
-        return points_for_score(max(floor, after)) - points_for_score(max(floor, before))
+        tag = self._difficulty(review.question_id)
+        return points_for_score(max(floor, after), tag) - points_for_score(max(floor, before), tag)
+
+    def _difficulty(self, qid: str) -> str | None:
+        """Return the bank difficulty tag weighing a question's points (None counts as M)."""
+        if self._library is None:
+            return None
+        try:
+            return difficulty_of(self._library.find_question(qid))
+        except Exception:  # an unknown id weighs as M
+            return None

@@ -43,6 +43,7 @@ from bot.store import claims as claim_repo
 from bot.store import cohorts as cohort_repo
 from bot.store import submissions as repo
 from bot.store.models import Cohort, Member, Submission
+from bot.store.models import ImportedDrill as ImportedDrillRow
 
 if TYPE_CHECKING:
     from gpu_runner.client import JobStatus, RunnerClient
@@ -113,6 +114,7 @@ class ReconcileReport:
     redispatched: int = 0
     given_up: int = 0
     notified: int = 0
+    left_to_owner: int = 0
 
 
 def load_drill(drill_id: str) -> Drill:
@@ -263,7 +265,10 @@ class SubmissionService:
         self, actor: Actor, drill_id: str, data: bytes | str, *, device_kind: str | None = None
     ) -> Submission:
         """Check the file, store the submission queued, hand it to the runner; return it."""
-        drill = load_drill(drill_id)
+        drill = await self.find_drill(drill_id)
+        if device_kind is None:
+            # An imported problem runs on the device it names unless asked otherwise.
+            device_kind = getattr(drill, "device_kind", None)
         kind = check_device_kind(device_kind)
         source = check_source(drill, data)
         now = self._clock.now()
@@ -328,7 +333,7 @@ class SubmissionService:
             )
         return cohort, member
 
-    def _job(self, submission: Submission) -> Any:
+    def _job(self, submission: Submission, problem: Any = None) -> Any:
         from gpu_runner.protocol import RunJob
 
         assert submission.id is not None
@@ -341,6 +346,7 @@ class SubmissionService:
             device_kind=kind,
             timing=self._timing,
             submission_id=str(submission.id),
+            problem=problem,
         )
 
     async def _dispatch(self, submission: Submission) -> str | None:
@@ -353,19 +359,136 @@ class SubmissionService:
 
         assert submission.id is not None
         error = None
+        problem = None
+        if submission.drill_id not in _builtin_ids():
+            # An imported problem travels inside the job: workers have no database.
+            async with self._sessions() as session:
+                problem = await self._problem(session, submission.drill_id)
         try:
-            task_id = await self.runner.dispatch(self._job(submission))
+            task_id = await self.runner.dispatch(self._job(submission, problem))
         except RunnerError as exc:
             log.warning("dispatching submission %s failed: %s", submission.id, exc)
             task_id, error = job_id_for(submission.id), str(exc)
         async with self._sessions() as session:
             await repo.record_dispatch(
-                session, submission_id=submission.id, task_id=task_id, error=error
+                session,
+                submission_id=submission.id,
+                task_id=task_id,
+                error=error,
+                dispatched_by=self.holder,
             )
             await session.commit()
         submission.task_id = task_id
         submission.dispatches += 1
+        submission.dispatched_by = self.holder
         return None if error else task_id
+
+    # --- imported problems ----------------------------------------------------------------
+
+    async def find_drill(self, drill_id: str) -> Drill:
+        """Return a built-in drill, or an imported one from the database; else say what exists."""
+        wanted = drill_id.strip().lower()
+        if wanted in _builtin_ids():
+            return load_drill(wanted)
+        async with self._sessions() as session:
+            problem = await self._problem(session, wanted)
+        if problem is None:
+            return load_drill(wanted)  # raises NotFound with the closest built-in id
+        from gpu_runner.imported import ImportedDrill
+
+        return ImportedDrill(problem)
+
+    async def _problem(self, session: AsyncSession, drill_id: str) -> Any:
+        """Return the ImportedProblem stored as `drill_id`, with its files, or None."""
+        from gpu_runner.protocol import ImportedProblem
+
+        row = await repo.get_imported_drill(session, drill_id=drill_id)
+        if row is None:
+            return None
+        spec = row.spec
+        hashes = [*row.files.values(), spec["template"]]
+        texts = await repo.drill_files(session, hashes=hashes)
+        return ImportedProblem(
+            name=row.drill_id,
+            title=row.title,
+            description=spec.get("description", ""),
+            files={name: texts[digest] for name, digest in row.files.items()},
+            template=texts[spec["template"]],
+            tests=tuple(spec["tests"]),
+            benchmarks=tuple(spec.get("benchmarks", ())),
+            device=row.device_kind,
+        )
+
+    async def drill_list(self) -> list[tuple[str, str]]:
+        """Return (id, title) of every drill: the built-in ones, then the imported ones."""
+        async with self._sessions() as session:
+            imported = await repo.imported_drills(session)
+        return [*drill_summaries(), *((d.drill_id, f"{d.title} (imported)") for d in imported)]
+
+    async def import_problem(self, actor: Actor, path: str) -> dict[str, Any]:
+        """Import a GPU MODE style problem folder as a drill (admins only); return its summary."""
+        import hashlib
+
+        from gpu_runner.imported import ProblemFormatError, read_problem_folder
+
+        await self._require_admin(actor)
+        try:
+            problem = read_problem_folder(path)
+        except ProblemFormatError as exc:
+            raise InvalidInput(
+                f"That folder is not a problem this bot can import: {exc}.",
+                hint="A problem folder has task.yml, reference.py and a submission template.",
+            ) from None
+        if problem.name in _builtin_ids():
+            raise Conflict(f"{problem.name} is the id of a built-in drill.")
+
+        def digest(text: str) -> str:
+            return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+        now = self._clock.now()
+        async with self._sessions() as session:
+            for text in [*problem.files.values(), problem.template]:
+                await repo.put_drill_file(session, sha256=digest(text), content=text)
+            row = ImportedDrillRow(
+                drill_id=problem.name,
+                title=problem.title,
+                device_kind=problem.device,
+                files={name: digest(text) for name, text in problem.files.items()},
+                spec={
+                    "description": problem.description,
+                    "template": digest(problem.template),
+                    "tests": [dict(t) for t in problem.tests],
+                    "benchmarks": [dict(b) for b in problem.benchmarks],
+                },
+                imported_by=actor.user_id,
+                created_at=now,
+                updated_at=now,
+            )
+            await repo.save_imported_drill(session, drill=row)
+            await session.commit()
+        return {
+            "id": problem.name,
+            "title": problem.title,
+            "device": problem.device,
+            "files": sorted(problem.files),
+            "tests": len(problem.tests),
+            "benchmarks": len(problem.benchmarks),
+        }
+
+    async def _require_admin(self, actor: Actor) -> None:
+        if actor.is_workspace_admin:
+            return
+        async with self._sessions() as session:
+            cohort = await cohort_repo.find_cohort_in(session, channel=actor.channel)
+            member = (
+                await cohort_repo.get_member(
+                    session, cohort_id=cohort.id, platform_user_id=actor.user_id
+                )
+                if cohort is not None and cohort.id is not None
+                else None
+            )
+        if member is None or not member.is_admin or not member.active:
+            raise NotAllowed("Only admins can import drills.")
 
     # --- wait and record ------------------------------------------------------------------
 
@@ -511,6 +634,7 @@ class SubmissionService:
                         ref=f"drill:{reason}:{submission_id}",
                         points=points,
                         local_day=day,
+                        at=now,
                     ):
                         given += points
             await session.commit()
@@ -582,7 +706,7 @@ class SubmissionService:
 
     async def board(self, actor: Actor, drill_id: str, device_kind: str | None = None) -> Board:
         """Return the drill's board on a device kind in the actor's cohort."""
-        drill = load_drill(drill_id)
+        drill = await self.find_drill(drill_id)
         kind = check_device_kind(device_kind)
         async with self._sessions() as session:
             cohort = await cohort_repo.find_cohort_in(session, channel=actor.channel)
@@ -654,6 +778,9 @@ class SubmissionService:
                     outcome = await self.record(submission.id, status.result)
                     report.collected += int(outcome.recorded_now)
                 elif status.state == "unknown":
+                    if await self._owner_still_judging(submission):
+                        report.left_to_owner += 1
+                        continue
                     if submission.dispatches >= self.max_dispatches:
                         report.given_up += int(await self._give_up(submission))
                     else:
@@ -668,6 +795,24 @@ class SubmissionService:
                 await claim_repo.release_claim(session, token=token, now=self._clock.now())
                 await session.commit()
         return report
+
+    async def _owner_still_judging(self, submission: Submission) -> bool:
+        """Tell whether another live process holds this job in a runner only it can see.
+
+        A process-local runner (the `local` backend's pool) answers "unknown" for every job
+        another bot process dispatched; dispatching it again would judge it twice. Such a job
+        is left to its owner while the owner's heartbeat is fresh.
+        """
+        from bot.store import processes as process_repo
+
+        owner = submission.dispatched_by
+        if not getattr(self.runner, "process_local", False) or owner in (None, self.holder):
+            return False
+        async with self._sessions() as session:
+            row = await process_repo.get_process(session, process_id=owner)
+        if row is None or row.stopped_at is not None:
+            return False
+        return row.heartbeat_at >= self.policy.heartbeat_cutoff(self._clock.now())
 
     async def _give_up(self, submission: Submission) -> bool:
         assert submission.id is not None
@@ -861,6 +1006,12 @@ def outcome_json(outcome: SubmissionOutcome) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _builtin_ids() -> set[str]:
+    from gpu_runner.drills import DRILLS
+
+    return set(DRILLS)
 
 
 def drill_summaries() -> Sequence[tuple[str, str]]:

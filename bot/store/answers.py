@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from bot.domain.answers import AnswerStatus
-from bot.store.models import Answer, DraftedRubric, Grade, Member, PointsEvent, ThreadLink
+from bot.store import points as points_store
+from bot.store.models import Answer, DraftedRubric, Grade, Member, ThreadLink
 
 
 async def add_answer(session: AsyncSession, *, answer: Answer) -> Answer:
@@ -116,29 +117,19 @@ async def award_points(
     ref: str,
     points: int,
     local_day: date,
+    at: datetime | None = None,
 ) -> bool:
     """Append a points event once per ref; False when it was already awarded."""
-    existing = await session.execute(
-        select(col(PointsEvent.id)).where(
-            PointsEvent.cohort_id == cohort_id,
-            PointsEvent.member_id == member_id,
-            PointsEvent.ref == ref,
-        )
+    return await points_store.award_points(
+        session,
+        cohort_id=cohort_id,
+        member_id=member_id,
+        kind=kind,
+        ref=ref,
+        points=points,
+        local_day=local_day,
+        at=at,
     )
-    if existing.first() is not None:
-        return False
-    session.add(
-        PointsEvent(
-            cohort_id=cohort_id,
-            member_id=member_id,
-            kind=kind,
-            ref=ref,
-            points=points,
-            local_day=local_day,
-        )
-    )
-    await session.flush()
-    return True
 
 
 async def find_thread(

@@ -12,16 +12,31 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+# No service holds a transaction across a platform, LLM or runner call, so a session idle inside
+# a transaction for this long belongs to a process that was paused or hung mid-step: PostgreSQL
+# ends it, which releases its row locks instead of leaving other processes waiting on them.
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 
-def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> AsyncEngine:
+
+def make_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    schema: str | None = None,
+    idle_in_transaction_timeout_ms: int = IDLE_IN_TRANSACTION_TIMEOUT_MS,
+) -> AsyncEngine:
     """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
+        server_settings = {
+            "idle_in_transaction_session_timeout": str(idle_in_transaction_timeout_ms)
+        }
         if schema:
-            kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+            server_settings["search_path"] = schema
+        kwargs["connect_args"] = {"server_settings": server_settings}
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from bot.store.claims import insert_ignoring_duplicates
-from bot.store.models import MockAnnouncement, MockQueueEntry, MockRoom
+from bot.store.models import (
+    MockAnnouncement,
+    MockCohortSetting,
+    MockQueueEntry,
+    MockRoom,
+    MockTurn,
+)
 
 OPEN_STATUSES = ("matched", "running", "paused", "scoring")
 TIMED_STATUSES = ("running",)
@@ -131,26 +137,26 @@ async def past_rooms(
 
 
 async def rooms_due(
-    session: AsyncSession, *, now: datetime, limit: int = 200
+    session: AsyncSession, *, now: datetime, limit: int = 200, exclude: Sequence[int] = ()
 ) -> Sequence[MockRoom]:
-    """Return running rooms whose next announcement is due."""
-    result = await session.execute(
-        select(MockRoom)
-        .where(col(MockRoom.status).in_(TIMED_STATUSES), col(MockRoom.next_due_at) <= now)
-        .order_by(col(MockRoom.next_due_at))
-        .limit(limit)
+    """Return running rooms whose next announcement is due (but the excluded ones)."""
+    query = select(MockRoom).where(
+        col(MockRoom.status).in_(TIMED_STATUSES), col(MockRoom.next_due_at) <= now
     )
+    if exclude:
+        query = query.where(col(MockRoom.id).not_in(list(exclude)))
+    result = await session.execute(query.order_by(col(MockRoom.next_due_at)).limit(limit))
     return result.scalars().all()
 
 
-async def next_due(session: AsyncSession) -> datetime | None:
-    """Return when the next announcement of any running room falls."""
-    result = await session.execute(
-        select(col(MockRoom.next_due_at))
-        .where(col(MockRoom.status).in_(TIMED_STATUSES), col(MockRoom.next_due_at).is_not(None))
-        .order_by(col(MockRoom.next_due_at))
-        .limit(1)
+async def next_due(session: AsyncSession, *, exclude: Sequence[int] = ()) -> datetime | None:
+    """Return when the next announcement of any running room falls (but the excluded ones)."""
+    query = select(col(MockRoom.next_due_at)).where(
+        col(MockRoom.status).in_(TIMED_STATUSES), col(MockRoom.next_due_at).is_not(None)
     )
+    if exclude:
+        query = query.where(col(MockRoom.id).not_in(list(exclude)))
+    result = await session.execute(query.order_by(col(MockRoom.next_due_at)).limit(1))
     return result.scalar()
 
 
@@ -241,3 +247,113 @@ async def announcements(session: AsyncSession, *, room_id: int) -> Sequence[Mock
         .order_by(col(MockAnnouncement.sent_at), col(MockAnnouncement.id))
     )
     return result.scalars().all()
+
+
+async def room_style(session: AsyncSession, *, cohort_id: int) -> str | None:
+    """Return how the cohort's mock rooms are opened, or None for the face's default."""
+    found = await session.get(MockCohortSetting, cohort_id)
+    return None if found is None else found.room_style
+
+
+async def set_room_style(
+    session: AsyncSession, *, cohort_id: int, style: str, now: datetime
+) -> None:
+    """Set how the cohort's mock rooms are opened."""
+    found = await session.get(MockCohortSetting, cohort_id)
+    if found is None:
+        session.add(MockCohortSetting(cohort_id=cohort_id, room_style=style, updated_at=now))
+    else:
+        found.room_style = style
+        found.updated_at = now
+    await session.flush()
+
+
+async def booked_rooms_due(
+    session: AsyncSession, *, now: datetime, since: datetime
+) -> Sequence[MockRoom]:
+    """Return matched rooms whose booked slot came between `since` and `now`."""
+    result = await session.execute(
+        select(MockRoom)
+        .where(
+            MockRoom.status == "matched",
+            col(MockRoom.matched_at) <= now,
+            col(MockRoom.matched_at) > since,
+            col(MockRoom.booked).is_(True),
+        )
+        .order_by(col(MockRoom.id))
+    )
+    return result.scalars().all()
+
+
+async def slots_due(session: AsyncSession, *, now: datetime) -> Sequence[MockQueueEntry]:
+    """Return queue entries whose booked slot has come (they now wait like anyone else)."""
+    result = await session.execute(
+        select(MockQueueEntry)
+        .where(col(MockQueueEntry.slot_at).is_not(None), col(MockQueueEntry.slot_at) <= now)
+        .order_by(col(MockQueueEntry.slot_at))
+    )
+    return result.scalars().all()
+
+
+async def add_turn(session: AsyncSession, *, turn: MockTurn) -> bool:
+    """Record a line of a solo mock once; False when that key of that room was recorded."""
+    table = MockTurn.__table__  # type: ignore[attr-defined]
+    values = {c.name: getattr(turn, c.name) for c in table.columns if c.name != "id"}
+    result = await session.execute(
+        insert_ignoring_duplicates(session, table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["room_id", "key"])
+        .returning(table.c.id)
+    )
+    return result.scalar() is not None
+
+
+async def turns(session: AsyncSession, *, room_id: int) -> Sequence[MockTurn]:
+    """Return a solo mock's conversation in the order it was said."""
+    result = await session.execute(
+        select(MockTurn).where(MockTurn.room_id == room_id).order_by(col(MockTurn.id))
+    )
+    return result.scalars().all()
+
+
+async def solo_rooms(session: AsyncSession, *, statuses: Sequence[str]) -> Sequence[MockRoom]:
+    """Return solo rooms (StudyBot interviews) in these states."""
+    result = await session.execute(
+        select(MockRoom)
+        .where(col(MockRoom.interviewer_id).is_(None), col(MockRoom.status).in_(list(statuses)))
+        .order_by(col(MockRoom.id))
+    )
+    return result.scalars().all()
+
+
+async def slot_came(session: AsyncSession, *, entry_id: int, slot_at: datetime | None) -> bool:
+    """Turn a booked entry into a live one at the front (compare-and-set on its slot)."""
+    result = await session.execute(
+        update(MockQueueEntry)
+        .where(col(MockQueueEntry.id) == entry_id, col(MockQueueEntry.slot_at) == slot_at)
+        .values(slot_at=None, front=True, queued_at=slot_at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def next_slot(session: AsyncSession, *, now: datetime) -> datetime | None:
+    """Return the next booked slot to come: a booked queue entry's or a booked room's."""
+    entry = await session.execute(
+        select(col(MockQueueEntry.slot_at))
+        .where(col(MockQueueEntry.slot_at) > now)
+        .order_by(col(MockQueueEntry.slot_at))
+        .limit(1)
+    )
+    room = await session.execute(
+        select(col(MockRoom.matched_at))
+        .where(
+            MockRoom.status == "matched",
+            col(MockRoom.booked).is_(True),
+            col(MockRoom.matched_at) > now,
+        )
+        .order_by(col(MockRoom.matched_at))
+        .limit(1)
+    )
+    found = [t for t in (entry.scalar(), room.scalar()) if t is not None]
+    return min(found) if found else None

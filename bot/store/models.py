@@ -151,6 +151,7 @@ class MockRoom(SQLModel, table=True):
     matched_at: datetime | None = _ts(nullable=True, default=None)
     last_activity_at: datetime | None = _ts(nullable=True, default=None)
     last_new_message_at: datetime | None = _ts(nullable=True, default=None)
+    booked: bool = Field(default=False)  # matched ahead for a booked slot (reminded at it)
 
 
 class Submission(SQLModel, table=True):
@@ -172,6 +173,9 @@ class Submission(SQLModel, table=True):
     device_kind: str = Field(default="cpu", max_length=64, index=True)
     task_id: str | None = Field(default=None, max_length=128)
     dispatches: int = Field(default=0)  # how many times the job was handed to the runner
+    # The bot process that last handed it over: with a process-local runner only that process
+    # can see the job, so another reconciler leaves it alone while that process is alive.
+    dispatched_by: str | None = Field(default=None, max_length=100)
     last_error: str | None = Field(default=None, sa_type=Text)
     # The judge's timing, copied out of `result` so boards rank without parsing JSON.
     time_s: float | None = Field(default=None)
@@ -186,19 +190,23 @@ class Submission(SQLModel, table=True):
 
 
 class PointsEvent(SQLModel, table=True):
-    """The append-only points ledger; `ref` makes each award idempotent."""
+    """The append-only points ledger: one event per (member, reason, ref), whoever writes it."""
 
     __tablename__ = "points_event"
-    __table_args__ = (UniqueConstraint("cohort_id", "member_id", "ref"),)
+    __table_args__ = (
+        UniqueConstraint("member_id", "reason", "ref", name="uq_points_event_member_reason_ref"),
+        Index("ix_points_event_cohort_created", "cohort_id", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     cohort_id: int = Field(foreign_key="cohort.id", index=True)
     member_id: int = Field(foreign_key="member.id", index=True)
-    kind: str = Field(max_length=16)  # answer/mock/drill/streak
+    kind: str = Field(max_length=16)  # answer/mock/drill/correction
     ref: str = Field(max_length=100)
     points: int
     local_day: date
     created_at: datetime = _ts(default_factory=utcnow)
+    reason: str = Field(default="", max_length=24)  # bot.domain.scoring.Reason
 
 
 class ThreadLink(SQLModel, table=True):
@@ -333,3 +341,202 @@ class GradeReview(SQLModel, table=True):
     resolved_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts(default_factory=utcnow)
     resolved_at: datetime | None = _ts(nullable=True, default=None)
+
+
+# --- standings: per-member rollups of the points ledger, streaks, the review deck ---------------
+
+
+class MemberDay(SQLModel, table=True):
+    """What a member did on one local day (in their zone at the time): the ledger, rolled up.
+
+    Written in the same unit of work as each ledger event; leaderboards and streaks read it.
+    """
+
+    __tablename__ = "member_day"
+    __table_args__ = (Index("ix_member_day_cohort_day", "cohort_id", "day"),)
+
+    member_id: int = Field(foreign_key="member.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    cohort_id: int = Field(foreign_key="cohort.id")
+    tz: str = Field(max_length=64)  # the zone the day was counted in (travel keeps the first)
+    points: int = Field(default=0)
+    answers: int = Field(default=0)
+    mocks: int = Field(default=0)
+    drills: int = Field(default=0)
+    first_at: datetime = _ts()
+    last_at: datetime = _ts()
+
+
+class MemberStanding(SQLModel, table=True):
+    """A member's running totals and streak, kept beside the ledger for fast boards."""
+
+    __tablename__ = "member_standing"
+    __table_args__ = (Index("ix_member_standing_cohort_points", "cohort_id", "points"),)
+
+    member_id: int = Field(foreign_key="member.id", primary_key=True)
+    cohort_id: int = Field(foreign_key="cohort.id")
+    points: int = Field(default=0)
+    mocks: int = Field(default=0)
+    drills: int = Field(default=0)
+    last_at: datetime | None = _ts(nullable=True, default=None)
+    streak: int = Field(default=0)  # the run as of streak_day
+    longest: int = Field(default=0)
+    freezes: int = Field(default=0)
+    streak_day: date | None = Field(default=None)
+    streak_tz: str | None = Field(default=None, max_length=64)
+    streak_at: datetime | None = _ts(nullable=True, default=None)  # when the run reached its length
+    remind_hour: int | None = Field(default=None)  # opt-in local hour for a streak reminder
+    reminded_on: date | None = Field(default=None)
+
+
+class ReviewCard(SQLModel, table=True):
+    """A question in a member's spaced-review deck, scheduled by FSRS."""
+
+    __tablename__ = "review_card"
+    __table_args__ = (
+        UniqueConstraint("member_id", "question_id"),
+        Index("ix_review_card_member_due", "member_id", "due"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id")
+    cohort_id: int = Field(foreign_key="cohort.id")
+    question_id: str = Field(max_length=32)
+    card: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    due: datetime = _ts()
+    last_rating: int | None = Field(default=None)
+    reviews: int = Field(default=0)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+# --- Imported drill problems (GPU MODE style folders) ------------------------------------------
+
+
+class DrillFile(SQLModel, table=True):
+    """One file of an imported problem, stored once by the SHA-256 of its text."""
+
+    __tablename__ = "drill_file"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    content: str = Field(sa_type=Text)
+    size: int
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class ImportedDrill(SQLModel, table=True):
+    """A problem imported as a drill: its spec, and its files by content hash.
+
+    `files` maps each module name to the hash of its `DrillFile`; `spec` holds the title,
+    description, tests, benchmarks and the template's hash.
+    """
+
+    __tablename__ = "imported_drill"
+
+    id: int | None = Field(default=None, primary_key=True)
+    drill_id: str = Field(max_length=64, unique=True, index=True)
+    title: str = Field(max_length=200)
+    device_kind: str = Field(max_length=64)
+    files: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    imported_by: str = Field(default="", max_length=100)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+# --- Mock rooms: per-cohort room settings and solo-mock transcripts -------------------------
+
+
+class MockCohortSetting(SQLModel, table=True):
+    """How a cohort's mock rooms are opened (a private thread, a private channel, a group DM)."""
+
+    __tablename__ = "mock_cohort_setting"
+
+    cohort_id: int = Field(foreign_key="cohort.id", primary_key=True)
+    room_style: str = Field(default="thread", max_length=16)  # thread/channel/group-dm
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class MockTurn(SQLModel, table=True):
+    """One line of a solo mock's conversation, said once: UNIQUE (room, key)."""
+
+    __tablename__ = "mock_turn"
+    __table_args__ = (UniqueConstraint("room_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: int = Field(foreign_key="mock_room.id", index=True)
+    key: str = Field(max_length=48)  # c:<n> candidate, r:<n> reply, p:<phase>, fallback
+    speaker: str = Field(max_length=16)  # interviewer/candidate
+    phase: str = Field(max_length=32)
+    minute: float = Field(default=0.0)  # interview minutes since /mock start, pauses excluded
+    text: str = Field(sa_type=Text)
+    intent: str = Field(default="", max_length=32)  # what the interviewer did (the engines' tag)
+    engine: str = Field(default="", max_length=16)  # scripted/llm ("" for the candidate)
+    tokens: int = Field(default=0)
+    note: str = Field(default="", sa_type=Text)  # why an LLM reply was replaced, if it was
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+# --- Web dashboard: single-use sign-in links, the generated signing secret, public boards -----
+
+
+class DashboardLink(SQLModel, table=True):
+    """A `/dashboard` sign-in link: signed, short-lived, and opened at most once (`used_at`)."""
+
+    __tablename__ = "dashboard_link"
+
+    id: str = Field(primary_key=True, max_length=32)  # a random nonce, signed into the link
+    cohort_id: int = Field(foreign_key="cohort.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    admin: bool = Field(default=False)  # a workspace admin asked (cohort admins are read live)
+    created_at: datetime = _ts(default_factory=utcnow)
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts(nullable=True, default=None)
+
+
+class WebSecret(SQLModel, table=True):
+    """A secret the dashboard generated once, so every process signs and checks alike."""
+
+    __tablename__ = "web_secret"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=128)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class CohortWeb(SQLModel, table=True):
+    """A cohort's dashboard choices: whether its leaderboard is a public page."""
+
+    __tablename__ = "cohort_web"
+
+    cohort_id: int = Field(primary_key=True, foreign_key="cohort.id")
+    leaderboard_public: bool = Field(default=False)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+# The dashboard's week chart and period leaderboards read one cohort's ledger by day.
+Index(
+    "ix_points_event_cohort_day",
+    PointsEvent.__table__.c.cohort_id,  # type: ignore[attr-defined]
+    PointsEvent.__table__.c.local_day,  # type: ignore[attr-defined]
+)
+
+
+# --- operations: the admin audit trail ---------------------------------------------------------
+
+
+class AdminAction(SQLModel, table=True):
+    """One admin action (re-post, re-grade, export, erase), written before it takes effect.
+
+    No foreign keys: the trail outlives what it names (an erased member, a deleted cohort).
+    """
+
+    __tablename__ = "admin_action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: int | None = Field(default=None, index=True)
+    platform: str = Field(max_length=16)
+    actor_user_id: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    target: str = Field(default="", max_length=128)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts(default_factory=utcnow)

@@ -13,7 +13,7 @@ from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot.store.models import Member, Submission
+from bot.store.models import DrillFile, ImportedDrill, Member, Submission
 
 QUEUED = "queued"
 DONE = "done"
@@ -53,9 +53,14 @@ async def count_since(session: AsyncSession, *, member_id: int, since: datetime)
 
 
 async def record_dispatch(
-    session: AsyncSession, *, submission_id: int, task_id: str, error: str | None = None
+    session: AsyncSession,
+    *,
+    submission_id: int,
+    task_id: str,
+    error: str | None = None,
+    dispatched_by: str | None = None,
 ) -> bool:
-    """Count one hand-over of a queued submission to the runner and keep its task id."""
+    """Count one hand-over of a queued submission to the runner; keep its task id and owner."""
     result = await session.execute(
         update(Submission)
         .where(col(Submission.id) == submission_id, col(Submission.status) == QUEUED)
@@ -63,6 +68,7 @@ async def record_dispatch(
             task_id=task_id,
             dispatches=col(Submission.dispatches) + 1,
             last_error=error,
+            dispatched_by=dispatched_by,
         )
         .execution_options(synchronize_session=False)
     )
@@ -181,3 +187,51 @@ async def has_passed(
         )
     )
     return result.first() is not None
+
+
+# --- imported problems ---------------------------------------------------------------------
+
+
+async def put_drill_file(session: AsyncSession, *, sha256: str, content: str) -> None:
+    """Store a problem file under its hash, unless a file with that hash is already stored."""
+    if await session.get(DrillFile, sha256) is None:
+        session.add(DrillFile(sha256=sha256, content=content, size=len(content.encode())))
+        await session.flush()
+
+
+async def drill_files(session: AsyncSession, *, hashes: Sequence[str]) -> dict[str, str]:
+    """Return the stored texts of the given hashes, by hash."""
+    if not hashes:
+        return {}
+    result = await session.execute(select(DrillFile).where(col(DrillFile.sha256).in_(list(hashes))))
+    return {row.sha256: row.content for row in result.scalars()}
+
+
+async def get_imported_drill(session: AsyncSession, *, drill_id: str) -> ImportedDrill | None:
+    """Return the imported drill with this id, if any."""
+    result = await session.execute(select(ImportedDrill).where(ImportedDrill.drill_id == drill_id))
+    return result.scalars().first()
+
+
+async def imported_drills(session: AsyncSession) -> Sequence[ImportedDrill]:
+    """Return every imported drill, by id."""
+    result = await session.execute(select(ImportedDrill).order_by(col(ImportedDrill.drill_id)))
+    return result.scalars().all()
+
+
+async def save_imported_drill(session: AsyncSession, *, drill: ImportedDrill) -> ImportedDrill:
+    """Add an imported drill, or replace the spec and files of the one with its id."""
+    existing = await get_imported_drill(session, drill_id=drill.drill_id)
+    if existing is None:
+        session.add(drill)
+        await session.flush()
+        return drill
+    existing.title = drill.title
+    existing.device_kind = drill.device_kind
+    existing.files = dict(drill.files)
+    existing.spec = dict(drill.spec)
+    existing.imported_by = drill.imported_by
+    existing.updated_at = drill.updated_at
+    session.add(existing)
+    await session.flush()
+    return existing

@@ -341,7 +341,7 @@ async def test_a_crash_between_grade_and_points_leaves_the_answer_pending_then_g
     (grade,) = await rows(bot, Grade)
     (points,) = await rows(bot, PointsEvent)
     assert stored.status == AnswerStatus.GRADED and grade.answer_id == stored.id
-    assert points.points == 8 and points.ref == f"answer:{stored.id}"
+    assert points.points == 16  # 8 tenths x M weight 2 and points.ref == f"answer:{stored.id}"
 
 
 async def test_the_loser_of_a_grading_race_knows_it_and_awards_and_says_nothing(
@@ -370,7 +370,7 @@ async def test_the_loser_of_a_grading_race_knows_it_and_awards_and_says_nothing(
     assert outcome.outcome is GradeOutcome.ALREADY_FINAL and outcome.points_awarded == 0
     (grade,) = await rows(bot, Grade)
     (points,) = await rows(bot, PointsEvent)
-    assert grade.score == 0.6 and points.points == 6  # the winner's result, once
+    assert grade.score == 0.6 and points.points == 12  # the winner's result, once
     dms = bot.publishers["console"].sent  # type: ignore[attr-defined]
     assert len(dms) == 1  # only the winner told the member
 
@@ -387,7 +387,7 @@ async def test_a_lost_race_is_a_typed_outcome(bot: StudyBot, db: Any) -> None:
     winner = await other.grade(answer.id)
     slow.release.set()
     loser = await task
-    assert winner.outcome is GradeOutcome.GRADED and winner.points_awarded == 6
+    assert winner.outcome is GradeOutcome.GRADED and winner.points_awarded == 12
     assert loser.outcome is GradeOutcome.LOST_RACE and loser.points_awarded == 0
     assert not loser.outcome.is_new
 
@@ -527,7 +527,7 @@ async def test_a_process_killed_between_grade_and_points_is_graded_once_on_resta
     assert await bot.answers.retry_pending(min_age=timedelta(0)) == 0
     (grade,) = await rows(bot, Grade)
     (points,) = await rows(bot, PointsEvent)
-    assert grade.answer_id == answer.id and points.points == 8
+    assert grade.answer_id == answer.id and points.points == 16
 
 
 async def test_a_thread_answer_that_lost_its_race_gets_no_second_reply(

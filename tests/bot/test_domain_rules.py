@@ -17,12 +17,12 @@ from bot.domain.timezones import validate_timezone
 @pytest.mark.parametrize(
     ("score", "points"), [(0.0, 0), (0.04, 0), (0.05, 0), (0.06, 1), (0.5, 5), (1.0, 10)]
 )
-def test_points_for_a_score(score: float, points: int) -> None:
-    assert points_for_score(score) == points
+def test_points_for_a_score_at_weight_one(score: float, points: int) -> None:
+    assert points_for_score(score, "W") == points
 
 
 def test_points_never_leave_their_range() -> None:
-    assert points_for_score(1.7) == POINTS_PER_ANSWER and points_for_score(-0.2) == 0
+    assert points_for_score(1.7, "W") == POINTS_PER_ANSWER and points_for_score(-0.2, "W") == 0
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ def test_points_never_leave_their_range() -> None:
     ],
 )
 def test_the_best_grade_counts(score: float, previous: float | None, award: int) -> None:
-    assert answer_award(score, previous) == award
+    assert answer_award(score, previous, "W") == award
 
 
 @dataclass

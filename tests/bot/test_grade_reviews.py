@@ -60,7 +60,7 @@ async def test_a_disputed_point_is_stored_listed_and_accepted_with_a_correction(
     (review,) = await rows(bot, GradeReview)
     assert review.status == "open" and review.claimed == "covered" and review.scored == "missing"
     before = sum(p.points for p in await rows(bot, PointsEvent))
-    assert before == 3  # one of three points
+    assert before == 6  # one of three points, x M weight 2
 
     with pytest.raises(StudyBotError, match="Only cohort admins"):
         await dispatch(bot, BOB, "grade review", {"action": "list"})
@@ -68,12 +68,12 @@ async def test_a_disputed_point_is_stored_listed_and_accepted_with_a_correction(
     assert f"#{review.id}" in listing.messages[0].fields[0].name
 
     done = await dispatch(bot, ADMIN, "grade review", {"action": "accept", "id": review.id})
-    assert "accepted" in (done.messages[0].text or "") and "+4 points" in (
+    assert "accepted" in (done.messages[0].text or "") and "+8 points" in (
         done.messages[0].text or ""
     )
     events = await rows(bot, PointsEvent)
     correction = [e for e in events if e.kind == "correction"]
-    assert len(correction) == 1 and correction[0].points == 4
+    assert len(correction) == 1 and correction[0].points == 8
     assert correction[0].ref == f"review:{review.id}"
     # The grade itself is not edited; the review records the resolution.
     (stored,) = await rows(bot, GradeReview)

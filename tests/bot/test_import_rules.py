@@ -49,7 +49,7 @@ IO_MODULES = (
     "bot.clock",
     "bot.settings",
 )
-FACE_PLATFORMS = ("console", "discord", "slack")
+FACE_PLATFORMS = ("console", "discord", "slack", "web")
 
 
 def _module_of(path: Path, root: Path = ROOT) -> str:
@@ -119,6 +119,13 @@ def test_services_store_and_domain_never_import_a_face_or_the_app(folder: str) -
 
 def test_faces_never_import_the_store() -> None:
     assert _offenders("bot/platforms", ("bot.store", "sqlalchemy", "sqlmodel")) == {}
+
+
+def test_the_web_face_is_held_to_the_face_rules() -> None:
+    web = [p for p in _files("bot/platforms") if "web" in p.relative_to(ROOT).parts]
+    assert {p.name for p in web} >= {"__init__.py", "app.py", "charts.py"}
+    assert _offenders("bot/platforms/web", ("bot.store", "sqlalchemy", "sqlmodel")) == {}
+    assert _platform_of("bot.platforms.web.app") == "web"
 
 
 def test_the_domain_does_no_io() -> None:

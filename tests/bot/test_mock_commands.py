@@ -70,3 +70,19 @@ async def test_a_mock_through_the_commands(bot: StudyBot) -> None:
     history = await dispatch(bot, BOB, "mock history", {})
     assert "with Ada" in history.messages[0].fields[0].name
     assert "in a mock room already" in await refused(bot, BOB, "mock join", {})
+
+
+async def test_a_solo_mock_through_the_commands(bot: StudyBot) -> None:
+    started = await dispatch(bot, BOB, "mock solo", {})
+    assert not started.ephemeral and "StudyBot interviews Bob" in text(started)
+    room = in_room(BOB, "mock-1")
+    await bot.mocks.announce_due()  # Clarify begins: StudyBot's opening
+    said = await dispatch(bot, room, "mock say", {"text": "What's the latency target?"})
+    assert "StudyBot" in text(said) and "<100ms" in text(said)
+    assert "once the mock is over" in await refused(bot, room, "mock rate", {"stars": "5"})
+    assert "Only the cohort's admins" in await refused(bot, BOB, "mock rooms", {"style": "x"})
+    assert "console" in await refused(bot, ADA, "mock rooms", {"style": "channel"})
+    await dispatch(bot, room, "mock end", {})
+    assert "rated 5/5" in text(await dispatch(bot, room, "mock rate", {"stars": "5"}))
+    history = await dispatch(bot, BOB, "mock history", {})
+    assert "StudyBot" in history.messages[0].fields[0].name

@@ -68,3 +68,32 @@ def test_pause_moves_later_ones_and_a_killed_process_is_replaced() -> None:
 def test_bad_options_are_explained(args: dict) -> None:
     with pytest.raises(InvalidInput):
         demo_command(as_json=True, **args)
+
+
+def test_the_solo_demo_prints_the_transcript_and_scorecard_shape() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "mock", "demo", "--solo", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    record = json.loads(out.stdout)
+    assert set(record) == {"transcript", "scorecard"}
+    assert set(record["scorecard"]) == {"aspects", "flags"}
+    slugs = {"clarify", "high-level-design", "deep-dive", "scale-reliability", "wrap-up"}
+    for line in record["transcript"]:
+        assert set(line) == {"minute", "phase", "speaker", "text"}
+        assert line["phase"] in slugs and line["speaker"] in ("interviewer", "candidate")
+        assert isinstance(line["minute"], float)
+    minutes = [line["minute"] for line in record["transcript"]]
+    assert minutes == sorted(minutes) and minutes[-1] <= 45
+    assert [line["phase"] for line in record["transcript"] if line["speaker"] == "interviewer"][
+        0
+    ] == "clarify"
+    said = "\n".join(t["text"] for t in record["transcript"] if t["speaker"] == "candidate")
+    for aspect in record["scorecard"]["aspects"]:
+        assert set(aspect) == {"aspect", "rating", "evidence"}
+        assert aspect["rating"] in ("no hire", "hire", "strong hire")
+        assert all(quote in said for quote in aspect["evidence"])
+    assert set(record["scorecard"]["flags"]) == {"red", "green"}

@@ -121,7 +121,7 @@ def test_extend_lengthens_the_phase_in_progress(phases: tuple[PhasePlan, ...]) -
     timeline = Timeline(phases, START, extensions=(Extension(at_min=20, minutes=5),))
     due = {b.key: b.due_min for b in boundaries(timeline)}
     assert due["phase:high-level-design"] == 5
-    assert due["warning:scale-reliability"] == 34 and due["phase:scale-reliability"] == 35
+    assert due["warning:scale-reliability+5"] == 34 and due["phase:scale-reliability"] == 35
     assert due["end"] == 50
     now = phase_at(timeline, at(21))
     assert now.phase.slug == "deep-dive" and now.minutes_left == pytest.approx(14)
@@ -165,3 +165,35 @@ def test_kinds_cover_the_plan(phases: tuple[PhasePlan, ...]) -> None:
     kinds = [b.kind for b in boundaries(Timeline(phases, START))]
     assert kinds.count(AnnouncementKind.PHASE) == 5 and kinds.count(AnnouncementKind.END) == 1
     assert extension_problem(5) is None
+
+
+def test_an_extension_after_the_warning_warns_again_for_the_new_deadline(
+    phases: tuple[PhasePlan, ...],
+) -> None:
+    made: list[str] = []
+    plain = Timeline(phases, START)
+    for minute in (0, 4, 5, 14):
+        due = due_announcements(plain, at(minute), made)
+        made += [a.key for a in due.announce]
+    assert made[-1] == "warning:deep-dive"
+    # At 14.5 the interviewer extends the high-level design by 5: deep dive now starts at 20.
+    extended = Timeline(phases, START, extensions=(Extension(at_min=14.5, minutes=5),))
+    assert due_announcements(extended, at(15), made).announce == ()  # the old boundary is gone
+    sent = []
+    minute = 15.0
+    while minute <= 21:
+        due = due_announcements(extended, at(minute), made)
+        made += [a.key for a in due.announce] + list(due.dropped)
+        sent += [(a.key, minute) for a in due.announce]
+        minute += 0.25
+    assert sent == [("warning:deep-dive+5", 19), ("phase:deep-dive", 20)]
+
+
+def test_an_extension_before_the_warning_warns_once(phases: tuple[PhasePlan, ...]) -> None:
+    timeline = Timeline(phases, START, extensions=(Extension(at_min=10, minutes=5),))
+    keys = [k for k, _ in run_through(timeline, 60)]
+    assert keys.count("phase:deep-dive") == 1
+    assert [k for k in keys if "deep-dive" in k and k.startswith("warning")] == [
+        "warning:deep-dive+5"
+    ]
+    assert len(keys) == len(set(keys)) == 11

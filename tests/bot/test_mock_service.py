@@ -266,6 +266,7 @@ async def test_scorecard_points_and_history(
     assert sorted(e.ref for e in events) == [
         f"mock:{room_id}:candidate",
         f"mock:{room_id}:interviewer",
+        f"mock:{room_id}:scorecard",
     ]
     swapped = await service.swap(interviewer)
     assert swapped.interviewer == candidate.display_name and swapped.round == 2
@@ -480,3 +481,19 @@ async def test_the_timer_moves_next_due_by_compare_and_set(
         fresh = await repo.get_room(s, room_id=room.id or 0)
     assert fresh is not None and fresh.status == "paused"
     assert fresh.next_due_at == clock.now()
+
+
+async def test_extending_after_the_warning_warns_once_more(
+    service: MockService, clock: FakeClock, publisher: RecordingPublisher
+) -> None:
+    interviewer, _, _ = await paired(service)
+    await service.start(interviewer)
+    sent = await run_clock(service, clock, 14.5)
+    assert "warning:deep-dive" in dict(sent)
+    await service.extend(interviewer, "3")
+    sent += await run_clock(service, clock, 25)
+    warnings = [k for k, _ in sent if k.startswith("warning:deep-dive")]
+    assert warnings == ["warning:deep-dive", "warning:deep-dive+3"]
+    assert dict(sent)["warning:deep-dive+3"] == 17 and dict(sent)["phase:deep-dive"] == 18
+    said = [m.text for _, m in publisher.posts + publisher.edits]
+    assert sum("One minute left in High-Level Design" in t for t in said) >= 2

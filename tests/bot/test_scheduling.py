@@ -44,13 +44,20 @@ async def test_jobs_are_rebuilt_from_the_database_on_every_change(db: Any) -> No
     scheduler = DailyScheduler(bot, tick_s=3600)
     await scheduler.start()
     try:
-        assert scheduler.job_ids == ["answers", "cohort:1", "submissions", "sweep"]
+        assert scheduler.job_ids == ["answers", "cohort:1", "recap", "submissions", "sweep"]
         await bot.cohorts.setup(
             TOKYO, timezone="Asia/Tokyo", post_time="14:00", start_date="2026-12-01"
         )
-        assert scheduler.job_ids == ["answers", "cohort:1", "cohort:2", "submissions", "sweep"]
+        assert scheduler.job_ids == [
+            "answers",
+            "cohort:1",
+            "cohort:2",
+            "recap",
+            "submissions",
+            "sweep",
+        ]
         await bot.cohorts.set_paused(BERLIN, True)
-        assert scheduler.job_ids == ["answers", "cohort:2", "submissions", "sweep"]
+        assert scheduler.job_ids == ["answers", "cohort:2", "recap", "submissions", "sweep"]
         # The next sweep posts what is due: Tokyo's 14:00 (05:00 UTC), not paused Berlin.
         report = await scheduler.run_due()
         assert report.posted == [(2, 1)]

@@ -403,3 +403,36 @@ async def test_two_processes_recording_the_same_result_at_once_record_it_once(en
     points = await rows(db, PointsEvent)
     assert sorted(p.ref for p in points) == [f"drill:first:{sub.id}", f"drill:passed:{sub.id}"]
     assert len(channels.posts) == 1
+
+
+async def test_a_job_in_another_live_process_local_pool_is_left_to_that_process(
+    env: Any,
+) -> None:
+    """With the local backend, proc-b's reconciler cannot see proc-a's pool: it must not judge
+    proc-a's in-flight job a second time while proc-a beats, and must once proc-a is gone."""
+    from bot.store import processes as process_repo
+
+    db, clock, runner, channels, service = env
+    runner.process_local = True
+    async with db.sessions() as session:
+        await process_repo.register_process(
+            session, process_id="proc-a", host="h", pid=1, now=clock.now()
+        )
+        await session.commit()
+    sub = await service.submit(BOB, "kv_cache_bytes", KV)  # dispatched by proc-a
+    other = SubmissionService(
+        db.sessions, clock, runner, publishers={"console": channels}, holder="proc-b"
+    )  # type: ignore[arg-type]
+    runner.lose(sub.job_id)  # what proc-b's own pool says of a job it never saw
+    clock.advance(60)
+    async with db.sessions() as session:
+        await process_repo.beat(session, process_id="proc-a", now=clock.now())
+        await session.commit()
+    report = await other.reconcile()
+    assert report.claimed and report.redispatched == 0 and report.left_to_owner == 1
+    assert runner.dispatches.count(sub.job_id) == 1
+    clock.advance(60)  # proc-a stopped beating: its pool is gone with it
+    report = await other.reconcile()
+    assert report.redispatched == 1 and runner.dispatches.count(sub.job_id) == 2
+    rows_now = await rows(db, Submission)
+    assert rows_now[0].dispatched_by == "proc-b"

@@ -269,3 +269,27 @@ def test_a_worker_refuses_a_job_for_a_device_it_lacks_and_an_unknown_version(
     device_reason, version_reason = _run(scenario)  # type: ignore[misc]
     assert "serves cpu" in device_reason and "cuda-h100" in device_reason
     assert "protocol version 1" in version_reason and "99" in version_reason
+
+
+def test_an_imported_problem_travels_in_the_job_to_a_worker_without_a_database(
+    workers: Workers, celery_url: str
+) -> None:
+    from gpu_runner.imported import read_problem_folder
+
+    problem = read_problem_folder(Path(__file__).parent / "problems" / "axpy_relu")
+    workers.start("small-node", blocked=True)
+    client = _client(celery_url)
+    source = (
+        "import torch\n\ndef custom_kernel(data):\n    x, y, a = data\n"
+        "    return torch.relu(a * x + y)\n"
+    )
+
+    async def scenario() -> object:
+        job = _job(source, drill=problem.name, problem=problem)
+        result = await client.wait(await client.dispatch(job), timeout_s=120)
+        await client.close()
+        return result
+
+    result = _run(scenario)
+    assert result.verdict == "passed", result.message + workers.log("small-node")  # type: ignore[attr-defined]
+    assert result.cases_total == 3  # type: ignore[attr-defined]

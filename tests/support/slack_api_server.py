@@ -78,6 +78,8 @@ class MockSlackApi:
     display_names: dict[str, str] = field(default_factory=dict)
     private_channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> info
     now: Callable[[], float] = time.monotonic  # what `RecordedCall.at` and pacing count in
+    # file id -> {"filename", "length", "alt_txt", "data" (bytes once uploaded), "channel"}
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._changed = asyncio.Condition()
@@ -182,6 +184,7 @@ class MockSlackApi:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{name}", self._respond)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/_mock/stats", self._stats)
         return app
 
@@ -307,6 +310,51 @@ class MockSlackApi:
 
     def _next_ts(self) -> str:
         return f"{1_700_000_000 + next(self._ts)}.000100"
+
+    # --- file uploads (files_upload_v2: get a URL, upload the bytes, complete) ---------------
+
+    async def _m_files_getUploadURLExternal(
+        self, call: RecordedCall, params: dict[str, Any]
+    ) -> web.Response:
+        file_id = f"F{next(self._ts):08d}"
+        self.files[file_id] = {
+            "filename": params.get("filename"),
+            "length": int(params.get("length", 0)),
+            "alt_txt": params.get("alt_txt"),
+            "data": None,
+            "channel": None,
+        }
+        url = f"http://127.0.0.1:{self.port}/upload/{file_id}"
+        return self._answer(call, {"ok": True, "upload_url": url, "file_id": file_id})
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        if file_id not in self.files:
+            return web.Response(status=404, text="no such upload")
+        data = await request.read()
+        self.files[file_id]["data"] = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    async def _m_files_completeUploadExternal(
+        self, call: RecordedCall, params: dict[str, Any]
+    ) -> web.Response:
+        files = params.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        channel = str(params.get("channel_id") or params.get("channels") or "")
+        error = self._channel_error(channel) if channel else None
+        if error:
+            return self._answer(call, {"ok": False, "error": error})
+        done = []
+        for item in files or []:
+            stored = self.files.get(str(item.get("id")))
+            if stored is None or stored["data"] is None:
+                return self._answer(call, {"ok": False, "error": "file_not_found"})
+            stored["channel"] = channel or None
+            stored["title"] = item.get("title")
+            stored["thread_ts"] = params.get("thread_ts")
+            done.append({"id": item.get("id"), "title": item.get("title")})
+        return self._answer(call, {"ok": True, "files": done})
 
     async def _m_auth_test(self, call: RecordedCall, params: dict[str, Any]) -> web.Response:
         return self._answer(

@@ -1,0 +1,154 @@
+"""The web dashboard face: read-only pages over the services, served by uvicorn.
+
+`studybot web` serves it alone; `studybot run` serves it beside the chat faces when
+STUDYBOT_WEB_PORT is set (see `serving_dashboard`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.app import StudyBot
+
+log = logging.getLogger(__name__)
+
+
+async def serve_dashboard(
+    bot: StudyBot, *, host: str, port: int, sock: socket.socket | None = None
+) -> None:
+    """Serve the dashboard until cancelled; signals stay with the process that embeds it."""
+    import uvicorn
+
+    from bot.platforms.web.app import create_app, start_drawing
+
+    class EmbeddedServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[no-untyped-def]
+            yield  # Ctrl-C belongs to the console or the bot process, not to this server
+
+    config = uvicorn.Config(
+        create_app(bot),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        lifespan="off",
+    )
+    server = EmbeddedServer(config)
+    start_drawing()
+    log.info("dashboard on http://%s:%s (links point at %s)", host, port, bot.dashboard.base_url)
+    try:
+        await server.serve(sockets=[sock] if sock is not None else None)
+    finally:
+        server.should_exit = True
+
+
+def run_dashboard(
+    bot_factory: Callable[[], Awaitable[StudyBot]], *, host: str, port: int, workers: int = 1
+) -> None:
+    """Serve the dashboard as its own process(es), on uvloop where it is installed.
+
+    With several workers the socket is bound once and each forked worker (its own event loop,
+    database pool and caches) accepts on it: pages are rendered in Python, so one process
+    serves one core's worth of requests.
+    """
+    if workers <= 1:
+        _serve_in_this_process(bot_factory, host=host, port=port, sock=None)
+        return
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    children: list[int] = []
+    try:
+        for _ in range(workers):
+            pid = os.fork()
+            if pid == 0:  # the worker
+                code = 0
+                try:
+                    _serve_in_this_process(bot_factory, host=host, port=port, sock=sock)
+                except KeyboardInterrupt:
+                    pass
+                except BaseException:
+                    log.exception("dashboard worker failed")
+                    code = 1
+                os._exit(code)
+            children.append(pid)
+        # A SIGTERM to this process stops the workers too (the finally below).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        for pid in children:
+            os.waitpid(pid, 0)
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(pid, signal.SIGTERM)
+        sock.close()
+
+
+def _serve_in_this_process(
+    bot_factory: Callable[[], Awaitable[StudyBot]],
+    *,
+    host: str,
+    port: int,
+    sock: socket.socket | None,
+) -> None:
+    async def main() -> None:
+        bot = await bot_factory()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_sigterm() -> None:
+            log.warning("dashboard process %s: SIGTERM, stopping", os.getpid())
+            stop.set()
+
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        serving = asyncio.create_task(serve_dashboard(bot, host=host, port=port, sock=sock))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if serving.done() and not serving.cancelled() and serving.exception() is not None:
+                raise serving.exception()  # type: ignore[misc]
+            if serving.done():
+                log.warning("the dashboard server stopped by itself")
+        finally:
+            for task in (serving, stopping):
+                task.cancel()
+            await asyncio.gather(serving, stopping, return_exceptions=True)
+            await bot.close()
+
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
+
+
+@contextlib.asynccontextmanager
+async def serving_dashboard(bot: StudyBot) -> AsyncIterator[None]:
+    """Serve the dashboard beside the bot while inside, when STUDYBOT_WEB_PORT is set."""
+    web = bot.settings.web
+    if web.port is None:
+        yield
+        return
+    task = asyncio.create_task(
+        serve_dashboard(bot, host=web.host, port=web.listen_port), name="face:web"
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

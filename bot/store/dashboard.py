@@ -1,0 +1,274 @@
+"""The dashboard's reads, and its sign-in links, generated secret and public-board choice.
+
+Every function is keyword-only, takes the session and never commits: the dashboard service's
+unit of work commits once. The pages only read; the writes here are the link's single use,
+the secret generated once, and a cohort's choice of a public leaderboard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import func, or_, select, union, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.store.models import (
+    Answer,
+    CohortWeb,
+    DashboardLink,
+    DayPost,
+    Grade,
+    Member,
+    MockRoom,
+    PointsEvent,
+    Submission,
+    WebSecret,
+)
+
+# --- links, secret, choices ------------------------------------------------------------------
+
+
+async def add_link(session: AsyncSession, *, link: DashboardLink) -> DashboardLink:
+    """Record an issued sign-in link."""
+    session.add(link)
+    await session.flush()
+    return link
+
+
+async def get_link(session: AsyncSession, *, link_id: str) -> DashboardLink | None:
+    """Return an issued link by its nonce."""
+    return await session.get(DashboardLink, link_id)
+
+
+async def use_link(session: AsyncSession, *, link_id: str, now: datetime) -> bool:
+    """Mark an unexpired, unused link used; False when another request used it first.
+
+    One conditional UPDATE, so two processes opening the same link cannot both succeed.
+    """
+    result = await session.execute(
+        update(DashboardLink)
+        .where(
+            col(DashboardLink.id) == link_id,
+            col(DashboardLink.used_at).is_(None),
+            col(DashboardLink.expires_at) > now,
+        )
+        .values(used_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def get_secret(session: AsyncSession, *, name: str) -> str | None:
+    """Return a generated secret by name."""
+    row = await session.get(WebSecret, name)
+    return row.value if row is not None else None
+
+
+async def add_secret(session: AsyncSession, *, name: str, value: str) -> None:
+    """Store a generated secret (a second writer's insert fails on the primary key)."""
+    session.add(WebSecret(name=name, value=value))
+    await session.flush()
+
+
+async def leaderboard_public(session: AsyncSession, *, cohort_id: int) -> bool:
+    """Tell whether a cohort opted in to a public leaderboard page."""
+    row = await session.get(CohortWeb, cohort_id)
+    return bool(row and row.leaderboard_public)
+
+
+async def set_leaderboard_public(
+    session: AsyncSession, *, cohort_id: int, public: bool, now: datetime
+) -> None:
+    """Record whether a cohort's leaderboard is a public page."""
+    row = await session.get(CohortWeb, cohort_id)
+    if row is None:
+        row = CohortWeb(cohort_id=cohort_id)
+    row.leaderboard_public = public
+    row.updated_at = now
+    session.add(row)
+    await session.flush()
+
+
+# --- what changed ------------------------------------------------------------------------------
+
+
+async def data_version(session: AsyncSession) -> tuple[int, int]:
+    """Return the newest ledger entry and the newest grade (two primary-key lookups).
+
+    Everything the dashboard caches is read from the ledger or the grades, and every source of
+    points (an answer, a mock, a drill) appends to the ledger, so a result cached under this
+    version is fresh exactly while the version stands.
+    """
+    row = (
+        await session.execute(
+            select(
+                select(func.max(PointsEvent.id)).scalar_subquery(),
+                select(func.max(Grade.id)).scalar_subquery(),
+            )
+        )
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+# --- cohort ----------------------------------------------------------------------------------
+
+
+async def get_member_by_id(session: AsyncSession, *, member_id: int) -> Member | None:
+    """Return a member by id."""
+    return await session.get(Member, member_id)
+
+
+async def member_names(
+    session: AsyncSession, *, member_ids: Sequence[int]
+) -> dict[int, tuple[str, bool]]:
+    """Return id -> (shown name, active) for these members."""
+    if not member_ids:
+        return {}
+    result = await session.execute(
+        select(Member.id, Member.display_name, Member.platform_user_id, Member.active).where(
+            col(Member.id).in_(list(member_ids))
+        )
+    )
+    return {row[0]: (row[1] or row[2], bool(row[3])) for row in result.all()}
+
+
+async def count_members(session: AsyncSession, *, cohort_id: int) -> int:
+    """Return how many active members a cohort has."""
+    result = await session.execute(
+        select(func.count())
+        .select_from(Member)
+        .where(Member.cohort_id == cohort_id, col(Member.active).is_(True))
+    )
+    return int(result.scalar() or 0)
+
+
+async def post_counts(session: AsyncSession, *, cohort_id: int) -> dict[str, int]:
+    """Return the cohort's day posts counted by status (posted, missed, failed, claimed)."""
+    result = await session.execute(
+        select(DayPost.status, func.count())
+        .where(DayPost.cohort_id == cohort_id)
+        .group_by(DayPost.status)
+    )
+    return {str(status): int(n) for status, n in result.all()}
+
+
+async def active_members_since(
+    session: AsyncSession, *, cohort_id: int, since_day: date, since: datetime
+) -> int:
+    """Return how many members earned points, answered or submitted since then."""
+    ids = union(
+        select(PointsEvent.member_id).where(
+            PointsEvent.cohort_id == cohort_id, col(PointsEvent.local_day) >= since_day
+        ),
+        select(Answer.member_id).where(
+            Answer.cohort_id == cohort_id, col(Answer.created_at) >= since
+        ),
+        select(Submission.member_id).where(
+            Submission.cohort_id == cohort_id, col(Submission.created_at) >= since
+        ),
+    ).subquery()
+    result = await session.execute(
+        select(func.count()).select_from(ids).where(ids.c.member_id.is_not(None))
+    )
+    return int(result.scalar() or 0)
+
+
+async def points_by_day(
+    session: AsyncSession,
+    *,
+    cohort_id: int,
+    member_id: int | None = None,
+    since_day: date | None = None,
+) -> list[tuple[date, int]]:
+    """Return (day, points) of a cohort's (or one member's) ledger, in day order."""
+    query = select(PointsEvent.local_day, func.sum(PointsEvent.points)).where(
+        PointsEvent.cohort_id == cohort_id
+    )
+    if member_id is not None:
+        query = query.where(PointsEvent.member_id == member_id)
+    if since_day is not None:
+        query = query.where(col(PointsEvent.local_day) >= since_day)
+    query = query.group_by(PointsEvent.local_day).order_by(PointsEvent.local_day)
+    return [(day, int(total or 0)) for day, total in (await session.execute(query)).all()]
+
+
+# --- a member ----------------------------------------------------------------------------------
+
+
+async def member_answers(
+    session: AsyncSession, *, member_id: int, limit: int = 50
+) -> Sequence[tuple[Answer, Grade | None]]:
+    """Return a member's latest answers with their grades, newest first."""
+    result = await session.execute(
+        select(Answer, Grade)
+        .outerjoin(Grade, col(Grade.answer_id) == col(Answer.id))
+        .where(Answer.member_id == member_id)
+        .order_by(col(Answer.id).desc())
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def member_mocks(
+    session: AsyncSession, *, member_id: int, limit: int = 30
+) -> Sequence[MockRoom]:
+    """Return a member's finished mock rooms (either role), newest first."""
+    result = await session.execute(
+        select(MockRoom)
+        .where(
+            or_(MockRoom.interviewer_id == member_id, MockRoom.candidate_id == member_id),
+            col(MockRoom.finished_at).is_not(None),
+        )
+        .order_by(col(MockRoom.id).desc())
+        .limit(limit)
+    )
+    return result.scalars().all()
+
+
+async def member_submissions(
+    session: AsyncSession, *, member_id: int, limit: int = 50
+) -> Sequence[Submission]:
+    """Return a member's latest drill submissions, newest first."""
+    result = await session.execute(
+        select(Submission)
+        .where(Submission.member_id == member_id)
+        .order_by(col(Submission.id).desc())
+        .limit(limit)
+    )
+    return result.scalars().all()
+
+
+# --- questions and drills ----------------------------------------------------------------------
+
+
+async def hardest_questions(
+    session: AsyncSession, *, cohort_id: int, min_answers: int = 1, limit: int = 20
+) -> list[tuple[str, float, int]]:
+    """Return (question id, average score, answers) of the lowest-scoring questions."""
+    avg = func.avg(Grade.score).label("avg")
+    result = await session.execute(
+        select(Answer.question_id, avg, func.count().label("n"))
+        .join(Grade, col(Grade.answer_id) == col(Answer.id))
+        .where(Answer.cohort_id == cohort_id)
+        .group_by(Answer.question_id)
+        .having(func.count() >= min_answers)
+        .order_by(avg, Answer.question_id)
+        .limit(limit)
+    )
+    return [(str(q), float(a), int(n)) for q, a, n in result.all()]
+
+
+async def drill_devices(session: AsyncSession, *, cohort_id: int) -> list[tuple[str, str, int]]:
+    """Return (drill, device kind, passing runs) that have a board in the cohort."""
+    result = await session.execute(
+        select(Submission.drill_id, Submission.device_kind, func.count())
+        .where(
+            Submission.cohort_id == cohort_id,
+            Submission.verdict == "passed",
+            col(Submission.time_s).is_not(None),
+        )
+        .group_by(Submission.drill_id, Submission.device_kind)
+        .order_by(Submission.drill_id, Submission.device_kind)
+    )
+    return [(str(d), str(k), int(n)) for d, k, n in result.all()]

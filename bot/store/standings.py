@@ -1,0 +1,276 @@
+"""Queries the leaderboards, stats and recap read: all from the ledger's rollups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.domain import streaks
+from bot.messages import Channel
+from bot.store.models import (
+    Answer,
+    Cohort,
+    Grade,
+    Member,
+    MemberDay,
+    MemberStanding,
+    PointsEvent,
+)
+
+COUNTED = {"points": "points", "mocks": "mocks", "drills": "drills"}
+
+
+async def totals_since(
+    session: AsyncSession, *, cohort_id: int, metric: str, since: date
+) -> list[tuple[int, int, datetime]]:
+    """Return (member id, total, when it was reached) of a count over the days since `since`."""
+    column = getattr(MemberDay, COUNTED[metric])
+    total = func.sum(column)
+    result = await session.execute(
+        select(col(MemberDay.member_id), total, func.max(col(MemberDay.last_at)))
+        .where(col(MemberDay.cohort_id) == cohort_id, col(MemberDay.day) >= since)
+        .group_by(col(MemberDay.member_id))
+        .having(total > 0)
+    )
+    return [(int(m), int(v), at) for m, v, at in result.all()]
+
+
+async def totals_all_time(
+    session: AsyncSession, *, cohort_id: int, metric: str
+) -> list[tuple[int, int, datetime | None]]:
+    """Return (member id, all-time total, when it was reached) of a count."""
+    column = getattr(MemberStanding, COUNTED[metric])
+    result = await session.execute(
+        select(col(MemberStanding.member_id), column, col(MemberStanding.last_at)).where(
+            col(MemberStanding.cohort_id) == cohort_id, column > 0
+        )
+    )
+    return [(int(m), int(v), at) for m, v, at in result.all()]
+
+
+async def cohort_streaks(
+    session: AsyncSession, *, cohort_id: int
+) -> list[tuple[int, streaks.Streak, datetime | None]]:
+    """Return (member id, stored streak, when the run reached its length) of a cohort's members."""
+    result = await session.execute(
+        select(
+            col(MemberStanding.member_id),
+            col(MemberStanding.streak),
+            col(MemberStanding.longest),
+            col(MemberStanding.freezes),
+            col(MemberStanding.streak_day),
+            col(MemberStanding.streak_tz),
+            col(MemberStanding.streak_at),
+        ).where(col(MemberStanding.cohort_id) == cohort_id)
+    )
+    return [
+        (int(m), streaks.Streak(run, longest, freezes, day, tz), at)
+        for m, run, longest, freezes, day, tz, at in result.all()
+    ]
+
+
+async def cohort_standings(session: AsyncSession, *, cohort_id: int) -> list[MemberStanding]:
+    """Return every standing row of a cohort (streak boards and the recap read them)."""
+    result = await session.execute(
+        select(MemberStanding).where(col(MemberStanding.cohort_id) == cohort_id)
+    )
+    return list(result.scalars().all())
+
+
+async def member_names(
+    session: AsyncSession, *, member_ids: Sequence[int]
+) -> dict[int, tuple[str, str | None]]:
+    """Return {member id: (name to show, own zone)} for some members."""
+    if not member_ids:
+        return {}
+    result = await session.execute(
+        select(
+            col(Member.id), col(Member.display_name), col(Member.platform_user_id), Member.timezone
+        ).where(col(Member.id).in_(list(member_ids)))
+    )
+    return {int(i): (name or uid, tz) for i, name, uid, tz in result.all()}
+
+
+async def member_days(session: AsyncSession, *, member_id: int) -> list[MemberDay]:
+    """Return a member's active days, oldest first."""
+    result = await session.execute(
+        select(MemberDay).where(col(MemberDay.member_id) == member_id).order_by(col(MemberDay.day))
+    )
+    return list(result.scalars().all())
+
+
+async def best_scores(session: AsyncSession, *, member_id: int) -> list[tuple[str, float]]:
+    """Return (question id, best score) of every question a member has a grade on."""
+    result = await session.execute(
+        select(col(Answer.question_id), func.max(col(Grade.score)))
+        .join(Grade, col(Grade.answer_id) == col(Answer.id))
+        .where(col(Answer.member_id) == member_id)
+        .group_by(col(Answer.question_id))
+    )
+    return [(str(q), float(s)) for q, s in result.all()]
+
+
+async def graded_since(
+    session: AsyncSession, *, cohort_id: int, since: datetime, until: datetime
+) -> list[tuple[str, float]]:
+    """Return (question id, score) of every grade in a cohort between two instants."""
+    result = await session.execute(
+        select(col(Answer.question_id), col(Grade.score))
+        .join(Grade, col(Grade.answer_id) == col(Answer.id))
+        .where(
+            col(Answer.cohort_id) == cohort_id,
+            col(Grade.created_at) >= since,
+            col(Grade.created_at) < until,
+        )
+    )
+    return [(str(q), float(s)) for q, s in result.all()]
+
+
+async def find_member(
+    session: AsyncSession, *, cohort_id: int | None, reference: str
+) -> list[Member]:
+    """Return members whose user id or display name is `reference` (in one cohort, or any)."""
+    query: Any = select(Member).where(
+        (col(Member.platform_user_id) == reference) | (col(Member.display_name) == reference)
+    )
+    if cohort_id is not None:
+        query = query.where(col(Member.cohort_id) == cohort_id)
+    return list((await session.execute(query)).scalars().all())
+
+
+async def totals_between(
+    session: AsyncSession, *, cohort_id: int, start: date, end: date
+) -> list[tuple[int, int, datetime]]:
+    """Return (member id, points, when reached) over the local days from `start` to `end`."""
+    total = func.sum(col(MemberDay.points))
+    result = await session.execute(
+        select(col(MemberDay.member_id), total, func.max(col(MemberDay.last_at)))
+        .where(
+            col(MemberDay.cohort_id) == cohort_id,
+            col(MemberDay.day) >= start,
+            col(MemberDay.day) <= end,
+        )
+        .group_by(col(MemberDay.member_id))
+        .having(total > 0)
+    )
+    return [(int(m), int(v), at) for m, v, at in result.all()]
+
+
+async def daily_points(
+    session: AsyncSession, *, cohort_id: int, start: date, end: date
+) -> list[tuple[date, int]]:
+    """Return (local day, points the cohort earned) from `start` to `end`."""
+    result = await session.execute(
+        select(col(MemberDay.day), func.sum(col(MemberDay.points)))
+        .where(
+            col(MemberDay.cohort_id) == cohort_id,
+            col(MemberDay.day) >= start,
+            col(MemberDay.day) <= end,
+        )
+        .group_by(col(MemberDay.day))
+    )
+    return [(d, int(p)) for d, p in result.all()]
+
+
+async def reason_counts(
+    session: AsyncSession, *, cohort_id: int, reason: str, since: datetime, until: datetime
+) -> list[tuple[int, int]]:
+    """Return (member id, events) of one ledger reason in a cohort between two instants."""
+    result = await session.execute(
+        select(col(PointsEvent.member_id), func.count())
+        .where(
+            col(PointsEvent.cohort_id) == cohort_id,
+            col(PointsEvent.reason) == reason,
+            col(PointsEvent.created_at) >= since,
+            col(PointsEvent.created_at) < until,
+        )
+        .group_by(col(PointsEvent.member_id))
+    )
+    return [(int(m), int(n)) for m, n in result.all()]
+
+
+async def reminder_candidates(session: AsyncSession) -> list[tuple[MemberStanding, Member, Cohort]]:
+    """Return every opted-in member's standing with their membership and cohort."""
+    result = await session.execute(
+        select(MemberStanding, Member, Cohort)
+        .join(Member, col(Member.id) == col(MemberStanding.member_id))
+        .join(Cohort, col(Cohort.id) == col(Member.cohort_id))
+        .where(col(MemberStanding.remind_hour).is_not(None), col(Member.active).is_(True))
+    )
+    return [(s, m, c) for s, m, c in result.all()]
+
+
+async def mark_reminded(session: AsyncSession, *, member_id: int, day: date) -> bool:
+    """Note that a member was reminded on a local day; False if someone already did."""
+    result = await session.execute(
+        update(MemberStanding)
+        .where(
+            col(MemberStanding.member_id) == member_id,
+            (col(MemberStanding.reminded_on).is_(None)) | (col(MemberStanding.reminded_on) != day),
+        )
+        .values(reminded_on=day)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def points_rank(
+    session: AsyncSession, *, cohort_id: int, member_id: int
+) -> tuple[int | None, int]:
+    """Return a member's all-time points rank in their cohort (None if unranked) and the count.
+
+    The same order as the boards: more points first, then who got there first, then member id.
+    """
+    mine = await session.get(MemberStanding, member_id)
+    ranked = func.count().filter(col(MemberStanding.points) > 0)
+    if mine is None or mine.points <= 0 or mine.last_at is None:
+        total = (
+            await session.execute(select(ranked).where(col(MemberStanding.cohort_id) == cohort_id))
+        ).scalar()
+        return None, int(total or 0)
+    ahead = (col(MemberStanding.points) > mine.points) | (
+        (col(MemberStanding.points) == mine.points)
+        & (
+            (col(MemberStanding.last_at) < mine.last_at)
+            | (
+                (col(MemberStanding.last_at) == mine.last_at)
+                & (col(MemberStanding.member_id) < member_id)
+            )
+        )
+    )
+    before, total = (
+        await session.execute(
+            select(func.count().filter(ahead), ranked).where(
+                col(MemberStanding.cohort_id) == cohort_id
+            )
+        )
+    ).one()
+    return int(before) + 1, int(total)
+
+
+async def cohort_and_member_in(
+    session: AsyncSession, *, channel: Channel, platform_user_id: str
+) -> tuple[Cohort | None, int | None]:
+    """Return the cohort bound to a channel and the user's member id in it, in one query."""
+    result = await session.execute(
+        select(Cohort, col(Member.id))
+        .outerjoin(
+            Member,
+            (col(Member.cohort_id) == col(Cohort.id))
+            & (col(Member.platform_user_id) == platform_user_id),
+        )
+        .where(
+            col(Cohort.platform) == channel.platform,
+            col(Cohort.workspace_id) == channel.workspace_id,
+            col(Cohort.channel_id) == channel.channel_id,
+        )
+    )
+    row = result.first()
+    if row is None:
+        return None, None
+    return row[0], (int(row[1]) if row[1] is not None else None)

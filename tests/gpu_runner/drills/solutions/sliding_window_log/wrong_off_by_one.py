@@ -1,0 +1,21 @@
+"""Mistake: `<=` limit, so limit + 1 requests get through."""
+
+# expect: returned True, expected False
+
+from collections import defaultdict, deque
+
+
+class SlidingWindowLimiter:
+    def __init__(self, limit, window, clock):
+        self.limit, self.window, self.clock = limit, window, clock
+        self.logs = defaultdict(deque)
+
+    def allow(self, user):
+        now = self.clock()
+        log = self.logs[user]
+        while log and now - log[0] >= self.window:
+            log.popleft()
+        if len(log) <= self.limit:
+            log.append(now)
+            return True
+        return False

@@ -1,0 +1,16 @@
+"""Mistake: every rank adds b2 to its partial, so the all-reduce counts it world_size times."""
+
+# expect: y\[.*expected
+
+import torch.nn.functional as F
+
+
+def tensor_parallel_mlp(x, w1, b1, w2, b2, world_size):
+    s = w1.shape[0] // world_size
+    hidden, partials = [], []
+    for r in range(world_size):
+        rows = slice(r * s, (r + 1) * s)
+        h = F.gelu(x @ w1[rows].T + b1[rows])
+        hidden.append(h)
+        partials.append(h @ w2[:, rows].T + b2)
+    return sum(partials) + b2, hidden, partials
