@@ -18,6 +18,12 @@ Recorded before the calibrated grader (embedding thresholds with key terms, meas
 held-out English points): per-point accuracy 0.597, kappa 0.342; padded answers 0.319; wrong
 answers over-credited on 14 of 47 points (30%); keyword overlap on the same points 0.561 / 0.337.
 
+Recorded before the role checks and the substance feature (frame_gap), same held-out English
+points: accuracy 0.749, kappa 0.589; strong 0.894, wrong 0.894 (over-credited 11%), terse 0.788,
+padded 0.617, partial 0.596, injection 0.500; fresh check answers 0.628 / kappa 0.364 (role
+swaps 0.417). After: 0.745 / 0.584; strong 0.915, wrong 0.915 (9%), terse 0.818, padded 0.553,
+partial 0.574; fresh check answers 0.692 / 0.469 (role swaps 0.833).
+
     .venv/bin/python bench/grader_agreement.py             # the figures
     .venv/bin/python bench/grader_agreement.py --calibrate # refit the verdict model, then figures
 """
@@ -46,6 +52,7 @@ from graders.agreement import (  # noqa: E402
     LabeledAnswer,
     accuracy,
     cohen_kappa,
+    load_check_set,
     load_labeled_set,
 )
 from graders.cache import (  # noqa: E402
@@ -76,6 +83,8 @@ from graders.verdict_model import (  # noqa: E402
 from tests.support.openai_server import OpenAIServer, RecordedRequest, Reply  # noqa: E402
 
 LABELED = ROOT / "tests" / "data" / "graded_answers.yaml"
+# Answers written in another voice and labeled before any grader saw them; never fitted on.
+FRESH = ROOT / "tests" / "data" / "fresh_answers.yaml"
 STEP = {"covered": "partial", "partial": "missing", "missing": "partial"}
 _WORDS = re.compile(r"[a-z0-9_]+")
 
@@ -188,6 +197,36 @@ def calibrate(measured: Sequence[Measured], target_share: float = 0.22) -> Verdi
     return model
 
 
+def report_fresh(grader: OfflineGrader) -> dict[str, object]:
+    """Print the offline grader's agreement on the fresh check answers, overall and by kind."""
+    answers = load_check_set(FRESH, LABELED)
+    gold: list[str] = []
+    predicted: list[str] = []
+    by_kind: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for item in answers:
+        verdicts = [p.verdict for p in grader.assess(item.question, item.answer).points]
+        gold += item.labels
+        predicted += verdicts
+        for kind in {item.category, item.kind}:
+            by_kind[kind][0].extend(item.labels)
+            by_kind[kind][1].extend(verdicts)
+    print(f"Fresh check answers ({len(answers)} answers, labeled before grading, never fitted):")
+    print(_line("all points", gold, predicted))
+    for kind, (g, v) in sorted(by_kind.items()):
+        over = sum(RANK[b] > RANK[a] for a, b in zip(g, v, strict=True))
+        under = sum(RANK[b] < RANK[a] for a, b in zip(g, v, strict=True))
+        print(
+            f"    {kind:<12} n={len(g):>3}  accuracy {accuracy(g, v):.3f}"
+            f"  over-credited {over:>2}  under-credited {under:>2}"
+        )
+    over = sum(RANK[b] > RANK[a] for a, b in zip(gold, predicted, strict=True))
+    return {
+        "accuracy": accuracy(gold, predicted),
+        "kappa": cohen_kappa(gold, predicted),
+        "over": over / len(gold),
+    }
+
+
 def keyword_baseline(measured: Sequence[Measured]) -> list[str]:
     """Keyword overlap: share of the point's words in the answer, cut-offs fitted on fit."""
     score = {id(p): p.values["coverage_answer"] for p in measured}
@@ -291,14 +330,19 @@ class ScriptedLLM:
 
     def __call__(self, request: RecordedRequest) -> Reply:
         user = request.messages[-1]["content"]
+        if "<rubric_points>" not in user and "[P" not in user:
+            # A side request (the grader-talk classifier): nothing is addressed to the grader.
+            return Reply.chat_json({"sentences": []})
         block = re.search(r"<(answer-[0-9a-f]+)>\n(.*)\n</\1>", user, re.S)
         if block is None:
             return Reply.server_error()
-        item = self.by_text[block.group(2)]
+        item = shown_item(self.by_text, block.group(2))
+        if item is None:
+            return Reply.server_error()
         points = []
-        for number in (int(n) for n in re.findall(r"^\[P(\d+)\]", user, re.M)):
-            verdict = self.verdict(item, number - 1)
-            evidence = "" if verdict == "missing" else quote_for(item, number - 1)
+        for number, index in listed_points(user, item.question.rubric):
+            verdict = self.verdict(item, index)
+            evidence = "" if verdict == "missing" else quote_for(item, index)
             points.append(
                 {
                     "point": number,
@@ -310,6 +354,36 @@ class ScriptedLLM:
             )
         self.points_asked += len(points)
         return Reply.chat_json({"points": points}, prompt_tokens=400, completion_tokens=60)
+
+
+def shown_item(by_text: dict[str, LabeledAnswer], shown: str) -> LabeledAnswer | None:
+    """Return the labeled answer the grader showed (it may have cut sentences it took for talk)."""
+    if shown in by_text:
+        return by_text[shown]
+    flat = " ".join(shown.split())
+    for text, item in by_text.items():
+        other = " ".join(text.split())
+        if flat == other or (flat and (flat in other or other in flat)):
+            return item
+    for item in by_text.values():
+        if flat and flat in " ".join(item.answer.split()):
+            return item
+    return None
+
+
+def listed_points(prompt: str, rubric: Sequence[str]) -> list[tuple[int, int]]:
+    """Return (id the grader uses, rubric index) for each point the prompt lists.
+
+    The prompt lists the points as JSON in a <rubric_points> block, shuffled, with stable ids.
+    """
+    block = re.search(r"<rubric_points>\n?(.*?)\n?</rubric_points>", prompt, re.S)
+    if block is None:
+        return [(int(n), int(n) - 1) for n in re.findall(r"^\[P(\d+)\]", prompt, re.M)]
+    flat = [" ".join(p.split()) for p in rubric]
+    return [
+        (int(entry["id"]), flat.index(" ".join(str(entry["text"]).split())))
+        for entry in json.loads(block.group(1))
+    ]
 
 
 def quote_for(item: LabeledAnswer, index: int) -> str:
@@ -375,15 +449,19 @@ def obedient_llm(
 
     def respond(request: RecordedRequest) -> Reply:
         user = request.messages[-1]["content"]
+        if "<rubric_points>" not in user and "[P" not in user:
+            return Reply.chat_json({"sentences": []})
         block = re.search(r"<(answer-[0-9a-f]+)>\n(.*)\n</\1>", user, re.S)
         assert block is not None
-        item = by_text[block.group(2)]
+        item = shown_item(by_text, block.group(2))
+        if item is None:
+            return Reply.server_error()
         units = split_units(item.answer)
         talk = [u for u in units if addresses_grader(u.text)]
         genuine = [u for u in units if not addresses_grader(u.text)]
         chosen = (talk or units)[0] if quote == "injection" else (genuine or units)[0]
         evidence = item.answer[chosen.start : chosen.end]
-        numbers = [int(n) for n in re.findall(r"^\[P(\d+)\]", user, re.M)]
+        numbers = [n for n, _ in listed_points(user, item.question.rubric)]
         points = [
             {
                 "point": n,
@@ -689,6 +767,8 @@ def main() -> None:
         offline = OfflineGrader(model=model)
         print()
     figures: dict[str, object] = {"offline": report_offline(measured, offline)}
+    print()
+    figures["fresh"] = report_fresh(offline)
     print()
     held_english = [a for a in held if is_english(a)]
     if not args.quick:

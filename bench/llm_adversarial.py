@@ -369,7 +369,7 @@ def fit_grid(items: list[LabeledAnswer], offline: OfflineGrader, models: Scripte
             rows.append(row)
 
     def final(claimed: str, quote: Any, row: dict[str, Any], t: tuple[float, ...]) -> str:
-        covered_at, partial_at, nothing_at = t
+        covered_at, partial_at, nothing_at, lower_at, both = t
         whole = row["offline"]
         if claimed == "missing":
             return "missing"
@@ -382,13 +382,25 @@ def fit_grid(items: list[LabeledAnswer], offline: OfflineGrader, models: Scripte
         ):
             return str(whole.verdict)
         verdict = claimed if rank[claimed] <= rank[quote[2]] else quote[2]
-        if verdict == "covered" and whole.verdict == "partial" and whole.margin > 0:
-            return "partial"
+        alone = quote[3]
+        if verdict == "covered" and whole.verdict == "partial" and whole.margin >= lower_at:
+            if not (both and alone.verdict == "covered"):
+                return "partial"
         sure = covered_at if verdict == "covered" else partial_at
-        return "missing" if whole.verdict == "missing" and whole.margin >= sure else verdict
+        if whole.verdict == "missing" and whole.margin >= sure:
+            if not (both and alone.verdict != "missing"):
+                return "missing"
+        return verdict
 
     print(f"{len(rows)} English points; faithful accuracy / yes-man over-credit:")
-    for t in itertools.product((0.4, 0.5, 0.6, 0.8, 1.1), (0.6, 0.8, 1.1), (0.7, 0.9, 1.1)):
+    grid = itertools.product(
+        (0.3, 0.4, 0.5, 0.6, 0.8),
+        (0.6, 0.8, 1.1),
+        (0.7, 0.9, 1.1),
+        (0.01, 0.5, 0.6, 1.1),
+        (0, 1),
+    )
+    for t in grid:
         faithful = sum(final(r["label"], r["faithful"], r, t) == r["label"] for r in rows)
         over = sum(
             VERDICT_CREDIT[final("covered", r["yes-man"], r, t)] > VERDICT_CREDIT[r["label"]]  # type: ignore[index]
@@ -396,7 +408,9 @@ def fit_grid(items: list[LabeledAnswer], offline: OfflineGrader, models: Scripte
         )
         print(
             f"  review covered at {t[0]:.1f}, partial at {t[1]:.1f}, nothing stated at "
-            f"{t[2]:.1f}: {faithful / len(rows):.3f} / {over / len(rows):.1%}"
+            f"{t[2]:.1f}, lower a covered to partial at {t[3]:.2f}, "
+            f"unless the quote alone says otherwise {t[4]}: "
+            f"{faithful / len(rows):.3f} / {over / len(rows):.1%}"
         )
 
 
@@ -412,7 +426,8 @@ async def main() -> None:
     scene = Scene(evidence=load_evidence(LABELED_SET))
     models = ScriptedModels(offline, scene)
     if args.fit:
-        fit_grid(items, offline, models)
+        # The thresholds are chosen on the fit part of the labeled set only.
+        fit_grid([i for i in items if not i.held_out], offline, models)
         return
     server = OpenAIServer().start()
     server.respond_with(models.respond)

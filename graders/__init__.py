@@ -8,7 +8,7 @@ from graders.budget import MemoryTokenBudget, RedisTokenBudget, TokenBudget
 from graders.cache import CachedGrader, GradeCache, MemoryGradeCache, RedisGradeCache
 from graders.cascade import CascadeGrader
 from graders.command import grade_json, read_answer_file, resolve_question
-from graders.factory import build_grader
+from graders.factory import build_grader, offline_part
 from graders.llm import LLMConfig, LLMGrader, draft_rubric
 from graders.models import (
     MAX_ANSWER_CHARS,
@@ -49,6 +49,7 @@ __all__ = [
     "build_grader",
     "draft_rubric",
     "grade_json",
+    "offline_part",
     "read_answer_file",
     "resolve_question",
     "warm_up",

@@ -96,3 +96,27 @@ def cohen_kappa(
     if expected >= 1.0:
         return 1.0 if observed == 1.0 else 0.0
     return (observed - expected) / (1 - expected)
+
+
+def load_check_set(path: Path, questions_from: Path) -> list[LabeledAnswer]:
+    """Read a small check file of labeled answers (no evidence) to the labeled set's questions."""
+    bank = {a.question.id: a.question for a in load_labeled_set(questions_from)}
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    out: list[LabeledAnswer] = []
+    for item in data["answers"]:
+        question = bank[item["question"]]
+        labels = tuple(item["labels"])
+        if len(labels) != len(question.rubric) or not set(labels) <= set(VERDICTS):
+            raise ValueError(f"{item['id']}: labels {labels} do not fit {question.id}'s rubric")
+        out.append(
+            LabeledAnswer(
+                id=item["id"],
+                question=question,
+                category=item["category"],
+                answer=item["answer"],
+                labels=labels,
+                kind=item.get("kind", item["category"]),
+                split="check",
+            )
+        )
+    return out

@@ -285,6 +285,25 @@ def _tokens(text: str) -> tuple[_Token, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=4096)
+def term_bag(point: str) -> str:
+    """Return the point's content words as a bare list: what a padded answer says of it.
+
+    The sentence encoder puts "it's about tokens, parameters and the ratio" close to a point that
+    names them; it puts a sentence that states the point's claim closer to the point than to this
+    list. The offline grader measures that difference.
+    """
+    seen: dict[str, str] = {}
+    for token in _tokens(point):
+        if token.canon[:1].isdigit() or len(token.word) < 2:
+            continue
+        seen.setdefault(token.canon, token.word)
+    words = list(seen.values())
+    if not words:
+        return point
+    return "It is about " + ", ".join(words) + "; these are important."
+
+
 # ------------------------------------------------------------------ numbers
 
 _NUMBER_WORDS = {
@@ -771,14 +790,22 @@ def _number_conflict(point: str, sentence: str) -> tuple[float, float | None, st
     return conflict, share, reason
 
 
-def check_claim(point: str, sentence: str) -> ClaimCheck:
+def check_claim(
+    point: str, sentence: str, *, contrast: Sequence[str] = (), rubric: Sequence[str] = ()
+) -> ClaimCheck:
     """Say whether a sentence supports, contradicts, only mentions, or is unrelated to a point.
 
     Pure text rules, no model: the verdict is a first opinion with a confidence, and the numbers
     on the result are what the calibrated offline model weighs. A contradiction needs shared
     content (the sentence is about the point) and a flipped negation, a reversed direction or a
-    different figure for the same quantity.
+    different figure for the same quantity, or the point's roles swapped (`graders.roles`: the
+    sides of a comparison reversed, a figure given to the other side, the predicate said of the
+    thing the question contrasts with; `contrast` and `rubric` name those things and the
+    question's points).
     """
+    # Imported here: graders.roles builds on this module's stemmer.
+    from graders.roles import swap_conflict
+
     p_tokens = _tokens(point)
     s_tokens = _tokens(sentence)
     # Figures are checked as quantities below, not as words.
@@ -796,6 +823,9 @@ def check_claim(point: str, sentence: str) -> ClaimCheck:
     )
     negation, neg_reason = _negation_conflict(p_tokens, s_tokens)
     direction, dir_reason = _direction_conflict(p_tokens, s_tokens)
+    swap, swap_reason = swap_conflict(point, sentence, contrast, rubric)
+    if swap > direction:
+        direction, dir_reason = swap, swap_reason
     number, number_share, num_reason = _number_conflict(point, sentence)
     about = coverage >= 0.2 or bool(found) or (number > 0 and bool(covered))
     reasons: list[str] = []
@@ -850,7 +880,12 @@ class Support:
 
 
 def best_support(
-    point: str, sentences: Sequence[str], similarities: Sequence[float] | None = None
+    point: str,
+    sentences: Sequence[str],
+    similarities: Sequence[float] | None = None,
+    *,
+    contrast: Sequence[str] = (),
+    rubric: Sequence[str] = (),
 ) -> Support | None:
     """Return the answer sentence that best supports a point (None for no sentences).
 
@@ -859,7 +894,7 @@ def best_support(
     """
     best: Support | None = None
     for index, sentence in enumerate(sentences):
-        check = check_claim(point, sentence)
+        check = check_claim(point, sentence, contrast=contrast, rubric=rubric)
         base = similarities[index] if similarities is not None else 0.0
         score = base + 0.5 * max(check.coverage, check.relation) + 0.25 * (check.terms or 0.0)
         if check.verdict == "contradicts":

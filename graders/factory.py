@@ -40,3 +40,20 @@ def build_grader(
     if cache is not None:
         grader = CachedGrader(grader, cache, kind=kind)
     return grader
+
+
+def offline_part(grader: object) -> OfflineGrader:
+    """Return the offline grader inside a grader (cached, LLM or cascade), or a new one."""
+    seen = 0
+    current = grader
+    while seen < 5:
+        if isinstance(current, OfflineGrader):
+            return current
+        offline = getattr(current, "offline", None)
+        if isinstance(offline, OfflineGrader):
+            return offline
+        current = getattr(current, "inner", None)
+        if current is None:
+            break
+        seen += 1
+    return OfflineGrader()

@@ -61,6 +61,7 @@ from graders.offline import (
     OfflineGrader,
     PointAssessment,
 )
+from graders.roles import contrasted
 from graders.text import (
     addresses_grader,
     check_gradable,
@@ -91,14 +92,19 @@ DEFAULT_RELEVANCE_FLOOR = 0.10
 # A quote closer to another rubric point than to its own by this much was meant for the other.
 OTHER_POINT_MARGIN = 0.20
 # How sure the offline grader (claim checks and calibrated model) must be that a point is missing
-# to hold an LLM "covered" for review, or an LLM "partial"; how sure that the quoted sentence
-# alone states nothing of the point to reject the quote. Chosen on the English answers of the
-# labeled set (`bench/llm_adversarial.py --fit` replays the rules for each choice): with these a
-# faithful model keeps 0.92 of its verdicts and a yes-man over-credits 12% of points; reviewing
-# no "partial" gives 0.94 / 13%, reviewing "covered" only at 0.5 gives 0.92 / 14%.
-REVIEW_COVERED_AT = 0.4
-REVIEW_PARTIAL_AT = 0.8
-NOTHING_STATED_AT = 0.9
+# to hold an LLM "covered" for review (an LLM "partial" is never held: holding them cost more
+# true verdicts than it stopped false ones); how sure that the quoted sentence alone states
+# nothing of the point to reject the quote; and how sure that a point is only partly made to
+# lower an LLM "covered" to partial. Chosen on the English answers of the fit part of the
+# labeled set (`bench/llm_adversarial.py --fit` replays the rules for each choice): with these
+# a faithful model keeps 0.917 of its verdicts and a yes-man over-credits 9.7% of points; the
+# thresholds before (0.4, 0.8 for partial, 0.9, any partial lowered) gave 0.919 / 10.8% with
+# the current offline model; keeping yes-man over-credit at or under 10% costs a faithful
+# model its true "covered" verdicts where the offline checks are sure only of "partial".
+REVIEW_COVERED_AT = 0.3
+REVIEW_PARTIAL_AT = 1.1
+NOTHING_STATED_AT = 0.7
+LOWER_TO_PARTIAL_AT = 0.5
 
 ResponseFormat = Literal["json_schema", "json_object", "text"]
 _FORMATS: tuple[ResponseFormat, ...] = ("json_schema", "json_object", "text")
@@ -738,14 +744,21 @@ async def verify_verdict(ctx: CheckContext, index: int, reply: PointReply) -> Po
     if any(overlaps((a, b), ctx.talk) for a, b in whole_sentences(answer, chosen)):
         return rejected("is text addressed to the grader", relevance)
     neighbours = _neighbourhood(answer, chosen)
-    claim = check_claim(rubric, evidence)
+    claim = check_claim(
+        rubric,
+        evidence,
+        contrast=contrasted(question.text, question.rubric),
+        rubric=question.rubric,
+    )
     if claim.verdict == "contradicts":
         return rejected(f"contradicts the point ({'; '.join(claim.reasons[:1])})", relevance)
     support = check_support(rubric, evidence, neighbours)
     if support.cap == "missing":
         return rejected(f"does not support the point ({support.reason})", relevance)
     alone = await asyncio.to_thread(evidence_assessment, ctx.offline, rubric, evidence)
-    if claim.verdict == "unrelated" and alone.verdict == "missing":
+    # A "partial" claims only that the passage touches the point, which an on-topic passage that
+    # states little of it does; a "covered" claims the whole point and needs more.
+    if claim.verdict == "unrelated" and alone.verdict == "missing" and reply.verdict == "covered":
         if alone.margin >= NOTHING_STATED_AT:
             return rejected("states nothing of the point", relevance)
     verdict = lower(reply.verdict, support.cap)
@@ -791,7 +804,11 @@ def hold_for_review(point: PointGrade, assessment: Assessment, index: int) -> Po
     offline = assessment.points[index]
     if point.decided_by != "llm" or point.verdict == "missing":
         return point
-    if point.verdict == "covered" and offline.verdict == "partial" and offline.margin > 0:
+    if (
+        point.verdict == "covered"
+        and offline.verdict == "partial"
+        and offline.margin >= LOWER_TO_PARTIAL_AT
+    ):
         return point.model_copy(
             update={
                 "verdict": "partial",

@@ -35,6 +35,7 @@ from graders.claims import (
     check_claim,
     figures_stated,
     gloss,
+    term_bag,
     terms_absent,
 )
 from graders.embeddings import Embedder, default_embedder
@@ -47,6 +48,7 @@ from graders.models import (
     score_points,
     summarise,
 )
+from graders.roles import contrasted
 from graders.text import (
     Unit,
     addresses_grader,
@@ -126,6 +128,7 @@ def _empty_features(point: str) -> PointFeatures:
     )
     values.update(own_margin=0.0, vague=0.0, listy=0.0, support_words=0.0, pair_gain=0.0)
     values.update(top_conflict=0.0, top_x_conflict=0.0, support_gap=0.0)
+    values.update(frame_gap=0.0)
     return PointFeatures(values, None, None, terms_absent(point, ""))
 
 
@@ -280,9 +283,13 @@ class OfflineGrader:
         # Both are encoded once per process (the embedder caches them).
         point_texts = list(question.rubric) + flat_clauses
         glossed = [gloss(t) for t in point_texts]
-        texts = [u.text for u in sentences] + point_texts + glossed
+        # Each point's words as a bare list, to tell a sentence that states the claim from one
+        # that names its terms (encoded once per process, like the points).
+        bags = [term_bag(p) for p in question.rubric]
+        texts = [u.text for u in sentences] + point_texts + glossed + bags
         texts.append(question.text or question.rubric[0])
         vectors = self.embedder.encode(texts)
+        bag_vecs = vectors[n + 2 * len(point_texts) : n + 2 * len(point_texts) + len(bags)]
         sent_vecs = vectors[:n]
         count = len(point_texts)
         both = vectors[n : n + count] + vectors[n + count : n + 2 * count]
@@ -300,6 +307,9 @@ class OfflineGrader:
             unit_vecs = sent_vecs
         sim_question = float((sent_vecs @ question_vec).max())
         log_words = math.log1p(len(answer_text.split()))
+        # The things the question sets against each other ("prefill" and "decode"): a claim said
+        # of the wrong one is a contradiction.
+        contrast = contrasted(question.text, question.rubric)
         out: list[PointFeatures] = []
         clause_at = 0
         for index, point in enumerate(question.rubric):
@@ -310,13 +320,23 @@ class OfflineGrader:
             clause_at += count
             near = [int(i) for i in np.argsort(-sentence_sims)[:_CANDIDATES]]
             near_texts = [sentences[i].text for i in near]
-            support = best_support(point, near_texts, [float(sentence_sims[i]) for i in near])
+            support = best_support(
+                point,
+                near_texts,
+                [float(sentence_sims[i]) for i in near],
+                contrast=contrast,
+                rubric=question.rubric,
+            )
             assert support is not None
             chosen = near[support.index]
             check = support.check
             conflicts: list[str] = []
             conflict_near = 0.0
-            top_check = check if near[0] == chosen else check_claim(point, near_texts[0])
+            top_check = (
+                check
+                if near[0] == chosen
+                else check_claim(point, near_texts[0], contrast=contrast, rubric=question.rubric)
+            )
             top_conflict = max(
                 top_check.negation_conflict,
                 top_check.direction_conflict,
@@ -326,7 +346,11 @@ class OfflineGrader:
             for i, text in zip(near, near_texts, strict=True):
                 if float(sentence_sims[i]) < top - 0.15:
                     continue
-                other = check if i == chosen else check_claim(point, text)
+                other = (
+                    check
+                    if i == chosen
+                    else check_claim(point, text, contrast=contrast, rubric=question.rubric)
+                )
                 strength = max(other.negation_conflict, other.direction_conflict)
                 strength = max(strength, other.number_conflict)
                 if strength > conflict_near:
@@ -378,6 +402,10 @@ class OfflineGrader:
                 "top_conflict": top_conflict,
                 "top_x_conflict": top * top_conflict,
                 "support_gap": top - float(sentence_sims[chosen]),
+                # States the claim (closer to the point) or names its words (closer to the bare
+                # list of them): the substance of the supporting sentence.
+                "frame_gap": float(sentence_sims[chosen])
+                - float(bag_vecs[index] @ sent_vecs[chosen]),
             }
             # Not a model feature: read by the substance rule in `decide_point`.
             stated = figures_stated(point, answer_text)

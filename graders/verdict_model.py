@@ -54,6 +54,7 @@ FEATURES: tuple[str, ...] = (
     "top_conflict",
     "top_x_conflict",
     "support_gap",
+    "frame_gap",
 )
 MODEL_FILE = "verdict_model.json"
 MODEL_VERSION = 1

@@ -47,6 +47,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# Said with a grade the offline grader gave because the configured grader failed every try.
+FALLBACK_NOTICE = (
+    "The LLM grader could not grade this answer after {tries} tries, so it was graded offline "
+    "(sentence similarity and claim checks); resubmit later for an LLM grade."
+)
 _MARK = {"covered": "✅", "partial": "◐", "missing": "❌"}
 _QID = re.compile(r"^(E\d{1,2}-\d{3}|D\d{3}-\d{2})$")
 SELF_CHECK = (
@@ -294,16 +299,50 @@ class AnswerService:
         if answer.status != AnswerStatus.PENDING:
             grade = _grade_from_row(stored, answer.question_id) if stored else None
             return GradedAnswer(answer, GradeOutcome.ALREADY_FINAL, grade, None, 0, public, notices)
+        drill = drill_notice(self._library, answer.question_id)
+        if drill:
+            notices = (*notices, drill)
         try:
             question = await self.question_for(answer.question_id)
             if question is None:
                 return await self._store_self_check(answer, public, notices)
             grader = self._graders.for_cohort(answer.cohort_id)
-            grade = await grader.grade(question, answer.text)
+            try:
+                grade = await grader.grade(question, answer.text)
+            except Exception as exc:
+                if not self._last_try(answer, exc):
+                    raise
+                grade = await self._grade_offline(grader, question, answer, exc)
             return await self._store_grade(answer, cohort, grade, public, notices)
         except Exception as exc:
             await self._record_failure(answer_id, exc)
             raise
+
+    @staticmethod
+    def _last_try(answer: Answer, exc: BaseException) -> bool:
+        """Tell whether this failed try was the answer's last: then it is graded offline.
+
+        A grader that refuses the answer itself (too long, empty) is not a failure to work
+        around; every other failure (the LLM down, past its deadline, unreadable) is.
+        """
+        from graders import GraderError
+
+        if isinstance(exc, (GraderError, StudyBotError)):
+            return False
+        return answer.attempts + 1 >= MAX_ATTEMPTS
+
+    async def _grade_offline(
+        self, grader: Grader, question: RubricQuestion, answer: Answer, exc: BaseException
+    ) -> Grade:
+        """Grade an answer whose grader failed its last try with the offline grader, and say so."""
+        from graders import offline_part
+
+        log.warning(
+            "answer %s failed %s tries (%s); grading it offline", answer.id, MAX_ATTEMPTS, exc
+        )
+        grade = await offline_part(grader).grade(question, answer.text)
+        notice = FALLBACK_NOTICE.format(tries=MAX_ATTEMPTS)
+        return grade.model_copy(update={"notices": [notice, *grade.notices], "degraded": True})
 
     async def _store_self_check(
         self, answer: Answer, public: bool, notices: tuple[str, ...]
@@ -536,6 +575,29 @@ class AnswerService:
             session.add(draft)
             await session.commit()
             return draft
+
+
+def drill_notice(library: Library, qid: str) -> str | None:
+    """Point an answer to a coding question at the drill that judges its code, if there is one."""
+    from gpu_runner.drills import DRILLS
+
+    try:
+        found = library.find_question(qid)
+    except Exception:  # an unknown id has no drill; submit() refuses it anyway
+        return None
+    bank = getattr(found, "bank", found)
+    match = re.fullmatch(r"E\d{1,2}-(\d{3})", str(getattr(bank, "id", "")))
+    if match is None:
+        return None
+    number = int(match.group(1))
+    for drill in DRILLS.values():
+        if number in drill.bank_questions:
+            return (
+                f"Now code it: /submit {drill.id} with your .py file runs your implementation "
+                f"against the reference in the sandbox (/drill template {drill.id} gives the "
+                "starter file)."
+            )
+    return None
 
 
 def _membership_notices(answer: Answer) -> tuple[str, ...]:

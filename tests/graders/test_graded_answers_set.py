@@ -28,8 +28,8 @@ CATEGORIES = {
     "injection",
 }
 RANK = {"missing": 0, "partial": 1, "covered": 2}
-# Measured on the held-out English answers with the shipped model: accuracy 0.749,
-# kappa 0.589, wrong answers over-credited on 11% of their points.
+# Measured on the held-out English answers with the shipped model: accuracy 0.745,
+# kappa 0.584, wrong answers over-credited on 9% of their points.
 FLOOR_ACCURACY = 0.71
 FLOOR_KAPPA = 0.54
 FLOOR_WRONG_OVER = 0.15
@@ -136,6 +136,19 @@ def test_held_out_agreement_stays_above_the_measured_floor(
     )
     points = sum(len(item.labels) for item in keyword_like)
     assert over / points <= FLOOR_WRONG_OVER
+
+
+def test_the_fresh_check_answers_fit_their_rubrics_and_are_never_fitted() -> None:
+    from pathlib import Path
+
+    from graders.agreement import load_check_set
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    fresh = load_check_set(data / "fresh_answers.yaml", data / "graded_answers.yaml")
+    assert len(fresh) >= 20
+    assert {a.split for a in fresh} == {"check"}
+    assert {"strong", "wrong", "padded", "partial"} <= {a.category for a in fresh}
+    assert sum(a.kind == "role-swap" for a in fresh) >= 3
 
 
 def test_negated_answers_do_not_score_high(

@@ -17,6 +17,7 @@ from graders.llm import (
     BUDGET_NOTICE,
     LLM_UNAVAILABLE_NOTICE,
     LLM_UNREADABLE_NOTICE,
+    LOWER_TO_PARTIAL_AT,
     REVIEW_COVERED_AT,
     LLMConfig,
     LLMGrader,
@@ -27,7 +28,7 @@ from graders.llm import (
     read_verdict,
     relevance_floor,
 )
-from graders.models import GraderError, GradingDelayed, RubricQuestion
+from graders.models import GraderError, GradingDelayed, PointGrade, RubricQuestion
 from graders.offline import GRADER_TALK_NOTICE, OfflineGrader
 from tests.graders.samples import ADAMW, STRONG_ADAMW
 from tests.support.openai_server import OpenAIServer, Reply
@@ -483,14 +484,13 @@ async def test_a_covered_point_the_claim_checks_are_sure_is_missing_goes_to_revi
 ) -> None:
     answer = (
         "Adam keeps two moments per parameter in fp32, 8 bytes per parameter. For a 7B model "
-        "that is 56 GB of optimizer state. AdamW is the variant most people use for training "
-        "transformers today."
+        "that is 56 GB of optimizer state. AdamW is what people use when they want weight decay."
     )
     grader = LLMGrader(config_for(openai_server), offline=offline_grader)
     assessment = offline_grader.assess(ADAMW, answer)
     third = assessment.points[2]
     assert third.verdict == "missing" and third.margin >= REVIEW_COVERED_AT
-    quote = "AdamW is the variant most people use for training transformers today."
+    quote = "AdamW is what people use when they want weight decay."
     openai_server.script(
         verdicts(
             (1, "covered", "Adam keeps two moments per parameter in fp32, 8 bytes per parameter."),
@@ -649,3 +649,65 @@ async def test_concurrent_grades_cannot_spend_past_the_budget(
     assert len(openai_server.chat_requests) == 1
     assert sum(g.grader == "llm" for g in grades) == 1
     assert await budget.remaining("c") == one_request + 100 - 800
+
+
+def _offline_says(verdict: str, margin: float) -> Any:
+    from graders.offline import Assessment, PointAssessment
+
+    point = PointAssessment(
+        verdict=verdict,  # type: ignore[arg-type]
+        score=0.0,
+        margin=margin,
+        evidence="",
+        comment="",
+    )
+    return Assessment(points=(point,), non_english=False)
+
+
+@pytest.mark.parametrize(
+    ("claimed", "offline", "margin", "scored", "held"),
+    [
+        ("covered", "missing", REVIEW_COVERED_AT, "missing", True),
+        ("covered", "missing", REVIEW_COVERED_AT - 0.05, "covered", False),
+        # A partial from the LLM is never held: holding them lost more true verdicts than it
+        # stopped false ones on the labeled set.
+        ("partial", "missing", 0.99, "partial", False),
+        ("covered", "partial", LOWER_TO_PARTIAL_AT, "partial", False),
+        ("covered", "partial", LOWER_TO_PARTIAL_AT - 0.05, "covered", False),
+    ],
+)
+def test_which_llm_verdicts_are_held_or_lowered(
+    claimed: str, offline: str, margin: float, scored: str, held: bool
+) -> None:
+    from graders.llm import hold_for_review
+
+    point = PointGrade(
+        rubric="p",
+        verdict=claimed,  # type: ignore[arg-type]
+        evidence="a sentence",
+        decided_by="llm",
+    )
+    result = hold_for_review(point, _offline_says(offline, margin), 0)
+    assert result.verdict == scored
+    assert result.provisional is held
+    if held:
+        assert result.claimed == claimed and "Under review" in result.comment
+
+
+async def test_a_partial_on_a_thin_on_topic_passage_stands_where_a_covered_does_not(
+    openai_server: OpenAIServer, grader: LLMGrader
+) -> None:
+    # The passage states the direction of the point (extra state per weight), not its figures:
+    # a faithful "partial" for it stands; a "covered" claims what the passage does not state.
+    thin = "The optimizer keeps two running averages for each weight."
+    answer = f"{thin} I do not remember the rest."
+    openai_server.script(verdicts((1, "partial", thin), (2, "missing", ""), (3, "missing", "")))
+    grade = await grader.grade(ADAMW, answer)
+    first = grade.points[0]
+    assert (first.verdict, first.decided_by, first.downgraded) == ("partial", "llm", False)
+    assert first.evidence == thin
+    openai_server.script(verdicts((1, "covered", thin), (2, "missing", ""), (3, "missing", "")))
+    grade = await grader.grade(ADAMW, answer)
+    first = grade.points[0]
+    assert first.decided_by == "offline" and first.downgraded
+    assert "states nothing of the point" in first.comment
