@@ -96,7 +96,12 @@ async def _submit(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
 
 @command("list", "List the coding drills", group="drill")
 async def _drill_list(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    from gpu_runner.drills import PROSE_QUESTIONS
+
     lines = [f"`{drill_id}` — {title}" for drill_id, title in await bot.submissions.drill_list()]
+    if PROSE_QUESTIONS:
+        lines.append("\nAnswered in prose, not code (graded against the question's sketch points):")
+        lines += [f"E12-{n} — {what}: /question E12-{n}" for n, what in PROSE_QUESTIONS.items()]
     return Reply.of(
         Message(
             header="Coding drills",

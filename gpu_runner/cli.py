@@ -41,8 +41,8 @@ def _fail(message: str) -> typer.Exit:
 def list_drills(
     as_json: bool = typer.Option(False, "--json", help="Print the drills as JSON."),
 ) -> None:
-    """List the drills: id, entry point, signature."""
-    from gpu_runner.drills import DRILLS
+    """List the drills: id, entry point, signature (and the questions answered in prose)."""
+    from gpu_runner.drills import DRILLS, PROSE_QUESTIONS
 
     if as_json:
         typer.echo(json.dumps([d.summary() for d in DRILLS.values()], indent=2))
@@ -50,7 +50,12 @@ def list_drills(
     table = Table("id", "kind", "signature", box=None)
     for drill in DRILLS.values():
         table.add_row(drill.id, drill.kind, escape(drill.signature))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    for number, what in PROSE_QUESTIONS.items():
+        console.print(
+            f"E12-{number} ({what}) is answered in prose, graded against its sketch points."
+        )
 
 
 @app.command("template")

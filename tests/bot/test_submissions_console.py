@@ -107,6 +107,7 @@ async def test_drill_list_show_template_and_an_empty_board(bot: StudyBot) -> Non
     face, out = await console(bot)
     listed = await typed(face, out, "/drill list")
     assert "softmax" in listed and "kv_cache_bytes" in listed
+    assert "E12-495" in listed and "prose" in listed  # pseudo-code questions: no fake drill
     shown = await typed(face, out, "/drill show softmax")
     assert "def softmax" in shown
     template = await typed(face, out, "/drill template lru_cache")
