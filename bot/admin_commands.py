@@ -41,6 +41,22 @@ async def _admin_regrade(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> R
 
 
 @command(
+    "rejudge",
+    "Judge a stored submission again, as a new submission of its member",
+    group="admin",
+    admin=True,
+    options=(Option("submission", "the submission's number", "int", True),),
+)
+async def _admin_rejudge(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:
+    again = await bot.admin.rejudge(actor, args["submission"])
+    return Reply.text(
+        f"Submission #{args['submission']} is being judged again as #{again.id}; "
+        "its member gets the result.",
+        tone="success",
+    )
+
+
+@command(
     "export", "Export this cohort's data (CSV and JSON in a zip file)", group="admin", admin=True
 )
 async def _admin_export(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Reply:

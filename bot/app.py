@@ -322,6 +322,7 @@ class StudyBot:
             self.clock,
             compose_day=self.daily.compose_day,
             grade_answer=self.answers.grade,
+            rejudge_submission=self.submissions.rejudge,
             publishers=self.publishers,
             days_total=self.library.days_total,
         )

@@ -32,6 +32,7 @@ from bot.messages import Message, Publisher, SentMessage
 from bot.services.context import Actor
 from bot.store import audit as audit_repo
 from bot.store import cohorts as cohort_repo
+from bot.store import submissions as submission_repo
 from bot.store.models import (
     AdminAction,
     Answer,
@@ -210,6 +211,7 @@ class AdminService:
         *,
         compose_day: Callable[[int], list[Message]],
         grade_answer: Callable[[int], Awaitable[Any]],
+        rejudge_submission: Callable[..., Awaitable[Any]],
         publishers: Mapping[str, Publisher],
         days_total: int,
     ) -> None:
@@ -217,6 +219,7 @@ class AdminService:
         self._clock = clock
         self._compose_day = compose_day
         self._grade_answer = grade_answer
+        self._rejudge_submission = rejudge_submission
         self._publishers = publishers
         self._days_total = days_total
 
@@ -293,6 +296,26 @@ class AdminService:
             answer.status, answer.attempts, answer.graded_at = "pending", 0, None
             await session.commit()
         return await self._grade_answer(answer_id)
+
+    async def rejudge(self, actor: Actor, submission_id: int) -> Any:
+        """Judge a stored submission again, as a new submission of its member (audited)."""
+        async with self._sessions() as session:
+            cohort = await self._admin_cohort(session, actor)
+            assert cohort.id is not None
+            original = await session.get(Submission, submission_id)
+            if original is None or original.cohort_id != cohort.id:
+                raise NotFound(f"There is no submission #{submission_id} in this cohort.")
+            busy = None
+            if original.member_id is not None:
+                busy = await submission_repo.in_flight(session, member_id=original.member_id)
+            if busy is not None:
+                raise Conflict(
+                    f"Submission #{busy.id} of this member is still being judged.",
+                    hint="Wait for its result, then judge it again.",
+                )
+            await self._audit(session, actor, cohort, "rejudge", f"submission {submission_id}")
+            await session.commit()
+        return await self._rejudge_submission(submission_id, cohort_id=cohort.id)
 
     def erase_code(self, cohort_id: int, member_id: int, counts: dict[str, int]) -> str:
         """Return the code confirming the erase of exactly this data."""

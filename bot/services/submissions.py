@@ -316,6 +316,48 @@ class SubmissionService:
         await self._dispatch(submission)
         return submission
 
+    async def rejudge(self, submission_id: int, *, cohort_id: int) -> Submission:
+        """Judge a stored submission's code again, as a new submission of the same member.
+
+        The original keeps its result; the new one is judged, recorded and awarded like any
+        other (points are idempotent per submission, and a pass or a best counts only once).
+        """
+        now = self._clock.now()
+        async with self._sessions() as session:
+            original = await session.get(Submission, submission_id)
+            if original is None or original.cohort_id != cohort_id:
+                raise NotFound(f"There is no submission #{submission_id} in this cohort.")
+            if original.status == repo.QUEUED:
+                raise Conflict(
+                    f"Submission #{submission_id} is still being judged.",
+                    hint="Wait for its result, then judge it again.",
+                )
+            if original.member_id is not None:
+                await points_repo.lock_member(session, member_id=original.member_id)
+                busy = await repo.in_flight(session, member_id=original.member_id)
+                if busy is not None:
+                    raise Conflict(
+                        f"Submission #{busy.id} of the same member is still being judged.",
+                        hint="Wait for its result, then judge this one again.",
+                    )
+            again = Submission(
+                job_id=f"pending-{uuid.uuid4().hex}",
+                cohort_id=original.cohort_id,
+                member_id=original.member_id,
+                drill_id=original.drill_id,
+                source=original.source,
+                status=repo.QUEUED,
+                device_kind=original.device_kind,
+                created_at=now,
+                reply_to=dict(original.reply_to or {}),
+            )
+            await repo.add_submission(session, submission=again)
+            assert again.id is not None
+            again.job_id = job_id_for(again.id)
+            await session.commit()
+        await self._dispatch(again)
+        return again
+
     async def _member(self, session: AsyncSession, actor: Actor) -> tuple[Cohort, Member]:
         cohort = await cohort_repo.find_cohort_in(session, channel=actor.channel)
         if cohort is None or cohort.id is None:

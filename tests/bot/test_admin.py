@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.app import StudyBot
 from bot.clock import FakeClock
 from bot.commands import dispatch
-from bot.errors import Conflict, NotAllowed
+from bot.errors import Conflict, NotAllowed, NotFound
 from bot.messages import Channel, Message, SentMessage
 from bot.services.admin import ERASERS
 from bot.services.context import Actor
@@ -232,3 +232,43 @@ def test_every_table_that_points_at_a_member_has_an_eraser() -> None:
     }
     # mock_turn holds no member id but the member's words, reached through their rooms
     assert holding | {"member", "mock_turn"} <= {e.table for e in ERASERS}
+
+
+class HeldRunner:
+    """The runner port at its boundary: takes jobs and keeps them (the test only dispatches)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[str] = []
+
+    async def dispatch(self, job: Any) -> str:
+        self.jobs.append(job.job_id)
+        return job.job_id
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_rejudge_is_admin_only_audited_and_refuses_what_it_cannot_do(bot: StudyBot) -> None:
+    runner = HeldRunner()
+    bot.__dict__["runner"] = runner  # before the services are built
+    await give_data(bot, ALICE)
+    async with bot.sessions() as session:
+        sub = (await session.execute(select(Submission))).scalars().one()
+        sub.status, sub.verdict = "done", "passed"
+        await session.commit()
+    assert sub.id is not None
+
+    with pytest.raises(NotAllowed):
+        await dispatch(bot, ALICE, "admin rejudge", {"submission": sub.id})
+    with pytest.raises(NotFound):
+        await dispatch(bot, OTHER_ADMIN, "admin rejudge", {"submission": sub.id})
+    assert await count(bot, AdminAction) == 0 and runner.jobs == []
+
+    done = await dispatch(bot, ADMIN, "admin rejudge", {"submission": sub.id})
+    assert f"#{sub.id}" in done.messages[0].text
+    assert await count(bot, Submission) == 2 and len(runner.jobs) == 1
+    assert await count(bot, AdminAction, AdminAction.action == "rejudge") == 1
+    with pytest.raises(Conflict):  # the new one is still queued: the member's job in flight
+        await dispatch(bot, ADMIN, "admin rejudge", {"submission": sub.id})
+    assert await count(bot, Submission) == 2 and len(runner.jobs) == 1
+    assert await count(bot, AdminAction, AdminAction.action == "rejudge") == 1

@@ -436,3 +436,36 @@ async def test_a_job_in_another_live_process_local_pool_is_left_to_that_process(
     assert report.redispatched == 1 and runner.dispatches.count(sub.job_id) == 2
     rows_now = await rows(db, Submission)
     assert rows_now[0].dispatched_by == "proc-b"
+
+
+async def test_a_rejudge_is_a_new_submission_of_the_same_code_awarded_once(env: Any) -> None:
+    db, _, runner, _, service = env
+    first = await judged(env, BOB, time_s=0.01)
+    cohort_id = first.submission.cohort_id
+    points_before = sorted((p.ref, p.points) for p in await rows(db, PointsEvent))
+
+    again = await service.rejudge(first.submission.id, cohort_id=cohort_id)
+    assert again.id != first.submission.id and again.source == first.submission.source
+    assert (again.member_id, again.drill_id, again.status) == (
+        first.submission.member_id,
+        "kv_cache_bytes",
+        "queued",
+    )
+    job = runner.jobs[job_id_for(again.id)]  # dispatched under its own job id
+    runner.finish(job.job_id, result(job, time_s=0.01))
+    outcome = await service.wait(again.id)
+    assert outcome.submission.verdict == "passed"
+    # the same code passing again is no new pass, no new best and no new first place
+    assert sorted((p.ref, p.points) for p in await rows(db, PointsEvent)) == points_before
+    original = next(s for s in await rows(db, Submission) if s.id == first.submission.id)
+    assert original.status == "done" and original.verdict == "passed"  # kept as it was
+
+
+async def test_a_rejudge_of_another_cohort_or_of_a_job_in_flight_is_refused(env: Any) -> None:
+    db, _, runner, _, service = env
+    queued = await service.submit(BOB, "kv_cache_bytes", KV)
+    with pytest.raises(StudyBotError, match="still being judged"):
+        await service.rejudge(queued.id, cohort_id=queued.cohort_id)
+    with pytest.raises(StudyBotError, match="no submission #"):
+        await service.rejudge(queued.id, cohort_id=queued.cohort_id + 1)
+    assert len(await rows(db, Submission)) == 1 and len(runner.dispatches) == 1
