@@ -211,16 +211,18 @@ class CeleryRunnerClient:
         import redis
 
         try:
-            outcome = self.app.AsyncResult(task_id)
-            state = outcome.state
+            # One read of the stored meta: state and result must come from the same moment,
+            # or a job finishing between two reads shows "started" with the answer as its info.
+            meta = self.app.backend.get_task_meta(task_id)
+            state, payload = str(meta.get("status", "PENDING")), meta.get("result")
             if state == "SUCCESS":
-                return JobStatus(task_id, "done", result=parse_answer(str(outcome.result)))
+                return JobStatus(task_id, "done", result=parse_answer(str(payload)))
             if state in ("FAILURE", "REVOKED"):
-                reason = f"the worker failed on this job ({type(outcome.result).__name__})"
+                reason = f"the worker failed on this job ({type(payload).__name__})"
                 refusal = Refusal(job_id=task_id, reason=reason)
                 return JobStatus(task_id, "done", result=refusal)
             if state in ("STARTED", "RETRY"):
-                info = outcome.info if isinstance(outcome.info, dict) else {}
+                info = payload if isinstance(payload, dict) else {}
                 return JobStatus(task_id, "running", progress=str(info.get("progress", "")))
             raw = self._redis.get(_marker_key(task_id))
             if raw is None:

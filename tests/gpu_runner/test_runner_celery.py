@@ -22,7 +22,7 @@ import pytest
 
 from gpu_runner.celery_runner import TASK_NAME, CeleryRunnerClient, RunnerNodeSettings
 from gpu_runner.client import JobRefusedError, JobStatus, RunnerError
-from gpu_runner.protocol import RunJob
+from gpu_runner.protocol import Refusal, RunJob
 from tests.conftest import service_or_skip
 from tests.gpu_runner.runner_support import require_sandbox
 
@@ -293,3 +293,34 @@ def test_an_imported_problem_travels_in_the_job_to_a_worker_without_a_database(
     result = _run(scenario)
     assert result.verdict == "passed", result.message + workers.log("small-node")  # type: ignore[attr-defined]
     assert result.cases_total == 3  # type: ignore[attr-defined]
+
+
+def test_a_job_finishing_while_its_status_is_read_shows_running_then_done(celery_url: str) -> None:
+    """State and result come from one read: a job that a worker finishes in between never
+    shows as running with the answer where its progress should be."""
+    client = _client(celery_url)
+    backend = client.app.backend
+    task_id = f"test-{uuid.uuid4().hex[:12]}"
+    backend.store_result(task_id, {"progress": "judging case 3 of 8"}, "STARTED")
+    real_read = backend.get_task_meta
+    reads: list[str] = []
+
+    def read_then_worker_finishes(tid: str, *args: object, **kwargs: object) -> dict:
+        meta = real_read(tid, *args, **kwargs)
+        reads.append(str(meta["status"]))
+        if len(reads) == 1:  # the worker stores its answer right after this first read
+            answer = Refusal(job_id=tid, reason="no such drill on this worker").to_json()
+            backend.store_result(tid, answer, "SUCCESS")
+        return meta
+
+    backend.get_task_meta = read_then_worker_finishes  # type: ignore[method-assign]
+    try:
+        first = client.status_sync(task_id)
+        second = client.status_sync(task_id)
+    finally:
+        backend.get_task_meta = real_read  # type: ignore[method-assign]
+        client._close()
+    assert (first.state, first.progress) == ("running", "judging case 3 of 8")
+    assert second.state == "done" and reads == ["STARTED", "SUCCESS"]
+    assert isinstance(second.result, Refusal)
+    assert second.result.reason == "no such drill on this worker"
