@@ -307,7 +307,7 @@ class _Run:
         return start_entry(
             self.launcher,
             job_dir,
-            source=drill.reference_source if reference else self.source,
+            source=drill.reference_source if reference else drill.with_provided(self.source),
             drill=drill,
             entry=_reference_entry(drill) if reference else drill.entry,
             device=self.device,

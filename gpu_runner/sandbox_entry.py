@@ -71,16 +71,36 @@ def _failure(obj: object, kind: str, message: str) -> dict[str, Any]:
     return reply
 
 
+# The line after which the judge appends its own copy of what a drill's template provides.
+PROVIDED_MARK = "# --- provided by the judge (its own copy: edits above do not count) ---"
+
+
 def _plain_error(message: str) -> dict[str, Any]:
     return {"type": "UnsendableResult", "message": message, "where": []}
+
+
+def _provided_from(submission_path: str) -> int | None:
+    """Return the line where the judge's copy of a provided harness starts, if the file has one."""
+    try:
+        with open(submission_path, encoding="utf-8") as file:
+            for number, line in enumerate(file, 1):
+                if line.rstrip("\n") == PROVIDED_MARK:
+                    return number
+    except OSError:
+        pass
+    return None
 
 
 def describe_exception(exc: BaseException, submission_path: str) -> dict[str, Any]:
     """Return an exception's type, message and the submission's own frames (not the judge's)."""
     frames = traceback.extract_tb(exc.__traceback__)
+    provided_from = _provided_from(submission_path)
     where = []
     for frame in frames:
         if frame.filename == submission_path:
+            if provided_from is not None and frame.lineno and frame.lineno > provided_from:
+                where.append(f"in the judge's `{frame.name}` (provided; not your file)"[:300])
+                continue
             line = (frame.line or "").strip()
             where.append(f"line {frame.lineno}, in {frame.name}: {line}"[:300])
     try:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from gpu_runner.calling import RAISED, FunctionCall, Trace, call_entry, describe_op
 from gpu_runner.library_calls import LibraryCall
+from gpu_runner.sandbox_entry import PROVIDED_MARK
 
 if TYPE_CHECKING:
     import torch
@@ -322,6 +323,11 @@ class Drill:
     # Half-precision dtypes whose tolerance is calibrated (the reference run in that dtype
     # passes on the public cases). Judged cases are float32 unless a case asks otherwise.
     low_precision_dtypes: tuple[str, ...] = ()
+    # What the template hands the member ready-made (a harness the judge calls, a fake Redis):
+    # the judge appends its own copy after the member's file, so an edited copy changes nothing
+    # and a file that leaves it out still runs.
+    provided: tuple[Callable[..., Any] | type, ...] = ()
+    provided_imports: tuple[str, ...] = ()
 
     # --- spec -------------------------------------------------------------------------------
 
@@ -344,6 +350,13 @@ class Drill:
         return standalone_source(
             *self.reference_helpers, self.reference_impl, imports=self.reference_imports
         )
+
+    def with_provided(self, source: str) -> str:
+        """Return the member's file followed by the judge's copy of what the template provides."""
+        if not self.provided:
+            return source
+        provided = standalone_source(*self.provided, imports=self.provided_imports)
+        return f"{source.rstrip()}\n\n\n{PROVIDED_MARK}\n{provided}"
 
     def summary(self) -> dict[str, Any]:
         """Return the public facts of the drill (for `drill list --json`)."""
@@ -547,7 +560,7 @@ def check_in_process(
     if uses and not allow_library_calls:
         return f"rejected: {uses[0].message()}"
     namespace: dict[str, Any] = {"__name__": "submission"}
-    exec(compile(source, "<submission>", "exec"), namespace)
+    exec(compile(drill.with_provided(source), "<submission>", "exec"), namespace)
     entry = namespace.get(drill.entry)
     if entry is None:
         return f"the file does not define `{drill.entry}`"

@@ -35,7 +35,8 @@ w1, b1, w2 and b2.
 
 The file also holds `run_checkpointed`, which the judge calls: it runs your MLP
 forward while watching what autograd saves for backward, then runs backward.
-Leave it as it is. Judged on y and the five gradients (float64 reference), and
+The judge runs its own copy of it: you may leave it out; changes do not count.
+Judged on y and the five gradients (float64 reference), and
 on no (batch, hidden) tensor being saved for backward."""
 
 TEMPLATE_HEAD = '''\
@@ -114,6 +115,8 @@ class GradCheckpointDrill(Drill):
     template = TEMPLATE
     reference_impl = staticmethod(run_checkpointed)
     reference_helpers = (_mlp, checkpointed_mlp)
+    provided = (run_checkpointed,)
+    provided_imports = ("import torch",)
     reference_imports = ("import torch", "import torch.nn.functional as F")
     tolerances = {"float32": TOL, "float64": Tolerance(1e-9, 1e-12)}
     bank_questions = (490,)

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 
 from gpu_runner.calling import FunctionCall, Trace
-from gpu_runner.drills.base import Case, Drill, python_rng
+from gpu_runner.drills.base import Case, Drill, python_rng, standalone_source
 
 SIGNATURE = """\
 def call_with_retry(
@@ -35,7 +35,8 @@ there, return the stored result without processing; otherwise result =
 process(request), store it under the key, return it.
 
 The file also holds `run_calls`, which the judge calls: it wires your client
-to a scripted flaky server that uses your `handle`. Leave it as it is. Judged
+to a scripted flaky server that uses your `handle`. The judge runs its own copy
+of it, so you may leave it out; changes to it do not count. Judged
 per call on the result, the attempts, how often the work was done (at most
 once), one key per call, and different keys for different calls (even of the
 same request text)."""
@@ -64,42 +65,6 @@ def handle(
     raise NotImplementedError
 
 
-def run_calls(
-    scripts: list[list[str]], requests: list[str], max_attempts: int
-) -> list[tuple[str, int, int, list[str], list[float]]]:
-    """Provided (leave as it is): run each request against a scripted flaky server."""
-    store: dict[str, str] = {}
-    done: list[str] = []
-    report = []
-    for script, request in zip(scripts, requests, strict=True):
-        keys: list[str] = []
-        sleeps: list[float] = []
-        before = len(done)
-
-        def process(text: str) -> str:
-            done.append(text)
-            return f"completion #{len(done)} of {text}"
-
-        def send(
-            text: str, key: str, keys: list[str] = keys, script: list[str] = script
-        ) -> tuple[int, str]:
-            keys.append(str(key))
-            kind = script[len(keys) - 1] if len(keys) <= len(script) else "ok"
-            if kind in ("500", "400"):
-                return int(kind), "error"
-            body = handle(store, str(key), text, process)
-            if kind == "lost":
-                raise ConnectionError("the response was lost")
-            return 200, body
-
-        try:
-            result = "ok:" + call_with_retry(send, request, max_attempts, sleeps.append)
-        except NotImplementedError:
-            raise
-        except Exception:
-            result = "raised"
-        report.append((result, len(keys), len(done) - before, keys, [float(s) for s in sleeps]))
-    return report
 '''
 
 
@@ -172,6 +137,9 @@ def run_calls(
     return report
 
 
+TEMPLATE += standalone_source(run_calls, imports=())
+
+
 class IdempotentRetryDrill(Drill):
     """Idempotent retries judged per call: result, attempts, work done once, keys."""
 
@@ -185,6 +153,8 @@ class IdempotentRetryDrill(Drill):
     upcast_reference = False
     reference_impl = staticmethod(run_calls)
     reference_helpers = (call_with_retry, handle)
+    provided = (run_calls,)
+    provided_imports = ("from collections.abc import Callable",)
     reference_imports = ("import uuid", "from collections.abc import Callable")
     bank_questions = (501,)
     public_cases = (

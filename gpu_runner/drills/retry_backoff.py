@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gpu_runner.calling import FunctionCall, Trace
-from gpu_runner.drills.base import Case, Drill, python_rng
+from gpu_runner.drills.base import Case, Drill, python_rng, standalone_source
 
 SIGNATURE = """\
 def retry(
@@ -33,7 +33,8 @@ first retry) sleep min(max_delay, base_delay * 2**i) plus a random jitter in
 The wrapper keeps the wrapped function's name and docstring (functools.wraps).
 
 The file also holds `run_retry`, which the judge calls: it decorates a scripted
-flaky function with your `retry` and reports what happened. Leave it as it is.
+flaky function with your `retry` and reports what happened. The judge runs its
+own copy of it, so you may leave it out; changes to it do not count.
 Judged on the outcome and number of calls, the name kept, and each delay lying
 in its bounds (with the jitter visibly random), not on exact delays."""
 
@@ -60,33 +61,6 @@ def retry(
     raise NotImplementedError("retry is not implemented yet")
 
 
-def run_retry(
-    outcomes: list[str], max_retries: int, base_delay: float, max_delay: float, jitter: float
-) -> tuple[str, int, list[float], str]:
-    """Provided (leave as it is): decorate a scripted flaky call with `retry` and run it."""
-    errors = {"ConnectionError": ConnectionError, "TimeoutError": TimeoutError}
-    errors["ValueError"] = ValueError
-    delays: list[float] = []
-    calls: list[str] = []
-
-    transient = (ConnectionError, TimeoutError)
-
-    @retry(max_retries, base_delay, max_delay, jitter, transient, delays.append)
-    def call_model(prompt: str) -> str:
-        """Ask the model; fails as the script says."""
-        calls.append(prompt)
-        kind = outcomes[len(calls) - 1] if len(calls) <= len(outcomes) else "ok"
-        if kind == "ok":
-            return f"answer after {len(calls)} calls"
-        raise errors[kind](kind)
-
-    try:
-        result = "ok:" + call_model("prompt")
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        result = "raised:" + type(exc).__name__
-    return result, len(calls), [float(d) for d in delays], call_model.__name__
 '''
 
 
@@ -146,6 +120,9 @@ def run_retry(
     return result, len(calls), [float(d) for d in delays], call_model.__name__
 
 
+TEMPLATE += standalone_source(run_retry, imports=())
+
+
 class RetryBackoffDrill(Drill):
     """Retry decorator judged on outcomes and delay bounds, not exact delays."""
 
@@ -159,6 +136,7 @@ class RetryBackoffDrill(Drill):
     upcast_reference = False
     reference_impl = staticmethod(run_retry)
     reference_helpers = (retry,)
+    provided = (run_retry,)
     reference_imports = (
         "import functools",
         "import random",

@@ -27,7 +27,8 @@ request, then let the cancellation propagate.
 
 The file also holds `run_sse`, which the judge calls: it drives your generator
 over a script of tokens and idle periods, disconnecting early in some cases.
-Leave it as it is. Judged by parsing the stream as a browser's EventSource would:
+The judge runs its own copy of it: you may leave it out; changes do not count.
+Judged by parsing the stream as a browser's EventSource would:
 the tokens in order (tokens may hold newlines, quotes and any Unicode), one
 heartbeat per idle period, and release() called on a disconnect."""
 
@@ -159,6 +160,8 @@ class SSEStreamDrill(Drill):
     upcast_reference = False
     reference_impl = staticmethod(run_sse)
     reference_helpers = (sse_stream,)
+    provided = (run_sse,)
+    provided_imports = ("import asyncio", "from collections.abc import AsyncIterator")
     reference_imports = (
         "import asyncio",
         "import json",

@@ -28,9 +28,9 @@ counted or be given back with DECRBY: either passes.
 
 `redis` is a fake with Redis's commands (get, set with ex/nx, incrby, decrby,
 expire with nx, ttl, delete) on the judge's clock; read the time from `clock()`.
-The file also holds the fake and `run_quota`, which the judge calls: leave them
-as they are. Judged on every decision and on the keys left at the end (each
-must have a TTL)."""
+The file also holds the fake and `run_quota`, which the judge calls; the judge
+runs its own copies of both, so you may leave them out and changes do not count.
+Judged on every decision and on the keys left at the end (each must have a TTL)."""
 
 
 class TenantQuota:
@@ -188,6 +188,8 @@ class TenantQuotaDrill(Drill):
     upcast_reference = False
     reference_impl = staticmethod(run_quota)
     reference_helpers = (TenantQuota, FakeRedis)
+    provided = (FakeRedis, run_quota)
+    provided_imports = ("import math", "from collections.abc import Callable")
     reference_imports = (
         "from __future__ import annotations",
         "import math",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -63,6 +64,24 @@ def test_a_correct_softmax_passes_every_case() -> None:
     assert result.timing is None
     assert "uid 65534" in result.sandbox and "seccomp" in result.sandbox
     assert not result.unsafe
+
+
+def test_the_sandbox_runs_the_judges_copy_of_a_provided_harness_not_the_members() -> None:
+    """An edited copy of the provided fake cannot hide a missing TTL; leaving it out is fine."""
+    solutions = Path(__file__).parent / "drills" / "solutions" / "tenant_quota"
+    edited = (solutions / "wrong_no_expire_hidden_by_an_edited_fake.py").read_text()
+    result = judge("tenant_quota", edited, options=FAST)
+    assert result.verdict == "wrong" and "has no expiry" in result.message, result.message
+    bare = (solutions / "ok_set_nx_then_refund.py").read_text()
+    assert "class FakeRedis" not in bare and "def run_quota" not in bare
+    result = judge("tenant_quota", bare, options=FAST)
+    assert result.verdict == "passed", result.message
+    raising = bare.replace("        key = f", "        1 / 0\n        key = f", 1)
+    line = raising.splitlines().index("        1 / 0") + 1
+    result = judge("tenant_quota", raising, options=FAST)
+    assert result.verdict == "error" and "ZeroDivisionError" in result.message
+    assert "the judge's `run_quota` (provided; not your file)" in result.message
+    assert f"line {line}, in consume: 1 / 0" in result.message, result.message
 
 
 def test_softmax_without_the_max_shift_is_wrong_with_a_pointed_message() -> None:

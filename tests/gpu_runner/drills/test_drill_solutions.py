@@ -88,3 +88,12 @@ def test_a_library_call_that_does_the_exercise_is_rejected_by_name(
     # Its output is right: the rejection is for the call, not for the numbers.
     drill = DRILLS[drill_id]
     assert check_in_process(drill, source, seeds=(0, 1), allow_library_calls=True) is None
+
+
+@pytest.mark.parametrize("drill_id", [d for d, drill in DRILLS.items() if drill.provided])
+def test_a_file_that_keeps_the_templates_provided_code_passes_too(drill_id: str) -> None:
+    """The judge appends its own copy of what the template provides; a member who kept the
+    template whole and wrote below it is judged the same as one who left it out."""
+    drill = DRILLS[drill_id]
+    ok = sorted((SOLUTIONS / drill_id).glob("ok_*.py"))[0].read_text()
+    assert check_in_process(drill, drill.template + "\n\n" + ok, seeds=(0,)) is None
