@@ -16,7 +16,7 @@ import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,7 @@ from bot.errors import StudyBotError
 from bot.heartbeat import new_process_id
 from bot.messages import Channel, Message, MessageField, Publisher, PublishError, SentMessage
 from bot.services.cohorts import schedule_of
+from bot.services.review_deck import cohort_reviews_due_line
 from bot.store import claims as claim_repo
 from bot.store import cohorts as cohort_repo
 from bot.store import posts as post_repo
@@ -145,6 +146,17 @@ def compose_day_summary(plan: DayPlan) -> Message:
         footer=f"Answer with /answer <id> <your answer>{origin}",
         key="summary",
     )
+
+
+def with_cohort_lines(messages: list[Message], lines: Iterable[str]) -> list[Message]:
+    """Return a day's post with a cohort's own lines (reviews due) added to its plan message."""
+    extra = "\n".join(line for line in lines if line)
+    if not extra:
+        return messages
+    return [
+        replace(m, text=f"{m.text}\n\n{extra}" if m.text else extra) if m.key == "plan" else m
+        for m in messages
+    ]
 
 
 class ConnectionReserve:
@@ -522,10 +534,16 @@ class DailyService:
             report.failed.append((cohort.id, day, str(exc)))
             return
         channel = Channel(cohort.platform, cohort.workspace_id, cohort.channel_id)  # type: ignore[arg-type]
+        recorded = dict(post.message_ids)
+        if "plan" not in recorded:  # the cohort's own lines, counted when its plan goes out
+            async with self._step() as conn:
+                due_line = await cohort_reviews_due_line(
+                    conn, cohort_id=cohort.id, zone=cohort.timezone, now=self._clock.now()
+                )
+            messages = with_cohort_lines(messages, [due_line or ""])
         # Brand new work has nothing out there yet; anything else may have parts the platform
         # took that nobody recorded (a crash, a pause, a lost answer): look before sending.
         look_first = not (token.fresh and post.created)
-        recorded = dict(post.message_ids)
         todo = [m for m in messages if m.key not in recorded]  # recorded: never twice
         # when the last fence check that passed began: taking the claim was the first
         fenced_from: datetime | None = claimed_from

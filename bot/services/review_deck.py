@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from fsrs import Card, Rating, Scheduler
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.domain.review_rating import rating_for
@@ -57,6 +58,31 @@ async def schedule_review(
         now=now,
     )
     return card.due
+
+
+def end_of_local_day(at: datetime, zone: str) -> datetime:
+    """Return the instant (UTC) the local day of `at` in `zone` ends: the next local midnight."""
+    tz = ZoneInfo(zone)
+    tomorrow = at.astimezone(tz).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def reviews_due_line(members: int) -> str | None:
+    """Return the daily post's line on reviews due today, or None when nobody has one."""
+    if members <= 0:
+        return None
+    who = "1 member has" if members == 1 else f"{members} members have"
+    return f"🔁 {who} reviews due today — `/review`"
+
+
+async def cohort_reviews_due_line(
+    session: AsyncSession | AsyncConnection, *, cohort_id: int, zone: str, now: datetime
+) -> str | None:
+    """Return a cohort's reviews-due line for its local today (due before local midnight)."""
+    members = await repo.count_members_due(
+        session, cohort_id=cohort_id, by=end_of_local_day(now, zone)
+    )
+    return reviews_due_line(members)
 
 
 @dataclass(frozen=True)

@@ -73,3 +73,16 @@ async def next_due(session: AsyncSession, *, member_id: int) -> datetime | None:
         select(func.min(col(ReviewCard.due))).where(col(ReviewCard.member_id) == member_id)
     )
     return result.scalar()
+
+
+async def count_members_due(session: Any, *, cohort_id: int, by: datetime) -> int:
+    """Return how many members of a cohort have at least one card due by `by`.
+
+    `session` is a session or a bare connection (the daily post counts on its own).
+    """
+    result = await session.execute(
+        select(func.count(func.distinct(col(ReviewCard.member_id)))).where(
+            col(ReviewCard.cohort_id) == cohort_id, col(ReviewCard.due) <= by
+        )
+    )
+    return int(result.scalar() or 0)
