@@ -124,13 +124,13 @@ class _StatsChart:
         if not ordered:
             self.points_line.set_data([], [])
             self.points_fill.set_visible(False)
-            end = float(date2num(stats.today))
+            end = float(date2num(stats.today))  # type: ignore[no-untyped-call]
             ax.set_xlim(end - 28, end)
             ax.set_ylim(0, 1)
             ax.set_xticks([])
             return
         days = [d.day for d in ordered]
-        xs = [float(x) for x in date2num(days)]
+        xs = [float(x) for x in date2num(days)]  # type: ignore[no-untyped-call]
         total = list(accumulate(d.points for d in ordered))
         self.points_line.set_data(xs, total)
         # The area under the step line: each value holds until the next day's.
@@ -179,10 +179,10 @@ class _StatsChart:
         weeks = recent_weeks(stats.today)
         counts = {week: [0, 0] for week in weeks}
         for d in stats.days:
-            week = counts.get(d.day - timedelta(days=d.day.weekday()))
-            if week is not None:
-                week[0] += d.mocks
-                week[1] += int(d.drills)
+            tally = counts.get(d.day - timedelta(days=d.day.weekday()))
+            if tally is not None:  # within the weeks shown
+                tally[0] += d.mocks
+                tally[1] += int(d.drills)
         for bar, week in zip(self.mock_bars, weeks, strict=True):
             bar.set_height(counts[week][0])
         for bar, week in zip(self.drill_bars, weeks, strict=True):
