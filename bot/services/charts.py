@@ -5,8 +5,8 @@ and `*_svg` render the same figure. No pyplot: figures are plain objects, so dra
 display and is safe from several threads.
 
 A stats chart is the costly one (`/stats`, the dashboard's member page), so it is cheap twice
-over: each thread keeps one prepared figure per format (axes, ticks and fixed labels built
-once) and only sets a member's data into it, and the rendered bytes are kept by the data they
+over. A few prepared figures per format are kept (axes, ticks and fixed labels built once) and
+a drawing only sets a member's data into one; and the rendered bytes are kept by the data they
 show, so a repeated `/stats` with nothing new draws nothing.
 """
 
@@ -39,7 +39,8 @@ TITLE_PT = 11
 LABEL_PT = 9
 CALENDAR_WEEKS = 12
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-DRAWN_CHARTS_KEPT = 128  # per format; a PNG is ~60 kB
+DRAWN_CHARTS_KEPT = 128  # per format; a PNG is ~50 kB
+PREPARED_KEPT = 2  # prepared figures kept per format (a PNG one holds a 2.6 MB pixel buffer)
 _ACCENT = "#3b6ea8"
 _SECOND = "#e07b39"
 
@@ -224,16 +225,34 @@ class _DrawnCharts:
             self._drawn.clear()
 
 
-_prepared = threading.local()  # one prepared figure per thread and format: figures are not shared
+class _PreparedCharts:
+    """Prepared stats figures lent to one drawing at a time, a few of them kept for the next.
+
+    A figure is never drawn by two threads at once; it may be drawn by any thread in turn.
+    A drawing that fails does not give its figure back (it may be half set).
+    """
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._free: list[_StatsChart] = []
+        self._lock = threading.Lock()
+
+    def render(self, stats: MemberStats, render: Callable[[Figure], T]) -> T:
+        """Return `render` of a prepared figure showing `stats`."""
+        with self._lock:
+            chart = self._free.pop() if self._free else None
+        chart = chart or _StatsChart()
+        drawn = render(chart.show(stats))
+        with self._lock:
+            if len(self._free) < self._keep:
+                self._free.append(chart)
+        return drawn
+
+
+# Per format: text is measured per dpi, and the SVG canvas draws at 72.
+_prepared_png = _PreparedCharts(PREPARED_KEPT)
+_prepared_svg = _PreparedCharts(PREPARED_KEPT)
 drawn_stats = _DrawnCharts(DRAWN_CHARTS_KEPT)
-
-
-def _prepared_chart(kind: str) -> _StatsChart:
-    chart: _StatsChart | None = getattr(_prepared, kind, None)
-    if chart is None:
-        chart = _StatsChart()
-        setattr(_prepared, kind, chart)
-    return chart
 
 
 def stats_figure(stats: MemberStats) -> Figure:
@@ -243,17 +262,12 @@ def stats_figure(stats: MemberStats) -> Figure:
 
 def stats_png(stats: MemberStats) -> bytes:
     """Return a member's stats chart as PNG bytes (drawn once per distinct `stats`)."""
-    return drawn_stats.get_or_draw(
-        ("png", stats), lambda: figure_png(_prepared_chart("png").show(stats))
-    )
+    return drawn_stats.get_or_draw(("png", stats), lambda: _prepared_png.render(stats, figure_png))
 
 
 def stats_svg(stats: MemberStats) -> str:
     """Return a member's stats chart as SVG text (the same figure as the PNG)."""
-    # Its own prepared figure: text is measured per dpi, and SVG is drawn at 72.
-    return drawn_stats.get_or_draw(
-        ("svg", stats), lambda: figure_svg(_prepared_chart("svg").show(stats))
-    )
+    return drawn_stats.get_or_draw(("svg", stats), lambda: _prepared_svg.render(stats, figure_svg))
 
 
 def recent_weeks(today: date, weeks: int = CALENDAR_WEEKS) -> list[date]:

@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -175,6 +176,11 @@ def test_a_chart_drawn_after_another_members_shows_only_its_own_data() -> None:
     assert "Ada L." not in reused_svg and "Grace H." in reused_svg
     empty = replace(second, days=(), points=0)
     assert stats_png(empty) == charts.figure_png(charts.stats_figure(empty))
+    # Drawn by several threads at once, each chart is still its own member's alone.
+    many = [replace(first, member_id=n, name=f"M{n}", days=first.days[n:]) for n in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        drawn = list(pool.map(stats_png, many))
+    assert drawn == [charts.figure_png(charts.stats_figure(s)) for s in many]
 
 
 def test_the_same_data_is_drawn_once_and_new_data_draws_again(
