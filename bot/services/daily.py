@@ -29,7 +29,7 @@ from bot.errors import StudyBotError
 from bot.heartbeat import new_process_id
 from bot.messages import Channel, Message, MessageField, Publisher, PublishError, SentMessage
 from bot.services.cohorts import schedule_of
-from bot.services.review_deck import cohort_reviews_due_line
+from bot.services.review_deck import members_with_reviews_due, reviews_due_line
 from bot.store import claims as claim_repo
 from bot.store import cohorts as cohort_repo
 from bot.store import posts as post_repo
@@ -56,6 +56,8 @@ class PublishReport:
     busy: list[tuple[int, int]] = field(default_factory=list)
     # Each day is composed once per pass, however many cohorts post it.
     composed: dict[int, list[Message]] = field(default_factory=dict, repr=False)
+    # members with a review due before their cohort's local midnight, by cohort (read once)
+    reviews_due: dict[int, int] = field(default_factory=dict, repr=False)
 
 
 def post_key(cohort_id: int, day: int, part: str) -> str:
@@ -385,11 +387,15 @@ class DailyService:
                 if slot is not None:
                     due.append((cohort, slot))
             statuses = await post_repo.post_statuses(session, days={s.day for _, s in due})
-        todo = [
-            (cohort, slot)
-            for cohort, slot in due
-            if statuses.get((cohort.id or 0, slot.day), "claimed") == "claimed"
-        ]
+            todo = [
+                (cohort, slot)
+                for cohort, slot in due
+                if statuses.get((cohort.id or 0, slot.day), "claimed") == "claimed"
+            ]
+            # In the same read, not a step per cohort: one count per time zone for all of them.
+            report.reviews_due = await members_with_reviews_due(
+                session, [cohort for cohort, _ in todo], now=now
+            )
         results = await asyncio.gather(
             *(
                 self._publish_cohort(
@@ -535,12 +541,8 @@ class DailyService:
             return
         channel = Channel(cohort.platform, cohort.workspace_id, cohort.channel_id)  # type: ignore[arg-type]
         recorded = dict(post.message_ids)
-        if "plan" not in recorded:  # the cohort's own lines, counted when its plan goes out
-            async with self._step() as conn:
-                due_line = await cohort_reviews_due_line(
-                    conn, cohort_id=cohort.id, zone=cohort.timezone, now=self._clock.now()
-                )
-            messages = with_cohort_lines(messages, [due_line or ""])
+        due_line = reviews_due_line(report.reviews_due.get(cohort.id, 0))
+        messages = with_cohort_lines(messages, [due_line or ""])
         # Brand new work has nothing out there yet; anything else may have parts the platform
         # took that nobody recorded (a crash, a pause, a lost answer): look before sending.
         look_first = not (token.fresh and post.created)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from fsrs import Card, Rating, Scheduler
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.domain.review_rating import rating_for
@@ -26,6 +26,7 @@ from bot.store import cohorts as cohort_repo
 from bot.store import review_deck as repo
 
 if TYPE_CHECKING:
+    from bot.store.models import Cohort
     from content import Library
 
 # No fuzz: the same grades always give the same schedule (tests, and members comparing notes).
@@ -75,14 +76,25 @@ def reviews_due_line(members: int) -> str | None:
     return f"🔁 {who} reviews due today — `/review`"
 
 
-async def cohort_reviews_due_line(
-    session: AsyncSession | AsyncConnection, *, cohort_id: int, zone: str, now: datetime
-) -> str | None:
-    """Return a cohort's reviews-due line for its local today (due before local midnight)."""
-    members = await repo.count_members_due(
-        session, cohort_id=cohort_id, by=end_of_local_day(now, zone)
-    )
-    return reviews_due_line(members)
+async def members_with_reviews_due(
+    session: AsyncSession, cohorts: Sequence[Cohort], *, now: datetime
+) -> dict[int, int]:
+    """Return, by cohort, how many members have a review due before the cohort's local midnight.
+
+    One query per time zone among the cohorts; cohorts where nobody has one are left out.
+    """
+    zones: dict[str, list[int]] = {}
+    for cohort in cohorts:
+        if cohort.id is not None:
+            zones.setdefault(cohort.timezone, []).append(cohort.id)
+    counts: dict[int, int] = {}
+    for zone, ids in zones.items():
+        counts.update(
+            await repo.members_due_by_cohort(
+                session, cohort_ids=ids, by=end_of_local_day(now, zone)
+            )
+        )
+    return counts
 
 
 @dataclass(frozen=True)
