@@ -133,15 +133,16 @@ class _StatsChart:
         days = [d.day for d in ordered]
         xs = [float(x) for x in date2num(days)]  # type: ignore[no-untyped-call]
         total = list(accumulate(d.points for d in ordered))
-        self.points_line.set_data(xs, total)
-        # The area under the step line: each value holds until the next day's.
+        # Each total holds from its day until the next one's, the last until today ends.
+        end = max(xs[-1], float(date2num(stats.today))) + 1  # type: ignore[no-untyped-call]
+        self.points_line.set_data([*xs, end], [*total, total[-1]])
         outline = [
-            (x, y) for x, nxt, y in zip(xs, xs[1:] + [xs[-1]], total, strict=True) for x in (x, nxt)
+            (x, y) for x, nxt, y in zip(xs, [*xs[1:], end], total, strict=True) for x in (x, nxt)
         ]
-        self.points_fill.set_xy([*outline, (xs[-1], 0.0), (xs[0], 0.0)])
+        self.points_fill.set_xy([*outline, (end, 0.0), (xs[0], 0.0)])
         self.points_fill.set_visible(True)
-        pad = max(1.0, (xs[-1] - xs[0]) * 0.02)
-        ax.set_xlim(xs[0] - pad, xs[-1] + pad)
+        pad = max(0.5, (end - xs[0]) * 0.01)
+        ax.set_xlim(xs[0] - pad, end + pad)
         ax.set_ylim(0, max(total[-1], 1) * 1.05)
         # A handful of fixed date ticks: the automatic date locator costs more than the plot.
         picks = sorted({round(i * (len(days) - 1) / 4) for i in range(5)})
