@@ -280,15 +280,22 @@ def recent_weeks(today: date, weeks: int = CALENDAR_WEEKS) -> list[date]:
 def recap_figure(recap: Recap) -> Figure:
     """Return the weekly recap's chart: the week's top members and the cohort's daily points."""
     fig = Figure(figsize=(10.0, 5.0), dpi=DPI)
-    fig.subplots_adjust(left=0.12, right=0.98, top=0.86, bottom=0.1, wspace=0.3)
+    fig.subplots_adjust(left=0.17, right=0.98, top=0.86, bottom=0.1, wspace=0.25)
     fig.suptitle(f"{recap.cohort_name}: week of {recap.week_start:%d %b %Y}", fontsize=13)
     top_ax, days_ax = fig.subplots(1, 2)
-    names = [r.name for r in recap.top][::-1]
-    top_ax.barh(names or ["—"], [r.value for r in recap.top][::-1] or [0], color=_ACCENT)
-    top_ax.set_title("Top members (points)")
+    for ax in (top_ax, days_ax):  # no automatic placing, as in the stats chart
+        ax.xaxis.set_label_coords(0.5, -0.1)
+        ax.yaxis.set_label_coords(-0.1, 0.5)
+    # Names cut to fit the margin (a long one would run off the picture's left edge), and bars
+    # placed by rank, not by name: two members may share a name.
+    names = [r.name if len(r.name) <= 16 else r.name[:15] + "…" for r in recap.top][::-1]
+    values = [r.value for r in recap.top][::-1]
+    top_ax.barh(range(len(values) or 1), values or [0], color=_ACCENT)
+    top_ax.set_yticks(range(len(names) or 1), names or ["—"])
+    top_ax.set_title("Top members (points)", y=1.0)
     labels = [f"{d:%a}" for d, _ in recap.daily_points]
     days_ax.bar(labels, [p for _, p in recap.daily_points], color=_SECOND)
-    days_ax.set_title("Cohort points per day")
+    days_ax.set_title("Cohort points per day", y=1.0)
     return fig
 
 

@@ -231,3 +231,15 @@ async def test_a_recap_missed_all_monday_is_posted_once_later_in_the_week(db: An
     clock.set(MONDAY_POST + timedelta(days=7))
     assert (await service(db, clock, channels, "proc-a").publish_due()).posted == [1]
     assert list(channels.posts) == [recap_key(1, WEEK), recap_key(1, WEEK + timedelta(days=7))]
+
+
+def test_members_sharing_a_name_each_get_their_own_bar_in_the_recap_chart() -> None:
+    from bot.services.charts import recap_figure
+    from bot.services.recap import Recap, RecapLine
+
+    top = (RecapLine("Ann", 30), RecapLine("Ann", 20), RecapLine("A" * 40, 10))
+    recap = Recap(1, "Berlin", WEEK, top, (), 0, (), (), ((WEEK, 60),))
+    top_ax = recap_figure(recap).axes[0]
+    assert len({bar.get_y() for bar in top_ax.patches}) == 3
+    labels = [label.get_text() for label in top_ax.get_yticklabels()]
+    assert labels == ["A" * 15 + "…", "Ann", "Ann"]
