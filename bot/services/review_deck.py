@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.store.models import Cohort
     from content import Library
 
+_IDS_PER_QUERY = 500  # well within SQLite's bound on a statement's parameters
 # No fuzz: the same grades always give the same schedule (tests, and members comparing notes).
 _SCHEDULER = Scheduler(enable_fuzzing=False)
 
@@ -89,11 +90,10 @@ async def members_with_reviews_due(
             zones.setdefault(cohort.timezone, []).append(cohort.id)
     counts: dict[int, int] = {}
     for zone, ids in zones.items():
-        counts.update(
-            await repo.members_due_by_cohort(
-                session, cohort_ids=ids, by=end_of_local_day(now, zone)
-            )
-        )
+        by = end_of_local_day(now, zone)
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            counts.update(await repo.members_due_by_cohort(session, cohort_ids=chunk, by=by))
     return counts
 
 
