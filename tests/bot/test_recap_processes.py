@@ -125,12 +125,14 @@ async def test_a_caught_up_recap_is_posted_once_though_its_poster_was_paused_pas
     week: date = pg["week"]
     everything = set(pg["ids"])
     paused = asyncio.Event()
+    paused_at: list[float] = []
 
     def pause_first_bot(stored: int) -> None:
         # A's first recap is stored and not answered yet: A is paused waiting on Slack.
         if stored == 1 and not paused.is_set():
             bots[0].signal(signal.SIGSTOP)
-            slack.timeline.append(f"{time.monotonic():.3f} A stopped")
+            paused_at.append(time.monotonic())
+            slack.timeline.append(f"{paused_at[0]:.3f} A stopped")
             paused.set()
 
     slack.on_stored = pause_first_bot
@@ -139,6 +141,9 @@ async def test_a_caught_up_recap_is_posted_once_though_its_poster_was_paused_pas
         await paused.wait()
     bots.append(await RecapBot.start("B", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts))
     await bots[1].wait_for(lambda lines: reported(bots[1], "posted") == everything)
+    # B took over as soon as A's heartbeat went stale; A stays stopped until the lease it last
+    # renewed (before its send) has run out too: the scenario, not a wait for a result.
+    await asyncio.sleep(max(0.0, paused_at[0] + opts["lease"] + 0.2 - time.monotonic()))
     # A wakes up past its lease, with Slack's answer to the recap it sent before the pause.
     bots[0].signal(signal.SIGCONT)
     slack.timeline.append(f"{time.monotonic():.3f} A continued")
