@@ -3,69 +3,299 @@
 Each chart is one `Figure` built from a service dataclass (`MemberStats`, `Recap`); `*_png`
 and `*_svg` render the same figure. No pyplot: figures are plain objects, so drawing needs no
 display and is safe from several threads.
+
+A stats chart is the costly one (`/stats`, the dashboard's member page), so it is cheap twice
+over. A few prepared figures per format are kept (axes, ticks and fixed labels built once) and
+a drawing only sets a member's data into one; and the rendered bytes are kept by the data they
+show, so a repeated `/stats` with nothing new draws nothing.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from datetime import date, timedelta
 from itertools import accumulate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from matplotlib.axes import Axes
+import matplotlib
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.dates import date2num
 from matplotlib.figure import Figure
+from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 if TYPE_CHECKING:
     from bot.services.recap import Recap
     from bot.services.standings import MemberStats
 
-STATS_SIZE_IN = (12.0, 8.0)
-DPI = 100  # so a stats chart is 1200 x 800 pixels
+STATS_SIZE_IN = (10.0, 6.5)
+DPI = 100  # so a stats chart is 1000 x 650 pixels: fewer pixels to fill and to compress
+TITLE_PT = 11
+LABEL_PT = 9
 CALENDAR_WEEKS = 12
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+DRAWN_CHARTS_KEPT = 128  # per format; a PNG is ~50 kB
+PREPARED_KEPT = 2  # prepared figures kept per format (a PNG one holds a 2.6 MB pixel buffer)
 _ACCENT = "#3b6ea8"
 _SECOND = "#e07b39"
 
+# Set once per process. SVG text as <text> elements, drawn by the browser's fonts: outlining
+# every glyph as a path is most of an SVG chart's cost and size.
+matplotlib.rcParams["svg.fonttype"] = "none"
+# Ids of clip paths and markers hashed from their content alone, not a random salt: the same
+# figure gives the same SVG text.
+matplotlib.rcParams["svg.hashsalt"] = "studybot-charts"
+
+T = TypeVar("T", bytes, str)
+
+
+class _StatsChart:
+    """A four-panel stats figure, built once, into which one member's data at a time is set.
+
+    Building the axes and their ticks costs more than drawing them; so does the title's
+    automatic placement (it measures the tick labels), hence the titles' fixed height.
+    """
+
+    def __init__(self) -> None:
+        # Fixed margins: a constrained layout measures every label first and doubles the time.
+        fig = Figure(figsize=STATS_SIZE_IN, dpi=DPI)
+        fig.subplots_adjust(left=0.07, right=0.98, top=0.88, bottom=0.07, hspace=0.38, wspace=0.2)
+        self.fig = fig
+        self.heading = fig.suptitle("", fontsize=13)
+        (self.points_ax, self.sections_ax), (self.calendar_ax, self.work_ax) = fig.subplots(2, 2)
+        for ax in fig.axes:
+            ax.tick_params(labelsize=LABEL_PT)
+            # Axis labels placed by hand: placed automatically, they measure every tick label
+            # on each draw, and these axes have no labels to place.
+            ax.xaxis.set_label_coords(0.5, -0.1)
+            ax.yaxis.set_label_coords(-0.1, 0.5)
+
+        ax = self.points_ax
+        (self.points_line,) = ax.plot([], [], drawstyle="steps-post", color=_ACCENT)
+        self.points_fill = Polygon(
+            [(0.0, 0.0)], closed=True, alpha=0.2, facecolor=_ACCENT, edgecolor="none"
+        )
+        ax.add_patch(self.points_fill)
+        self.points_title = ax.set_title("", y=1.0, fontsize=TITLE_PT)
+
+        self.section_codes: tuple[str, ...] = ()
+        self.coverage_bars: list[Rectangle] = []
+        self.average_bars: list[Rectangle] = []
+        self.sections_ax.set_ylim(0, 100)
+        # The key is in the title: a legend box costs as much to draw as the bars.
+        self.sections_ax.set_title(
+            "Coverage % (blue), avg best score % (orange)", y=1.0, fontsize=TITLE_PT
+        )
+
+        ax = self.calendar_ax
+        self.calendar = ax.imshow(
+            np.zeros((7, CALENDAR_WEEKS)), cmap="Greens", vmin=0, vmax=1.4, aspect="auto"
+        )
+        ax.set_yticks(range(7), WEEKDAYS)
+        ax.set_xticks([])
+        self.calendar_title = ax.set_title("", y=1.0, fontsize=TITLE_PT)
+
+        ax = self.work_ax
+        xs = range(CALENDAR_WEEKS)
+        zeros = [0] * CALENDAR_WEEKS
+        self.mock_bars = list(ax.bar([x - 0.2 for x in xs], zeros, width=0.4, color=_ACCENT))
+        self.drill_bars = list(ax.bar([x + 0.2 for x in xs], zeros, width=0.4, color=_SECOND))
+        ax.set_xlim(-0.6, CALENDAR_WEEKS - 0.4)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        self.work_title = ax.set_title("", y=1.0, fontsize=TITLE_PT)
+
+    def show(self, stats: MemberStats) -> Figure:
+        """Set a member's stats into the figure and return it."""
+        self.heading.set_text(f"{stats.name} — {stats.cohort_name}")
+        self._points_over_time(stats)
+        self._sections(stats)
+        self._calendar(stats)
+        self._mocks_and_drills(stats)
+        return self.fig
+
+    def _points_over_time(self, stats: MemberStats) -> None:
+        ax = self.points_ax
+        self.points_title.set_text(f"Points over time ({stats.points} in all)")
+        ordered = sorted(stats.days, key=lambda d: d.day)
+        if not ordered:
+            self.points_line.set_data([], [])
+            self.points_fill.set_visible(False)
+            end = float(date2num(stats.today))  # type: ignore[no-untyped-call]
+            ax.set_xlim(end - 28, end)
+            ax.set_ylim(0, 1)
+            ax.set_xticks([])
+            return
+        days = [d.day for d in ordered]
+        xs = [float(x) for x in date2num(days)]  # type: ignore[no-untyped-call]
+        total = list(accumulate(d.points for d in ordered))
+        # Each total holds from its day until the next one's, the last until today ends.
+        end = max(xs[-1], float(date2num(stats.today))) + 1  # type: ignore[no-untyped-call]
+        self.points_line.set_data([*xs, end], [*total, total[-1]])
+        outline = [
+            (x, y) for x, nxt, y in zip(xs, [*xs[1:], end], total, strict=True) for x in (x, nxt)
+        ]
+        self.points_fill.set_xy([*outline, (end, 0.0), (xs[0], 0.0)])
+        self.points_fill.set_visible(True)
+        pad = max(0.5, (end - xs[0]) * 0.01)
+        ax.set_xlim(xs[0] - pad, end + pad)
+        ax.set_ylim(0, max(total[-1], 1) * 1.05)
+        # A handful of fixed date ticks: the automatic date locator costs more than the plot.
+        picks = sorted({round(i * (len(days) - 1) / 4) for i in range(5)})
+        ax.set_xticks([xs[i] for i in picks], [f"{days[i]:%d %b}" for i in picks])
+
+    def _sections(self, stats: MemberStats) -> None:
+        ax = self.sections_ax
+        codes = tuple(s.code for s in stats.sections)
+        if codes != self.section_codes:
+            for bar in (*self.coverage_bars, *self.average_bars):
+                bar.remove()
+            xs = range(len(codes))
+            zeros = [0] * len(codes)
+            self.coverage_bars = list(
+                ax.bar([x - 0.2 for x in xs], zeros, width=0.4, color=_ACCENT)
+            )
+            self.average_bars = list(ax.bar([x + 0.2 for x in xs], zeros, width=0.4, color=_SECOND))
+            ax.set_xticks(list(xs), codes, fontsize=LABEL_PT - 1)
+            ax.set_xlim(-0.6, len(codes) - 0.4)
+            self.section_codes = codes
+        for bar, section in zip(self.coverage_bars, stats.sections, strict=True):
+            bar.set_height(section.coverage * 100)
+        for bar, section in zip(self.average_bars, stats.sections, strict=True):
+            bar.set_height((section.average or 0.0) * 100)
+
+    def _calendar(self, stats: MemberStats) -> None:
+        self.calendar.set_data(calendar_grid([d.day for d in stats.days], stats.today))
+        streak = stats.streak
+        self.calendar_title.set_text(
+            f"Streak {streak.current} (longest {streak.longest}, {streak.freezes} freeze(s)),"
+            f" last {CALENDAR_WEEKS} weeks"
+        )
+
+    def _mocks_and_drills(self, stats: MemberStats) -> None:
+        ax = self.work_ax
+        weeks = recent_weeks(stats.today)
+        counts = {week: [0, 0] for week in weeks}
+        for d in stats.days:
+            tally = counts.get(d.day - timedelta(days=d.day.weekday()))
+            if tally is not None:  # within the weeks shown
+                tally[0] += d.mocks
+                tally[1] += int(d.drills)
+        for bar, week in zip(self.mock_bars, weeks, strict=True):
+            bar.set_height(counts[week][0])
+        for bar, week in zip(self.drill_bars, weeks, strict=True):
+            bar.set_height(counts[week][1])
+        top = max((max(c) for c in counts.values()), default=0)
+        ax.set_ylim(0, max(top, 1) * 1.15)
+        # Every other week named: half the labels to draw, and none of them need turning.
+        labelled = range(CALENDAR_WEEKS - 1, -1, -2)
+        ax.set_xticks(list(labelled), [f"{weeks[i]:%d %b}" for i in labelled])
+        self.work_title.set_text(
+            f"Per week: mocks ({stats.mocks}, blue), drills passed ({stats.drills}, orange)"
+        )
+
+
+class _DrawnCharts:
+    """Rendered charts by the data they show, the least recently used forgotten first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._drawn: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_draw(self, key: Hashable, draw: Callable[[], T]) -> T:
+        """Return the chart drawn for `key`, drawing it (outside the lock) the first time."""
+        with self._lock:
+            if key in self._drawn:
+                self._drawn.move_to_end(key)
+                return self._drawn[key]  # type: ignore[no-any-return]
+        drawn = draw()
+        with self._lock:
+            self._drawn[key] = drawn
+            while len(self._drawn) > self._size:
+                self._drawn.popitem(last=False)
+        return drawn
+
+    def clear(self) -> None:
+        """Forget every drawn chart."""
+        with self._lock:
+            self._drawn.clear()
+
+
+class _PreparedCharts:
+    """Prepared stats figures lent to one drawing at a time, a few of them kept for the next.
+
+    A figure is never drawn by two threads at once; it may be drawn by any thread in turn.
+    A drawing that fails does not give its figure back (it may be half set).
+    """
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._free: list[_StatsChart] = []
+        self._lock = threading.Lock()
+
+    def render(self, stats: MemberStats, render: Callable[[Figure], T]) -> T:
+        """Return `render` of a prepared figure showing `stats`."""
+        with self._lock:
+            chart = self._free.pop() if self._free else None
+        chart = chart or _StatsChart()
+        drawn = render(chart.show(stats))
+        with self._lock:
+            if len(self._free) < self._keep:
+                self._free.append(chart)
+        return drawn
+
+
+# Per format: text is measured per dpi, and the SVG canvas draws at 72.
+_prepared_png = _PreparedCharts(PREPARED_KEPT)
+_prepared_svg = _PreparedCharts(PREPARED_KEPT)
+drawn_stats = _DrawnCharts(DRAWN_CHARTS_KEPT)
+
 
 def stats_figure(stats: MemberStats) -> Figure:
-    """Return the four-panel figure of a member's stats."""
-    # Fixed margins: a constrained layout measures every label first and doubles the draw time.
-    fig = Figure(figsize=STATS_SIZE_IN, dpi=DPI)
-    fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.1, hspace=0.5, wspace=0.18)
-    fig.suptitle(f"{stats.name} — {stats.cohort_name}", fontsize=14)
-    (points_ax, sections_ax), (calendar_ax, work_ax) = fig.subplots(2, 2)
-    _points_over_time(points_ax, stats)
-    _sections(sections_ax, stats)
-    _calendar(calendar_ax, stats)
-    _mocks_and_drills(work_ax, stats)
-    return fig
+    """Return the four-panel figure of a member's stats (a new figure, the caller's own)."""
+    return _StatsChart().show(stats)
 
 
 def stats_png(stats: MemberStats) -> bytes:
-    """Return a member's stats chart as PNG bytes."""
-    return figure_png(stats_figure(stats))
+    """Return a member's stats chart as PNG bytes (drawn once per distinct `stats`)."""
+    return drawn_stats.get_or_draw(("png", stats), lambda: _prepared_png.render(stats, figure_png))
 
 
 def stats_svg(stats: MemberStats) -> str:
     """Return a member's stats chart as SVG text (the same figure as the PNG)."""
-    return figure_svg(stats_figure(stats))
+    return drawn_stats.get_or_draw(("svg", stats), lambda: _prepared_svg.render(stats, figure_svg))
+
+
+def recent_weeks(today: date, weeks: int = CALENDAR_WEEKS) -> list[date]:
+    """Return the Mondays of the last `weeks` weeks, oldest first, the last being today's."""
+    monday = today - timedelta(days=today.weekday())
+    return [monday - timedelta(weeks=weeks - 1 - n) for n in range(weeks)]
 
 
 def recap_figure(recap: Recap) -> Figure:
     """Return the weekly recap's chart: the week's top members and the cohort's daily points."""
     fig = Figure(figsize=(10.0, 5.0), dpi=DPI)
-    fig.subplots_adjust(left=0.12, right=0.98, top=0.86, bottom=0.1, wspace=0.3)
+    fig.subplots_adjust(left=0.17, right=0.98, top=0.86, bottom=0.1, wspace=0.25)
     fig.suptitle(f"{recap.cohort_name}: week of {recap.week_start:%d %b %Y}", fontsize=13)
     top_ax, days_ax = fig.subplots(1, 2)
-    names = [r.name for r in recap.top][::-1]
-    top_ax.barh(names or ["—"], [r.value for r in recap.top][::-1] or [0], color=_ACCENT)
-    top_ax.set_title("Top members (points)")
+    for ax in (top_ax, days_ax):  # no automatic placing, as in the stats chart
+        ax.xaxis.set_label_coords(0.5, -0.1)
+        ax.yaxis.set_label_coords(-0.1, 0.5)
+    # Names cut to fit the margin (a long one would run off the picture's left edge), and bars
+    # placed by rank, not by name: two members may share a name.
+    names = [r.name if len(r.name) <= 16 else r.name[:15] + "…" for r in recap.top][::-1]
+    values = [r.value for r in recap.top][::-1]
+    top_ax.barh(range(len(values) or 1), values or [0], color=_ACCENT)
+    top_ax.set_yticks(range(len(names) or 1), names or ["—"])
+    top_ax.set_title("Top members (points)", y=1.0)
     labels = [f"{d:%a}" for d, _ in recap.daily_points]
     days_ax.bar(labels, [p for _, p in recap.daily_points], color=_SECOND)
-    days_ax.set_title("Cohort points per day")
+    days_ax.set_title("Cohort points per day", y=1.0)
     return fig
 
 
@@ -77,42 +307,23 @@ def recap_png(recap: Recap) -> bytes:
 def figure_png(fig: Figure) -> bytes:
     """Render a figure to PNG bytes on the Agg canvas."""
     buffer = io.BytesIO()
+    # The figure's own Agg canvas when it has one: it keeps its renderer (a pixel buffer).
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     # Fast zlib: the default level spends more time compressing than drawing the chart.
-    FigureCanvasAgg(fig).print_png(buffer, pil_kwargs={"compress_level": 1})
+    canvas.print_png(buffer, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 
 def figure_svg(fig: Figure) -> str:
     """Render a figure to SVG text."""
     buffer = io.StringIO()
-    FigureCanvasSVG(fig).print_svg(buffer)
+    dpi = fig.dpi
+    try:
+        # No date stamped in: the same figure gives the same text.
+        FigureCanvasSVG(fig).print_svg(buffer, metadata={"Date": None})
+    finally:
+        fig.dpi = dpi  # the SVG canvas sets 72 and leaves it so; a figure drawn again needs its own
     return buffer.getvalue()
-
-
-def _points_over_time(ax: Axes, stats: MemberStats) -> None:
-    ordered = sorted(stats.days, key=lambda d: d.day)
-    days = [d.day for d in ordered]
-    total = list(accumulate(d.points for d in ordered))
-    if days:
-        ax.step(days, total, where="post", color=_ACCENT)
-        ax.fill_between(days, total, step="post", alpha=0.2, color=_ACCENT)
-        # A handful of fixed date ticks: the automatic date locator costs more than the plot.
-        picks = sorted({days[round(i * (len(days) - 1) / 4)] for i in range(5)})
-        ax.set_xticks(picks, [f"{d:%d %b}" for d in picks])
-    ax.set_title(f"Points over time ({stats.points} in all)")
-
-
-def _sections(ax: Axes, stats: MemberStats) -> None:
-    codes = [s.code for s in stats.sections]
-    coverage = [s.coverage * 100 for s in stats.sections]
-    averages = [(s.average or 0.0) * 100 for s in stats.sections]
-    xs = range(len(codes))
-    ax.bar([x - 0.2 for x in xs], coverage, width=0.4, color=_ACCENT)
-    ax.bar([x + 0.2 for x in xs], averages, width=0.4, color=_SECOND)
-    ax.set_xticks(list(xs), codes, rotation=45)
-    ax.set_ylim(0, 100)
-    # The key is in the title: a legend box costs as much to draw as the bars.
-    ax.set_title("E.1–E.13: coverage % (blue), avg best score % (orange)")
 
 
 def calendar_grid(
@@ -124,35 +335,3 @@ def calendar_grid(
     return [
         [int(monday + timedelta(weeks=w, days=d) in seen) for w in range(weeks)] for d in range(7)
     ]
-
-
-def _calendar(ax: Axes, stats: MemberStats) -> None:
-    grid = calendar_grid([d.day for d in stats.days], stats.today)
-    ax.imshow(grid, cmap="Greens", vmin=0, vmax=1.4, aspect="auto")
-    ax.set_yticks(range(7), ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
-    ax.set_xticks([])
-    streak = stats.streak
-    ax.set_title(f"Streak {streak.current} (longest {streak.longest}, {streak.freezes} freeze(s))")
-
-
-def _mocks_and_drills(ax: Axes, stats: MemberStats) -> None:
-    weeks: dict[date, list[int]] = {}
-    for d in stats.days:
-        week = d.day - timedelta(days=d.day.weekday())
-        counts = weeks.setdefault(week, [0, 0])
-        counts[0] += d.mocks
-        counts[1] += d.drills
-    labels = [f"{w:%d %b}" for w in sorted(weeks)][-12:]
-    values = [weeks[w] for w in sorted(weeks)][-12:]
-    xs = range(len(labels))
-    ax.bar([x - 0.2 for x in xs], [v[0] for v in values], width=0.4, label="mocks", color=_ACCENT)
-    ax.bar(
-        [x + 0.2 for x in xs],
-        [v[1] for v in values],
-        width=0.4,
-        label="drills passed",
-        color=_SECOND,
-    )
-    ax.set_xticks(list(xs), labels, rotation=30)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(f"Per week: mocks ({stats.mocks}, blue), drills passed ({stats.drills}, orange)")

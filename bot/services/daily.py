@@ -16,7 +16,7 @@ import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,7 @@ from bot.errors import StudyBotError
 from bot.heartbeat import new_process_id
 from bot.messages import Channel, Message, MessageField, Publisher, PublishError, SentMessage
 from bot.services.cohorts import schedule_of
+from bot.services.review_deck import members_with_reviews_due, reviews_due_line
 from bot.store import claims as claim_repo
 from bot.store import cohorts as cohort_repo
 from bot.store import posts as post_repo
@@ -55,6 +56,8 @@ class PublishReport:
     busy: list[tuple[int, int]] = field(default_factory=list)
     # Each day is composed once per pass, however many cohorts post it.
     composed: dict[int, list[Message]] = field(default_factory=dict, repr=False)
+    # members with a review due before their cohort's local midnight, by cohort (read once)
+    reviews_due: dict[int, int] = field(default_factory=dict, repr=False)
 
 
 def post_key(cohort_id: int, day: int, part: str) -> str:
@@ -145,6 +148,17 @@ def compose_day_summary(plan: DayPlan) -> Message:
         footer=f"Answer with /answer <id> <your answer>{origin}",
         key="summary",
     )
+
+
+def with_cohort_lines(messages: list[Message], lines: Iterable[str]) -> list[Message]:
+    """Return a day's post with a cohort's own lines (reviews due) added to its plan message."""
+    extra = "\n".join(line for line in lines if line)
+    if not extra:
+        return messages
+    return [
+        replace(m, text=f"{m.text}\n\n{extra}" if m.text else extra) if m.key == "plan" else m
+        for m in messages
+    ]
 
 
 class ConnectionReserve:
@@ -373,11 +387,15 @@ class DailyService:
                 if slot is not None:
                     due.append((cohort, slot))
             statuses = await post_repo.post_statuses(session, days={s.day for _, s in due})
-        todo = [
-            (cohort, slot)
-            for cohort, slot in due
-            if statuses.get((cohort.id or 0, slot.day), "claimed") == "claimed"
-        ]
+            todo = [
+                (cohort, slot)
+                for cohort, slot in due
+                if statuses.get((cohort.id or 0, slot.day), "claimed") == "claimed"
+            ]
+            # In the same read, not a step per cohort: one count per time zone for all of them.
+            report.reviews_due = await members_with_reviews_due(
+                session, [cohort for cohort, _ in todo], now=now
+            )
         results = await asyncio.gather(
             *(
                 self._publish_cohort(
@@ -522,10 +540,12 @@ class DailyService:
             report.failed.append((cohort.id, day, str(exc)))
             return
         channel = Channel(cohort.platform, cohort.workspace_id, cohort.channel_id)  # type: ignore[arg-type]
+        recorded = dict(post.message_ids)
+        due_line = reviews_due_line(report.reviews_due.get(cohort.id, 0))
+        messages = with_cohort_lines(messages, [due_line or ""])
         # Brand new work has nothing out there yet; anything else may have parts the platform
         # took that nobody recorded (a crash, a pause, a lost answer): look before sending.
         look_first = not (token.fresh and post.created)
-        recorded = dict(post.message_ids)
         todo = [m for m in messages if m.key not in recorded]  # recorded: never twice
         # when the last fence check that passed began: taking the claim was the first
         fenced_from: datetime | None = claimed_from

@@ -1,5 +1,8 @@
 """The weekly recap: each Monday at the cohort's post time, last week in one post with a chart.
 
+A bot that was down at that time posts it when it comes back, any day until the next Monday's
+post time (then that week's recap is the one due, and the missed one is not sent).
+
 Exactly once across restarts and processes, like the daily post: a fenced claim keyed by
 (cohort, week) is taken first; a resumed claim looks for the post on the platform before sending
 again; the send is fenced and the claim is finished under the fence after it.
@@ -71,6 +74,8 @@ class RecapReport:
     posted: list[int] = field(default_factory=list)
     busy: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    # claims another process took over while this one worked on them: it stopped there
+    lost: list[int] = field(default_factory=list)
 
 
 def recap_key(cohort_id: int, week_start: date) -> str:
@@ -79,14 +84,22 @@ def recap_key(cohort_id: int, week_start: date) -> str:
 
 
 def due_week(cohort: Cohort, now: datetime) -> date | None:
-    """Return the Monday of the week to recap when the recap is due now, else None.
+    """Return the Monday of the week to recap now, or None when there is none.
 
-    Due on a Monday in the cohort's zone from its post time until the day ends.
+    A week's recap is due from the next Monday's post time in the cohort's zone until the
+    Monday after, at its post time, when the next week's takes its place: a bot that was down
+    all Monday posts it later in the week, and a recap older than its week is never sent.
+    None for a week that ended before the cohort started.
     """
-    local = now.astimezone(ZoneInfo(cohort.timezone))
-    if local.weekday() != 0 or local.time() < cohort.post_time:
+    zone = ZoneInfo(cohort.timezone)
+    local = now.astimezone(zone)
+    slot = local.date() - timedelta(days=local.weekday())  # this week's Monday
+    if local.weekday() == 0 and local.time() < cohort.post_time:
+        slot -= timedelta(days=7)  # before today's post time: last Monday's slot still runs
+    week = slot - timedelta(days=7)
+    if cohort.start_date > week + timedelta(days=6):
         return None
-    return local.date() - timedelta(days=7)
+    return week
 
 
 def render_recap(recap: Recap, png: bytes | None) -> Message:
@@ -229,7 +242,13 @@ class RecapService:
             try:
                 await self._post(cohort, week, publisher, report)
             except ClaimLost:
-                report.busy.append(cohort.id)
+                log.warning(
+                    "recap of cohort %s for the week of %s: another process took the claim "
+                    "over; this one stops here",
+                    cohort.id,
+                    week,
+                )
+                report.lost.append(cohort.id)
             except PublishError as exc:
                 log.warning("recap of cohort %s not posted: %s", cohort.id, exc)
                 report.failed.append(cohort.id)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from fsrs import Card, Rating, Scheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,8 +26,10 @@ from bot.store import cohorts as cohort_repo
 from bot.store import review_deck as repo
 
 if TYPE_CHECKING:
+    from bot.store.models import Cohort
     from content import Library
 
+_IDS_PER_QUERY = 500  # well within SQLite's bound on a statement's parameters
 # No fuzz: the same grades always give the same schedule (tests, and members comparing notes).
 _SCHEDULER = Scheduler(enable_fuzzing=False)
 
@@ -57,6 +60,41 @@ async def schedule_review(
         now=now,
     )
     return card.due
+
+
+def end_of_local_day(at: datetime, zone: str) -> datetime:
+    """Return the instant (UTC) the local day of `at` in `zone` ends: the next local midnight."""
+    tz = ZoneInfo(zone)
+    tomorrow = at.astimezone(tz).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def reviews_due_line(members: int) -> str | None:
+    """Return the daily post's line on reviews due today, or None when nobody has one."""
+    if members <= 0:
+        return None
+    who = "1 member has" if members == 1 else f"{members} members have"
+    return f"🔁 {who} reviews due today — `/review`"
+
+
+async def members_with_reviews_due(
+    session: AsyncSession, cohorts: Sequence[Cohort], *, now: datetime
+) -> dict[int, int]:
+    """Return, by cohort, how many members have a review due before the cohort's local midnight.
+
+    One query per time zone among the cohorts; cohorts where nobody has one are left out.
+    """
+    zones: dict[str, list[int]] = {}
+    for cohort in cohorts:
+        if cohort.id is not None:
+            zones.setdefault(cohort.timezone, []).append(cohort.id)
+    counts: dict[int, int] = {}
+    for zone, ids in zones.items():
+        by = end_of_local_day(now, zone)
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            counts.update(await repo.members_due_by_cohort(session, cohort_ids=chunk, by=by))
+    return counts
 
 
 @dataclass(frozen=True)

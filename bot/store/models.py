@@ -396,6 +396,7 @@ class ReviewCard(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("member_id", "question_id"),
         Index("ix_review_card_member_due", "member_id", "due"),
+        Index("ix_review_card_cohort_due", "cohort_id", "due"),  # the daily post's count
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -73,3 +74,17 @@ async def next_due(session: AsyncSession, *, member_id: int) -> datetime | None:
         select(func.min(col(ReviewCard.due))).where(col(ReviewCard.member_id) == member_id)
     )
     return result.scalar()
+
+
+async def members_due_by_cohort(
+    session: AsyncSession, *, cohort_ids: Sequence[int], by: datetime
+) -> dict[int, int]:
+    """Return, by cohort, how many members have at least one card due by `by` (none: absent)."""
+    if not cohort_ids:
+        return {}
+    result = await session.execute(
+        select(col(ReviewCard.cohort_id), func.count(func.distinct(col(ReviewCard.member_id))))
+        .where(col(ReviewCard.cohort_id).in_(list(cohort_ids)), col(ReviewCard.due) <= by)
+        .group_by(col(ReviewCard.cohort_id))
+    )
+    return {int(cohort_id): int(members) for cohort_id, members in result.all()}

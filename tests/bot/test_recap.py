@@ -131,7 +131,28 @@ def test_the_recap_is_due_on_monday_from_the_post_time_in_the_cohorts_zone() -> 
     )
     assert due_week(cohort, MONDAY_POST) == WEEK
     assert due_week(cohort, MONDAY_POST - timedelta(minutes=10)) is None  # 07:55 local
-    assert due_week(cohort, MONDAY_POST + timedelta(days=1)) is None
+    # Missed on Monday, it is still due later in the week, up to the next Monday's post time.
+    assert due_week(cohort, MONDAY_POST + timedelta(days=1)) == WEEK
+    assert due_week(cohort, MONDAY_POST + timedelta(days=7, minutes=-10)) == WEEK
+    assert due_week(cohort, MONDAY_POST + timedelta(days=7)) == WEEK + timedelta(days=7)
+
+
+def test_a_catch_up_is_counted_in_the_cohorts_zone_and_never_before_it_started() -> None:
+    tokyo = Cohort(
+        name="t",
+        platform="console",
+        workspace_id="w",
+        channel_id="t",
+        timezone="Asia/Tokyo",
+        post_time=time(8),
+        start_date=WEEK - timedelta(days=14),
+    )
+    # Monday 08:30 in Tokyo is still Sunday in UTC: that Monday's recap is due.
+    assert due_week(tokyo, datetime(2026, 12, 6, 23, 30, tzinfo=UTC)) == WEEK
+    assert due_week(tokyo, datetime(2026, 12, 6, 22, 30, tzinfo=UTC)) == WEEK - timedelta(days=7)
+    # A cohort that started after a week ended has no recap of it to catch up.
+    later = Cohort(**{**tokyo.model_dump(), "start_date": WEEK + timedelta(days=9)})
+    assert due_week(later, datetime(2026, 12, 9, 3, tzinfo=UTC)) is None
 
 
 async def test_the_recap_shows_last_weeks_top_members_mocks_and_hardest_questions(db: Any) -> None:
@@ -190,3 +211,35 @@ async def test_the_recap_chart_is_a_png_attached_to_the_post(db: Any) -> None:
     recap = await service(db, FakeClock(MONDAY_POST), Channels(), "a").compose(1, WEEK)
     message = render_recap(recap, recap_png(recap))
     assert message.image is not None and png_size(message.image.data) == (1000, 500)
+
+
+async def test_a_recap_missed_all_monday_is_posted_once_later_in_the_week(db: Any) -> None:
+    await seed(db)
+    channels = Channels()
+    # The bot was down from before Monday's post time until Wednesday afternoon.
+    clock = FakeClock(MONDAY_POST + timedelta(days=2, hours=6))
+    first = await service(db, clock, channels, "proc-a").publish_due()
+    assert first.posted == [1] and list(channels.posts) == [recap_key(1, WEEK)]
+    (message,) = channels.posts.values()
+    assert message.header and message.header.startswith("Week in review: 30 Nov")
+    # Later passes that week, in this process or another, post nothing more.
+    for hours in (1, 30, 60):  # up to Sunday morning
+        clock.advance(hours=hours)
+        assert (await service(db, clock, channels, "proc-b").publish_due()).posted == []
+    assert channels.sent == 1
+    # The next Monday at its post time, the next week's recap is the one posted.
+    clock.set(MONDAY_POST + timedelta(days=7))
+    assert (await service(db, clock, channels, "proc-a").publish_due()).posted == [1]
+    assert list(channels.posts) == [recap_key(1, WEEK), recap_key(1, WEEK + timedelta(days=7))]
+
+
+def test_members_sharing_a_name_each_get_their_own_bar_in_the_recap_chart() -> None:
+    from bot.services.charts import recap_figure
+    from bot.services.recap import Recap, RecapLine
+
+    top = (RecapLine("Ann", 30), RecapLine("Ann", 20), RecapLine("A" * 40, 10))
+    recap = Recap(1, "Berlin", WEEK, top, (), 0, (), (), ((WEEK, 60),))
+    top_ax = recap_figure(recap).axes[0]
+    assert len({bar.get_y() for bar in top_ax.patches}) == 3
+    labels = [label.get_text() for label in top_ax.get_yticklabels()]
+    assert labels == ["A" * 15 + "…", "Ann", "Ann"]

@@ -7,6 +7,8 @@ import struct
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from bot.messages import Channel
 from bot.platforms.console import render_text
 from bot.platforms.discord_render import render_message as discord_render
 from bot.platforms.slack_app import SlackPublisher
+from bot.services import charts
 from bot.services.charts import calendar_grid, stats_png, stats_svg
 from bot.services.standings import DayActivity, MemberStats, SectionStat
 from bot.standings_commands import render_stats
@@ -68,7 +71,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 def test_the_stats_chart_is_a_valid_png_of_the_expected_size_and_an_svg() -> None:
     png = stats_png(sample_stats())
-    assert png_size(png) == (1200, 800)
+    assert png_size(png) == (1000, 650)
     assert png.endswith(b"IEND\xaeB`\x82")
     svg = stats_svg(sample_stats())
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "Ada L." in svg
@@ -89,7 +92,7 @@ def test_charts_draw_without_a_display_in_a_fresh_process(tmp_path: Path) -> Non
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert png_size(out.read_bytes()) == (1200, 800)
+    assert png_size(out.read_bytes()) == (1000, 650)
 
 
 def test_the_streak_calendar_puts_today_in_the_last_column() -> None:
@@ -111,7 +114,7 @@ def test_console_saves_the_picture_and_prints_its_path(
     text = render_text(render_stats(stats, stats_png(stats)))
     (saved,) = tmp_path.iterdir()
     assert f"[image saved: {saved}]" in text and "Ada L.: " in text
-    assert png_size(saved.read_bytes()) == (1200, 800)
+    assert png_size(saved.read_bytes()) == (1000, 650)
 
 
 def test_discord_attaches_the_png_as_a_file_shown_in_the_embed() -> None:
@@ -147,3 +150,48 @@ async def test_slack_uploads_the_png_with_files_upload_v2(api: MockSlackApi) -> 
     assert upload["data"] == png and upload["channel"] == "C0STUDY01"
     assert upload["filename"].endswith(".png") and "Ada L." in (upload["alt_txt"] or "")
     assert api.calls_to("files.completeUploadExternal")
+
+
+def other_stats() -> MemberStats:
+    """A different member with less history and another section list."""
+    stats = sample_stats()
+    return replace(
+        stats,
+        member_id=2,
+        name="Grace H.",
+        days=stats.days[:3],
+        sections=stats.sections[:5],
+        streak=StreakToday(current=0, longest=9, freezes=2, done_today=False, at_risk=False),
+    )
+
+
+def test_a_chart_drawn_after_another_members_shows_only_its_own_data() -> None:
+    charts.drawn_stats.clear()
+    first, second = sample_stats(), other_stats()
+    stats_png(first)
+    stats_svg(first)
+    reused_png, reused_svg = stats_png(second), stats_svg(second)
+    assert reused_png == charts.figure_png(charts.stats_figure(second))
+    assert reused_svg == charts.figure_svg(charts.stats_figure(second))
+    assert "Ada L." not in reused_svg and "Grace H." in reused_svg
+    empty = replace(second, days=(), points=0)
+    assert stats_png(empty) == charts.figure_png(charts.stats_figure(empty))
+    # Drawn by several threads at once, each chart is still its own member's alone.
+    many = [replace(first, member_id=n, name=f"M{n}", days=first.days[n:]) for n in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        drawn = list(pool.map(stats_png, many))
+    assert drawn == [charts.figure_png(charts.stats_figure(s)) for s in many]
+
+
+def test_the_same_data_is_drawn_once_and_new_data_draws_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    charts.drawn_stats.clear()
+    drawn: list[str] = []
+    figure_png = charts.figure_png
+    monkeypatch.setattr(charts, "figure_png", lambda fig: drawn.append("png") or figure_png(fig))
+    stats = sample_stats()
+    first = stats_png(stats)
+    assert stats_png(replace(stats)) == first and drawn == ["png"]
+    later = replace(stats, points=stats.points + 6, today=TODAY + timedelta(days=1))
+    assert stats_png(later) != first and drawn == ["png", "png"]

@@ -52,7 +52,7 @@ async def test_an_answer_shows_on_the_board_and_in_stats_with_a_chart(bot: Study
     assert "1. Bob — " in board.text and "Page 1 of 1" in (board.footer or "")
     assert not board.buttons  # one page: nothing to page to
     stats = (await dispatch(bot, ADMIN, "stats", {"member": "@bob"})).messages[0]
-    assert stats.image is not None and png_size(stats.image.data) == (1200, 800)
+    assert stats.image is not None and png_size(stats.image.data) == (1000, 650)
     assert stats.text.startswith("Bob: ") and "Streak 1 day(s)" in stats.text
 
 
@@ -124,7 +124,7 @@ def test_the_command_line_prints_a_board_as_json_and_draws_stats(local_db: Path)
     out = local_db / "chart.png"
     stats = runner.invoke(app, ["stats", "--out", str(out)])
     assert stats.exit_code == 0, stats.output
-    assert f"Chart saved: {out}" in stats.output and png_size(out.read_bytes()) == (1200, 800)
+    assert f"Chart saved: {out}" in stats.output and png_size(out.read_bytes()) == (1000, 650)
     bad = runner.invoke(app, ["leaderboard", "--metric", "karma"])
     assert bad.exit_code != 0 and "'karma' is not a metric" in bad.output
 

@@ -20,4 +20,4 @@ async def test_stats_reply_is_private_and_its_chart_goes_to_the_members_dm(
     assert reply["response_type"] == "ephemeral" and "0 points" in _text_of(reply)
     (upload,) = slack.api.files.values()
     assert upload["channel"] == f"D{MEMBER}" != CHANNEL  # the member's DM, not the channel
-    assert png_size(upload["data"]) == (1200, 800)
+    assert png_size(upload["data"]) == (1000, 650)
