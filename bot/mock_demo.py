@@ -80,11 +80,17 @@ class QuietPublisher:
         """Accept a reply."""
         return await self.post(channel, message, idempotency_key="")
 
-    async def send_dm(self, user_id: str, message: Any) -> Any:
+    async def send_dm(
+        self, user_id: str, message: Any, *, idempotency_key: str | None = None
+    ) -> Any:
         """Accept a private message."""
         from bot.messages import SentMessage
 
         return SentMessage("dm", user_id)
+
+    async def find_dm(self, user_id: str, idempotency_key: str) -> Any:
+        """Find nothing: the demo keeps no private messages."""
+        return None
 
     async def edit(self, sent: Any, message: Any) -> None:
         """Accept an edit."""
