@@ -1,10 +1,12 @@
 """The crash proof for mock rooms: 20 rooms on a fast clock, the timer process SIGKILLed often.
 
-The rooms are set up on a fresh PostgreSQL database and started at the same fast minute; the
-mock timer runs in `bot.mock_demo --worker` processes (the same worker `studybot mock demo`
-uses), all warm before the first starts. At KILLS seeded fast minutes the serving process is
+The rooms (of a Slack cohort) are set up on a fresh PostgreSQL database and started at the same
+fast minute; the mock timer runs in `bot.mock_demo --worker --slack` processes (the same worker
+`studybot mock demo` uses, announcing through the real Slack publisher to the local mock Slack
+Web API), all warm before the first starts. At KILLS seeded fast minutes the serving process is
 SIGKILLed and a warm spare takes over, re-arming every room from the database. When the rooms
-are over, every room has every phase boundary announced exactly once and none dropped.
+are over, every room has every phase boundary recorded exactly once and none dropped, and the
+mock Slack received every boundary of every room exactly once.
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.clock import FakeClock
-from bot.mock_demo import DEMO_START, AnchoredClock, _go, _room_actor, _service, _spawn
+from bot.mock_demo import DEMO_START, AnchoredClock, _go, _service, _spawn
+from bot.platforms.slack_render import escape_mrkdwn
 from bot.services.cohorts import CohortService
 from bot.services.context import Actor
+from bot.services.mocks import plan_phases
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.migrate import upgrade
 from bot.store.models import MockAnnouncement, MockRoom
+from content import load_library
+from tests.support.slack_api_server import MockSlackApi
 
 pytestmark = pytest.mark.postgres
 
@@ -36,6 +42,7 @@ ROOMS = 20
 KILLS = 10
 SPEED = 150.0  # 45 fast minutes in 18 real seconds
 SEED = int(os.environ.get("STUDYBOT_CHAOS_SEED", "20261202"))
+COHORT = ("slack", "T0TEAM001", "C0CHAOS")  # a Slack cohort: its rooms announce on Slack
 
 
 @pytest.fixture
@@ -63,32 +70,42 @@ async def set_up_rooms(url: str) -> tuple[object, object, list[tuple[int, Actor]
     sessions = make_session_factory(engine)
     clock = FakeClock(DEMO_START - timedelta(minutes=5))
     cohorts = CohortService(sessions, clock)
-    admin = Actor("console", "demo", "cohort", "U-admin", "Admin", is_workspace_admin=True)
+    admin = Actor(*COHORT, "U0ADMIN", "Admin", is_workspace_admin=True)
     await cohorts.setup(admin, name="Chaos")
-    service = _service(sessions, clock, "setup")
+    service = _service(sessions, clock, "setup", {})
     rooms = []
     for n in range(ROOMS):
-        pair = [(f"U-i{n}", f"I{n}"), (f"U-c{n}", f"C{n}")]
+        pair = [(f"U0I{n}", f"I{n}"), (f"U0C{n}", f"C{n}")]
         for user, name in pair:
-            actor = Actor("console", "demo", "cohort", user, name)
+            actor = Actor(*COHORT, user, name)
             await cohorts.join(actor)
             view = await service.join(actor)
         assert view.room is not None
-        rooms.append((view.room.room_id, _room_actor(pair[0], view.room.room_id)))
+        room_id = view.room.room_id
+        rooms.append((room_id, Actor("slack", COHORT[1], f"mock-{room_id}", *pair[0])))
     return engine, sessions, rooms
 
 
 def test_mock_rooms_announce_every_boundary_once_through_kills(fresh_pg: str) -> None:
     async def scenario() -> None:
+        async with MockSlackApi() as slack:
+            await announce(slack)
+
+    async def announce(slack: MockSlackApi) -> None:
         engine, sessions, rooms = await set_up_rooms(fresh_pg)
         procs = await asyncio.gather(
-            *(asyncio.to_thread(_spawn, fresh_pg, f"timer-{n}", SPEED) for n in range(KILLS + 1))
+            *(
+                asyncio.to_thread(
+                    _spawn, fresh_pg, f"timer-{n}", SPEED, (slack.base_url, slack.token)
+                )
+                for n in range(KILLS + 1)
+            )
         )
         rng = random.Random(SEED)
         kill_minutes = sorted(rng.sample(range(2, 44), KILLS))
         try:
             anchor = time.time() + 0.5
-            members = _service(sessions, FakeClock(DEMO_START), "members")
+            members = _service(sessions, FakeClock(DEMO_START), "members", {})
             for _, interviewer in rooms:
                 await members.start(interviewer)
             clock = AnchoredClock(DEMO_START, anchor, SPEED)
@@ -131,5 +148,33 @@ def test_mock_rooms_announce_every_boundary_once_through_kills(fresh_pg: str) ->
         assert all(n == 1 for c in by_room.values() for n in c.values())
         assert unsent == [], f"seed {SEED}: boundaries not announced: {unsent}"
         assert "running" not in states and "paused" not in states
+        said_on_slack(slack, [room_id for room_id, _ in rooms])
 
     asyncio.run(scenario())
+
+
+def said_on_slack(slack: MockSlackApi, room_ids: list[int]) -> None:
+    """Assert what the mock Slack received: each boundary of each room posted exactly once.
+
+    A room's channel gets one new message per boundary (a phase beginning, the end), or one
+    for several boundaries that came due together after a takeover, and one status message
+    that is edited in place; a one-minute warning only edits the status. So: no keyed post
+    twice, one status message, and every boundary's line in exactly one of the room's posts.
+    """
+    phases = [p.name for p in plan_phases(load_library().guide.phases)]
+    for room_id in room_ids:
+        posts = slack.messages.get(f"mock-{room_id}", [])
+        keys = Counter(m["metadata"]["event_payload"]["key"] for m in posts)
+        assert [k for k, n in keys.items() if n != 1] == [], f"seed {SEED}: doubled {keys}"
+        assert keys[f"mock:{room_id}:status"] == 1, f"seed {SEED}: room {room_id}: {keys}"
+        said = [
+            m["text"]
+            for m in posts
+            if not m["metadata"]["event_payload"]["key"].endswith(":status")
+        ]
+        for name in phases:
+            line = f"*{escape_mrkdwn(name)}* beg"  # begins now, or began n minutes ago
+            n = sum(1 for text in said if line in text)
+            assert n == 1, f"seed {SEED}: room {room_id} said {name!r} {n} times: {said}"
+        ends = sum(1 for text in said if "Time is up" in text)
+        assert ends == 1, f"seed {SEED}: room {room_id} said the end {ends} times: {said}"
