@@ -65,7 +65,10 @@ def fresh_pg(pg_url: str) -> Iterator[str]:
         asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
-async def set_up_rooms(url: str) -> tuple[object, object, list[tuple[int, Actor]]]:
+async def set_up_rooms(
+    url: str, count: int = ROOMS
+) -> tuple[object, object, list[tuple[int, Actor]]]:
+    """Make a Slack cohort with `count` mock rooms of two members each, ready to start."""
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     clock = FakeClock(DEMO_START - timedelta(minutes=5))
@@ -74,7 +77,7 @@ async def set_up_rooms(url: str) -> tuple[object, object, list[tuple[int, Actor]
     await cohorts.setup(admin, name="Chaos")
     service = _service(sessions, clock, "setup", {})
     rooms = []
-    for n in range(ROOMS):
+    for n in range(count):
         pair = [(f"U0I{n}", f"I{n}"), (f"U0C{n}", f"C{n}")]
         for user, name in pair:
             actor = Actor(*COHORT, user, name)
