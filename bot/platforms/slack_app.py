@@ -84,7 +84,8 @@ REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),
     "chat.postEphemeral": ("chat:write",),
     "chat.update": ("chat:write",),
-    "conversations.history": ("channels:history", "groups:history"),
+    # A post's channel, or a member's DM conversation (find a keyed DM again).
+    "conversations.history": ("channels:history", "groups:history", "im:history"),
     "conversations.info": ("channels:read", "groups:read"),
     "conversations.open": ("im:write",),
     "files.info": ("files:read",),
