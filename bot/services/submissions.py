@@ -36,7 +36,15 @@ from bot.domain import drill_boards as boards
 from bot.domain.claims import ClaimLost, ClaimPolicy, ClaimToken
 from bot.domain.scoring import drill_awards
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound, StudyBotError
-from bot.messages import Channel, Message, MessageField, Publisher, Reply
+from bot.messages import (
+    Channel,
+    Message,
+    MessageField,
+    Publisher,
+    PublishError,
+    Reply,
+    SentMessage,
+)
 from bot.services.context import Actor
 from bot.store import answers as points_repo
 from bot.store import claims as claim_repo
@@ -920,7 +928,7 @@ class SubmissionService:
             try:
                 for index, message in enumerate(render_outcome(outcome).messages):
                     key = result_dm_key(submission.id, index)
-                    if await publisher.find_dm(str(user), key) is not None:
+                    if await self._find_dm(publisher, str(user), key) is not None:
                         continue
                     await fence()
                     await publisher.send_dm(str(user), message, idempotency_key=key)
@@ -937,6 +945,20 @@ class SubmissionService:
             fenced_from = checked_from
             told += 1
         return told
+
+    async def _find_dm(self, publisher: Publisher, user: str, key: str) -> SentMessage | None:
+        """Look for a keyed DM; a face that can never look (a missing scope) sends unlooked."""
+        try:
+            return await publisher.find_dm(user, key)
+        except PublishError as exc:
+            if exc.transient:
+                raise
+            # Refusing to send would lose every result for good; sending unlooked can only
+            # repeat a DM a crash interrupted. The warning names what the face was refused.
+            log.warning(
+                "cannot look for DM %s to %s (%s): sending it without looking", key, user, exc
+            )
+            return None
 
     # --- the whole /submit -----------------------------------------------------------------
 

@@ -210,3 +210,38 @@ async def test_on_the_console_a_retry_after_the_record_failed_shows_the_dm_once(
     assert report.notified == 1
     assert (tmp_path / "console.txt").read_text().count("[DM to bob]") == 1
     assert await notified(db, submission.id or 0)
+
+
+async def test_a_slack_install_that_cannot_read_dms_still_tells_the_result(
+    db: Any, slack: MockSlackApi
+) -> None:
+    # An install made before the app asked for im:history: looking is refused for good, so
+    # the DM goes out unlooked rather than never.
+    clock = FakeClock(datetime(2026, 12, 1, 9, tzinfo=UTC))
+    runner, submission = await finished_unwatched(db, clock, ADMIN, BOB)
+    slack.fail(method="conversations.history", error="missing_scope", times=5)
+    publisher = slack_publisher(slack)
+    try:
+        report = await service(db, clock, runner, publisher, "proc-a").reconcile()
+    finally:
+        await publisher.aclose()
+    assert report.notified == 1
+    assert result_dms(slack, "U0BOB") == [result_dm_key(submission.id or 0)]
+    assert await notified(db, submission.id or 0)
+
+
+async def test_a_slack_that_cannot_answer_a_lookup_now_is_asked_again_later(
+    db: Any, slack: MockSlackApi
+) -> None:
+    clock = FakeClock(datetime(2026, 12, 1, 9, tzinfo=UTC))
+    runner, submission = await finished_unwatched(db, clock, ADMIN, BOB)
+    slack.fail(method="conversations.history", status=500, times=1)
+    publisher = slack_publisher(slack)
+    try:
+        first = await service(db, clock, runner, publisher, "proc-a").reconcile()
+        assert first.notified == 0 and result_dms(slack, "U0BOB") == []
+        second = await service(db, clock, runner, publisher, "proc-a").reconcile()
+    finally:
+        await publisher.aclose()
+    assert second.notified == 1
+    assert result_dms(slack, "U0BOB") == [result_dm_key(submission.id or 0)]
