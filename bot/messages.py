@@ -137,8 +137,14 @@ class Publisher(Protocol):
         """Post a message under a thread."""
         ...
 
-    async def send_dm(self, user_id: str, message: Message) -> SentMessage:
-        """Send a private message to one member."""
+    async def send_dm(
+        self, user_id: str, message: Message, *, idempotency_key: str | None = None
+    ) -> SentMessage:
+        """Send a private message to one member; a key lets `find_dm` find it again."""
+        ...
+
+    async def find_dm(self, user_id: str, idempotency_key: str) -> SentMessage | None:
+        """Find a private message this bot already sent this member with this key."""
         ...
 
     async def edit(self, sent: SentMessage, message: Message) -> None:

@@ -80,17 +80,23 @@ class QuietPublisher:
         """Accept a reply."""
         return await self.post(channel, message, idempotency_key="")
 
-    async def send_dm(self, user_id: str, message: Any) -> Any:
+    async def send_dm(
+        self, user_id: str, message: Any, *, idempotency_key: str | None = None
+    ) -> Any:
         """Accept a private message."""
         from bot.messages import SentMessage
 
         return SentMessage("dm", user_id)
 
+    async def find_dm(self, user_id: str, idempotency_key: str) -> Any:
+        """Find nothing: the demo keeps no private messages."""
+        return None
+
     async def edit(self, sent: Any, message: Any) -> None:
         """Accept an edit."""
 
 
-def _service(sessions: Any, clock: Any, holder: str) -> Any:
+def _service(sessions: Any, clock: Any, holder: str, publishers: Any = None) -> Any:
     from bot.domain.claims import ClaimPolicy
     from bot.services.mocks import MockService
     from content import load_library
@@ -100,14 +106,18 @@ def _service(sessions: Any, clock: Any, holder: str) -> Any:
         sessions,
         load_library(),
         clock,
-        {"console": QuietPublisher()},
+        publishers if publishers is not None else {"console": QuietPublisher()},
         holder=holder,
         policy=ClaimPolicy(lease_s=60, heartbeat_interval_s=5),
     )
 
 
-async def _worker(url: str, holder: str, speed: float) -> None:
-    """Run one bot process's mock timer until the room is over (or the process is killed)."""
+async def _worker(url: str, holder: str, speed: float, *, slack: bool = False) -> None:
+    """Run one bot process's mock timer until the room is over (or the process is killed).
+
+    With `slack` the Slack rooms' announcements go through the real Slack publisher to the Web
+    API the Slack settings name (the crash proof's mock Slack), not to the demo's quiet room.
+    """
     from bot.services.mocks import MockTimers
     from bot.store.engine import make_engine, make_session_factory
     from bot.store.mocks import open_rooms
@@ -118,10 +128,25 @@ async def _worker(url: str, holder: str, speed: float) -> None:
     sessions = make_session_factory(engine)
     async with sessions() as session:  # connected before saying ready, too
         await open_rooms(session)
+    publishers: dict[str, Any] = {"console": QuietPublisher()}
+    slack_publisher: Any = None
+    if slack:
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        from bot.platforms.slack_app import SlackPublisher
+        from bot.settings import SlackSettings
+
+        settings = SlackSettings()
+        client = AsyncWebClient(
+            token=settings.bot_token, base_url=settings.api_base_url or "", retry_handlers=[]
+        )
+        slack_publisher = SlackPublisher(client, channel_interval_s=0)
+        publishers["slack"] = slack_publisher
+        await client.auth_test()  # the Web API client warmed up before saying ready
     print("ready", flush=True)
     anchor = float(await asyncio.to_thread(sys.stdin.readline))
     clock = AnchoredClock(DEMO_START, anchor, speed)
-    service = _service(sessions, clock, holder)
+    service = _service(sessions, clock, holder, publishers)
     timers = MockTimers(service, clock, tick_s=5.0)
     task = asyncio.create_task(timers.run())
     try:
@@ -136,16 +161,26 @@ async def _worker(url: str, holder: str, speed: float) -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        if slack_publisher is not None:
+            await slack_publisher.aclose()
         await engine.dispose()
 
 
-def _spawn(url: str, holder: str, speed: float) -> subprocess.Popen[str]:
+def _spawn(
+    url: str, holder: str, speed: float, slack: tuple[str, str] | None = None
+) -> subprocess.Popen[str]:
+    # The token goes by the environment (the Slack settings), never on a command line.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    option = []
+    if slack is not None:
+        option = ["--slack"]
+        env["SLACK_API_BASE_URL"], env["SLACK_BOT_TOKEN"] = slack
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.mock_demo", "--worker", url, holder, str(speed)],
+        [sys.executable, "-m", "bot.mock_demo", "--worker", url, holder, str(speed), *option],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=env,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
@@ -605,9 +640,12 @@ async def simulate_solo(bot: StudyBot, actor: Actor, speed: float) -> str:
 def _main() -> None:
     parser = argparse.ArgumentParser(description="A bot process of the mock demo.")
     parser.add_argument("--worker", nargs=3, metavar=("URL", "HOLDER", "SPEED"), required=True)
+    parser.add_argument(
+        "--slack", action="store_true", help="announce Slack rooms through the Slack settings"
+    )
     args = parser.parse_args()
     url, holder, speed = args.worker
-    asyncio.run(_worker(url, holder, float(speed)))
+    asyncio.run(_worker(url, holder, float(speed), slack=args.slack))
 
 
 if __name__ == "__main__":

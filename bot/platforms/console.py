@@ -118,6 +118,7 @@ class ConsolePublisher:
         self._prefix = secrets.token_hex(2)
         self._ids = itertools.count(1)
         self._sent: dict[str, SentMessage] = {}
+        self._dms: dict[tuple[str, str], SentMessage] = {}  # (user, key) -> DM
         # The questions of the latest day's post, in order: question id -> thread id.
         self.latest_threads: dict[str, str] = {}
         self.threads: dict[str, str] = {}
@@ -172,11 +173,23 @@ class ConsolePublisher:
         )
         return SentMessage(message_id, channel.channel_id, thread_id)
 
-    async def send_dm(self, user_id: str, message: Message) -> SentMessage:
-        """Show a private message."""
+    async def send_dm(
+        self, user_id: str, message: Message, *, idempotency_key: str | None = None
+    ) -> SentMessage:
+        """Show a private message (a repeated key is shown once)."""
+        memo = (user_id, idempotency_key) if idempotency_key is not None else None
+        if memo is not None and memo in self._dms:
+            return self._dms[memo]
         message_id = self._new_id()
         self._print(f"\n[DM to {user_id}]\n{self._render(message)}")
-        return SentMessage(message_id, f"dm:{user_id}")
+        sent = SentMessage(message_id, f"dm:{user_id}")
+        if memo is not None:
+            self._dms[memo] = sent
+        return sent
+
+    async def find_dm(self, user_id: str, idempotency_key: str) -> SentMessage | None:
+        """Return a private message already shown with this key."""
+        return self._dms.get((user_id, idempotency_key))
 
     async def edit(self, sent: SentMessage, message: Message) -> None:
         """Show an edited message."""

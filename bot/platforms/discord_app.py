@@ -473,6 +473,7 @@ class DiscordPublisher:
     def __init__(self, client: discord.Client) -> None:
         self._client = client
         self._sent: dict[str, SentMessage] = {}
+        self._dms: dict[tuple[str, str], SentMessage] = {}  # (user, key) -> DM
         self._threadless: dict[str, int] = {}
 
     def _messageable(self, channel_id: str) -> discord.abc.Messageable:
@@ -552,14 +553,46 @@ class DiscordPublisher:
             first = await self._send_parts(self._messageable(thread_id), message, None)
         return SentMessage(str(first.id), channel.channel_id, thread_id)
 
-    async def send_dm(self, user_id: str, message: Message) -> SentMessage:
-        """Send a private message to one member."""
+    async def send_dm(
+        self, user_id: str, message: Message, *, idempotency_key: str | None = None
+    ) -> SentMessage:
+        """Send a private message to one member; a keyed one goes out with its nonce.
+
+        Discord enforces the nonce for a few minutes, so a keyed DM sent again soon after a
+        crash returns the message already made instead of sending a second one.
+        """
+        memo = (user_id, idempotency_key) if idempotency_key is not None else None
+        if memo is not None and memo in self._dms:
+            return self._dms[memo]
         async with publish_errors(f"sending a DM to {user_id}"):
             user = self._client.get_user(int(user_id)) or await self._client.fetch_user(
                 int(user_id)
             )
-            first = await self._send_parts(user, message, None)
-        return SentMessage(str(first.id), str(first.channel.id))
+            first = await self._send_parts(user, message, idempotency_key)
+        sent = SentMessage(str(first.id), str(first.channel.id))
+        if memo is not None:
+            self._dms[memo] = sent
+        return sent
+
+    async def find_dm(self, user_id: str, idempotency_key: str) -> SentMessage | None:
+        """Find a DM already sent with this key (this process, or the message cache)."""
+        memo = (user_id, idempotency_key)
+        if memo in self._dms:
+            return self._dms[memo]
+        nonce = nonce_for(idempotency_key)
+        me = self._client.user
+        for cached in reversed(self._client.cached_messages):
+            recipient = getattr(cached.channel, "recipient", None)
+            if (
+                me is not None
+                and cached.author.id == me.id
+                and isinstance(cached.channel, discord.DMChannel)
+                and recipient is not None
+                and str(recipient.id) == user_id
+                and str(cached.nonce) == nonce
+            ):
+                return SentMessage(str(cached.id), str(cached.channel.id))
+        return None
 
     async def edit(self, sent: SentMessage, message: Message) -> None:
         """Replace a message the bot posted (a message too long for one is cut to the first)."""

@@ -84,7 +84,8 @@ REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),
     "chat.postEphemeral": ("chat:write",),
     "chat.update": ("chat:write",),
-    "conversations.history": ("channels:history", "groups:history"),
+    # A post's channel, or a member's DM conversation (find a keyed DM again).
+    "conversations.history": ("channels:history", "groups:history", "im:history"),
     "conversations.info": ("channels:read", "groups:read"),
     "conversations.open": ("im:write",),
     "files.info": ("files:read",),
@@ -245,13 +246,18 @@ class SlackPublisher:
         self, channel: Channel, message: Message, *, idempotency_key: str
     ) -> SentMessage:
         """Post a message (in several Slack messages when it is too long), tagged with its key."""
+        first = await self._post_keyed(channel.channel_id, message, idempotency_key)
+        return SentMessage(first, channel.channel_id, first if message.thread_starter else None)
+
+    async def _post_keyed(self, channel_id: str, message: Message, idempotency_key: str) -> str:
+        """Post every chunk not yet accepted, each tagged with the key; return the first ts."""
         payloads = render_message(message)
         done = self._partial.setdefault(idempotency_key, {})
         for index, payload in enumerate(payloads):
             if index in done:
                 continue
             response = await self._post_payload(
-                channel.channel_id,
+                channel_id,
                 payload,
                 metadata=post_metadata(
                     idempotency_key,
@@ -262,13 +268,20 @@ class SlackPublisher:
             )
             done[index] = str(response["ts"])
         self._partial.pop(idempotency_key, None)
-        first = done[0]
         if message.image is not None:
-            await self.upload_image(channel.channel_id, message.image)
-        return SentMessage(first, channel.channel_id, first if message.thread_starter else None)
+            await self.upload_image(channel_id, message.image)
+        return done[0]
 
     async def find_posted(self, channel: Channel, idempotency_key: str) -> SentMessage | None:
         """Look for a post with this key in the channel's recent history (message metadata)."""
+        found = await self._find_keyed(channel.channel_id, idempotency_key)
+        if found is None:
+            return None
+        first, thread = found
+        return SentMessage(first, channel.channel_id, first if thread else None)
+
+    async def _find_keyed(self, channel_id: str, idempotency_key: str) -> tuple[str, bool] | None:
+        """Find every chunk of a keyed message in a conversation; return (first ts, thread)."""
         found: dict[int, str] = {}
         chunks = 1
         thread = False
@@ -276,7 +289,7 @@ class SlackPublisher:
         for _ in range(self.history_pages):
             response = await self._call(
                 self._client.conversations_history,
-                channel=channel.channel_id,
+                channel=channel_id,
                 include_all_metadata=True,
                 limit=self.history_limit,
                 cursor=cursor,
@@ -301,8 +314,7 @@ class SlackPublisher:
             # Part of a long message went out: remember it so the retry sends only the rest.
             self._partial.setdefault(idempotency_key, {}).update(found)
             return None
-        first = found[0]
-        return SentMessage(first, channel.channel_id, first if thread else None)
+        return found[0], thread
 
     async def reply_in_thread(
         self, channel: Channel, thread_id: str, message: Message
@@ -315,10 +327,19 @@ class SlackPublisher:
         assert first is not None
         return SentMessage(first, channel.channel_id, thread_id)
 
-    async def send_dm(self, user_id: str, message: Message) -> SentMessage:
-        """Open (or reuse) the direct conversation with a member and post there."""
-        opened = await self._call(self._client.conversations_open, users=user_id)
-        dm_channel = str((opened.get("channel") or {})["id"])
+    async def send_dm(
+        self, user_id: str, message: Message, *, idempotency_key: str | None = None
+    ) -> SentMessage:
+        """Open (or reuse) the direct conversation with a member and post there.
+
+        A keyed DM carries the key in its metadata like a channel post, so `find_dm` can tell
+        from the conversation's history whether Slack accepted it.
+        """
+        dm_channel = await self.open_dm(user_id)
+        if idempotency_key is not None:
+            return SentMessage(
+                await self._post_keyed(dm_channel, message, idempotency_key), dm_channel
+            )
         first: str | None = None
         for payload in render_message(message):
             response = await self._post_payload(dm_channel, payload)
@@ -327,6 +348,12 @@ class SlackPublisher:
         if message.image is not None:
             await self.upload_image(dm_channel, message.image)
         return SentMessage(first, dm_channel)
+
+    async def find_dm(self, user_id: str, idempotency_key: str) -> SentMessage | None:
+        """Look for a DM with this key in the member's direct conversation history."""
+        dm_channel = await self.open_dm(user_id)
+        found = await self._find_keyed(dm_channel, idempotency_key)
+        return None if found is None else SentMessage(found[0], dm_channel)
 
     async def open_dm(self, user_id: str) -> str:
         """Open (or reuse) the direct conversation with a member; return its channel id."""

@@ -33,10 +33,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.domain import drill_boards as boards
-from bot.domain.claims import ClaimLost, ClaimPolicy
+from bot.domain.claims import ClaimLost, ClaimPolicy, ClaimToken
 from bot.domain.scoring import drill_awards
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound, StudyBotError
-from bot.messages import Channel, Message, MessageField, Publisher, Reply
+from bot.messages import (
+    Channel,
+    Message,
+    MessageField,
+    Publisher,
+    PublishError,
+    Reply,
+    SentMessage,
+)
 from bot.services.context import Actor
 from bot.store import answers as points_repo
 from bot.store import claims as claim_repo
@@ -195,6 +203,11 @@ def check_device_kind(kind: str | None) -> str:
             hint="Use cpu, cuda, or a named GPU such as cuda-h100.",
         )
     return value
+
+
+def result_dm_key(submission_id: int, part: int = 0) -> str:
+    """Return the idempotency key of one part of a submission's result DM."""
+    return f"drill:result:{submission_id}:{part}"
 
 
 def job_id_for(submission_id: int) -> str:
@@ -828,7 +841,7 @@ class SubmissionService:
                     else:
                         await self._dispatch(submission)
                         report.redispatched += 1
-            report.notified = await self._notify_unnotified()
+            report.notified = await self._notify_unnotified(token)
         except ClaimLost:
             log.info("another process took the submission reconciler over")
             return report
@@ -874,9 +887,33 @@ class SubmissionService:
             await session.commit()
         return won
 
-    async def _notify_unnotified(self) -> int:
+    async def _notify_unnotified(self, token: ClaimToken) -> int:
+        """Tell members the results no one told them yet, each DM exactly once.
+
+        Each part of a result goes out keyed (`result_dm_key`): a process killed between
+        sending and recording left the DM in the member's conversation, where the next pass
+        finds it instead of sending it again. Every send starts on a fresh fence check and the
+        record is fenced in its own commit, so a process paused past its lease while another
+        took over neither sends nor records.
+        """
         async with self._sessions() as session:
             pending = await repo.unnotified_submissions(session)
+        fenced_from: datetime | None = None
+
+        async def fence() -> None:
+            # A check begun before a pause or a stall does not cover a send now.
+            nonlocal fenced_from
+            while fenced_from is None or not self.policy.fence_still_fresh(
+                fenced_from, self._clock.now()
+            ):
+                checked_from = self._clock.now()
+                async with self._sessions() as session:
+                    await claim_repo.fence(
+                        session, token=token, now=checked_from, policy=self.policy
+                    )
+                    await session.commit()
+                fenced_from = checked_from
+
         told = 0
         for submission in pending:
             assert submission.id is not None
@@ -889,14 +926,39 @@ class SubmissionService:
                 continue  # told once a face for its platform is up
             outcome = await self.outcome(submission.id)
             try:
-                for message in render_outcome(outcome).messages:
-                    await publisher.send_dm(str(user), message)
+                for index, message in enumerate(render_outcome(outcome).messages):
+                    key = result_dm_key(submission.id, index)
+                    if await self._find_dm(publisher, str(user), key) is not None:
+                        continue
+                    await fence()
+                    await publisher.send_dm(str(user), message, idempotency_key=key)
+            except ClaimLost:
+                raise
             except Exception as exc:  # stays unnotified: the next pass tries again
                 log.warning("could not tell %s about submission %s: %s", user, submission.id, exc)
                 continue
-            await self._mark_notified(submission.id)
+            checked_from = self._clock.now()
+            async with self._sessions() as session:
+                await claim_repo.fence(session, token=token, now=checked_from, policy=self.policy)
+                await repo.mark_notified(session, submission_id=submission.id)
+                await session.commit()
+            fenced_from = checked_from
             told += 1
         return told
+
+    async def _find_dm(self, publisher: Publisher, user: str, key: str) -> SentMessage | None:
+        """Look for a keyed DM; a face that can never look (a missing scope) sends unlooked."""
+        try:
+            return await publisher.find_dm(user, key)
+        except PublishError as exc:
+            if exc.transient:
+                raise
+            # Refusing to send would lose every result for good; sending unlooked can only
+            # repeat a DM a crash interrupted. The warning names what the face was refused.
+            log.warning(
+                "cannot look for DM %s to %s (%s): sending it without looking", key, user, exc
+            )
+            return None
 
     # --- the whole /submit -----------------------------------------------------------------
 

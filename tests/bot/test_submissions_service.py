@@ -89,9 +89,14 @@ class Channels:
         self.posts.append((channel, message, idempotency_key))
         return SentMessage("m1", channel.channel_id)
 
-    async def send_dm(self, user_id: str, message: Message) -> SentMessage:
+    async def send_dm(
+        self, user_id: str, message: Message, *, idempotency_key: str | None = None
+    ) -> SentMessage:
         self.dms.append((user_id, message))
         return SentMessage("dm1", user_id)
+
+    async def find_dm(self, user_id: str, idempotency_key: str) -> None:
+        return None
 
     async def find_posted(self, channel: Channel, idempotency_key: str) -> None:
         return None

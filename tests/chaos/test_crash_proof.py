@@ -33,9 +33,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from bot.services.daily import compose_day
-from bot.services.submissions import job_id_for
+from bot.services.submissions import job_id_for, result_dm_key
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import Answer, Cohort, DayPost, Grade, Member, PointsEvent, Submission
 from content import load_library
@@ -301,7 +302,9 @@ async def work_left(db: dict[str, Any], slack: CountingSlack, expected: set[str]
             select(func.count()).select_from(DayPost).where(DayPost.status != "posted")
         )
         queued = await session.scalar(
-            select(func.count()).select_from(Submission).where(Submission.status != "done")
+            select(func.count())
+            .select_from(Submission)
+            .where((Submission.status != "done") | col(Submission.notified).is_(False))
         )
     return bool(pending) or bool(open_posts) or bool(queued)
 
@@ -524,10 +527,19 @@ async def test_killed_bots_judging_through_celery_record_every_result_once(
     told = slack.dms(drills=True)
     per_result = Counter(told.values()).most_common(1)[0][0] if told else 0
     doubled = sum(1 for n in told.values() if n > per_result)
+    keys = Counter(
+        m["metadata"]["event_payload"]["key"]
+        for channel, messages in slack.messages.items()
+        if channel.startswith("D")
+        for m in messages
+        if m.get("metadata", {}).get("event_payload", {}).get("key", "").startswith("drill:result:")
+    )
     print(
         f"judge round: {SUBMISSIONS} submissions, dispatches {[s.dispatches for s in subs]}, "
         f"result DMs lost {SUBMISSIONS - len(told)}, doubled {doubled}"
     )
-    # Not asserted: the reconciler tells a member after the DM is sent and marks it told in a
-    # later commit, so a kill between the two tells again on restart (at least once). Results
-    # and points above are exactly once; this figure is reported for the submission service.
+    # Every result told exactly once: a kill between the DM and its record is found again.
+    assert all(sub.notified for sub in subs), f"seed {SEED}: results not told"
+    assert set(keys) == {result_dm_key(sub.id or 0) for sub in subs}, f"seed {SEED}: {keys}"
+    assert [k for k, n in keys.items() if n != 1] == [], f"seed {SEED}: doubled {keys}"
+    assert (len(told), doubled) == (SUBMISSIONS, 0)
