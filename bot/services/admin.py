@@ -32,7 +32,6 @@ from bot.messages import Message, Publisher, SentMessage
 from bot.services.context import Actor
 from bot.store import audit as audit_repo
 from bot.store import cohorts as cohort_repo
-from bot.store import submissions as submission_repo
 from bot.store.models import (
     AdminAction,
     Answer,
@@ -302,20 +301,11 @@ class AdminService:
         async with self._sessions() as session:
             cohort = await self._admin_cohort(session, actor)
             assert cohort.id is not None
-            original = await session.get(Submission, submission_id)
-            if original is None or original.cohort_id != cohort.id:
-                raise NotFound(f"There is no submission #{submission_id} in this cohort.")
-            busy = None
-            if original.member_id is not None:
-                busy = await submission_repo.in_flight(session, member_id=original.member_id)
-            if busy is not None:
-                raise Conflict(
-                    f"Submission #{busy.id} of this member is still being judged.",
-                    hint="Wait for its result, then judge it again.",
-                )
+
+        async def audit(session: AsyncSession) -> None:
             await self._audit(session, actor, cohort, "rejudge", f"submission {submission_id}")
-            await session.commit()
-        return await self._rejudge_submission(submission_id, cohort_id=cohort.id)
+
+        return await self._rejudge_submission(submission_id, cohort_id=cohort.id, audit=audit)
 
     def erase_code(self, cohort_id: int, member_id: int, counts: dict[str, int]) -> str:
         """Return the code confirming the erase of exactly this data."""

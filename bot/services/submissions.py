@@ -329,11 +329,19 @@ class SubmissionService:
         await self._dispatch(submission)
         return submission
 
-    async def rejudge(self, submission_id: int, *, cohort_id: int) -> Submission:
+    async def rejudge(
+        self,
+        submission_id: int,
+        *,
+        cohort_id: int,
+        audit: Callable[[AsyncSession], Awaitable[object]] | None = None,
+    ) -> Submission:
         """Judge a stored submission's code again, as a new submission of the same member.
 
         The original keeps its result; the new one is judged, recorded and awarded like any
         other (points are idempotent per submission, and a pass or a best counts only once).
+        `audit` writes its record in the transaction that queues the new submission, after
+        every check: a refused re-judge leaves no record, an accepted one always has one.
         """
         now = self._clock.now()
         async with self._sessions() as session:
@@ -367,6 +375,8 @@ class SubmissionService:
             await repo.add_submission(session, submission=again)
             assert again.id is not None
             again.job_id = job_id_for(again.id)
+            if audit is not None:
+                await audit(session)
             await session.commit()
         await self._dispatch(again)
         return again
