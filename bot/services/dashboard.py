@@ -37,7 +37,6 @@ from bot.services.context import Actor
 from bot.services.standings import MemberStats, StandingsService
 from bot.store import cohorts as cohort_repo
 from bot.store import dashboard as repo
-from bot.store import points as points_store
 from bot.store import standings as standings_repo
 from bot.store import submissions as submission_repo
 from bot.store.models import Cohort, DashboardLink, Member
@@ -315,7 +314,7 @@ class DashboardService:
         self.single_use = single_use
         self.session_ttl = session_ttl
         self._cache = _Cache()
-        self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+        self._computing: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
 
     # --- the signing secret ---------------------------------------------------------------
 
@@ -443,12 +442,13 @@ class DashboardService:
             raise AccessRefused("Open the dashboard with a link from /dashboard in your cohort.")
         if web_session.cohort_id != cohort_id:
             raise AccessRefused("This page belongs to a cohort your session is not for.")
-        async with self._sessions() as session:  # one round of reads per request
-            cohort = await cohort_repo.get_cohort(session, cohort_id=cohort_id)
-            member = await repo.get_member_by_id(session, member_id=web_session.member_id)
-            version = await repo.data_version(session)
-        if cohort is None or member is None or member.cohort_id != cohort_id or not member.active:
+        async with self._sessions() as session:  # one statement per request
+            found = await repo.viewer_of(
+                session, cohort_id=cohort_id, member_id=web_session.member_id
+            )
+        if found is None or not found[1].active:
             raise AccessRefused("Your membership of this cohort has ended.")
+        cohort, member, version = found
         admin = member.is_admin or web_session.workspace_admin
         return Viewer(cohort, member, admin=admin, version=version)
 
@@ -497,13 +497,21 @@ class DashboardService:
         found = self._cache.get(key, version)
         if found is not None:
             return found  # type: ignore[no-any-return]
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:  # twenty clients on a cold page compute it once
-            found = self._cache.get(key, version)
-            if found is None:
-                found = await compute()
-                self._cache.put(key, version, found)
-        return found  # type: ignore[no-any-return]
+        # Twenty clients on a cold page compute it once: the first starts it as a task of its
+        # own (a client that goes away does not cancel it for the others), the rest await it.
+        flight = (key, version)
+        task = self._computing.get(flight)
+        if task is None:
+            task = asyncio.ensure_future(compute())
+            self._computing[flight] = task
+
+            def keep(done: asyncio.Future[Any]) -> None:
+                del self._computing[flight]
+                if not done.cancelled() and done.exception() is None:
+                    self._cache.put(key, version, done.result())
+
+            task.add_done_callback(keep)
+        return await asyncio.shield(task)  # type: ignore[no-any-return]
 
     # --- pages ------------------------------------------------------------------------------
 
@@ -655,44 +663,42 @@ class DashboardService:
 
     async def member_page(self, viewer: Viewer, member_id: int) -> MemberPage:
         """Return a member's page: points, coverage, activity, and (when allowed) answers."""
+        # Read on every view, not kept under the data version: an answer waiting for its grade
+        # or a failed submission adds nothing to the ledger, and the page shows both.
         visible = viewer.may_see_answers_of(member_id)
         today = self._local_today(viewer.cohort)
         start = today - timedelta(days=7 * 12 + today.weekday())
         async with self._sessions() as session:
-            member = await repo.get_member_by_id(session, member_id=member_id)
-            if member is None or member.cohort_id != viewer.cohort_id:
+            head = await repo.member_head(session, member_id=member_id)
+            if head is None or head.cohort_id != viewer.cohort_id:
                 raise NotFound("There is no such member in this cohort.")
-            subs = await repo.member_submissions(session, member_id=member_id, limit=20)
-            answers = (
-                await repo.member_answers(session, member_id=member_id, limit=20) if visible else []
-            )
-            mocks = await repo.member_mocks(session, member_id=member_id) if visible else []
-            partner_ids = [
-                pid
-                for room in mocks
-                for pid in (room.interviewer_id, room.candidate_id)
-                if pid is not None and pid != member_id
-            ]
-            names = await repo.member_names(session, member_ids=partner_ids)
             # The standings' own rows, read directly: the page needs neither the chart's whole
             # stats nor the rank computed again from every member's total (the board has it).
-            standing = await points_store.get_standing(session, member_id=member_id)
-            days = await standings_repo.member_days(session, member_id=member_id)
+            days = await repo.member_day_points(session, member_id=member_id)
             scores = await standings_repo.best_scores(session, member_id=member_id)
-        zone = member.timezone or viewer.cohort.timezone
-        streak = streaks.on_day(
-            points_store.stored_streak(standing) if standing else streaks.Streak(),
-            self._clock.now().astimezone(ZoneInfo(zone)).date(),
+            subs = await repo.member_submission_rows(session, member_id=member_id, limit=20)
+            answers = (
+                await repo.member_answer_rows(session, member_id=member_id, limit=20)
+                if visible
+                else []
+            )
+            mocks = await repo.member_mock_rows(session, member_id=member_id) if visible else []
+        zone = head.timezone or viewer.cohort.timezone
+        stored = (
+            streaks.Streak(head.streak, head.longest, head.freezes, head.streak_day, head.streak_tz)
+            if head.standing_of is not None
+            else streaks.Streak()
         )
+        streak = streaks.on_day(stored, self._clock.now().astimezone(ZoneInfo(zone)).date())
         ranked = await self._ranked_board(viewer.cohort, "all", "points", viewer.version)
         rank = ranked.by_member.get(member_id)
         return MemberPage(
             member_id=member_id,
-            name=member.display_name or member.platform_user_id,
+            name=head.display_name or head.platform_user_id,
             own=member_id == viewer.member_id,
-            total_points=standing.points if standing else 0,
-            points=tuple((d.day, d.points) for d in days),
-            active_days=frozenset(d.day for d in days if d.day >= start),
+            total_points=head.points or 0,
+            points=tuple(days),
+            active_days=frozenset(day for day, _ in days if day >= start),
             calendar_start=start,
             calendar_end=today,
             coverage=self._coverage(scores),
@@ -700,9 +706,9 @@ class DashboardService:
             longest_streak=streak.longest,
             rank=rank.rank if rank is not None else None,
             answers_visible=visible,
-            answers=tuple(_graded(a, g) for a, g in answers),
-            mocks=tuple(_mock_entry(room, member_id, names) for room in mocks),
-            submissions=tuple(_submission_entry(s) for s in subs),
+            answers=tuple(_graded(row) for row in answers),
+            mocks=tuple(_mock_entry(row, member_id) for row in mocks),
+            submissions=tuple(_submission_entry(row) for row in subs),
         )
 
     def _coverage(self, scores: Sequence[tuple[str, float]]) -> tuple[SectionCoverage, ...]:
@@ -764,7 +770,9 @@ class DashboardService:
         )
 
 
-def _graded(answer: Any, grade: Any) -> GradedAnswer:
+def _graded(row: Any) -> GradedAnswer:
+    """Return an answer row (with its grade's columns, None when ungraded) as shown."""
+    graded = row.score is not None or row.grader is not None
     points = tuple(
         PointVerdict(
             rubric=str(p.get("rubric", "")),
@@ -772,33 +780,33 @@ def _graded(answer: Any, grade: Any) -> GradedAnswer:
             evidence=str(p.get("evidence", "") or ""),
             comment=str(p.get("comment", "") or ""),
         )
-        for p in (grade.points if grade is not None else [])
+        for p in (row.points or [])
         if isinstance(p, dict)
     )
     return GradedAnswer(
-        answer_id=answer.id or 0,
-        question_id=answer.question_id,
-        created_at=answer.created_at,
-        status=answer.status,
-        text=answer.text,
-        score=grade.score if grade is not None else None,
-        grader=grade.grader if grade is not None else None,
-        feedback=grade.feedback if grade is not None else "",
+        answer_id=row.id or 0,
+        question_id=row.question_id,
+        created_at=row.created_at,
+        status=row.status,
+        text=row.text,
+        score=row.score,
+        grader=row.grader,
+        feedback=(row.feedback or "") if graded else "",
         points=points,
     )
 
 
-def _mock_entry(room: Any, member_id: int, names: dict[int, tuple[str, bool]]) -> MockEntry:
-    role = "interviewer" if room.interviewer_id == member_id else "candidate"
-    partner_id = room.candidate_id if role == "interviewer" else room.interviewer_id
-    card = (room.scorecard or {}).get("interviewer") or {}
+def _mock_entry(row: Any, member_id: int) -> MockEntry:
+    role = "interviewer" if row.interviewer_id == member_id else "candidate"
+    partner = row.candidate_name if role == "interviewer" else row.interviewer_name
+    card = (row.scorecard or {}).get("interviewer") or {}
     ratings = card.get("ratings") or {}
     return MockEntry(
-        room_id=room.id or 0,
-        kind=room.kind,
+        room_id=row.id or 0,
+        kind=row.kind,
         role=role,
-        partner=names.get(partner_id, ("—", False))[0] if partner_id else "—",
-        finished_at=room.finished_at,
+        partner=partner or "—",
+        finished_at=row.finished_at,
         ratings=tuple((str(k), str(v)) for k, v in ratings.items()),
         red_flags=tuple(str(f) for f in card.get("red_flags") or ()),
         green_flags=tuple(str(f) for f in card.get("green_flags") or ()),
@@ -806,16 +814,16 @@ def _mock_entry(room: Any, member_id: int, names: dict[int, tuple[str, bool]]) -
     )
 
 
-def _submission_entry(sub: Any) -> SubmissionEntry:
-    result = sub.result or {}
+def _submission_entry(row: Any) -> SubmissionEntry:
+    result = row.result or {}
     return SubmissionEntry(
-        submission_id=sub.id or 0,
-        drill_id=sub.drill_id,
-        device_kind=sub.device_kind,
-        status=sub.status,
-        verdict=sub.verdict,
-        time_s=sub.time_s,
-        speedup=sub.speedup,
-        created_at=sub.created_at,
-        message=str(result.get("message") or sub.last_error or ""),
+        submission_id=row.id or 0,
+        drill_id=row.drill_id,
+        device_kind=row.device_kind,
+        status=row.status,
+        verdict=row.verdict,
+        time_s=row.time_s,
+        speedup=row.speedup,
+        created_at=row.created_at,
+        message=str(result.get("message") or row.last_error or ""),
     )
