@@ -51,7 +51,6 @@ PERIODS = rules.PERIODS
 METRICS = rules.METRICS
 SECRET_NAME = "dashboard"
 BOARD_PAGE = 50  # leaderboard rows shown before the viewer's own row is added
-WHOLE_BOARD = 1_000_000  # page size that asks the standings for every row at once
 
 
 class AccessRefused(StudyBotError):
@@ -260,10 +259,10 @@ class QuestionPage:
 
 @dataclass(frozen=True)
 class _RankedBoard:
-    """A whole board as the standings ranked it, with each member's row found by id."""
+    """A whole board as the standings ranked it: the top rows named, every member's place."""
 
-    rows: tuple[StandingRow, ...]
-    by_member: dict[int, StandingRow]
+    top: tuple[StandingRow, ...]
+    places: dict[int, rules.Ranked]
     since: date | None
 
 
@@ -591,13 +590,13 @@ class DashboardService:
         ranked = await self._ranked_board(cohort, period, metric, version)
         own_id = viewer.member_id if viewer is not None else None
         # Per request only the top rows and the viewer's own are touched, not the whole board.
-        top = tuple(
-            replace(r, own=True) if r.member_id == own_id else r for r in ranked.rows[:BOARD_PAGE]
-        )
-        mine = ranked.by_member.get(own_id) if own_id is not None else None
-        on_top = any(r.own for r in top)
-        own = replace(mine, own=True) if mine is not None and not on_top else None
-        return Leaderboard(period, metric, top, own, len(ranked.rows), ranked.since)
+        top = tuple(replace(r, own=True) if r.member_id == own_id else r for r in ranked.top)
+        own = None
+        place = ranked.places.get(own_id) if viewer is not None and own_id is not None else None
+        if viewer is not None and place is not None and not any(r.own for r in top):
+            name = viewer.member.display_name or viewer.member.platform_user_id
+            own = StandingRow(place.rank, place.member_id, name, place.value, own=True)
+        return Leaderboard(period, metric, top, own, len(ranked.places), ranked.since)
 
     async def _ranked_board(
         self, cohort: Cohort, period: str, metric: str, version: tuple[int, ...] | None
@@ -606,14 +605,28 @@ class DashboardService:
         assert cohort.id is not None
         cohort_id = cohort.id
 
-        async def compute() -> _RankedBoard:
-            board = await self._standings.leaderboard(
-                cohort_id=cohort_id, period=period, metric=metric, page_size=WHOLE_BOARD
-            )
-            rows = tuple(StandingRow(r.rank, r.member_id, r.name, r.value) for r in board.rows)
-            return _RankedBoard(rows, {r.member_id: r for r in rows}, board.since)
-
         today = self._local_today(cohort)
+
+        async def compute() -> _RankedBoard:
+            # Ranked without names: only the top rows are named (a viewer's own row takes the
+            # name from the viewer), not the ten thousand members of a large cohort.
+            ranked, since = await self._standings.ranked_board(
+                cohort_id=cohort_id, period=period, metric=metric, today=today
+            )
+            shown = ranked[:BOARD_PAGE]
+            async with self._sessions() as session:
+                names = await repo.member_names(session, member_ids=[r.member_id for r in shown])
+            top = tuple(
+                StandingRow(
+                    r.rank,
+                    r.member_id,
+                    names.get(r.member_id, (f"member {r.member_id}", False))[0],
+                    r.value,
+                )
+                for r in shown
+            )
+            return _RankedBoard(top, {r.member_id: r for r in ranked}, since)
+
         return await self._cached(("board", cohort_id, period, metric, today), compute, version)
 
     async def member_stats(
@@ -691,7 +704,7 @@ class DashboardService:
         )
         streak = streaks.on_day(stored, self._clock.now().astimezone(ZoneInfo(zone)).date())
         ranked = await self._ranked_board(viewer.cohort, "all", "points", viewer.version)
-        rank = ranked.by_member.get(member_id)
+        rank = ranked.places.get(member_id)
         return MemberPage(
             member_id=member_id,
             name=head.display_name or head.platform_user_id,

@@ -138,14 +138,14 @@ async def test_a_board_asked_by_many_at_once_is_ranked_once_even_when_the_first_
     )
     ranked = asyncio.Event()
     asked: list[str] = []
-    leaderboard = standings.leaderboard
+    ranked_board = standings.ranked_board
 
-    async def slow_leaderboard(**kwargs: Any) -> Any:
+    async def slow_ranking(**kwargs: Any) -> Any:
         asked.append(kwargs["period"])
         await ranked.wait()
-        return await leaderboard(**kwargs)
+        return await ranked_board(**kwargs)
 
-    monkeypatch.setattr(standings, "leaderboard", slow_leaderboard)
+    monkeypatch.setattr(standings, "ranked_board", slow_ranking)
     first = asyncio.create_task(service.leaderboard(viewer, viewer.cohort, "all", "points"))
     others = [
         asyncio.create_task(service.leaderboard(viewer, viewer.cohort, "all", "points"))
