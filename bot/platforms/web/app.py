@@ -374,9 +374,8 @@ def create_app(bot: StudyBot) -> FastAPI:
     async def week_chart(request: Request, cohort_id: int) -> Response:
         viewer = await viewer_of(request, cohort_id)
 
-        async def render() -> str:
-            data = await service.overview(viewer)
-            return charts.bar_chart("Points this week", data.week)
+        async def render() -> str:  # the week's points only, not the overview's counts
+            return charts.bar_chart("Points this week", await service.week(viewer))
 
         return await svg_response(request, viewer, ("week", cohort_id), render)
 
