@@ -455,14 +455,17 @@ class DashboardService:
 
     async def viewer(self, web_session: WebSession | None, cohort_id: int) -> Viewer:
         """Return who is looking at this cohort's pages, or refuse (not theirs, or gone)."""
+        async with self._reads() as session:  # one statement per request
+            return await self._viewer_in(session, web_session, cohort_id)
+
+    async def _viewer_in(
+        self, session: AsyncSession, web_session: WebSession | None, cohort_id: int
+    ) -> Viewer:
         if web_session is None:
             raise AccessRefused("Open the dashboard with a link from /dashboard in your cohort.")
         if web_session.cohort_id != cohort_id:
             raise AccessRefused("This page belongs to a cohort your session is not for.")
-        async with self._reads() as session:  # one statement per request
-            found = await repo.viewer_of(
-                session, cohort_id=cohort_id, member_id=web_session.member_id
-            )
+        found = await repo.viewer_of(session, cohort_id=cohort_id, member_id=web_session.member_id)
         if found is None or not found[1].active:
             raise AccessRefused("Your membership of this cohort has ended.")
         cohort, member, version = found
@@ -700,26 +703,37 @@ class DashboardService:
 
     async def member_page(self, viewer: Viewer, member_id: int) -> MemberPage:
         """Return a member's page: points, coverage, activity, and (when allowed) answers."""
+        async with self._reads() as session:
+            return await self._member_page_in(session, viewer, member_id)
+
+    async def member_view(
+        self, web_session: WebSession | None, cohort_id: int, member_id: int
+    ) -> tuple[Viewer, MemberPage]:
+        """Return the viewer and a member's page, checked and read over one connection."""
+        async with self._reads() as session:
+            viewer = await self._viewer_in(session, web_session, cohort_id)
+            return viewer, await self._member_page_in(session, viewer, member_id)
+
+    async def _member_page_in(
+        self, session: AsyncSession, viewer: Viewer, member_id: int
+    ) -> MemberPage:
         # Read on every view, not kept under the data version: an answer waiting for its grade
         # or a failed submission adds nothing to the ledger, and the page shows both.
         visible = viewer.may_see_answers_of(member_id)
         today = self._local_today(viewer.cohort)
         start = today - timedelta(days=7 * 12 + today.weekday())
-        async with self._reads() as session:
-            head = await repo.member_head(session, member_id=member_id)
-            if head is None or head.cohort_id != viewer.cohort_id:
-                raise NotFound("There is no such member in this cohort.")
-            # The standings' own rows, read directly: the page needs neither the chart's whole
-            # stats nor the rank computed again from every member's total (the board has it).
-            days = await repo.member_day_points(session, member_id=member_id)
-            scores = await standings_repo.best_scores(session, member_id=member_id)
-            subs = await repo.member_submission_rows(session, member_id=member_id, limit=20)
-            answers = (
-                await repo.member_answer_rows(session, member_id=member_id, limit=20)
-                if visible
-                else []
-            )
-            mocks = await repo.member_mock_rows(session, member_id=member_id) if visible else []
+        head = await repo.member_head(session, member_id=member_id)
+        if head is None or head.cohort_id != viewer.cohort_id:
+            raise NotFound("There is no such member in this cohort.")
+        # The standings' own rows, read directly: the page needs neither the chart's whole
+        # stats nor the rank computed again from every member's total (the board has it).
+        days = await repo.member_day_points(session, member_id=member_id)
+        scores = await standings_repo.best_scores(session, member_id=member_id)
+        subs = await repo.member_submission_rows(session, member_id=member_id, limit=20)
+        answers = (
+            await repo.member_answer_rows(session, member_id=member_id, limit=20) if visible else []
+        )
+        mocks = await repo.member_mock_rows(session, member_id=member_id) if visible else []
         zone = head.timezone or viewer.cohort.timezone
         stored = (
             streaks.Streak(head.streak, head.longest, head.freezes, head.streak_day, head.streak_tz)

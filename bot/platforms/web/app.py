@@ -333,8 +333,8 @@ def create_app(bot: StudyBot) -> FastAPI:
 
     @app.get("/c/{cohort_id}/members/{member_id}", response_class=HTMLResponse)
     async def member(request: Request, cohort_id: int, member_id: int) -> HTMLResponse:
-        viewer = await viewer_of(request, cohort_id)
-        data = await service.member_page(viewer, member_id)
+        web_session = await service.read_cookie(request.cookies.get(f"{COOKIE_PREFIX}{cohort_id}"))
+        viewer, data = await service.member_view(web_session, cohort_id, member_id)
         return kept_page(
             request,
             "member.html",
