@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, Signer, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.domain import leaderboards as rules
@@ -37,7 +37,6 @@ from bot.services.context import Actor
 from bot.services.standings import MemberStats, StandingsService
 from bot.store import cohorts as cohort_repo
 from bot.store import dashboard as repo
-from bot.store import points as points_store
 from bot.store import standings as standings_repo
 from bot.store import submissions as submission_repo
 from bot.store.models import Cohort, DashboardLink, Member
@@ -52,7 +51,6 @@ PERIODS = rules.PERIODS
 METRICS = rules.METRICS
 SECRET_NAME = "dashboard"
 BOARD_PAGE = 50  # leaderboard rows shown before the viewer's own row is added
-WHOLE_BOARD = 1_000_000  # page size that asks the standings for every row at once
 
 
 class AccessRefused(StudyBotError):
@@ -261,10 +259,10 @@ class QuestionPage:
 
 @dataclass(frozen=True)
 class _RankedBoard:
-    """A whole board as the standings ranked it, with each member's row found by id."""
+    """A whole board as the standings ranked it: the top rows named, every member's place."""
 
-    rows: tuple[StandingRow, ...]
-    by_member: dict[int, StandingRow]
+    top: tuple[StandingRow, ...]
+    places: dict[int, rules.Ranked]
     since: date | None
 
 
@@ -289,6 +287,23 @@ class _Cache:
             self.entries.popitem(last=False)
 
 
+def _read_sessions(
+    sessions: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """Return sessions for the pages' reads: each statement on its own, no transaction.
+
+    A page reads a handful of rows and writes nothing; without BEGIN and ROLLBACK around its
+    statements it makes two round trips fewer to the database, which under twenty concurrent
+    clients is time every other request on the event loop waits too.
+    """
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, AsyncEngine):
+        return sessions
+    return async_sessionmaker(
+        bind.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
+
+
 class DashboardService:
     """Links, sessions and the read-only pages of the web dashboard."""
 
@@ -306,6 +321,7 @@ class DashboardService:
         standings: StandingsService | None = None,
     ) -> None:
         self._sessions = sessions
+        self._reads = _read_sessions(sessions)
         self._standings = standings or StandingsService(sessions, clock, library())
         self._clock = clock
         self._library = library
@@ -315,7 +331,7 @@ class DashboardService:
         self.single_use = single_use
         self.session_ttl = session_ttl
         self._cache = _Cache()
-        self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+        self._computing: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
 
     # --- the signing secret ---------------------------------------------------------------
 
@@ -439,16 +455,20 @@ class DashboardService:
 
     async def viewer(self, web_session: WebSession | None, cohort_id: int) -> Viewer:
         """Return who is looking at this cohort's pages, or refuse (not theirs, or gone)."""
+        async with self._reads() as session:  # one statement per request
+            return await self._viewer_in(session, web_session, cohort_id)
+
+    async def _viewer_in(
+        self, session: AsyncSession, web_session: WebSession | None, cohort_id: int
+    ) -> Viewer:
         if web_session is None:
             raise AccessRefused("Open the dashboard with a link from /dashboard in your cohort.")
         if web_session.cohort_id != cohort_id:
             raise AccessRefused("This page belongs to a cohort your session is not for.")
-        async with self._sessions() as session:  # one round of reads per request
-            cohort = await cohort_repo.get_cohort(session, cohort_id=cohort_id)
-            member = await repo.get_member_by_id(session, member_id=web_session.member_id)
-            version = await repo.data_version(session)
-        if cohort is None or member is None or member.cohort_id != cohort_id or not member.active:
+        found = await repo.viewer_of(session, cohort_id=cohort_id, member_id=web_session.member_id)
+        if found is None or not found[1].active:
             raise AccessRefused("Your membership of this cohort has ended.")
+        cohort, member, version = found
         admin = member.is_admin or web_session.workspace_admin
         return Viewer(cohort, member, admin=admin, version=version)
 
@@ -483,7 +503,7 @@ class DashboardService:
 
     async def data_version(self) -> tuple[int, ...]:
         """Return the version every cached result is keyed on (changes with any new data)."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return await repo.data_version(session)
 
     async def _cached(
@@ -497,13 +517,21 @@ class DashboardService:
         found = self._cache.get(key, version)
         if found is not None:
             return found  # type: ignore[no-any-return]
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:  # twenty clients on a cold page compute it once
-            found = self._cache.get(key, version)
-            if found is None:
-                found = await compute()
-                self._cache.put(key, version, found)
-        return found  # type: ignore[no-any-return]
+        # Twenty clients on a cold page compute it once: the first starts it as a task of its
+        # own (a client that goes away does not cancel it for the others), the rest await it.
+        flight = (key, version)
+        task = self._computing.get(flight)
+        if task is None:
+            task = asyncio.ensure_future(compute())
+            self._computing[flight] = task
+
+            def keep(done: asyncio.Future[Any]) -> None:
+                del self._computing[flight]
+                if not done.cancelled() and done.exception() is None:
+                    self._cache.put(key, version, done.result())
+
+            task.add_done_callback(keep)
+        return await asyncio.shield(task)  # type: ignore[no-any-return]
 
     # --- pages ------------------------------------------------------------------------------
 
@@ -520,7 +548,7 @@ class DashboardService:
         since = today - timedelta(days=6)
 
         async def count() -> tuple[dict[str, int], int, int]:
-            async with self._sessions() as session:
+            async with self._reads() as session:
                 counts = await repo.post_counts(session, cohort_id=viewer.cohort_id)
                 members = await repo.count_members(session, cohort_id=viewer.cohort_id)
                 active = await repo.active_members_since(
@@ -551,6 +579,12 @@ class DashboardService:
             week=week,
         )
 
+    async def week(self, viewer: Viewer) -> tuple[tuple[date, int], ...]:
+        """Return the viewer's cohort's points of each of the last seven local days."""
+        return await self.week_points(
+            viewer.cohort_id, self._local_today(viewer.cohort), viewer.version
+        )
+
     async def week_points(
         self, cohort_id: int, today: date, version: tuple[int, ...] = ()
     ) -> tuple[tuple[date, int], ...]:
@@ -558,7 +592,7 @@ class DashboardService:
 
         async def compute() -> tuple[tuple[date, int], ...]:
             since = today - timedelta(days=6)
-            async with self._sessions() as session:
+            async with self._reads() as session:
                 found = dict(
                     await repo.points_by_day(session, cohort_id=cohort_id, since_day=since)
                 )
@@ -583,13 +617,13 @@ class DashboardService:
         ranked = await self._ranked_board(cohort, period, metric, version)
         own_id = viewer.member_id if viewer is not None else None
         # Per request only the top rows and the viewer's own are touched, not the whole board.
-        top = tuple(
-            replace(r, own=True) if r.member_id == own_id else r for r in ranked.rows[:BOARD_PAGE]
-        )
-        mine = ranked.by_member.get(own_id) if own_id is not None else None
-        on_top = any(r.own for r in top)
-        own = replace(mine, own=True) if mine is not None and not on_top else None
-        return Leaderboard(period, metric, top, own, len(ranked.rows), ranked.since)
+        top = tuple(replace(r, own=True) if r.member_id == own_id else r for r in ranked.top)
+        own = None
+        place = ranked.places.get(own_id) if viewer is not None and own_id is not None else None
+        if viewer is not None and place is not None and not any(r.own for r in top):
+            name = viewer.member.display_name or viewer.member.platform_user_id
+            own = StandingRow(place.rank, place.member_id, name, place.value, own=True)
+        return Leaderboard(period, metric, top, own, len(ranked.places), ranked.since)
 
     async def _ranked_board(
         self, cohort: Cohort, period: str, metric: str, version: tuple[int, ...] | None
@@ -598,14 +632,28 @@ class DashboardService:
         assert cohort.id is not None
         cohort_id = cohort.id
 
-        async def compute() -> _RankedBoard:
-            board = await self._standings.leaderboard(
-                cohort_id=cohort_id, period=period, metric=metric, page_size=WHOLE_BOARD
-            )
-            rows = tuple(StandingRow(r.rank, r.member_id, r.name, r.value) for r in board.rows)
-            return _RankedBoard(rows, {r.member_id: r for r in rows}, board.since)
-
         today = self._local_today(cohort)
+
+        async def compute() -> _RankedBoard:
+            # Ranked without names: only the top rows are named (a viewer's own row takes the
+            # name from the viewer), not the ten thousand members of a large cohort.
+            ranked, since = await self._standings.ranked_board(
+                cohort_id=cohort_id, period=period, metric=metric, today=today
+            )
+            shown = ranked[:BOARD_PAGE]
+            async with self._reads() as session:
+                names = await repo.member_names(session, member_ids=[r.member_id for r in shown])
+            top = tuple(
+                StandingRow(
+                    r.rank,
+                    r.member_id,
+                    names.get(r.member_id, (f"member {r.member_id}", False))[0],
+                    r.value,
+                )
+                for r in shown
+            )
+            return _RankedBoard(top, {r.member_id: r for r in ranked}, since)
+
         return await self._cached(("board", cohort_id, period, metric, today), compute, version)
 
     async def member_stats(
@@ -622,12 +670,12 @@ class DashboardService:
 
     async def drill_boards(self, viewer: Viewer) -> list[tuple[str, str, int]]:
         """Return (drill, device kind, passing runs) of every board in the cohort."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return await repo.drill_devices(session, cohort_id=viewer.cohort_id)
 
     async def drill_board(self, viewer: Viewer, drill_id: str, device_kind: str) -> DrillBoardPage:
         """Return one drill's board on a device kind, ranked with ties."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             runs = await submission_repo.passing_runs(
                 session, cohort_id=viewer.cohort_id, drill_id=drill_id, device_kind=device_kind
             )
@@ -647,7 +695,7 @@ class DashboardService:
         return DrillBoardPage(drill_id, device_kind, tuple(rank_board(board_runs)))
 
     async def _member_of(self, viewer: Viewer, member_id: int) -> Member:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             member = await repo.get_member_by_id(session, member_id=member_id)
         if member is None or member.cohort_id != viewer.cohort_id:
             raise NotFound("There is no such member in this cohort.")
@@ -655,44 +703,53 @@ class DashboardService:
 
     async def member_page(self, viewer: Viewer, member_id: int) -> MemberPage:
         """Return a member's page: points, coverage, activity, and (when allowed) answers."""
+        async with self._reads() as session:
+            return await self._member_page_in(session, viewer, member_id)
+
+    async def member_view(
+        self, web_session: WebSession | None, cohort_id: int, member_id: int
+    ) -> tuple[Viewer, MemberPage]:
+        """Return the viewer and a member's page, checked and read over one connection."""
+        async with self._reads() as session:
+            viewer = await self._viewer_in(session, web_session, cohort_id)
+            return viewer, await self._member_page_in(session, viewer, member_id)
+
+    async def _member_page_in(
+        self, session: AsyncSession, viewer: Viewer, member_id: int
+    ) -> MemberPage:
+        # Read on every view, not kept under the data version: an answer waiting for its grade
+        # or a failed submission adds nothing to the ledger, and the page shows both.
         visible = viewer.may_see_answers_of(member_id)
         today = self._local_today(viewer.cohort)
         start = today - timedelta(days=7 * 12 + today.weekday())
-        async with self._sessions() as session:
-            member = await repo.get_member_by_id(session, member_id=member_id)
-            if member is None or member.cohort_id != viewer.cohort_id:
-                raise NotFound("There is no such member in this cohort.")
-            subs = await repo.member_submissions(session, member_id=member_id, limit=20)
-            answers = (
-                await repo.member_answers(session, member_id=member_id, limit=20) if visible else []
-            )
-            mocks = await repo.member_mocks(session, member_id=member_id) if visible else []
-            partner_ids = [
-                pid
-                for room in mocks
-                for pid in (room.interviewer_id, room.candidate_id)
-                if pid is not None and pid != member_id
-            ]
-            names = await repo.member_names(session, member_ids=partner_ids)
-            # The standings' own rows, read directly: the page needs neither the chart's whole
-            # stats nor the rank computed again from every member's total (the board has it).
-            standing = await points_store.get_standing(session, member_id=member_id)
-            days = await standings_repo.member_days(session, member_id=member_id)
-            scores = await standings_repo.best_scores(session, member_id=member_id)
-        zone = member.timezone or viewer.cohort.timezone
-        streak = streaks.on_day(
-            points_store.stored_streak(standing) if standing else streaks.Streak(),
-            self._clock.now().astimezone(ZoneInfo(zone)).date(),
+        head = await repo.member_head(session, member_id=member_id)
+        if head is None or head.cohort_id != viewer.cohort_id:
+            raise NotFound("There is no such member in this cohort.")
+        # The standings' own rows, read directly: the page needs neither the chart's whole
+        # stats nor the rank computed again from every member's total (the board has it).
+        days = await repo.member_day_points(session, member_id=member_id)
+        scores = await standings_repo.best_scores(session, member_id=member_id)
+        subs = await repo.member_submission_rows(session, member_id=member_id, limit=20)
+        answers = (
+            await repo.member_answer_rows(session, member_id=member_id, limit=20) if visible else []
         )
+        mocks = await repo.member_mock_rows(session, member_id=member_id) if visible else []
+        zone = head.timezone or viewer.cohort.timezone
+        stored = (
+            streaks.Streak(head.streak, head.longest, head.freezes, head.streak_day, head.streak_tz)
+            if head.standing_of is not None
+            else streaks.Streak()
+        )
+        streak = streaks.on_day(stored, self._clock.now().astimezone(ZoneInfo(zone)).date())
         ranked = await self._ranked_board(viewer.cohort, "all", "points", viewer.version)
-        rank = ranked.by_member.get(member_id)
+        rank = ranked.places.get(member_id)
         return MemberPage(
             member_id=member_id,
-            name=member.display_name or member.platform_user_id,
+            name=head.display_name or head.platform_user_id,
             own=member_id == viewer.member_id,
-            total_points=standing.points if standing else 0,
-            points=tuple((d.day, d.points) for d in days),
-            active_days=frozenset(d.day for d in days if d.day >= start),
+            total_points=head.points or 0,
+            points=tuple(days),
+            active_days=frozenset(day for day, _ in days if day >= start),
             calendar_start=start,
             calendar_end=today,
             coverage=self._coverage(scores),
@@ -700,9 +757,9 @@ class DashboardService:
             longest_streak=streak.longest,
             rank=rank.rank if rank is not None else None,
             answers_visible=visible,
-            answers=tuple(_graded(a, g) for a, g in answers),
-            mocks=tuple(_mock_entry(room, member_id, names) for room in mocks),
-            submissions=tuple(_submission_entry(s) for s in subs),
+            answers=tuple(_graded(row) for row in answers),
+            mocks=tuple(_mock_entry(row, member_id) for row in mocks),
+            submissions=tuple(_submission_entry(row) for row in subs),
         )
 
     def _coverage(self, scores: Sequence[tuple[str, float]]) -> tuple[SectionCoverage, ...]:
@@ -734,7 +791,7 @@ class DashboardService:
         """Return the questions the cohort scores lowest on, with their text."""
 
         async def compute() -> tuple[tuple[str, float, int], ...]:
-            async with self._sessions() as session:
+            async with self._reads() as session:
                 return tuple(
                     await repo.hardest_questions(session, cohort_id=viewer.cohort_id, limit=limit)
                 )
@@ -764,7 +821,9 @@ class DashboardService:
         )
 
 
-def _graded(answer: Any, grade: Any) -> GradedAnswer:
+def _graded(row: Any) -> GradedAnswer:
+    """Return an answer row (with its grade's columns, None when ungraded) as shown."""
+    graded = row.score is not None or row.grader is not None
     points = tuple(
         PointVerdict(
             rubric=str(p.get("rubric", "")),
@@ -772,33 +831,33 @@ def _graded(answer: Any, grade: Any) -> GradedAnswer:
             evidence=str(p.get("evidence", "") or ""),
             comment=str(p.get("comment", "") or ""),
         )
-        for p in (grade.points if grade is not None else [])
+        for p in (row.points or [])
         if isinstance(p, dict)
     )
     return GradedAnswer(
-        answer_id=answer.id or 0,
-        question_id=answer.question_id,
-        created_at=answer.created_at,
-        status=answer.status,
-        text=answer.text,
-        score=grade.score if grade is not None else None,
-        grader=grade.grader if grade is not None else None,
-        feedback=grade.feedback if grade is not None else "",
+        answer_id=row.id or 0,
+        question_id=row.question_id,
+        created_at=row.created_at,
+        status=row.status,
+        text=row.text,
+        score=row.score,
+        grader=row.grader,
+        feedback=(row.feedback or "") if graded else "",
         points=points,
     )
 
 
-def _mock_entry(room: Any, member_id: int, names: dict[int, tuple[str, bool]]) -> MockEntry:
-    role = "interviewer" if room.interviewer_id == member_id else "candidate"
-    partner_id = room.candidate_id if role == "interviewer" else room.interviewer_id
-    card = (room.scorecard or {}).get("interviewer") or {}
+def _mock_entry(row: Any, member_id: int) -> MockEntry:
+    role = "interviewer" if row.interviewer_id == member_id else "candidate"
+    partner = row.candidate_name if role == "interviewer" else row.interviewer_name
+    card = (row.scorecard or {}).get("interviewer") or {}
     ratings = card.get("ratings") or {}
     return MockEntry(
-        room_id=room.id or 0,
-        kind=room.kind,
+        room_id=row.id or 0,
+        kind=row.kind,
         role=role,
-        partner=names.get(partner_id, ("—", False))[0] if partner_id else "—",
-        finished_at=room.finished_at,
+        partner=partner or "—",
+        finished_at=row.finished_at,
         ratings=tuple((str(k), str(v)) for k, v in ratings.items()),
         red_flags=tuple(str(f) for f in card.get("red_flags") or ()),
         green_flags=tuple(str(f) for f in card.get("green_flags") or ()),
@@ -806,16 +865,16 @@ def _mock_entry(room: Any, member_id: int, names: dict[int, tuple[str, bool]]) -
     )
 
 
-def _submission_entry(sub: Any) -> SubmissionEntry:
-    result = sub.result or {}
+def _submission_entry(row: Any) -> SubmissionEntry:
+    result = row.result or {}
     return SubmissionEntry(
-        submission_id=sub.id or 0,
-        drill_id=sub.drill_id,
-        device_kind=sub.device_kind,
-        status=sub.status,
-        verdict=sub.verdict,
-        time_s=sub.time_s,
-        speedup=sub.speedup,
-        created_at=sub.created_at,
-        message=str(result.get("message") or sub.last_error or ""),
+        submission_id=row.id or 0,
+        drill_id=row.drill_id,
+        device_kind=row.device_kind,
+        status=row.status,
+        verdict=row.verdict,
+        time_s=row.time_s,
+        speedup=row.speedup,
+        created_at=row.created_at,
+        message=str(result.get("message") or row.last_error or ""),
     )

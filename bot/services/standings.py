@@ -196,6 +196,14 @@ class StandingsService:
             since=since,
         )
 
+    async def ranked_board(
+        self, *, cohort_id: int, period: str, metric: str, today: date
+    ) -> tuple[list[rules.Ranked], date | None]:
+        """Return a whole board ranked, without names, and the day its period starts."""
+        since = rules.period_start(period, today)
+        async with self._sessions() as session:
+            return await self._ranked(session, cohort_id, metric, since, today), since
+
     async def _ranked(
         self, session: AsyncSession, cohort_id: int, metric: str, since: date | None, today: date
     ) -> list[rules.Ranked]:

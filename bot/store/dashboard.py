@@ -9,18 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select, union, update
+from sqlalchemy import Row, func, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from bot.store.models import (
     Answer,
+    Cohort,
     CohortWeb,
     DashboardLink,
     DayPost,
     Grade,
     Member,
+    MemberDay,
+    MemberStanding,
     MockRoom,
     PointsEvent,
     Submission,
@@ -93,6 +98,13 @@ async def set_leaderboard_public(
 # --- what changed ------------------------------------------------------------------------------
 
 
+def _version_columns() -> tuple[Any, Any]:
+    return (
+        select(func.max(PointsEvent.id)).scalar_subquery(),
+        select(func.max(Grade.id)).scalar_subquery(),
+    )
+
+
 async def data_version(session: AsyncSession) -> tuple[int, int]:
     """Return the newest ledger entry and the newest grade (two primary-key lookups).
 
@@ -100,15 +112,28 @@ async def data_version(session: AsyncSession) -> tuple[int, int]:
     points (an answer, a mock, a drill) appends to the ledger, so a result cached under this
     version is fresh exactly while the version stands.
     """
+    row = (await session.execute(select(*_version_columns()))).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+async def viewer_of(
+    session: AsyncSession, *, cohort_id: int, member_id: int
+) -> tuple[Cohort, Member, tuple[int, int]] | None:
+    """Return a cohort, its member and the data version in one statement; None when either
+    is missing or the member belongs to another cohort.
+
+    Every page asks this first, so it is one round trip rather than three.
+    """
     row = (
         await session.execute(
-            select(
-                select(func.max(PointsEvent.id)).scalar_subquery(),
-                select(func.max(Grade.id)).scalar_subquery(),
-            )
+            select(Cohort, Member, *_version_columns())
+            .join_from(Cohort, Member, col(Member.cohort_id) == col(Cohort.id))
+            .where(col(Cohort.id) == cohort_id, col(Member.id) == member_id)
         )
-    ).one()
-    return int(row[0] or 0), int(row[1] or 0)
+    ).first()
+    if row is None:
+        return None
+    return row[0], row[1], (int(row[2] or 0), int(row[3] or 0))
 
 
 # --- cohort ----------------------------------------------------------------------------------
@@ -194,28 +219,93 @@ async def points_by_day(
 
 
 # --- a member ----------------------------------------------------------------------------------
+# The member page reads columns, not ORM objects: building a few dozen model instances per view
+# cost more CPU than the queries themselves.
 
 
-async def member_answers(
-    session: AsyncSession, *, member_id: int, limit: int = 50
-) -> Sequence[tuple[Answer, Grade | None]]:
-    """Return a member's latest answers with their grades, newest first."""
+async def member_head(session: AsyncSession, *, member_id: int) -> Row[Any] | None:
+    """Return a member's name, cohort and zone with their standing row's figures (outer join)."""
     result = await session.execute(
-        select(Answer, Grade)
+        select(
+            col(Member.cohort_id),
+            col(Member.display_name),
+            col(Member.platform_user_id),
+            col(Member.timezone),
+            col(MemberStanding.member_id).label("standing_of"),
+            col(MemberStanding.points),
+            col(MemberStanding.streak),
+            col(MemberStanding.longest),
+            col(MemberStanding.freezes),
+            col(MemberStanding.streak_day),
+            col(MemberStanding.streak_tz),
+        )
+        .outerjoin(MemberStanding, col(MemberStanding.member_id) == col(Member.id))
+        .where(col(Member.id) == member_id)
+    )
+    return result.first()
+
+
+async def member_day_points(session: AsyncSession, *, member_id: int) -> list[tuple[date, int]]:
+    """Return (day, points) of a member's active days from the standings' rollup, oldest first."""
+    result = await session.execute(
+        select(col(MemberDay.day), col(MemberDay.points))
+        .where(col(MemberDay.member_id) == member_id)
+        .order_by(col(MemberDay.day))
+    )
+    return [(day, int(points)) for day, points in result.all()]
+
+
+async def member_answer_rows(
+    session: AsyncSession, *, member_id: int, limit: int = 50
+) -> Sequence[Row[Any]]:
+    """Return a member's latest answers with their grade's columns, newest first."""
+    result = await session.execute(
+        select(
+            col(Answer.id),
+            col(Answer.question_id),
+            col(Answer.created_at),
+            col(Answer.status),
+            col(Answer.text),
+            col(Grade.score),
+            col(Grade.grader),
+            col(Grade.feedback),
+            col(Grade.points),
+        )
         .outerjoin(Grade, col(Grade.answer_id) == col(Answer.id))
-        .where(Answer.member_id == member_id)
+        .where(col(Answer.member_id) == member_id)
         .order_by(col(Answer.id).desc())
         .limit(limit)
     )
-    return [(row[0], row[1]) for row in result.all()]
+    return result.all()
 
 
-async def member_mocks(
+# Made once: a statement built on new aliases at every call is compiled again at every call.
+_INTERVIEWER = aliased(Member, name="interviewer")
+_CANDIDATE = aliased(Member, name="candidate")
+
+
+async def member_mock_rows(
     session: AsyncSession, *, member_id: int, limit: int = 30
-) -> Sequence[MockRoom]:
-    """Return a member's finished mock rooms (either role), newest first."""
+) -> Sequence[Row[Any]]:
+    """Return a member's finished mocks (either role) with both sides' names, newest first."""
+    interviewer, candidate = _INTERVIEWER, _CANDIDATE
     result = await session.execute(
-        select(MockRoom)
+        select(
+            col(MockRoom.id),
+            col(MockRoom.kind),
+            col(MockRoom.interviewer_id),
+            col(MockRoom.candidate_id),
+            col(MockRoom.finished_at),
+            col(MockRoom.scorecard),
+            func.coalesce(interviewer.display_name, interviewer.platform_user_id).label(
+                "interviewer_name"
+            ),
+            func.coalesce(candidate.display_name, candidate.platform_user_id).label(
+                "candidate_name"
+            ),
+        )
+        .outerjoin(interviewer, interviewer.id == col(MockRoom.interviewer_id))
+        .outerjoin(candidate, candidate.id == col(MockRoom.candidate_id))
         .where(
             or_(MockRoom.interviewer_id == member_id, MockRoom.candidate_id == member_id),
             col(MockRoom.finished_at).is_not(None),
@@ -223,20 +313,31 @@ async def member_mocks(
         .order_by(col(MockRoom.id).desc())
         .limit(limit)
     )
-    return result.scalars().all()
+    return result.all()
 
 
-async def member_submissions(
+async def member_submission_rows(
     session: AsyncSession, *, member_id: int, limit: int = 50
-) -> Sequence[Submission]:
-    """Return a member's latest drill submissions, newest first."""
+) -> Sequence[Row[Any]]:
+    """Return a member's latest drill submissions' shown columns, newest first."""
     result = await session.execute(
-        select(Submission)
+        select(
+            col(Submission.id),
+            col(Submission.drill_id),
+            col(Submission.device_kind),
+            col(Submission.status),
+            col(Submission.verdict),
+            col(Submission.time_s),
+            col(Submission.speedup),
+            col(Submission.created_at),
+            col(Submission.result),
+            col(Submission.last_error),
+        )
         .where(Submission.member_id == member_id)
         .order_by(col(Submission.id).desc())
         .limit(limit)
     )
-    return result.scalars().all()
+    return result.all()
 
 
 # --- questions and drills ----------------------------------------------------------------------

@@ -61,7 +61,8 @@ SECURITY_HEADERS = {
 class SvgCache:
     """Rendered charts by (chart, data version): drawn once per change, then served as is.
 
-    Requests that miss the same chart at once wait for one drawing instead of each starting one.
+    Requests that miss the same chart at once wait for one drawing instead of each starting one;
+    the drawing is a task of its own, so a client that goes away does not cancel it for the rest.
     """
 
     def __init__(self, size: int = 1024) -> None:
@@ -76,28 +77,49 @@ class SvgCache:
         if found is not None:
             self._entries.move_to_end(key)
             return found
-        pending = self._drawing.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        pending = asyncio.get_running_loop().create_future()
-        self._drawing[key] = pending
-        try:
-            drawn = (await render()).encode("utf-8")
-        except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError):
-                pending.cancel()
-            else:
-                pending.set_exception(exc)
-                pending.exception()  # retrieved here: a failure nobody waited for is not logged
-            raise
-        finally:
-            del self._drawing[key]
+        drawing = self._drawing.get(key)
+        if drawing is None:
+            drawing = asyncio.ensure_future(self._draw(key, render))
+            self._drawing[key] = drawing
+            drawing.add_done_callback(lambda _: self._drawing.pop(key, None))
+        return await asyncio.shield(drawing)
+
+    async def _draw(self, key: tuple[Any, ...], render: Callable[[], Awaitable[str]]) -> bytes:
+        drawn = (await render()).encode("utf-8")
         self.renders += 1
         self._entries[key] = drawn
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
-        pending.set_result(drawn)
         return drawn
+
+
+class RenderedPages:
+    """Pages rendered from the same data for the same viewer, kept as HTML.
+
+    The key is the template and everything its context holds (the service's frozen results and
+    the viewer's identity), so a page is rendered again exactly when something it shows changed.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self.renders = 0
+
+    def get(self, key: tuple[Any, ...], render: Callable[[], str]) -> bytes:
+        """Return the page under this key, rendering it when it is not kept."""
+        try:
+            found = self._entries.get(key)
+        except TypeError:  # something in the context cannot be a key: render, keep nothing
+            return render().encode("utf-8")
+        if found is not None:
+            self._entries.move_to_end(key)
+            return found
+        html = render().encode("utf-8")
+        self.renders += 1
+        self._entries[key] = html
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return html
 
 
 _DRAWING: list[ProcessPoolExecutor] = []
@@ -168,6 +190,8 @@ def create_app(bot: StudyBot) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     svgs = SvgCache()
     app.state.svg_cache = svgs
+    rendered = RenderedPages()
+    app.state.rendered_pages = rendered
     https = service.base_url.startswith("https://")
 
     app.add_middleware(ResponseHeaders)
@@ -176,6 +200,18 @@ def create_app(bot: StudyBot) -> FastAPI:
         return templates.TemplateResponse(
             request, name, {"request": request, **context}, status_code=status_code
         )
+
+    def kept_page(
+        request: Request, name: str, key: tuple[Any, ...], viewer: Viewer, **context: Any
+    ) -> HTMLResponse:
+        """Render a page, or serve it as rendered before from the same data for this viewer."""
+        who = (viewer.cohort_id, viewer.cohort.name, viewer.member_id)
+
+        def render() -> str:
+            template = templates.get_template(name)
+            return template.render({"request": request, "viewer": viewer, **context})
+
+        return HTMLResponse(rendered.get((name, who, *key), render))
 
     def refused(request: Request, reason: str) -> HTMLResponse:
         return page(request, "refused.html", 403, reason=reason, viewer=None)
@@ -243,7 +279,7 @@ def create_app(bot: StudyBot) -> FastAPI:
     async def overview(request: Request, cohort_id: int) -> HTMLResponse:
         viewer = await viewer_of(request, cohort_id)
         data = await service.overview(viewer)
-        return page(request, "overview.html", viewer=viewer, o=data, section="overview")
+        return kept_page(request, "overview.html", (data,), viewer, o=data, section="overview")
 
     @app.get("/c/{cohort_id}/leaderboard", response_class=HTMLResponse)
     async def leaderboard(
@@ -251,10 +287,11 @@ def create_app(bot: StudyBot) -> FastAPI:
     ) -> HTMLResponse:
         viewer = await viewer_of(request, cohort_id)
         board = await service.leaderboard(viewer, viewer.cohort, period, metric)
-        return page(
+        return kept_page(
             request,
             "leaderboard.html",
-            viewer=viewer,
+            (board,),
+            viewer,
             board=board,
             periods=PERIODS,
             metrics=METRICS,
@@ -296,12 +333,13 @@ def create_app(bot: StudyBot) -> FastAPI:
 
     @app.get("/c/{cohort_id}/members/{member_id}", response_class=HTMLResponse)
     async def member(request: Request, cohort_id: int, member_id: int) -> HTMLResponse:
-        viewer = await viewer_of(request, cohort_id)
-        data = await service.member_page(viewer, member_id)
-        return page(
+        web_session = await service.read_cookie(request.cookies.get(f"{COOKIE_PREFIX}{cohort_id}"))
+        viewer, data = await service.member_view(web_session, cohort_id, member_id)
+        return kept_page(
             request,
             "member.html",
-            viewer=viewer,
+            (data,),
+            viewer,
             m=data,
             calendar=_calendar_html(data.calendar_start, data.calendar_end, data.active_days),
             section="me" if data.own else "leaderboard",
@@ -336,9 +374,8 @@ def create_app(bot: StudyBot) -> FastAPI:
     async def week_chart(request: Request, cohort_id: int) -> Response:
         viewer = await viewer_of(request, cohort_id)
 
-        async def render() -> str:
-            data = await service.overview(viewer)
-            return charts.bar_chart("Points this week", data.week)
+        async def render() -> str:  # the week's points only, not the overview's counts
+            return charts.bar_chart("Points this week", await service.week(viewer))
 
         return await svg_response(request, viewer, ("week", cohort_id), render)
 

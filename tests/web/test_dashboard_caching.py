@@ -1,0 +1,161 @@
+"""What the dashboard keeps between requests: drawn once, rendered once, fresh after new data."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bot.app import StudyBot
+from bot.platforms.web.app import SvgCache
+from bot.services.dashboard import WebSession
+from bot.store.models import Answer, Submission
+from bot.store.points import award_points
+from tests.web.seed import NOW, START, Seeded
+from tests.web.test_dashboard_routes import sign_in
+
+postgres = pytest.mark.parametrize(
+    "db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+async def test_a_chart_missed_at_once_is_drawn_once_even_when_the_first_asker_leaves() -> None:
+    cache = SvgCache()
+    drawn = asyncio.Event()
+    calls: list[tuple[Any, ...]] = []
+
+    def render(key: tuple[Any, ...]) -> Any:
+        async def draw() -> str:
+            calls.append(key)
+            await drawn.wait()
+            return f"<svg>{key[1]}</svg>"
+
+        return draw
+
+    first = asyncio.create_task(cache.get(("week", 1), render(("week", 1))))
+    others = [asyncio.create_task(cache.get(("week", 1), render(("week", 1)))) for _ in range(4)]
+    await asyncio.sleep(0.01)
+    first.cancel()  # the browser that asked first went away while the chart was being drawn
+    drawn.set()
+    assert await asyncio.gather(*others) == [b"<svg>1</svg>"] * 4
+    assert calls == [("week", 1)] and cache.renders == 1
+    assert await cache.get(("week", 1), render(("week", 1))) == b"<svg>1</svg>"
+    assert len(calls) == 1  # served as drawn
+    assert await cache.get(("week", 2), render(("week", 2))) == b"<svg>2</svg>"
+    assert calls == [("week", 1), ("week", 2)]  # a new data version is drawn anew
+    # A drawing that fails reaches everyone waiting on it, and is not kept.
+    attempts = 0
+
+    async def broken() -> str:
+        nonlocal attempts
+        attempts += 1
+        await asyncio.sleep(0.01)
+        raise RuntimeError("no figure")
+
+    failed = await asyncio.gather(
+        *(cache.get(("member", 1), broken) for _ in range(3)), return_exceptions=True
+    )
+    assert [type(r) for r in failed] == [RuntimeError] * 3 and attempts == 1
+    assert await cache.get(("member", 1), render(("member", 1))) == b"<svg>1</svg>"  # again
+
+
+@postgres
+async def test_pages_are_rendered_once_per_data_change_and_show_what_changed(
+    web_bot: StudyBot, seeded: Seeded, client: Any
+) -> None:
+    await sign_in(web_bot, client, "bob")
+    pages = client.app.state.rendered_pages
+    member = f"/c/{seeded.cohort}/members/{seeded.bob}"
+    board = f"/c/{seeded.cohort}/leaderboard?period=all"
+    first = await client.get(member)
+    first_board = await client.get(board)
+    assert ">50</span>" in first.text and ">50</td>" in first_board.text
+    rendered = pages.renders
+    again = await client.get(member)
+    again_board = await client.get(board)
+    assert again.text == first.text and again_board.text == first_board.text
+    assert pages.renders == rendered  # the same data, served as rendered
+
+    async with web_bot.sessions() as session:
+        await award_points(
+            session,
+            cohort_id=seeded.cohort,
+            member_id=seeded.bob,
+            kind="answer",
+            ref="late",
+            points=7,
+            local_day=START + timedelta(days=9),
+        )
+        await session.commit()
+    changed = await client.get(member)
+    changed_board = await client.get(board)
+    assert ">57</span>" in changed.text and ">57</td>" in changed_board.text
+    assert pages.renders == rendered + 2
+    # An answer waiting for its grade and a failed run add nothing to the ledger: the member
+    # page still shows them at once (it is rendered again because its data changed).
+    assert "Still thinking about it." not in changed.text
+    async with web_bot.sessions() as session:  # an answer waiting for its grade, no points
+        session.add(
+            Answer(
+                cohort_id=seeded.cohort,
+                member_id=seeded.bob,
+                question_id="E1-004",
+                text="Still thinking about it.",
+                source="command",
+                status="pending",
+                created_at=NOW,
+            )
+        )
+        session.add(
+            Submission(
+                job_id="late-failure",
+                cohort_id=seeded.cohort,
+                member_id=seeded.bob,
+                drill_id="softmax",
+                source="code",
+                status="done",
+                verdict="failed",
+                result={"message": "shape mismatch in the late run"},
+                created_at=NOW,
+            )
+        )
+        await session.commit()
+    after = await client.get(member)
+    assert "Still thinking about it." in after.text
+    assert "shape mismatch in the late run" in after.text
+
+
+@postgres
+async def test_a_board_asked_by_many_at_once_is_ranked_once_even_when_the_first_asker_leaves(
+    web_bot: StudyBot, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = web_bot.dashboard
+    standings = service._standings
+    viewer = await service.viewer(
+        WebSession(seeded.cohort, seeded.bob, False, NOW + timedelta(hours=1)), seeded.cohort
+    )
+    ranked = asyncio.Event()
+    asked: list[str] = []
+    ranked_board = standings.ranked_board
+
+    async def slow_ranking(**kwargs: Any) -> Any:
+        asked.append(kwargs["period"])
+        await ranked.wait()
+        return await ranked_board(**kwargs)
+
+    monkeypatch.setattr(standings, "ranked_board", slow_ranking)
+    first = asyncio.create_task(service.leaderboard(viewer, viewer.cohort, "all", "points"))
+    others = [
+        asyncio.create_task(service.leaderboard(viewer, viewer.cohort, "all", "points"))
+        for _ in range(4)
+    ]
+    await asyncio.sleep(0.01)
+    first.cancel()  # the first request's client went away
+    ranked.set()
+    boards = await asyncio.gather(*others)
+    assert asked == ["all"]
+    assert [[r.name for r in b.rows] for b in boards] == [["Bob", "Carol", "Alice"]] * 4
+    await service.leaderboard(viewer, viewer.cohort, "all", "points")
+    assert asked == ["all"]  # kept under the data version
