@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -226,17 +227,56 @@ async def announcement_keys(session: AsyncSession, *, room_id: int) -> set[str]:
     return set(result.scalars().all())
 
 
-async def record_announcement(session: AsyncSession, *, announcement: MockAnnouncement) -> bool:
-    """Record an announcement once; False when that key of that room was already recorded."""
-    table = MockAnnouncement.__table__  # type: ignore[attr-defined]
-    values = {c.name: getattr(announcement, c.name) for c in table.columns if c.name != "id"}
+async def announcement_keys_of(
+    session: AsyncSession, *, room_ids: Sequence[int]
+) -> dict[int, set[str]]:
+    """Return the keys of every announcement made (or dropped) in each of these rooms."""
+    found: dict[int, set[str]] = {room_id: set() for room_id in room_ids}
+    if not found:
+        return found
     result = await session.execute(
-        insert_ignoring_duplicates(session, table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["room_id", "key"])
-        .returning(table.c.id)
+        select(MockAnnouncement.room_id, MockAnnouncement.key).where(
+            col(MockAnnouncement.room_id).in_(list(found))
+        )
     )
-    return result.scalar() is not None
+    for room_id, key in result.all():
+        found[room_id].add(key)
+    return found
+
+
+Keyed = TypeVar("Keyed", MockAnnouncement, MockTurn)
+
+_INSERT_BATCH = 500  # rows a statement: well under every driver's limit on bound parameters
+
+
+async def insert_once(session: AsyncSession, *, rows: Sequence[Keyed]) -> set[tuple[int, str]]:
+    """Insert rows keyed UNIQUE (room, key) in one statement, skipping keys already there.
+
+    Return the (room, key) pairs this call inserted: a retry, a second process or a replay
+    finds its rows there and inserts nothing twice. All rows are of one table.
+    """
+    if not rows:
+        return set()
+    table = type(rows[0]).__table__  # type: ignore[attr-defined]
+    names = [c.name for c in table.columns if c.name != "id"]
+    inserted: set[tuple[int, str]] = set()
+    for start in range(0, len(rows), _INSERT_BATCH):
+        chunk = rows[start : start + _INSERT_BATCH]
+        result = await session.execute(
+            insert_ignoring_duplicates(session, table)
+            .values([{name: getattr(row, name) for name in names} for row in chunk])
+            .on_conflict_do_nothing(index_elements=["room_id", "key"])
+            .returning(table.c.room_id, table.c.key)
+        )
+        inserted.update((room_id, key) for room_id, key in result.all())
+    return inserted
+
+
+async def record_announcements(
+    session: AsyncSession, *, announcements: Sequence[MockAnnouncement]
+) -> set[tuple[int, str]]:
+    """Record announcements once each; return the (room, key) pairs not recorded before."""
+    return await insert_once(session, rows=announcements)
 
 
 async def announcements(session: AsyncSession, *, room_id: int) -> Sequence[MockAnnouncement]:
@@ -297,15 +337,7 @@ async def slots_due(session: AsyncSession, *, now: datetime) -> Sequence[MockQue
 
 async def add_turn(session: AsyncSession, *, turn: MockTurn) -> bool:
     """Record a line of a solo mock once; False when that key of that room was recorded."""
-    table = MockTurn.__table__  # type: ignore[attr-defined]
-    values = {c.name: getattr(turn, c.name) for c in table.columns if c.name != "id"}
-    result = await session.execute(
-        insert_ignoring_duplicates(session, table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["room_id", "key"])
-        .returning(table.c.id)
-    )
-    return result.scalar() is not None
+    return bool(await insert_once(session, rows=[turn]))
 
 
 async def turns(session: AsyncSession, *, room_id: int) -> Sequence[MockTurn]:
