@@ -1222,14 +1222,10 @@ class MockService:
                 now=now,
                 policy=self.policy,
             )
+            idle: list[repo.RoomMove] = []
             for room, due in plans:
                 if not due.announce:
-                    await repo.update_room_if_unchanged(
-                        session,
-                        room_id=room.id or 0,
-                        next_due_at=room.next_due_at,
-                        changes={"next_due_at": due.next_due_at},
-                    )
+                    idle.append(repo.RoomMove(room.id or 0, room.next_due_at, due.next_due_at))
                     continue
                 held = [
                     (a, tokens[key])
@@ -1240,32 +1236,42 @@ class MockService:
                     claimed.append(
                         ClaimedRoom(room, made[room.id or 0], due.dropped, held, claimed_at=now)
                     )
+            await repo.move_rooms_if_unchanged(session, moves=idle)
             skip.update(c.room.id or 0 for c in claimed)
             upcoming = await repo.next_due(session, exclude=list(skip))
         return ClaimedPass(claimed, upcoming)
 
     async def say_and_record(
         self, claimed: Sequence[ClaimedRoom], report: TimerReport, gate: asyncio.Semaphore
-    ) -> None:
-        """Say the claimed announcements, a few rooms at a time, then record them together."""
+    ) -> datetime | None:
+        """Say the claimed announcements, a few rooms at a time, then record them together.
+
+        Return when the next announcement of these rooms falls (None: none is known).
+        """
         await asyncio.gather(*(self._say_room(c, report, gate) for c in claimed))
         said = [c for c in claimed if c.sent_at is not None]
+        if len(said) < len(claimed):
+            soonest: datetime | None = self._clock.now()  # claims given back: look again
+        else:
+            soonest = None
         if not said:
-            return
+            return soonest
         try:
-            ended = await self._record_said(said, report)
+            ended, after = await self._record_said(said, report)
         except Exception:
             # One room's record failing must not hold back the others' (their claims would
             # run out and be said again): record each room on its own.
             log.exception("mock timer: recording %d rooms together failed", len(said))
-            ended = []
+            ended, after = [], self._clock.now()
             for c in said:
                 try:
-                    ended += await self._record_said([c], report)
+                    ended += (await self._record_said([c], report))[0]
                 except Exception:
                     log.exception("mock room %s: announcement not recorded", c.room.id)
         for room_id in ended:
             await self.solo.finish(room_id)  # the interviewer's scorecard, from the transcript
+        known = [t for t in (soonest, after) if t is not None]
+        return min(known) if known else None
 
     async def _say_room(self, c: ClaimedRoom, report: TimerReport, gate: asyncio.Semaphore) -> None:
         """Say one room's claimed announcements (one failing room never stops the others)."""
@@ -1327,8 +1333,13 @@ class MockService:
             raise
         c.sent_at, c.new_message = sent_at, new_message
 
-    async def _record_said(self, said: Sequence[ClaimedRoom], report: TimerReport) -> list[int]:
-        """Record what was said in one transaction; return the solo rooms that ended."""
+    async def _record_said(
+        self, said: Sequence[ClaimedRoom], report: TimerReport
+    ) -> tuple[list[int], datetime | None]:
+        """Record what was said in one transaction.
+
+        Return the solo rooms that ended, and the soonest next announcement of the rooms.
+        """
         done = self._clock.now()
         sent: list[tuple[int, str, datetime]] = []
         lost = 0
@@ -1340,6 +1351,7 @@ class MockService:
                 session, tokens=[t for c in said for _, t in c.tokens], now=done
             )
             rows: list[MockAnnouncement] = []
+            moves: list[repo.RoomMove] = []
             for c in said:
                 room, room_id = c.room, c.room.id or 0
                 assert c.sent_at is not None
@@ -1379,20 +1391,22 @@ class MockService:
                         ended_solo.append(room_id)
                     continue
                 rest = due_announcements(timeline_of(room, self.phases), done, made)
-                changes: dict[str, Any] = {
-                    "next_due_at": done if rest.announce else rest.next_due_at
-                }
-                if c.new_message:
-                    changes["last_new_message_at"] = c.sent_at
-                # Compare-and-set on the state the claim read: a pause, resume or extension
-                # made meanwhile wrote its own next_due_at, which must not be overwritten.
-                await repo.update_room_if_unchanged(
-                    session, room_id=room_id, next_due_at=room.next_due_at, changes=changes
+                moves.append(
+                    repo.RoomMove(
+                        room_id,
+                        room.next_due_at,
+                        done if rest.announce else rest.next_due_at,
+                        c.sent_at if c.new_message else None,
+                    )
                 )
             await repo.record_announcements(session, announcements=rows)
+            # Compare-and-set on the state the claim read: a pause, resume or extension made
+            # meanwhile wrote its own next_due_at, which must not be overwritten.
+            await repo.move_rooms_if_unchanged(session, moves=moves)
+        soonest = min((m.next_due_at for m in moves if m.next_due_at is not None), default=None)
         report.sent += sent
         report.lost += lost
-        return ended_solo
+        return ended_solo, soonest
 
     def _compose_announcements(
         self, room: MockRoom, due: Sequence[Announcement], now: datetime
@@ -1659,16 +1673,25 @@ class MockTimers:
         last_housekeeping: datetime | None = None
         next_slot: datetime | None = None
         gate = asyncio.Semaphore(self._service.rooms_in_flight)
-        in_flight: dict[int, asyncio.Task[None]] = {}
-        passes: set[asyncio.Task[None]] = set()
+        in_flight: dict[int, asyncio.Task[datetime | None]] = {}
+        passes: set[asyncio.Task[datetime | None]] = set()
         report = TimerReport()
+        sooner = asyncio.Event()  # a pass landed with a room due before the loop's next look
+        wake_at: list[datetime | None] = [None]
 
-        def landed(task: asyncio.Task[None], room_ids: list[int]) -> None:
+        def landed(task: asyncio.Task[datetime | None], room_ids: list[int]) -> None:
             passes.discard(task)
             for room_id in room_ids:
                 in_flight.pop(room_id, None)
-            if not task.cancelled() and task.exception() is not None:
+            if task.cancelled():
+                return
+            if task.exception() is not None:
                 log.error("mock timer: a pass failed", exc_info=task.exception())
+                sooner.set()
+                return
+            after, planned = task.result(), wake_at[0]
+            if after is not None and (planned is None or after < planned):
+                sooner.set()
 
         try:
             while True:
@@ -1685,6 +1708,7 @@ class MockTimers:
                     next_slot = await self._service.next_slot_at()
                     last_housekeeping = now
                 self._service.changed.clear()
+                sooner.clear()
                 claimed = await self._service.claim_due(report, exclude=in_flight)
                 if claimed.rooms:
                     task = asyncio.create_task(
@@ -1705,11 +1729,14 @@ class MockTimers:
                     wait = min(
                         wait, max(self.tick_s / 20, (upcoming - self._clock.now()).total_seconds())
                     )
+                wake_at[0] = self._clock.now() + timedelta(seconds=wait)
                 sleeper = asyncio.ensure_future(self._clock.sleep(wait))
                 poked = asyncio.ensure_future(self._service.changed.wait())
-                # A pass landing frees its rooms, whose next announcement may be due soon.
-                await asyncio.wait([sleeper, poked, *passes], return_when=asyncio.FIRST_COMPLETED)
-                for waiter in (sleeper, poked):
+                # A pass landing frees its rooms: it wakes the loop only when one of them is
+                # due before the look already planned (each landing waking it costs a look).
+                landing = asyncio.ensure_future(sooner.wait())
+                await asyncio.wait([sleeper, poked, landing], return_when=asyncio.FIRST_COMPLETED)
+                for waiter in (sleeper, poked, landing):
                     waiter.cancel()
         finally:
             for task in list(passes):

@@ -6,10 +6,11 @@ Every function takes the session and never commits: the service's unit of work c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import DateTime, Integer, cast, column, delete, func, or_, update, values
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -217,6 +218,64 @@ async def update_room_if_unchanged(
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class RoomMove:
+    """A running room's timer moved on: its next announcement, and its last new message."""
+
+    room_id: int
+    read_next_due_at: datetime | None  # the next_due_at the timer read (compare-and-set)
+    next_due_at: datetime | None
+    last_new_message_at: datetime | None = None  # None: unchanged
+
+
+async def move_rooms_if_unchanged(session: AsyncSession, *, moves: Sequence[RoomMove]) -> set[int]:
+    """Move running rooms whose next_due_at is still the one read; return the ids moved.
+
+    On PostgreSQL one UPDATE ... FROM (VALUES ...) moves them all; elsewhere (the embedded
+    SQLite, a room or two at a time) one compare-and-set a room.
+    """
+    if not moves:
+        return set()
+    if session.get_bind().dialect.name != "postgresql":
+        moved: set[int] = set()
+        for m in moves:
+            changes: dict[str, object] = {"next_due_at": m.next_due_at}
+            if m.last_new_message_at is not None:
+                changes["last_new_message_at"] = m.last_new_message_at
+            if await update_room_if_unchanged(
+                session, room_id=m.room_id, next_due_at=m.read_next_due_at, changes=changes
+            ):
+                moved.add(m.room_id)
+        return moved
+    rooms = MockRoom.__table__  # type: ignore[attr-defined]
+    when = DateTime(timezone=True)
+    rows = values(
+        column("room_id", Integer),
+        column("read_due", when),
+        column("next_due", when),
+        column("new_message_at", when),
+        name="moves",
+    ).data([(m.room_id, m.read_next_due_at, m.next_due_at, m.last_new_message_at) for m in moves])
+    # A column of VALUES that holds only NULLs is text to PostgreSQL: cast each one back.
+    read_due, next_due, new_message_at = (
+        cast(rows.c[name], when) for name in ("read_due", "next_due", "new_message_at")
+    )
+    result = await session.execute(
+        update(rooms)
+        .where(
+            rooms.c.id == rows.c.room_id,
+            rooms.c.status == "running",
+            rooms.c.next_due_at.is_not_distinct_from(read_due),
+        )
+        .values(
+            next_due_at=next_due,
+            last_new_message_at=func.coalesce(new_message_at, rooms.c.last_new_message_at),
+        )
+        .returning(rooms.c.id)
+    )
+    return set(result.scalars().all())
 
 
 async def announcement_keys(session: AsyncSession, *, room_id: int) -> set[str]:

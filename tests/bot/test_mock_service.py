@@ -459,13 +459,14 @@ async def test_the_timer_moves_next_due_by_compare_and_set(
     db: Any, service: MockService, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     results: list[bool] = []
-    real = repo.update_room_if_unchanged
+    real = repo.move_rooms_if_unchanged
 
-    async def spy(session: Any, **kw: Any) -> bool:
-        results.append(await real(session, **kw))
-        return results[-1]
+    async def spy(session: Any, *, moves: Any) -> set[int]:
+        moved = await real(session, moves=moves)
+        results.extend(m.room_id in moved for m in moves)
+        return moved
 
-    monkeypatch.setattr(repo, "update_room_if_unchanged", spy)
+    monkeypatch.setattr(repo, "move_rooms_if_unchanged", spy)
     interviewer, _, _ = await paired(service)
     await service.start(interviewer)
     await run_clock(service, clock, 20)
