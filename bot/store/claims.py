@@ -147,26 +147,26 @@ async def acquire_claims(
     # in opposite orders (a deadlock).
     ordered = sorted(set(keys))
     tokens: dict[str, ClaimToken] = {}
-    for start in range(0, len(ordered), _BATCH):
-        chunk = ordered[start : start + _BATCH]
+    if ordered:
+        lease_until = policy.lease_end(now)
+        # Many parameter sets, one compiled statement: the driver sends them as multi-row
+        # INSERTs, and the statement stays in the compiled cache whatever the count.
         inserted = await session.execute(
             insert_ignoring_duplicates(session, _claims)
-            .values(
-                [
-                    {
-                        "key": key,
-                        "holder": holder,
-                        "epoch": 1,
-                        "status": ClaimStatus.HELD.value,
-                        "lease_until": policy.lease_end(now),
-                        "claimed_at": now,
-                        "attempts": 0,
-                    }
-                    for key in chunk
-                ]
-            )
             .on_conflict_do_nothing(index_elements=["key"])
-            .returning(_claims.c.id, _claims.c.key)
+            .returning(_claims.c.id, _claims.c.key),
+            [
+                {
+                    "key": key,
+                    "holder": holder,
+                    "epoch": 1,
+                    "status": ClaimStatus.HELD.value,
+                    "lease_until": lease_until,
+                    "claimed_at": now,
+                    "attempts": 0,
+                }
+                for key in ordered
+            ],
         )
         for claim_id, key in inserted.all():
             tokens[key] = ClaimToken(key=key, claim_id=claim_id, holder=holder, epoch=1)

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Integer, cast, column, delete, func, or_, update, values
+from sqlalchemy import ARRAY, DateTime, Integer, bindparam, cast, delete, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -233,7 +233,7 @@ class RoomMove:
 async def move_rooms_if_unchanged(session: AsyncSession, *, moves: Sequence[RoomMove]) -> set[int]:
     """Move running rooms whose next_due_at is still the one read; return the ids moved.
 
-    On PostgreSQL one UPDATE ... FROM (VALUES ...) moves them all; elsewhere (the embedded
+    On PostgreSQL one UPDATE ... FROM unnest(arrays) moves them all; elsewhere (the embedded
     SQLite, a room or two at a time) one compare-and-set a room.
     """
     if not moves:
@@ -249,23 +249,34 @@ async def move_rooms_if_unchanged(session: AsyncSession, *, moves: Sequence[Room
             ):
                 moved.add(m.room_id)
         return moved
+    result = await session.execute(
+        _MOVE_ROOMS,
+        {
+            "room_ids": [m.room_id for m in moves],
+            "read_due": [m.read_next_due_at for m in moves],
+            "next_due": [m.next_due_at for m in moves],
+            "new_message_at": [m.last_new_message_at for m in moves],
+        },
+    )
+    return set(result.scalars().all())
+
+
+def _move_rooms() -> Any:
+    """Build the UPDATE that moves many rooms from arrays, once: one compiled statement."""
     rooms = MockRoom.__table__  # type: ignore[attr-defined]
     when = DateTime(timezone=True)
-    rows = values(
-        column("room_id", Integer),
-        column("read_due", when),
-        column("next_due", when),
-        column("new_message_at", when),
-        name="moves",
-    ).data([(m.room_id, m.read_next_due_at, m.next_due_at, m.last_new_message_at) for m in moves])
-    # A column of VALUES that holds only NULLs is text to PostgreSQL: cast each one back.
-    read_due, next_due, new_message_at = (
-        cast(rows.c[name], when) for name in ("read_due", "next_due", "new_message_at")
+    names = ("room_ids", "read_due", "next_due", "new_message_at")
+    types = (ARRAY(Integer), ARRAY(when), ARRAY(when), ARRAY(when))
+    moves = (
+        func.unnest(*(bindparam(name, type_=kind) for name, kind in zip(names, types, strict=True)))
+        .table_valued(*names)
+        .render_derived(name="moves")
     )
-    result = await session.execute(
+    read_due, next_due, new_message_at = (cast(moves.c[name], when) for name in names[1:])
+    return (
         update(rooms)
         .where(
-            rooms.c.id == rows.c.room_id,
+            rooms.c.id == cast(moves.c.room_ids, Integer),
             rooms.c.status == "running",
             rooms.c.next_due_at.is_not_distinct_from(read_due),
         )
@@ -275,7 +286,9 @@ async def move_rooms_if_unchanged(session: AsyncSession, *, moves: Sequence[Room
         )
         .returning(rooms.c.id)
     )
-    return set(result.scalars().all())
+
+
+_MOVE_ROOMS = _move_rooms()
 
 
 async def announcement_keys(session: AsyncSession, *, room_id: int) -> set[str]:
@@ -305,11 +318,9 @@ async def announcement_keys_of(
 
 Keyed = TypeVar("Keyed", MockAnnouncement, MockTurn)
 
-_INSERT_BATCH = 500  # rows a statement: well under every driver's limit on bound parameters
-
 
 async def insert_once(session: AsyncSession, *, rows: Sequence[Keyed]) -> set[tuple[int, str]]:
-    """Insert rows keyed UNIQUE (room, key) in one statement, skipping keys already there.
+    """Insert rows keyed UNIQUE (room, key) at once, skipping the keys already there.
 
     Return the (room, key) pairs this call inserted: a retry, a second process or a replay
     finds its rows there and inserts nothing twice. All rows are of one table.
@@ -318,17 +329,13 @@ async def insert_once(session: AsyncSession, *, rows: Sequence[Keyed]) -> set[tu
         return set()
     table = type(rows[0]).__table__  # type: ignore[attr-defined]
     names = [c.name for c in table.columns if c.name != "id"]
-    inserted: set[tuple[int, str]] = set()
-    for start in range(0, len(rows), _INSERT_BATCH):
-        chunk = rows[start : start + _INSERT_BATCH]
-        result = await session.execute(
-            insert_ignoring_duplicates(session, table)
-            .values([{name: getattr(row, name) for name in names} for row in chunk])
-            .on_conflict_do_nothing(index_elements=["room_id", "key"])
-            .returning(table.c.room_id, table.c.key)
-        )
-        inserted.update((room_id, key) for room_id, key in result.all())
-    return inserted
+    result = await session.execute(
+        insert_ignoring_duplicates(session, table)
+        .on_conflict_do_nothing(index_elements=["room_id", "key"])
+        .returning(table.c.room_id, table.c.key),
+        [{name: getattr(row, name) for name in names} for row in rows],
+    )
+    return {(room_id, key) for room_id, key in result.all()}
 
 
 async def record_announcements(
