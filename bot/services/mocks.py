@@ -1249,20 +1249,18 @@ class MockService:
         Return when the next announcement of these rooms falls (None: none is known).
         """
         await asyncio.gather(*(self._say_room(c, report, gate) for c in claimed))
+        # A room not said gave its claims back (or lost them): the next planned look, at most
+        # a tick away, tries it again; waking at once would retry a failing face in a loop.
         said = [c for c in claimed if c.sent_at is not None]
-        if len(said) < len(claimed):
-            soonest: datetime | None = self._clock.now()  # claims given back: look again
-        else:
-            soonest = None
         if not said:
-            return soonest
+            return None
         try:
             ended, after = await self._record_said(said, report)
         except Exception:
             # One room's record failing must not hold back the others' (their claims would
             # run out and be said again): record each room on its own.
             log.exception("mock timer: recording %d rooms together failed", len(said))
-            ended, after = [], self._clock.now()
+            ended, after = [], None
             for c in said:
                 try:
                     ended += (await self._record_said([c], report))[0]
@@ -1270,8 +1268,7 @@ class MockService:
                     log.exception("mock room %s: announcement not recorded", c.room.id)
         for room_id in ended:
             await self.solo.finish(room_id)  # the interviewer's scorecard, from the transcript
-        known = [t for t in (soonest, after) if t is not None]
-        return min(known) if known else None
+        return after
 
     async def _say_room(self, c: ClaimedRoom, report: TimerReport, gate: asyncio.Semaphore) -> None:
         """Say one room's claimed announcements (one failing room never stops the others)."""
