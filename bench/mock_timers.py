@@ -157,11 +157,14 @@ async def run(args: argparse.Namespace, db_url: str, schema: str | None) -> dict
         clock,
         {"console": platform},
         holder=f"bench-{os.getpid()}",
-        policy=ClaimPolicy(lease_s=120 * speed),
+        # The policy's times scale with the clock, so the window a send may start in after
+        # its claim is the production one in real time (5 s), not 1/30 of it.
+        policy=ClaimPolicy(lease_s=120 * speed, heartbeat_interval_s=5 * speed),
     )
     service.rooms_in_flight = args.in_flight
     timers = MockTimers(service, clock, tick_s=args.tick_s * speed)
     timers.housekeeping_every = timedelta(seconds=30 * speed)  # every 30 s of real time
+    timers.min_gap_s = args.min_gap_ms / 1000 * speed
     cpu0, wall0 = time.process_time(), time.perf_counter()
     task = asyncio.create_task(timers.run())
     expected = args.rooms * 11
@@ -188,6 +191,8 @@ async def run(args: argparse.Namespace, db_url: str, schema: str | None) -> dict
         "scaled_timeline_s": args.scaled_s,
         "speed": round(speed, 2),
         "stagger_s": args.stagger_s,
+        "in_flight": args.in_flight,
+        "min_gap_ms": args.min_gap_ms,
         "announcements": len(sent),
         "expected": expected,
         "duplicates": len(made_rows) - len(keys),
@@ -214,7 +219,10 @@ def main() -> None:
     parser.add_argument("--scaled-s", type=float, default=90.0, help="45 minutes become this")
     parser.add_argument("--stagger-s", type=float, default=10.0, help="starts spread over this")
     parser.add_argument("--platform-ms", type=float, default=5.0)
-    parser.add_argument("--in-flight", type=int, default=8, help="rooms announced at once")
+    parser.add_argument("--in-flight", type=int, default=16, help="rooms said at once")
+    parser.add_argument(
+        "--min-gap-ms", type=float, default=0.0, help="real ms at least between two looks"
+    )
     parser.add_argument("--tick-s", type=float, default=0.05, help="real seconds between looks")
     parser.add_argument("--pg", default=None, help="PostgreSQL URL (a private schema is used)")
     args = parser.parse_args()

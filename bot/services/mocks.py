@@ -34,6 +34,7 @@ from bot.domain.matching import (
 from bot.domain.pacing import (
     Announcement,
     AnnouncementKind,
+    DueAnnouncements,
     Extension,
     PausedSpan,
     PhasePlan,
@@ -278,6 +279,28 @@ class TimerReport:
     lost: int = 0
 
 
+@dataclass
+class ClaimedRoom:
+    """A running room whose due announcements this process claimed, on their way out."""
+
+    room: MockRoom
+    made: set[str]  # the keys announced (or dropped) before this pass
+    dropped: tuple[str, ...]  # the warnings this pass dropped
+    tokens: list[tuple[Announcement, ClaimToken]]
+    claimed_at: datetime
+    sent_at: datetime | None = None  # set once said
+    new_message: bool = False
+    solo_lines: list[tuple[Announcement, str]] = field(default_factory=list)
+
+
+@dataclass
+class ClaimedPass:
+    """What one look at the clock claimed, and when the next look is due."""
+
+    rooms: list[ClaimedRoom]
+    next_due_at: datetime | None  # the next announcement of any other running room
+
+
 # --- the service ----------------------------------------------------------------------------
 
 
@@ -331,7 +354,10 @@ class MockService:
         self.phases = plan_phases(library.guide.phases)
         self.changed = asyncio.Event()  # set when a local command moved a timer
         self.solo: Any = None  # the solo mocks (bot.services.solo_mocks), once built
-        self.rooms_in_flight = 8  # well under the connection pool (5 + 10 overflow)
+        # Rooms said at once: saying holds no database connection, so this bounds the calls
+        # in flight to the platform, not the pool.
+        self.rooms_in_flight = 16
+        self.rooms_per_pass = 500  # due rooms one look at the clock claims
 
     @property
     def library(self) -> Library:
@@ -1145,48 +1171,37 @@ class MockService:
     async def announce_due(self) -> TimerReport:
         """Make every announcement that is due in any running room, each once across processes."""
         report = TimerReport()
-        rooms = await self.due_rooms()
-        # Rooms are independent: a few at a time, so one slow platform call delays no other
-        # room by more than its own share, and the connection pool is never exhausted.
-        gate = asyncio.Semaphore(self.rooms_in_flight)
-        await asyncio.gather(*(self.announce_room(room, report, gate) for room in rooms))
+        claimed = await self.claim_due(report)
+        await self.say_and_record(claimed.rooms, report, asyncio.Semaphore(self.rooms_in_flight))
         return report
 
-    async def due_rooms(self, exclude: Iterable[int] = ()) -> Sequence[MockRoom]:
-        """Return the running rooms with an announcement due now (but those being announced)."""
-        async with self._sessions() as session:
-            return await repo.rooms_due(session, now=self._clock.now(), exclude=list(exclude))
+    async def claim_due(self, report: TimerReport, exclude: Iterable[int] = ()) -> ClaimedPass:
+        """Claim every due announcement of every running room (but the excluded) at once.
 
-    async def announce_room(
-        self, room: MockRoom, report: TimerReport, gate: asyncio.Semaphore
-    ) -> None:
-        """Make one room's due announcements (one failing room never stops the others)."""
-        room_id = room.id or 0
-        async with gate:
-            try:
-                await self._announce_room(room_id, report, room=room)
-            except ClaimLost:
-                report.lost += 1
-            except Exception:
-                log.exception("mock room %s: announcement failed", room_id)
-
-    async def _announce_room(
-        self, room_id: int, report: TimerReport, *, room: MockRoom | None = None
-    ) -> None:
+        One transaction: read the due rooms and what each announced, drop the warnings whose
+        boundary passed, claim every due announcement in one insert, move on the rooms with
+        nothing to say, and read when the next room falls due. A claim is held under a lease
+        until the announcement is recorded: a process dying before that leaves it to be taken
+        over (and said) by another, never lost, never said twice by two live processes.
+        """
         now = self._clock.now()
-        tokens: list[tuple[Announcement, ClaimToken]] = []
+        skip = set(exclude)
+        claimed: list[ClaimedRoom] = []
         async with self._sessions.begin() as session:
-            # The row the due-rooms query just read is fresh enough: the claims decide.
-            if room is None:
-                room = await repo.get_room(session, room_id=room_id)
-            if room is None or room.status != "running" or room.started_at is None:
-                return
-            keys = await repo.announcement_keys(session, room_id=room_id)
-            due = due_announcements(timeline_of(room, self.phases), now, keys)
-            for key in due.dropped:
-                await repo.record_announcement(
-                    session,
-                    announcement=MockAnnouncement(
+            rooms = await repo.rooms_due(
+                session, now=now, exclude=list(skip), limit=self.rooms_per_pass
+            )
+            made = await repo.announcement_keys_of(session, room_ids=[r.id or 0 for r in rooms])
+            plans: list[tuple[MockRoom, DueAnnouncements]] = []
+            dropped: list[MockAnnouncement] = []
+            for room in rooms:
+                if room.started_at is None:
+                    continue
+                room_id = room.id or 0
+                due = due_announcements(timeline_of(room, self.phases), now, made[room_id])
+                plans.append((room, due))
+                dropped += [
+                    MockAnnouncement(
                         room_id=room_id,
                         key=key,
                         kind="warning",
@@ -1195,33 +1210,88 @@ class MockService:
                         due_at=now,
                         sent_at=now,
                         holder=self.holder,
-                    ),
-                )
-                report.dropped.append((room_id, key))
-            for a in due.announce:
-                token = await claims_repo.acquire_claim(
-                    session,
-                    key=f"mock:{room_id}:{a.key}",
-                    holder=self.holder,
-                    now=now,
-                    policy=self.policy,
-                )
-                if token is not None:
-                    tokens.append((a, token))
-            if not due.announce:
-                await repo.update_room(session, room_id=room_id, next_due_at=due.next_due_at)
-        if not tokens:
-            return
+                    )
+                    for key in due.dropped
+                ]
+            await repo.record_announcements(session, announcements=dropped)
+            report.dropped += [(a.room_id, a.key) for a in dropped]
+            tokens = await claims_repo.acquire_claims(
+                session,
+                keys=[f"mock:{room.id}:{a.key}" for room, due in plans for a in due.announce],
+                holder=self.holder,
+                now=now,
+                policy=self.policy,
+            )
+            idle: list[repo.RoomMove] = []
+            for room, due in plans:
+                if not due.announce:
+                    idle.append(repo.RoomMove(room.id or 0, room.next_due_at, due.next_due_at))
+                    continue
+                held = [
+                    (a, tokens[key])
+                    for a in due.announce
+                    if (key := f"mock:{room.id}:{a.key}") in tokens
+                ]
+                if held:  # none held: another process says them (or its claims run out)
+                    claimed.append(
+                        ClaimedRoom(room, made[room.id or 0], due.dropped, held, claimed_at=now)
+                    )
+            await repo.move_rooms_if_unchanged(session, moves=idle)
+            skip.update(c.room.id or 0 for c in claimed)
+            upcoming = await repo.next_due(session, exclude=list(skip))
+        return ClaimedPass(claimed, upcoming)
+
+    async def say_and_record(
+        self, claimed: Sequence[ClaimedRoom], report: TimerReport, gate: asyncio.Semaphore
+    ) -> datetime | None:
+        """Say the claimed announcements, a few rooms at a time, then record them together.
+
+        Return when the next announcement of these rooms falls (None: none is known).
+        """
+        await asyncio.gather(*(self._say_room(c, report, gate) for c in claimed))
+        # A room not said gave its claims back (or lost them): the next planned look, at most
+        # a tick away, tries it again; waking at once would retry a failing face in a loop.
+        said = [c for c in claimed if c.sent_at is not None]
+        if not said:
+            return None
+        try:
+            ended, after = await self._record_said(said, report)
+        except Exception:
+            # One room's record failing must not hold back the others' (their claims would
+            # run out and be said again): record each room on its own.
+            log.exception("mock timer: recording %d rooms together failed", len(said))
+            ended, after = [], None
+            for c in said:
+                try:
+                    ended += (await self._record_said([c], report))[0]
+                except Exception:
+                    log.exception("mock room %s: announcement not recorded", c.room.id)
+        for room_id in ended:
+            await self.solo.finish(room_id)  # the interviewer's scorecard, from the transcript
+        return after
+
+    async def _say_room(self, c: ClaimedRoom, report: TimerReport, gate: asyncio.Semaphore) -> None:
+        """Say one room's claimed announcements (one failing room never stops the others)."""
+        async with gate:
+            try:
+                await self._say(c)
+            except ClaimLost:
+                report.lost += 1
+            except Exception:
+                log.exception("mock room %s: announcement failed", c.room.id)
+
+    async def _say(self, c: ClaimedRoom) -> None:
+        room, tokens, now = c.room, c.tokens, c.claimed_at
+        room_id = room.id or 0
         message = self._compose_announcements(room, [a for a, _ in tokens], now)
         status_text = message  # the status message says where the clock is, not the prompts
-        solo_lines: list[tuple[Announcement, str]] = []
         if self.solo is not None and room.interviewer_id is None:
             for a, _ in tokens:
                 line = self.solo.phase_line(room, a)
                 if line:
-                    solo_lines.append((a, line))
-            if solo_lines:
-                text = "\n".join(f"**StudyBot:** {line}" for _, line in solo_lines)
+                    c.solo_lines.append((a, line))
+            if c.solo_lines:
+                text = "\n".join(f"**StudyBot:** {line}" for _, line in c.solo_lines)
                 message = Message(
                     header=message.header, text=f"{message.text}\n{text}", fields=message.fields
                 )
@@ -1258,53 +1328,82 @@ class MockService:
                         session, token=token, now=self._clock.now(), error=str(exc)[:500]
                     )
             raise
+        c.sent_at, c.new_message = sent_at, new_message
+
+    async def _record_said(
+        self, said: Sequence[ClaimedRoom], report: TimerReport
+    ) -> tuple[list[int], datetime | None]:
+        """Record what was said in one transaction.
+
+        Return the solo rooms that ended, and the soonest next announcement of the rooms.
+        """
         done = self._clock.now()
+        sent: list[tuple[int, str, datetime]] = []
+        lost = 0
+        ended_solo: list[int] = []
         async with self._sessions.begin() as session:
-            for a, token in tokens:
-                # Finishing is fenced (holder and epoch): a claim taken over records nothing.
-                if not await claims_repo.finish_claim(session, token=token, now=done):
-                    raise ClaimLost(token.key, token.epoch)
-                await repo.record_announcement(
-                    session,
-                    announcement=MockAnnouncement(
+            # Finishing is fenced (holder and epoch): a claim taken over records nothing here;
+            # its new holder says and records it.
+            held = await claims_repo.finish_claims(
+                session, tokens=[t for c in said for _, t in c.tokens], now=done
+            )
+            rows: list[MockAnnouncement] = []
+            moves: list[repo.RoomMove] = []
+            for c in said:
+                room, room_id = c.room, c.room.id or 0
+                assert c.sent_at is not None
+                mine = [(a, t) for a, t in c.tokens if t.claim_id in held]
+                rows += [
+                    MockAnnouncement(
                         room_id=room_id,
                         key=a.key,
                         kind=a.kind.value,
                         phase=a.phase.slug,
                         due_at=a.due_at,
-                        sent_at=sent_at,
+                        sent_at=c.sent_at,
                         holder=self.holder,
                         epoch=token.epoch,
-                    ),
+                    )
+                    for a, token in mine
+                ]
+                sent += [(room_id, a.key, c.sent_at) for a, _ in mine]
+                for a, line in c.solo_lines:
+                    if any(a is b for b, _ in mine):
+                        await self.solo.record_phase_line(session, room, a, line)
+                if len(mine) < len(c.tokens):
+                    lost += 1  # the room moves on from what its other holder records
+                    continue
+                made = {*c.made, *c.dropped, *(a.key for a, _ in mine)}
+                new_message_at = c.sent_at if c.new_message else room.last_new_message_at
+                if any(a.kind == AnnouncementKind.END for a, _ in mine):
+                    await repo.update_room(
+                        session,
+                        room_id=room_id,
+                        status="scoring",
+                        next_due_at=None,
+                        finished_at=done,
+                        last_new_message_at=new_message_at,
+                    )
+                    if self.solo is not None and room.interviewer_id is None:
+                        ended_solo.append(room_id)
+                    continue
+                rest = due_announcements(timeline_of(room, self.phases), done, made)
+                moves.append(
+                    repo.RoomMove(
+                        room_id,
+                        room.next_due_at,
+                        done if rest.announce else rest.next_due_at,
+                        c.sent_at if c.new_message else None,
+                    )
                 )
-                report.sent.append((room_id, a.key, sent_at))
-            for a, line in solo_lines:
-                await self.solo.record_phase_line(session, room, a, line)
-            keys = {*keys, *due.dropped, *(a.key for a, _ in tokens)}
-            ended = any(a.kind == AnnouncementKind.END for a, _ in tokens)
-            if ended:
-                await repo.update_room(
-                    session,
-                    room_id=room_id,
-                    status="scoring",
-                    next_due_at=None,
-                    finished_at=done,
-                    last_new_message_at=sent_at if new_message else room.last_new_message_at,
-                )
-            else:
-                rest = due_announcements(timeline_of(room, self.phases), done, keys)
-                changes: dict[str, Any] = {
-                    "next_due_at": done if rest.announce else rest.next_due_at
-                }
-                if new_message:
-                    changes["last_new_message_at"] = sent_at
-                # Compare-and-set on the state this pass read: a pause, resume or extension
-                # made meanwhile wrote its own next_due_at, which must not be overwritten.
-                await repo.update_room_if_unchanged(
-                    session, room_id=room_id, next_due_at=room.next_due_at, changes=changes
-                )
-        if ended and self.solo is not None and room.interviewer_id is None:
-            await self.solo.finish(room_id)  # the interviewer's scorecard, from the transcript
+            await repo.record_announcements(session, announcements=rows)
+            # Compare-and-set on the state the claim read: a pause, resume or extension made
+            # meanwhile wrote its own next_due_at, which must not be overwritten.
+            await repo.move_rooms_if_unchanged(session, moves=moves)
+        soonest = min((m.next_due_at for m in moves if m.next_due_at is not None), default=None)
+        report.sent += sent
+        report.lost += lost
+        return ended_solo, soonest
 
     def _compose_announcements(
         self, room: MockRoom, due: Sequence[Announcement], now: datetime
@@ -1559,19 +1658,41 @@ class MockTimers:
         self.tick_s = tick_s
         self._task: asyncio.Task[None] | None = None
         self.housekeeping_every = timedelta(seconds=30)
+        # The shortest time between two looks: boundaries closer together than this are
+        # claimed, said and recorded as one pass (fewer transactions, a little later each).
+        self.min_gap_s = 0.0
 
     async def run(self) -> None:
         """Announce what is due, sleeping until the next boundary (or a local change).
 
-        Each due room is announced by its own task (a few at a time), and the loop does not
-        wait for a pass to finish before looking again: a room that falls due while others
-        are being announced starts as soon as a slot is free, not after the slowest of them.
+        Each look at the clock claims what is due in every room at once, then hands the
+        rooms to a task that says them (a few rooms at a time) and records them together.
+        The loop does not wait for that task: a room falling due meanwhile is claimed at the
+        next look and said as soon as a slot is free, not after the slowest of the others.
         """
         last_housekeeping: datetime | None = None
         next_slot: datetime | None = None
         gate = asyncio.Semaphore(self._service.rooms_in_flight)
-        in_flight: dict[int, asyncio.Task[None]] = {}
+        in_flight: dict[int, asyncio.Task[datetime | None]] = {}
+        passes: set[asyncio.Task[datetime | None]] = set()
         report = TimerReport()
+        sooner = asyncio.Event()  # a pass landed with a room due before the loop's next look
+        wake_at: list[datetime | None] = [None]
+
+        def landed(task: asyncio.Task[datetime | None], room_ids: list[int]) -> None:
+            passes.discard(task)
+            for room_id in room_ids:
+                in_flight.pop(room_id, None)
+            if task.cancelled():
+                return
+            if task.exception() is not None:
+                log.error("mock timer: a pass failed", exc_info=task.exception())
+                sooner.set()
+                return
+            after, planned = task.result(), wake_at[0]
+            if after is not None and (planned is None or after < planned):
+                sooner.set()
+
         try:
             while True:
                 now = self._clock.now()
@@ -1587,14 +1708,19 @@ class MockTimers:
                     next_slot = await self._service.next_slot_at()
                     last_housekeeping = now
                 self._service.changed.clear()
-                for room in await self._service.due_rooms(exclude=in_flight):
-                    room_id = room.id or 0
-                    task = asyncio.create_task(self._service.announce_room(room, report, gate))
-                    in_flight[room_id] = task
-                    task.add_done_callback(lambda _t, rid=room_id: in_flight.pop(rid, None))
+                sooner.clear()
+                claimed = await self._service.claim_due(report, exclude=in_flight)
+                if claimed.rooms:
+                    task = asyncio.create_task(
+                        self._service.say_and_record(claimed.rooms, report, gate)
+                    )
+                    room_ids = [c.room.id or 0 for c in claimed.rooms]
+                    in_flight.update(dict.fromkeys(room_ids, task))
+                    passes.add(task)
+                    task.add_done_callback(lambda t, ids=room_ids: landed(t, ids))
                 report.sent.clear()  # the timer keeps no history; tests read announce_due's
                 report.dropped.clear()
-                upcoming = await self._service.next_due_at(exclude=in_flight)
+                upcoming = claimed.next_due_at
                 if next_slot is not None:
                     upcoming = next_slot if upcoming is None else min(upcoming, next_slot)
                 wait = self.tick_s
@@ -1603,18 +1729,20 @@ class MockTimers:
                     wait = min(
                         wait, max(self.tick_s / 20, (upcoming - self._clock.now()).total_seconds())
                     )
+                wait = max(wait, self.min_gap_s - (self._clock.now() - now).total_seconds())
+                wake_at[0] = self._clock.now() + timedelta(seconds=wait)
                 sleeper = asyncio.ensure_future(self._clock.sleep(wait))
                 poked = asyncio.ensure_future(self._service.changed.wait())
-                # A room finishing frees a slot and may have its next announcement due soon.
-                await asyncio.wait(
-                    [sleeper, poked, *in_flight.values()], return_when=asyncio.FIRST_COMPLETED
-                )
-                for waiter in (sleeper, poked):
+                # A pass landing frees its rooms: it wakes the loop only when one of them is
+                # due before the look already planned (each landing waking it costs a look).
+                landing = asyncio.ensure_future(sooner.wait())
+                await asyncio.wait([sleeper, poked, landing], return_when=asyncio.FIRST_COMPLETED)
+                for waiter in (sleeper, poked, landing):
                     waiter.cancel()
         finally:
-            for task in list(in_flight.values()):
+            for task in list(passes):
                 task.cancel()
-            await asyncio.gather(*in_flight.values(), return_exceptions=True)
+            await asyncio.gather(*passes, return_exceptions=True)
 
     def start(self) -> None:
         """Run the timer in the background."""

@@ -18,10 +18,11 @@ transaction, after `renew_claim` returned True (or `fence` returned).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -133,6 +134,53 @@ async def acquire_claim(
     )
 
 
+async def acquire_claims(
+    session: Executor, *, keys: Sequence[str], holder: str, now: datetime, policy: ClaimPolicy
+) -> dict[str, ClaimToken]:
+    """Take the claims on many keys at once; return a token for each key taken.
+
+    New keys are inserted in one statement. A key that has a row already is taken over only
+    as `acquire_claim` would take it (released, lease run out, holder dead), each by its own
+    compare-and-set on the epoch read: that is the rare path after a failure or a crash.
+    """
+    # One order for every process: two inserting overlapping keys never wait on each other
+    # in opposite orders (a deadlock).
+    ordered = sorted(set(keys))
+    tokens: dict[str, ClaimToken] = {}
+    if ordered:
+        lease_until = policy.lease_end(now)
+        # Many parameter sets, one compiled statement: the driver sends them as multi-row
+        # INSERTs, and the statement stays in the compiled cache whatever the count.
+        inserted = await session.execute(
+            insert_ignoring_duplicates(session, _claims)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(_claims.c.id, _claims.c.key),
+            [
+                {
+                    "key": key,
+                    "holder": holder,
+                    "epoch": 1,
+                    "status": ClaimStatus.HELD.value,
+                    "lease_until": lease_until,
+                    "claimed_at": now,
+                    "attempts": 0,
+                }
+                for key in ordered
+            ],
+        )
+        for claim_id, key in inserted.all():
+            tokens[key] = ClaimToken(key=key, claim_id=claim_id, holder=holder, epoch=1)
+    taken_before = [key for key in ordered if key not in tokens]
+    for key in taken_before:
+        token = await acquire_claim(session, key=key, holder=holder, now=now, policy=policy)
+        if token is not None:
+            tokens[key] = token
+    return tokens
+
+
+_BATCH = 500  # rows a statement: well under every driver's limit on bound parameters
+
+
 # Built once: the fence runs once per message of every cohort's post.
 _RENEW = (
     update(_claims)
@@ -226,6 +274,28 @@ async def finish_claim(
         .returning(_claims.c.id)
     )
     return result.scalar() is not None
+
+
+async def finish_claims(
+    session: Executor, *, tokens: Sequence[ClaimToken], now: datetime
+) -> set[int]:
+    """Mark many claims' work done, each fenced by its holder and epoch; return the ids held."""
+    done: set[int] = set()
+    for start in range(0, len(tokens), _BATCH):
+        chunk = tokens[start : start + _BATCH]
+        result = await session.execute(
+            update(_claims)
+            .where(
+                tuple_(_claims.c.id, _claims.c.holder, _claims.c.epoch).in_(
+                    [(t.claim_id, t.holder, t.epoch) for t in chunk]
+                ),
+                _claims.c.status == ClaimStatus.HELD.value,
+            )
+            .values(status=ClaimStatus.FINISHED.value, lease_until=None)
+            .returning(_claims.c.id)
+        )
+        done.update(result.scalars().all())
+    return done
 
 
 async def get_claim(session: Executor, *, key: str) -> WorkClaim | None:

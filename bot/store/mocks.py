@@ -6,9 +6,11 @@ Every function takes the session and never commits: the service's unit of work c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import ARRAY, DateTime, Integer, bindparam, cast, delete, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -218,6 +220,77 @@ async def update_room_if_unchanged(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True)
+class RoomMove:
+    """A running room's timer moved on: its next announcement, and its last new message."""
+
+    room_id: int
+    read_next_due_at: datetime | None  # the next_due_at the timer read (compare-and-set)
+    next_due_at: datetime | None
+    last_new_message_at: datetime | None = None  # None: unchanged
+
+
+async def move_rooms_if_unchanged(session: AsyncSession, *, moves: Sequence[RoomMove]) -> set[int]:
+    """Move running rooms whose next_due_at is still the one read; return the ids moved.
+
+    On PostgreSQL one UPDATE ... FROM unnest(arrays) moves them all; elsewhere (the embedded
+    SQLite, a room or two at a time) one compare-and-set a room.
+    """
+    if not moves:
+        return set()
+    if session.get_bind().dialect.name != "postgresql":
+        moved: set[int] = set()
+        for m in moves:
+            changes: dict[str, object] = {"next_due_at": m.next_due_at}
+            if m.last_new_message_at is not None:
+                changes["last_new_message_at"] = m.last_new_message_at
+            if await update_room_if_unchanged(
+                session, room_id=m.room_id, next_due_at=m.read_next_due_at, changes=changes
+            ):
+                moved.add(m.room_id)
+        return moved
+    result = await session.execute(
+        _MOVE_ROOMS,
+        {
+            "room_ids": [m.room_id for m in moves],
+            "read_due": [m.read_next_due_at for m in moves],
+            "next_due": [m.next_due_at for m in moves],
+            "new_message_at": [m.last_new_message_at for m in moves],
+        },
+    )
+    return set(result.scalars().all())
+
+
+def _move_rooms() -> Any:
+    """Build the UPDATE that moves many rooms from arrays, once: one compiled statement."""
+    rooms = MockRoom.__table__  # type: ignore[attr-defined]
+    when = DateTime(timezone=True)
+    names = ("room_ids", "read_due", "next_due", "new_message_at")
+    types = (ARRAY(Integer), ARRAY(when), ARRAY(when), ARRAY(when))
+    moves = (
+        func.unnest(*(bindparam(name, type_=kind) for name, kind in zip(names, types, strict=True)))
+        .table_valued(*names)
+        .render_derived(name="moves")
+    )
+    read_due, next_due, new_message_at = (cast(moves.c[name], when) for name in names[1:])
+    return (
+        update(rooms)
+        .where(
+            rooms.c.id == cast(moves.c.room_ids, Integer),
+            rooms.c.status == "running",
+            rooms.c.next_due_at.is_not_distinct_from(read_due),
+        )
+        .values(
+            next_due_at=next_due,
+            last_new_message_at=func.coalesce(new_message_at, rooms.c.last_new_message_at),
+        )
+        .returning(rooms.c.id)
+    )
+
+
+_MOVE_ROOMS = _move_rooms()
+
+
 async def announcement_keys(session: AsyncSession, *, room_id: int) -> set[str]:
     """Return the keys of every announcement made (or dropped) in a room."""
     result = await session.execute(
@@ -226,17 +299,50 @@ async def announcement_keys(session: AsyncSession, *, room_id: int) -> set[str]:
     return set(result.scalars().all())
 
 
-async def record_announcement(session: AsyncSession, *, announcement: MockAnnouncement) -> bool:
-    """Record an announcement once; False when that key of that room was already recorded."""
-    table = MockAnnouncement.__table__  # type: ignore[attr-defined]
-    values = {c.name: getattr(announcement, c.name) for c in table.columns if c.name != "id"}
+async def announcement_keys_of(
+    session: AsyncSession, *, room_ids: Sequence[int]
+) -> dict[int, set[str]]:
+    """Return the keys of every announcement made (or dropped) in each of these rooms."""
+    found: dict[int, set[str]] = {room_id: set() for room_id in room_ids}
+    if not found:
+        return found
+    result = await session.execute(
+        select(MockAnnouncement.room_id, MockAnnouncement.key).where(
+            col(MockAnnouncement.room_id).in_(list(found))
+        )
+    )
+    for room_id, key in result.all():
+        found[room_id].add(key)
+    return found
+
+
+Keyed = TypeVar("Keyed", MockAnnouncement, MockTurn)
+
+
+async def insert_once(session: AsyncSession, *, rows: Sequence[Keyed]) -> set[tuple[int, str]]:
+    """Insert rows keyed UNIQUE (room, key) at once, skipping the keys already there.
+
+    Return the (room, key) pairs this call inserted: a retry, a second process or a replay
+    finds its rows there and inserts nothing twice. All rows are of one table.
+    """
+    if not rows:
+        return set()
+    table = type(rows[0]).__table__  # type: ignore[attr-defined]
+    names = [c.name for c in table.columns if c.name != "id"]
     result = await session.execute(
         insert_ignoring_duplicates(session, table)
-        .values(**values)
         .on_conflict_do_nothing(index_elements=["room_id", "key"])
-        .returning(table.c.id)
+        .returning(table.c.room_id, table.c.key),
+        [{name: getattr(row, name) for name in names} for row in rows],
     )
-    return result.scalar() is not None
+    return {(room_id, key) for room_id, key in result.all()}
+
+
+async def record_announcements(
+    session: AsyncSession, *, announcements: Sequence[MockAnnouncement]
+) -> set[tuple[int, str]]:
+    """Record announcements once each; return the (room, key) pairs not recorded before."""
+    return await insert_once(session, rows=announcements)
 
 
 async def announcements(session: AsyncSession, *, room_id: int) -> Sequence[MockAnnouncement]:
@@ -297,15 +403,7 @@ async def slots_due(session: AsyncSession, *, now: datetime) -> Sequence[MockQue
 
 async def add_turn(session: AsyncSession, *, turn: MockTurn) -> bool:
     """Record a line of a solo mock once; False when that key of that room was recorded."""
-    table = MockTurn.__table__  # type: ignore[attr-defined]
-    values = {c.name: getattr(turn, c.name) for c in table.columns if c.name != "id"}
-    result = await session.execute(
-        insert_ignoring_duplicates(session, table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["room_id", "key"])
-        .returning(table.c.id)
-    )
-    return result.scalar() is not None
+    return bool(await insert_once(session, rows=[turn]))
 
 
 async def turns(session: AsyncSession, *, room_id: int) -> Sequence[MockTurn]:

@@ -459,26 +459,29 @@ async def test_the_timer_moves_next_due_by_compare_and_set(
     db: Any, service: MockService, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     results: list[bool] = []
-    real = repo.update_room_if_unchanged
+    real = repo.move_rooms_if_unchanged
 
-    async def spy(session: Any, **kw: Any) -> bool:
-        results.append(await real(session, **kw))
-        return results[-1]
+    async def spy(session: Any, *, moves: Any) -> set[int]:
+        moved = await real(session, moves=moves)
+        results.extend(m.room_id in moved for m in moves)
+        return moved
 
-    monkeypatch.setattr(repo, "update_room_if_unchanged", spy)
+    monkeypatch.setattr(repo, "move_rooms_if_unchanged", spy)
     interviewer, _, _ = await paired(service)
     await service.start(interviewer)
     await run_clock(service, clock, 20)
     assert results and all(results)  # nothing else touched the room: every write held
     results.clear()
-    clock.advance(minutes=9)  # the warning at 29 is due ...
-    async with db.sessions() as s:
-        [room] = await repo.rooms_due(s, now=clock.now())
+    clock.advance(minutes=9)  # the warning at 29 is due and claimed ...
+    report = TimerReport()
+    claimed = await service.claim_due(report)
+    [c] = claimed.rooms
     await service.pause(interviewer)  # ... and the member pauses before the timer writes
-    await service._announce_room(room.id or 0, TimerReport(), room=room)
+    await service.say_and_record(claimed.rooms, report, asyncio.Semaphore(1))
+    assert [k for _, k, _ in report.sent] == ["warning:scale-reliability"]
     assert results == [False]  # the pause's own next_due_at stands, not the timer's 30:00
     async with db.sessions() as s:
-        fresh = await repo.get_room(s, room_id=room.id or 0)
+        fresh = await repo.get_room(s, room_id=c.room.id or 0)
     assert fresh is not None and fresh.status == "paused"
     assert fresh.next_due_at == clock.now()
 
