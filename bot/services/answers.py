@@ -553,7 +553,9 @@ class AnswerService:
                 continue
             if outcome.outcome.is_new:
                 decided.append(answer.id)  # no reply shows it: this pass tells it now
-        await self.tell_untold(fresh=decided)
+        # A grade as old as a pending answer a retry may take is as free to tell: its command,
+        # if one graded it, has had the same time to reply.
+        await self.tell_untold(min_age=min_age, fresh=decided)
         return len(decided)
 
     async def tell_untold(
