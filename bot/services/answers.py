@@ -552,14 +552,20 @@ class AnswerService:
                 log.warning("retrying answer %s failed: %s", answer.id, exc)
                 continue
             if outcome.outcome.is_new:
-                decided.append(answer.id)  # no reply shows it: this pass tells it now
+                decided.append(answer.id)
+                # No reply shows it: its member is told now, not after the whole batch.
+                await self.tell_untold(fresh=[answer.id], only=[answer.id])
         # A grade as old as a pending answer a retry may take is as free to tell: its command,
         # if one graded it, has had the same time to reply.
-        await self.tell_untold(min_age=min_age, fresh=decided)
+        await self.tell_untold(min_age=min_age)
         return len(decided)
 
     async def tell_untold(
-        self, *, min_age: timedelta = TELL_GRACE, fresh: Collection[int] = ()
+        self,
+        *,
+        min_age: timedelta = TELL_GRACE,
+        fresh: Collection[int] = (),
+        only: Collection[int] | None = None,
     ) -> int:
         """DM every decided grade no one told its member yet, each exactly once; return how many.
 
@@ -568,6 +574,7 @@ class AnswerService:
         first, so a DM a killed process sent but never recorded is found, not sent again; every
         send starts on a fresh fence check, and the told mark is written in the transaction that
         checks the claim again, so a process paused past its lease neither sends nor records.
+        `only` limits the pass to the given answers.
         """
         async with self._sessions() as session:
             token = await claim_repo.acquire_claim(
@@ -581,7 +588,7 @@ class AnswerService:
         if token is None:
             return 0  # another process is telling right now
         try:
-            return await self._tell_untold(token, min_age=min_age, fresh=set(fresh))
+            return await self._tell_untold(token, min_age=min_age, fresh=set(fresh), only=only)
         except ClaimLost:
             log.info("another process took the grade teller over")
             return 0
@@ -590,10 +597,17 @@ class AnswerService:
                 await claim_repo.release_claim(session, token=token, now=self._clock.now())
                 await session.commit()
 
-    async def _tell_untold(self, token: ClaimToken, *, min_age: timedelta, fresh: set[int]) -> int:
+    async def _tell_untold(
+        self,
+        token: ClaimToken,
+        *,
+        min_age: timedelta,
+        fresh: set[int],
+        only: Collection[int] | None,
+    ) -> int:
         now = self._clock.now()
         async with self._sessions() as session:
-            untold = await repo.untold_answers(session, graded_before=now)
+            untold = await repo.untold_answers(session, graded_before=now, answer_ids=only)
         cutoff = now - min_age
         fenced_from: datetime | None = None
 

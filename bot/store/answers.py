@@ -5,7 +5,7 @@ Every function takes the session and never commits: the service's unit of work c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -63,17 +63,18 @@ async def finish_pending_answer(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def untold_answers(session: AsyncSession, *, graded_before: datetime) -> Sequence[Answer]:
+async def untold_answers(
+    session: AsyncSession, *, graded_before: datetime, answer_ids: Collection[int] | None = None
+) -> Sequence[Answer]:
     """Return answers decided (graded or self-checked) whose member was not told yet."""
-    result = await session.execute(
-        select(Answer)
-        .where(
-            col(Answer.status) != AnswerStatus.PENDING,
-            col(Answer.told_at).is_(None),
-            col(Answer.graded_at) <= graded_before,
-        )
-        .order_by(col(Answer.id))
+    query = select(Answer).where(
+        col(Answer.status) != AnswerStatus.PENDING,
+        col(Answer.told_at).is_(None),
+        col(Answer.graded_at) <= graded_before,
     )
+    if answer_ids is not None:
+        query = query.where(col(Answer.id).in_(list(answer_ids)))
+    result = await session.execute(query.order_by(col(Answer.id)))
     return result.scalars().all()
 
 
