@@ -238,6 +238,8 @@ class StudyBot:
                 self.graders,
                 llm=self.llm_config,
                 publishers=self.publishers,
+                holder=daily.holder,
+                policy=self.claim_policy,
             ),
             mocks=MockService(
                 self.sessions,

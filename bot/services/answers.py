@@ -8,7 +8,14 @@ The use case, step by step:
 3. the answer's status, its grade and its points are written in ONE commit, guarded by a
    conditional update, so a crash leaves the answer pending (retried) and never graded without
    its points, and a second process that graded the same answer learns it lost and stays quiet;
-4. then, and only then, the member is answered.
+4. then, and only then, the member is answered: in the command's own reply, marked told
+   right after the grade's commit, or else by a DM the teller pass sends exactly once.
+
+A grade no reply showed (graded by a retry, or a process that died between the commit and its
+reply) is told by `tell_untold`: each DM is keyed `grade:{answer_id}`, looked up in the member's
+conversation before it is sent, sent under a fenced claim, and marked told in the transaction
+that checks the claim again, so neither a crash, a restart nor a paused process loses a grade or
+sends it twice.
 """
 
 from __future__ import annotations
@@ -16,9 +23,10 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Mapping
+import uuid
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, overload
 from zoneinfo import ZoneInfo
@@ -28,14 +36,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.domain.answers import AnswerStatus
+from bot.domain.claims import ClaimLost, ClaimPolicy, ClaimToken
 from bot.domain.members import earns_points
 from bot.domain.scoring import answer_award, difficulty_of
 from bot.errors import InvalidInput, NotAllowed, NotFound, StudyBotError, translated_errors
-from bot.messages import Message, MessageField, Publisher, Reply
+from bot.messages import Message, MessageField, Publisher, PublishError, Reply, SentMessage
 from bot.services.context import Actor
 from bot.services.review_deck import schedule_review
 from bot.services.reviews import review_rows
 from bot.store import answers as repo
+from bot.store import claims as claim_repo
 from bot.store import cohorts as cohort_repo
 from bot.store.models import Answer, Cohort, DraftedRubric
 from bot.store.models import Grade as GradeRow
@@ -47,6 +57,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# One pass at a time tells the grades no reply showed; a dead holder's pass is taken over.
+TELLER_CLAIM = "answers:teller"
+# A grade this young may still be on its way out in the reply of the command that graded it.
+TELL_GRACE = timedelta(seconds=60)
 # Said with a grade the offline grader gave because the configured grader failed every try.
 FALLBACK_NOTICE = (
     "The LLM grader could not grade this answer after {tries} tries, so it was graded offline "
@@ -99,6 +113,11 @@ class GradedAnswer:
     points_awarded: int
     public: bool
     notices: tuple[str, ...] = field(default=())
+
+
+def grade_dm_key(answer_id: int) -> str:
+    """Return the idempotency key of the DM that tells an answer's grade."""
+    return f"grade:{answer_id}"
 
 
 def clean_answer(text: str) -> str:
@@ -162,6 +181,8 @@ class AnswerService:
         *,
         llm: LLMConfig | None = None,
         publishers: Mapping[str, Publisher] | None = None,
+        holder: str = "",
+        policy: ClaimPolicy | None = None,
     ) -> None:
         self._sessions = sessions
         self._library = library
@@ -170,6 +191,9 @@ class AnswerService:
         self._llm = llm
         # A live view: faces register their publishers after the services are built.
         self._publishers: Mapping[str, Publisher] = publishers if publishers is not None else {}
+        # Unique per service unless given: two processes must never share a claim's holder.
+        self.holder = holder or f"answers-{uuid.uuid4().hex[:12]}"
+        self.policy = policy or ClaimPolicy()
 
     async def question_for(self, qid: str) -> RubricQuestion | None:
         """Return the gradable question, drafting a rubric once when an LLM can; None if none.
@@ -494,7 +518,9 @@ class AnswerService:
                 "get the result.",
                 tone="warning",
             )
-        if not outcome.outcome.is_new:
+        # Shown here only when this reply is the one that tells it: a grade decided elsewhere, or
+        # one a teller pass got to first (this process paused past the grace), arrives by DM.
+        if not outcome.outcome.is_new or not await self._mark_told(answer_id):
             # Whoever stored the result tells the member; a second grade would contradict it.
             if quiet_unless_new:
                 return None
@@ -504,13 +530,20 @@ class AnswerService:
             )
         return Reply.of(_grade_message(outcome), ephemeral=not outcome.public)
 
+    async def _mark_told(self, answer_id: int) -> bool:
+        """Record that the command's reply tells this grade; False when a DM told it already."""
+        async with self._sessions() as session:
+            won = await repo.mark_told(session, answer_id=answer_id, now=self._clock.now())
+            await session.commit()
+        return won
+
     async def retry_pending(self, *, min_age: timedelta = timedelta(seconds=60)) -> int:
         """Grade answers left pending by a crash or a failed grading; tell their authors."""
         async with self._sessions() as session:
             pending = await repo.pending_answers(
                 session, older_than=self._clock.now() - min_age, max_attempts=MAX_ATTEMPTS
             )
-        done = 0
+        decided: list[int] = []
         for answer in pending:
             assert answer.id is not None
             try:
@@ -518,33 +551,158 @@ class AnswerService:
             except Exception as exc:  # stays pending, counted in attempts
                 log.warning("retrying answer %s failed: %s", answer.id, exc)
                 continue
-            if not outcome.outcome.is_new:
-                continue  # another process decided it, and tells the member
-            done += 1
-            await self._notify(answer, _grade_message(outcome))
-        return done
+            if outcome.outcome.is_new:
+                decided.append(answer.id)
+                # No reply shows it: its member is told now, not after the whole batch.
+                await self.tell_untold(fresh=[answer.id], only=[answer.id])
+        # A grade as old as a pending answer a retry may take is as free to tell: its command,
+        # if one graded it, has had the same time to reply.
+        await self.tell_untold(min_age=min_age)
+        return len(decided)
 
-    async def _notify(self, answer: Answer, message: Message) -> None:
-        reply_to = answer.reply_to
-        platform = str(reply_to.get("platform"))
-        user = reply_to.get("user_id")
-        publisher = self._publishers.get(platform)
-        if not user:
-            log.error("answer %s has no author to tell its grade to", answer.id)
-            return
-        if publisher is None:
-            # Never silent: the grade is stored and shown again on request, but say who missed it.
-            log.error(
-                "no %s publisher is registered: the grade of answer %s was not sent to %s",
-                platform,
-                answer.id,
-                user,
+    async def tell_untold(
+        self,
+        *,
+        min_age: timedelta = TELL_GRACE,
+        fresh: Collection[int] = (),
+        only: Collection[int] | None = None,
+    ) -> int:
+        """DM every decided grade no one told its member yet, each exactly once; return how many.
+
+        An answer decided at least `min_age` ago (or named in `fresh`, decided by this process
+        with no reply to show it) is told under the teller claim: its keyed DM is looked for
+        first, so a DM a killed process sent but never recorded is found, not sent again; every
+        send starts on a fresh fence check, and the told mark is written in the transaction that
+        checks the claim again, so a process paused past its lease neither sends nor records.
+        `only` limits the pass to the given answers.
+        """
+        async with self._sessions() as session:
+            token = await claim_repo.acquire_claim(
+                session,
+                key=TELLER_CLAIM,
+                holder=self.holder,
+                now=self._clock.now(),
+                policy=self.policy,
             )
-            return
+            await session.commit()
+        if token is None:
+            return 0  # another process is telling right now
         try:
-            await publisher.send_dm(str(user), message)
-        except Exception as exc:  # the grade is stored; the member can ask again
-            log.warning("could not deliver a grade to %s: %s", user, exc)
+            return await self._tell_untold(token, min_age=min_age, fresh=set(fresh), only=only)
+        except ClaimLost:
+            log.info("another process took the grade teller over")
+            return 0
+        finally:
+            async with self._sessions() as session:
+                await claim_repo.release_claim(session, token=token, now=self._clock.now())
+                await session.commit()
+
+    async def _tell_untold(
+        self,
+        token: ClaimToken,
+        *,
+        min_age: timedelta,
+        fresh: set[int],
+        only: Collection[int] | None,
+    ) -> int:
+        now = self._clock.now()
+        async with self._sessions() as session:
+            untold = await repo.untold_answers(session, graded_before=now, answer_ids=only)
+        cutoff = now - min_age
+        fenced_from: datetime | None = None
+
+        async def fence() -> None:
+            # A check begun before a pause or a stall does not cover a send now.
+            nonlocal fenced_from
+            while fenced_from is None or not self.policy.fence_still_fresh(
+                fenced_from, self._clock.now()
+            ):
+                checked_from = self._clock.now()
+                async with self._sessions() as session:
+                    await claim_repo.fence(
+                        session, token=token, now=checked_from, policy=self.policy
+                    )
+                    await session.commit()
+                fenced_from = checked_from
+
+        told = 0
+        for answer in untold:
+            assert answer.id is not None
+            if answer.id not in fresh and (answer.graded_at is None or answer.graded_at > cutoff):
+                continue  # the command that graded it may be replying with it this instant
+            reply_to = answer.reply_to or {}
+            platform = str(reply_to.get("platform"))
+            user = reply_to.get("user_id")
+            publisher = self._publishers.get(platform)
+            if not user:
+                log.error("answer %s has no author to tell its grade to", answer.id)
+                continue
+            if publisher is None:
+                # Never silent: the grade stays untold and is sent once a face for it is up.
+                log.error(
+                    "no %s publisher is registered: the grade of answer %s was not sent to %s",
+                    platform,
+                    answer.id,
+                    user,
+                )
+                continue
+            key = grade_dm_key(answer.id)
+            try:
+                if await self._find_dm(publisher, str(user), key) is None:
+                    message = await self._told_message(answer)
+                    await fence()
+                    await publisher.send_dm(str(user), message, idempotency_key=key)
+            except ClaimLost:
+                raise
+            except Exception as exc:  # stays untold: the next pass tries again
+                log.warning("could not tell %s the grade of answer %s: %s", user, answer.id, exc)
+                continue
+            checked_from = self._clock.now()
+            async with self._sessions() as session:
+                await claim_repo.fence(session, token=token, now=checked_from, policy=self.policy)
+                await repo.mark_told(session, answer_id=answer.id, now=checked_from)
+                await session.commit()
+            fenced_from = checked_from
+            told += 1
+        return told
+
+    async def _find_dm(self, publisher: Publisher, user: str, key: str) -> SentMessage | None:
+        """Look for a keyed DM; a face that can never look (a missing scope) sends unlooked."""
+        try:
+            return await publisher.find_dm(user, key)
+        except PublishError as exc:
+            if exc.transient:
+                raise
+            # Refusing to send would lose the grade for good; sending unlooked can only repeat
+            # a DM a crash interrupted. The warning names what the face was refused.
+            log.warning(
+                "cannot look for DM %s to %s (%s): sending it without looking", key, user, exc
+            )
+            return None
+
+    async def _told_message(self, answer: Answer) -> Message:
+        """Render a decided answer's grade from what is stored, as its reply would have."""
+        assert answer.id is not None
+        async with self._sessions() as session:
+            row = await repo.get_grade(session, answer_id=answer.id)
+            awarded = await repo.points_for_answer(session, answer_id=answer.id)
+            previous = None
+            if row is not None and answer.member_id is not None:
+                previous = await repo.best_score(
+                    session,
+                    member_id=answer.member_id,
+                    question_id=answer.question_id,
+                    before_answer=answer.id,
+                )
+        grade = _grade_from_row(row, answer.question_id) if row is not None else None
+        notices = list(_membership_notices(answer))
+        drill = drill_notice(self._library, answer.question_id)
+        if drill:
+            notices.append(drill)
+        if awarded:
+            notices.insert(0, f"+{awarded} points.")
+        best = max(grade.score, previous or 0.0) if grade is not None else None
+        return render_grade(answer.question_id, grade, best=best, notices=notices)
 
     async def review_rubric(
         self, actor: Actor, question_id: str, *, points: list[str] | None = None

@@ -5,7 +5,7 @@ Every function takes the session and never commits: the service's unit of work c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from bot.domain.answers import AnswerStatus
 from bot.store import points as points_store
-from bot.store.models import Answer, DraftedRubric, Grade, Member, ThreadLink
+from bot.store.models import Answer, DraftedRubric, Grade, Member, PointsEvent, ThreadLink
 
 
 async def add_answer(session: AsyncSession, *, answer: Answer) -> Answer:
@@ -63,6 +63,44 @@ async def finish_pending_answer(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def untold_answers(
+    session: AsyncSession, *, graded_before: datetime, answer_ids: Collection[int] | None = None
+) -> Sequence[Answer]:
+    """Return answers decided (graded or self-checked) whose member was not told yet."""
+    query = select(Answer).where(
+        col(Answer.status) != AnswerStatus.PENDING,
+        col(Answer.told_at).is_(None),
+        col(Answer.graded_at) <= graded_before,
+    )
+    if answer_ids is not None:
+        query = query.where(col(Answer.id).in_(list(answer_ids)))
+    result = await session.execute(query.order_by(col(Answer.id)))
+    return result.scalars().all()
+
+
+async def mark_told(session: AsyncSession, *, answer_id: int, now: datetime) -> bool:
+    """Record that an answer's member was told its grade; False when someone told it first."""
+    result = await session.execute(
+        update(Answer)
+        .where(
+            col(Answer.id) == answer_id,
+            col(Answer.status) != AnswerStatus.PENDING,
+            col(Answer.told_at).is_(None),
+        )
+        .values(told_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def points_for_answer(session: AsyncSession, *, answer_id: int) -> int:
+    """Return the points an answer's grade earned (0 when none were awarded)."""
+    query = select(func.coalesce(func.sum(PointsEvent.points), 0)).where(
+        PointsEvent.kind == "answer", PointsEvent.ref == f"answer:{answer_id}"
+    )
+    return int((await session.execute(query)).scalar() or 0)
+
+
 async def record_failed_attempt(session: AsyncSession, *, answer_id: int, error: str) -> None:
     """Count a failed grading of a pending answer and keep why it failed."""
     await session.execute(
@@ -95,9 +133,14 @@ async def get_grade(session: AsyncSession, *, answer_id: int) -> Grade | None:
 
 
 async def best_score(
-    session: AsyncSession, *, member_id: int, question_id: str, exclude_answer: int | None = None
+    session: AsyncSession,
+    *,
+    member_id: int,
+    question_id: str,
+    exclude_answer: int | None = None,
+    before_answer: int | None = None,
 ) -> float | None:
-    """Return the member's best score on a question so far."""
+    """Return the member's best score on a question so far (or before a given answer)."""
     query = (
         select(func.max(Grade.score))
         .join(Answer, col(Answer.id) == col(Grade.answer_id))
@@ -105,6 +148,8 @@ async def best_score(
     )
     if exclude_answer is not None:
         query = query.where(col(Answer.id) != exclude_answer)
+    if before_answer is not None:
+        query = query.where(col(Answer.id) < before_answer)
     return (await session.execute(query)).scalar()
 
 

@@ -96,6 +96,8 @@ class Answer(SQLModel, table=True):
     reply_to: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _ts(default_factory=utcnow)
     graded_at: datetime | None = _ts(nullable=True, default=None)
+    # When the member was told the grade (the command's reply or a DM); None: still to tell.
+    told_at: datetime | None = _ts(nullable=True, default=None)
 
 
 class Grade(SQLModel, table=True):

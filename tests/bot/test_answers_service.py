@@ -47,9 +47,14 @@ class DMs:
     def __init__(self) -> None:
         self.sent: list[tuple[str, Message]] = []
 
-    async def send_dm(self, user_id: str, message: Message) -> SentMessage:
+    async def send_dm(
+        self, user_id: str, message: Message, *, idempotency_key: str | None = None
+    ) -> SentMessage:
         self.sent.append((user_id, message))
         return SentMessage("dm1", user_id)
+
+    async def find_dm(self, user_id: str, idempotency_key: str) -> None:
+        return None
 
     async def post(self, channel: Channel, message: Message, *, idempotency_key: str) -> Any:
         raise AssertionError("not used")

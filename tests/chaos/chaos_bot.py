@@ -72,7 +72,13 @@ async def serve(args: argparse.Namespace) -> None:
         sessions, library, publishers, clock=clock, holder=args.process_id, policy=policy
     )
     answers = AnswerService(
-        sessions, library, clock, SteadyGrader(args.think), publishers=publishers
+        sessions,
+        library,
+        clock,
+        SteadyGrader(args.think),
+        publishers=publishers,
+        holder=daily.holder,
+        policy=policy,
     )
     if args.wait_for_go:
         # A warm spare: imports and set-up done, it starts serving when told (on stdin), so a
