@@ -34,13 +34,16 @@ async def test_a_missed_post_alert_without_a_face_is_logged_as_an_error(
     assert "Day 1 was not posted" in record.getMessage()
 
 
-async def test_a_grade_dm_without_a_face_is_logged_as_an_error(
+async def test_a_grade_dm_without_a_face_is_logged_as_an_error_and_kept_untold(
     db: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.messages import Message
     from bot.services.answers import AnswerService
+    from bot.store.models import Answer
 
     clock = FakeClock(START)
+    await CohortService(db.sessions, clock).setup(
+        ADMIN, timezone="Europe/Berlin", post_time="08:00", start_date="2026-12-01"
+    )
     service = AnswerService(
         db.sessions,
         load_library(),
@@ -48,16 +51,22 @@ async def test_a_grade_dm_without_a_face_is_logged_as_an_error(
         lambda key: None,
         publishers={},  # type: ignore[arg-type,return-value]
     )
-    with caplog.at_level(logging.ERROR, logger="bot.services.answers"):
-        from bot.store.models import Answer
-
+    async with db.sessions() as session:
         answer = Answer(
-            id=7,
             cohort_id=1,
             question_id="E1-001",
             text="x",
+            status="graded",
+            graded_at=START - timedelta(minutes=5),
             reply_to={"platform": "slack", "user_id": "U1"},
         )
-        await service._notify(answer, Message(text="80%"))
+        session.add(answer)
+        await session.commit()
+        answer_id = answer.id
+    with caplog.at_level(logging.ERROR, logger="bot.services.answers"):
+        assert await service.tell_untold() == 0
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "no slack publisher" in record.getMessage() and "U1" in record.getMessage()
+    async with db.sessions() as session:
+        stored = await session.get(Answer, answer_id)
+        assert stored is not None and stored.told_at is None  # told once a slack face is up
