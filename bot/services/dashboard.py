@@ -18,7 +18,7 @@ import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -34,7 +34,7 @@ from bot.domain.curriculum import day_to_show, schedule_of, today_day
 from bot.domain.drill_boards import BoardRow, BoardRun, rank_board
 from bot.errors import NotAllowed, NotFound, StudyBotError
 from bot.services.context import Actor
-from bot.services.standings import MemberStats, StandingsService
+from bot.services.standings import MemberStats, RankedTop, StandingsService
 from bot.store import cohorts as cohort_repo
 from bot.store import dashboard as repo
 from bot.store import standings as standings_repo
@@ -255,15 +255,6 @@ class QuestionPage:
     text: str
     rubric: tuple[str, ...]
     tests: str | None
-
-
-@dataclass(frozen=True)
-class _RankedBoard:
-    """A whole board as the standings ranked it: the top rows named, every member's place."""
-
-    top: tuple[StandingRow, ...]
-    places: dict[int, rules.Ranked]
-    since: date | None
 
 
 @dataclass
@@ -608,53 +599,70 @@ class DashboardService:
     ) -> Leaderboard:
         """Return a standings board (period and metric), the viewer's own row marked.
 
-        The ranking is the standings service's; it is asked once per data version for the
-        whole board and shared by every viewer, who sees the top rows and their own.
+        The top rows are the standings service's, asked once per data version and shared by
+        every viewer; a viewer further down is placed once per version too.
         """
         if period not in PERIODS or metric not in METRICS:
             raise NotFound(f"There is no {metric} leaderboard for {period!r}.")
         version = viewer.version if viewer is not None else None
-        ranked = await self._ranked_board(cohort, period, metric, version)
+        board = await self._board_top(cohort, period, metric, version)
         own_id = viewer.member_id if viewer is not None else None
-        # Per request only the top rows and the viewer's own are touched, not the whole board.
-        top = tuple(replace(r, own=True) if r.member_id == own_id else r for r in ranked.top)
+        top = tuple(
+            StandingRow(r.rank, r.member_id, name, r.value, own=r.member_id == own_id)
+            for r, name in board.rows
+        )
         own = None
-        place = ranked.places.get(own_id) if viewer is not None and own_id is not None else None
-        if viewer is not None and place is not None and not any(r.own for r in top):
-            name = viewer.member.display_name or viewer.member.platform_user_id
-            own = StandingRow(place.rank, place.member_id, name, place.value, own=True)
-        return Leaderboard(period, metric, top, own, len(ranked.places), ranked.since)
+        if viewer is not None and own_id is not None and not any(r.own for r in top):
+            place = await self._place(cohort, period, metric, own_id, board, version)
+            if place is not None:
+                name = viewer.member.display_name or viewer.member.platform_user_id
+                own = StandingRow(place.rank, place.member_id, name, place.value, own=True)
+        return Leaderboard(period, metric, top, own, board.total, board.since)
 
-    async def _ranked_board(
+    async def _board_top(
         self, cohort: Cohort, period: str, metric: str, version: tuple[int, ...] | None
-    ) -> _RankedBoard:
-        """Return a whole standings board, asked of the standings once per data version."""
+    ) -> RankedTop:
+        """Return a board's top rows, asked of the standings once per data version."""
         assert cohort.id is not None
         cohort_id = cohort.id
-
         today = self._local_today(cohort)
 
-        async def compute() -> _RankedBoard:
-            # Ranked without names: only the top rows are named (a viewer's own row takes the
-            # name from the viewer), not the ten thousand members of a large cohort.
-            ranked, since = await self._standings.ranked_board(
-                cohort_id=cohort_id, period=period, metric=metric, today=today
+        async def compute() -> RankedTop:
+            return await self._standings.board_top(
+                cohort_id=cohort_id, period=period, metric=metric, today=today, limit=BOARD_PAGE
             )
-            shown = ranked[:BOARD_PAGE]
-            async with self._reads() as session:
-                names = await repo.member_names(session, member_ids=[r.member_id for r in shown])
-            top = tuple(
-                StandingRow(
-                    r.rank,
-                    r.member_id,
-                    names.get(r.member_id, (f"member {r.member_id}", False))[0],
-                    r.value,
-                )
-                for r in shown
-            )
-            return _RankedBoard(top, {r.member_id: r for r in ranked}, since)
 
         return await self._cached(("board", cohort_id, period, metric, today), compute, version)
+
+    async def _place(
+        self,
+        cohort: Cohort,
+        period: str,
+        metric: str,
+        member_id: int,
+        board: RankedTop,
+        version: tuple[int, ...] | None,
+    ) -> rules.Ranked | None:
+        """Return a member's place below the top rows (kept per member and data version)."""
+        if board.places is not None:  # ranked in Python: every place is known already
+            return board.places.get(member_id)
+        assert cohort.id is not None
+        cohort_id = cohort.id
+        today = self._local_today(cohort)
+
+        async def compute() -> tuple[rules.Ranked | None]:  # a tuple, so "not placed" is kept
+            return (
+                await self._standings.place_on_board(
+                    cohort_id=cohort_id,
+                    period=period,
+                    metric=metric,
+                    today=today,
+                    member_id=member_id,
+                ),
+            )
+
+        key = ("place", cohort_id, period, metric, today, member_id)
+        return (await self._cached(key, compute, version))[0]
 
     async def member_stats(
         self, viewer: Viewer, member_id: int, *, checked: bool = False
@@ -722,7 +730,7 @@ class DashboardService:
         visible = viewer.may_see_answers_of(member_id)
         today = self._local_today(viewer.cohort)
         start = today - timedelta(days=7 * 12 + today.weekday())
-        head = await repo.member_head(session, member_id=member_id)
+        head = await repo.member_head(session, member_id=member_id, cohort_id=viewer.cohort_id)
         if head is None or head.cohort_id != viewer.cohort_id:
             raise NotFound("There is no such member in this cohort.")
         # The standings' own rows, read directly: the page needs neither the chart's whole
@@ -741,8 +749,6 @@ class DashboardService:
             else streaks.Streak()
         )
         streak = streaks.on_day(stored, self._clock.now().astimezone(ZoneInfo(zone)).date())
-        ranked = await self._ranked_board(viewer.cohort, "all", "points", viewer.version)
-        rank = ranked.places.get(member_id)
         return MemberPage(
             member_id=member_id,
             name=head.display_name or head.platform_user_id,
@@ -755,7 +761,7 @@ class DashboardService:
             coverage=self._coverage(scores),
             streak=streak.current,
             longest_streak=streak.longest,
-            rank=rank.rank if rank is not None else None,
+            rank=head.rank,
             answers_visible=visible,
             answers=tuple(_graded(row) for row in answers),
             mocks=tuple(_mock_entry(row, member_id) for row in mocks),

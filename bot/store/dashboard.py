@@ -31,6 +31,7 @@ from bot.store.models import (
     Submission,
     WebSecret,
 )
+from bot.store.standings import points_rank_of
 
 # --- links, secret, choices ------------------------------------------------------------------
 
@@ -181,10 +182,14 @@ async def post_counts(session: AsyncSession, *, cohort_id: int) -> dict[str, int
 async def active_members_since(
     session: AsyncSession, *, cohort_id: int, since_day: date, since: datetime
 ) -> int:
-    """Return how many members earned points, answered or submitted since then."""
+    """Return how many members earned points, answered or submitted since then.
+
+    Points are read from the standings' day rollup (one row per member and day, on its
+    cohort-and-day index), not from the ledger's tens of thousands of events in a week.
+    """
     ids = union(
-        select(PointsEvent.member_id).where(
-            PointsEvent.cohort_id == cohort_id, col(PointsEvent.local_day) >= since_day
+        select(col(MemberDay.member_id)).where(
+            col(MemberDay.cohort_id) == cohort_id, col(MemberDay.day) >= since_day
         ),
         select(Answer.member_id).where(
             Answer.cohort_id == cohort_id, col(Answer.created_at) >= since
@@ -200,32 +205,38 @@ async def active_members_since(
 
 
 async def points_by_day(
-    session: AsyncSession,
-    *,
-    cohort_id: int,
-    member_id: int | None = None,
-    since_day: date | None = None,
+    session: AsyncSession, *, cohort_id: int, since_day: date
 ) -> list[tuple[date, int]]:
-    """Return (day, points) of a cohort's (or one member's) ledger, in day order."""
-    query = select(PointsEvent.local_day, func.sum(PointsEvent.points)).where(
-        PointsEvent.cohort_id == cohort_id
+    """Return (day, points) a cohort earned since a day, in day order, from the day rollup."""
+    result = await session.execute(
+        select(col(MemberDay.day), func.sum(col(MemberDay.points)))
+        .where(col(MemberDay.cohort_id) == cohort_id, col(MemberDay.day) >= since_day)
+        .group_by(col(MemberDay.day))
+        .order_by(col(MemberDay.day))
     )
-    if member_id is not None:
-        query = query.where(PointsEvent.member_id == member_id)
-    if since_day is not None:
-        query = query.where(col(PointsEvent.local_day) >= since_day)
-    query = query.group_by(PointsEvent.local_day).order_by(PointsEvent.local_day)
-    return [(day, int(total or 0)) for day, total in (await session.execute(query)).all()]
+    return [(day, int(total or 0)) for day, total in result.all()]
 
 
 # --- a member ----------------------------------------------------------------------------------
 # The member page reads columns, not ORM objects: building a few dozen model instances per view
-# cost more CPU than the queries themselves.
+# cost more CPU than the queries themselves. Its statements run on the session's connection:
+# a column read needs none of the ORM's per-statement work (about half of a statement's CPU),
+# and the compiled SQL is kept by the engine's statement cache.
 
 
-async def member_head(session: AsyncSession, *, member_id: int) -> Row[Any] | None:
-    """Return a member's name, cohort and zone with their standing row's figures (outer join)."""
-    result = await session.execute(
+async def _rows(session: AsyncSession, statement: Any) -> Sequence[Row[Any]]:
+    """Run a read of plain columns on the session's connection and return its rows."""
+    conn = await session.connection()
+    return (await conn.execute(statement)).all()
+
+
+async def member_head(session: AsyncSession, *, member_id: int, cohort_id: int) -> Row[Any] | None:
+    """Return a member's name, cohort and zone, their standing's figures and all-time rank.
+
+    The rank (None when unranked) is counted in the same statement, in the viewer's cohort.
+    """
+    rows = await _rows(
+        session,
         select(
             col(Member.cohort_id),
             col(Member.display_name),
@@ -238,28 +249,31 @@ async def member_head(session: AsyncSession, *, member_id: int) -> Row[Any] | No
             col(MemberStanding.freezes),
             col(MemberStanding.streak_day),
             col(MemberStanding.streak_tz),
+            points_rank_of(member_id, cohort_id).label("rank"),
         )
         .outerjoin(MemberStanding, col(MemberStanding.member_id) == col(Member.id))
-        .where(col(Member.id) == member_id)
+        .where(col(Member.id) == member_id),
     )
-    return result.first()
+    return rows[0] if rows else None
 
 
 async def member_day_points(session: AsyncSession, *, member_id: int) -> list[tuple[date, int]]:
     """Return (day, points) of a member's active days from the standings' rollup, oldest first."""
-    result = await session.execute(
+    rows = await _rows(
+        session,
         select(col(MemberDay.day), col(MemberDay.points))
         .where(col(MemberDay.member_id) == member_id)
-        .order_by(col(MemberDay.day))
+        .order_by(col(MemberDay.day)),
     )
-    return [(day, int(points)) for day, points in result.all()]
+    return [(day, int(points)) for day, points in rows]
 
 
 async def member_answer_rows(
     session: AsyncSession, *, member_id: int, limit: int = 50
 ) -> Sequence[Row[Any]]:
     """Return a member's latest answers with their grade's columns, newest first."""
-    result = await session.execute(
+    return await _rows(
+        session,
         select(
             col(Answer.id),
             col(Answer.question_id),
@@ -274,9 +288,8 @@ async def member_answer_rows(
         .outerjoin(Grade, col(Grade.answer_id) == col(Answer.id))
         .where(col(Answer.member_id) == member_id)
         .order_by(col(Answer.id).desc())
-        .limit(limit)
+        .limit(limit),
     )
-    return result.all()
 
 
 # Made once: a statement built on new aliases at every call is compiled again at every call.
@@ -289,7 +302,8 @@ async def member_mock_rows(
 ) -> Sequence[Row[Any]]:
     """Return a member's finished mocks (either role) with both sides' names, newest first."""
     interviewer, candidate = _INTERVIEWER, _CANDIDATE
-    result = await session.execute(
+    return await _rows(
+        session,
         select(
             col(MockRoom.id),
             col(MockRoom.kind),
@@ -311,16 +325,16 @@ async def member_mock_rows(
             col(MockRoom.finished_at).is_not(None),
         )
         .order_by(col(MockRoom.id).desc())
-        .limit(limit)
+        .limit(limit),
     )
-    return result.all()
 
 
 async def member_submission_rows(
     session: AsyncSession, *, member_id: int, limit: int = 50
 ) -> Sequence[Row[Any]]:
     """Return a member's latest drill submissions' shown columns, newest first."""
-    result = await session.execute(
+    return await _rows(
+        session,
         select(
             col(Submission.id),
             col(Submission.drill_id),
@@ -335,9 +349,8 @@ async def member_submission_rows(
         )
         .where(Submission.member_id == member_id)
         .order_by(col(Submission.id).desc())
-        .limit(limit)
+        .limit(limit),
     )
-    return result.all()
 
 
 # --- questions and drills ----------------------------------------------------------------------
