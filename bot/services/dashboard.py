@@ -323,6 +323,7 @@ class DashboardService:
         self.session_ttl = session_ttl
         self._cache = _Cache()
         self._computing: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self._totals: tuple[Library, dict[int, int]] | None = None
 
     # --- the signing secret ---------------------------------------------------------------
 
@@ -776,12 +777,13 @@ class DashboardService:
             bank = self._standings.bank_id_of(qid)
             if bank is not None:
                 best[bank] = max(score, best.get(bank, 0.0))
-        totals: dict[int, int] = {}
-        for question in library.questions.values():
-            totals[question.section] = totals.get(question.section, 0) + 1
+        by_section: dict[int | None, list[float]] = {}
+        for bank, score in best.items():
+            by_section.setdefault(self._standings.section_of(bank), []).append(score)
+        totals = self._section_totals(library)
         out = []
         for section in library.sections:
-            mine = [v for q, v in best.items() if self._standings.section_of(q) == section.number]
+            mine = by_section.get(section.number, [])
             out.append(
                 SectionCoverage(
                     section.code,
@@ -792,6 +794,15 @@ class DashboardService:
                 )
             )
         return tuple(out)
+
+    def _section_totals(self, library: Library) -> dict[int, int]:
+        """Return how many questions each section has, counted once per library loaded."""
+        if self._totals is None or self._totals[0] is not library:
+            totals: dict[int, int] = {}
+            for question in library.questions.values():
+                totals[question.section] = totals.get(question.section, 0) + 1
+            self._totals = (library, totals)
+        return self._totals[1]
 
     async def hardest_questions(self, viewer: Viewer, limit: int = 20) -> list[HardQuestion]:
         """Return the questions the cohort scores lowest on, with their text."""

@@ -7,11 +7,12 @@ the secret generated once, and a cohort's choice of a public leaderboard.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select, union, update
+from sqlalchemy import Integer, Row, bindparam, func, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -117,21 +118,26 @@ async def data_version(session: AsyncSession) -> tuple[int, int]:
     return int(row[0] or 0), int(row[1] or 0)
 
 
+_MEMBER = bindparam("member_id", type_=Integer)
+_COHORT = bindparam("cohort_id", type_=Integer)
+
+_VIEWER = (
+    select(Cohort, Member, *_version_columns())
+    .join_from(Cohort, Member, col(Member.cohort_id) == col(Cohort.id))
+    .where(col(Cohort.id) == _COHORT, col(Member.id) == _MEMBER)
+)
+
+
 async def viewer_of(
     session: AsyncSession, *, cohort_id: int, member_id: int
 ) -> tuple[Cohort, Member, tuple[int, int]] | None:
     """Return a cohort, its member and the data version in one statement; None when either
     is missing or the member belongs to another cohort.
 
-    Every page asks this first, so it is one round trip rather than three.
+    Every page asks this first, so it is one round trip rather than three, on a statement
+    built once.
     """
-    row = (
-        await session.execute(
-            select(Cohort, Member, *_version_columns())
-            .join_from(Cohort, Member, col(Member.cohort_id) == col(Cohort.id))
-            .where(col(Cohort.id) == cohort_id, col(Member.id) == member_id)
-        )
-    ).first()
+    row = (await session.execute(_VIEWER, {"cohort_id": cohort_id, "member_id": member_id})).first()
     if row is None:
         return None
     return row[0], row[1], (int(row[2] or 0), int(row[3] or 0))
@@ -219,61 +225,43 @@ async def points_by_day(
 
 # --- a member ----------------------------------------------------------------------------------
 # The member page reads columns, not ORM objects: building a few dozen model instances per view
-# cost more CPU than the queries themselves. Its statements run on the session's connection:
-# a column read needs none of the ORM's per-statement work (about half of a statement's CPU),
-# and the compiled SQL is kept by the engine's statement cache.
+# cost more CPU than the queries themselves. Its statements are built once, with bound
+# parameters, so a view neither builds nor keys nor compiles them again (building a statement's
+# expressions cost more CPU than running it), and they run on the session's connection: a read
+# of plain columns needs none of the ORM's per-statement work.
 
-
-async def _rows(session: AsyncSession, statement: Any) -> Sequence[Row[Any]]:
-    """Run a read of plain columns on the session's connection and return its rows."""
-    conn = await session.connection()
-    return (await conn.execute(statement)).all()
-
-
-async def member_head(session: AsyncSession, *, member_id: int, cohort_id: int) -> Row[Any] | None:
-    """Return a member's name, cohort and zone, their standing's figures and all-time rank.
-
-    The rank (None when unranked) is counted in the same statement, in the viewer's cohort.
-    """
-    rows = await _rows(
-        session,
-        select(
-            col(Member.cohort_id),
-            col(Member.display_name),
-            col(Member.platform_user_id),
-            col(Member.timezone),
-            col(MemberStanding.member_id).label("standing_of"),
-            col(MemberStanding.points),
-            col(MemberStanding.streak),
-            col(MemberStanding.longest),
-            col(MemberStanding.freezes),
-            col(MemberStanding.streak_day),
-            col(MemberStanding.streak_tz),
-            points_rank_of(member_id, cohort_id).label("rank"),
-        )
-        .outerjoin(MemberStanding, col(MemberStanding.member_id) == col(Member.id))
-        .where(col(Member.id) == member_id),
+_MEMBER_HEAD = (
+    select(
+        col(Member.cohort_id),
+        col(Member.display_name),
+        col(Member.platform_user_id),
+        col(Member.timezone),
+        col(MemberStanding.member_id).label("standing_of"),
+        col(MemberStanding.points),
+        col(MemberStanding.streak),
+        col(MemberStanding.longest),
+        col(MemberStanding.freezes),
+        col(MemberStanding.streak_day),
+        col(MemberStanding.streak_tz),
+        points_rank_of(_MEMBER, _COHORT).label("rank"),
     )
-    return rows[0] if rows else None
+    .outerjoin(MemberStanding, col(MemberStanding.member_id) == col(Member.id))
+    .where(col(Member.id) == _MEMBER)
+)
+
+_MEMBER_DAYS = (
+    select(col(MemberDay.day), col(MemberDay.points))
+    .where(col(MemberDay.member_id) == _MEMBER)
+    .order_by(col(MemberDay.day))
+)
+
+_INTERVIEWER = aliased(Member, name="interviewer")
+_CANDIDATE = aliased(Member, name="candidate")
 
 
-async def member_day_points(session: AsyncSession, *, member_id: int) -> list[tuple[date, int]]:
-    """Return (day, points) of a member's active days from the standings' rollup, oldest first."""
-    rows = await _rows(
-        session,
-        select(col(MemberDay.day), col(MemberDay.points))
-        .where(col(MemberDay.member_id) == member_id)
-        .order_by(col(MemberDay.day)),
-    )
-    return [(day, int(points)) for day, points in rows]
-
-
-async def member_answer_rows(
-    session: AsyncSession, *, member_id: int, limit: int = 50
-) -> Sequence[Row[Any]]:
-    """Return a member's latest answers with their grade's columns, newest first."""
-    return await _rows(
-        session,
+@functools.cache
+def _answers(limit: int) -> Any:
+    return (
         select(
             col(Answer.id),
             col(Answer.question_id),
@@ -286,24 +274,16 @@ async def member_answer_rows(
             col(Grade.points),
         )
         .outerjoin(Grade, col(Grade.answer_id) == col(Answer.id))
-        .where(col(Answer.member_id) == member_id)
+        .where(col(Answer.member_id) == _MEMBER)
         .order_by(col(Answer.id).desc())
-        .limit(limit),
+        .limit(limit)
     )
 
 
-# Made once: a statement built on new aliases at every call is compiled again at every call.
-_INTERVIEWER = aliased(Member, name="interviewer")
-_CANDIDATE = aliased(Member, name="candidate")
-
-
-async def member_mock_rows(
-    session: AsyncSession, *, member_id: int, limit: int = 30
-) -> Sequence[Row[Any]]:
-    """Return a member's finished mocks (either role) with both sides' names, newest first."""
+@functools.cache
+def _mocks(limit: int) -> Any:
     interviewer, candidate = _INTERVIEWER, _CANDIDATE
-    return await _rows(
-        session,
+    return (
         select(
             col(MockRoom.id),
             col(MockRoom.kind),
@@ -321,20 +301,17 @@ async def member_mock_rows(
         .outerjoin(interviewer, interviewer.id == col(MockRoom.interviewer_id))
         .outerjoin(candidate, candidate.id == col(MockRoom.candidate_id))
         .where(
-            or_(MockRoom.interviewer_id == member_id, MockRoom.candidate_id == member_id),
+            or_(col(MockRoom.interviewer_id) == _MEMBER, col(MockRoom.candidate_id) == _MEMBER),
             col(MockRoom.finished_at).is_not(None),
         )
         .order_by(col(MockRoom.id).desc())
-        .limit(limit),
+        .limit(limit)
     )
 
 
-async def member_submission_rows(
-    session: AsyncSession, *, member_id: int, limit: int = 50
-) -> Sequence[Row[Any]]:
-    """Return a member's latest drill submissions' shown columns, newest first."""
-    return await _rows(
-        session,
+@functools.cache
+def _submissions(limit: int) -> Any:
+    return (
         select(
             col(Submission.id),
             col(Submission.drill_id),
@@ -347,10 +324,52 @@ async def member_submission_rows(
             col(Submission.result),
             col(Submission.last_error),
         )
-        .where(Submission.member_id == member_id)
+        .where(col(Submission.member_id) == _MEMBER)
         .order_by(col(Submission.id).desc())
-        .limit(limit),
+        .limit(limit)
     )
+
+
+async def _rows(session: AsyncSession, statement: Any, **params: Any) -> Sequence[Row[Any]]:
+    """Run a read of plain columns on the session's connection and return its rows."""
+    conn = await session.connection()
+    return (await conn.execute(statement, params)).all()
+
+
+async def member_head(session: AsyncSession, *, member_id: int, cohort_id: int) -> Row[Any] | None:
+    """Return a member's name, cohort and zone, their standing's figures and all-time rank.
+
+    The rank (None when unranked) is counted in the same statement, in the viewer's cohort.
+    """
+    rows = await _rows(session, _MEMBER_HEAD, member_id=member_id, cohort_id=cohort_id)
+    return rows[0] if rows else None
+
+
+async def member_day_points(session: AsyncSession, *, member_id: int) -> list[tuple[date, int]]:
+    """Return (day, points) of a member's active days from the standings' rollup, oldest first."""
+    rows = await _rows(session, _MEMBER_DAYS, member_id=member_id)
+    return [(day, int(points)) for day, points in rows]
+
+
+async def member_answer_rows(
+    session: AsyncSession, *, member_id: int, limit: int = 50
+) -> Sequence[Row[Any]]:
+    """Return a member's latest answers with their grade's columns, newest first."""
+    return await _rows(session, _answers(limit), member_id=member_id)
+
+
+async def member_mock_rows(
+    session: AsyncSession, *, member_id: int, limit: int = 30
+) -> Sequence[Row[Any]]:
+    """Return a member's finished mocks (either role) with both sides' names, newest first."""
+    return await _rows(session, _mocks(limit), member_id=member_id)
+
+
+async def member_submission_rows(
+    session: AsyncSession, *, member_id: int, limit: int = 50
+) -> Sequence[Row[Any]]:
+    """Return a member's latest drill submissions' shown columns, newest first."""
+    return await _rows(session, _submissions(limit), member_id=member_id)
 
 
 # --- questions and drills ----------------------------------------------------------------------

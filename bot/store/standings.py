@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Integer, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -221,14 +221,21 @@ async def member_days(session: AsyncSession, *, member_id: int) -> list[MemberDa
     return list(result.scalars().all())
 
 
+_BEST_SCORES = (
+    select(col(Answer.question_id), func.max(col(Grade.score)))
+    .join(Grade, col(Grade.answer_id) == col(Answer.id))
+    .where(col(Answer.member_id) == bindparam("member_id", type_=Integer))
+    .group_by(col(Answer.question_id))
+)
+
+
 async def best_scores(session: AsyncSession, *, member_id: int) -> list[tuple[str, float]]:
-    """Return (question id, best score) of every question a member has a grade on."""
-    result = await session.execute(
-        select(col(Answer.question_id), func.max(col(Grade.score)))
-        .join(Grade, col(Grade.answer_id) == col(Answer.id))
-        .where(col(Answer.member_id) == member_id)
-        .group_by(col(Answer.question_id))
-    )
+    """Return (question id, best score) of every question a member has a grade on.
+
+    Built once and run on the session's connection: the member page asks it on every view.
+    """
+    conn = await session.connection()
+    result = await conn.execute(_BEST_SCORES, {"member_id": member_id})
     return [(str(q), float(s)) for q, s in result.all()]
 
 
