@@ -731,29 +731,18 @@ class DashboardService:
         visible = viewer.may_see_answers_of(member_id)
         today = self._local_today(viewer.cohort)
         start = today - timedelta(days=7 * 12 + today.weekday())
-
-        async def history() -> tuple[Sequence[Any], Sequence[Any], Sequence[Any]]:
-            async with self._reads() as other:
-                subs = await repo.member_submission_rows(other, member_id=member_id, limit=20)
-                if not visible:
-                    return subs, [], []
-                answers = await repo.member_answer_rows(other, member_id=member_id, limit=20)
-                return subs, answers, await repo.member_mock_rows(other, member_id=member_id)
-
-        # The history lists are read over a second connection while the standings' rows are
-        # read over this one: under twenty clients each round trip waits for a turn of the
-        # event loop, so the page waits for three turns fewer.
-        lists = asyncio.ensure_future(history())
-        try:
-            head = await repo.member_head(session, member_id=member_id, cohort_id=viewer.cohort_id)
-            # The standings' own rows, read directly, and the rank counted in the same
-            # statement: the page needs neither the chart's whole stats nor a ranked board.
-            days = await repo.member_day_points(session, member_id=member_id)
-            scores = await standings_repo.best_scores(session, member_id=member_id)
-        finally:
-            subs, answers, mocks = await lists  # never left running when this request ends
+        head = await repo.member_head(session, member_id=member_id, cohort_id=viewer.cohort_id)
         if head is None or head.cohort_id != viewer.cohort_id:
             raise NotFound("There is no such member in this cohort.")
+        # The standings' own rows, read directly: the page needs neither the chart's whole
+        # stats nor the rank computed again from every member's total (the board has it).
+        days = await repo.member_day_points(session, member_id=member_id)
+        scores = await standings_repo.best_scores(session, member_id=member_id)
+        subs = await repo.member_submission_rows(session, member_id=member_id, limit=20)
+        answers = (
+            await repo.member_answer_rows(session, member_id=member_id, limit=20) if visible else []
+        )
+        mocks = await repo.member_mock_rows(session, member_id=member_id) if visible else []
         zone = head.timezone or viewer.cohort.timezone
         stored = (
             streaks.Streak(head.streak, head.longest, head.freezes, head.streak_day, head.streak_tz)
