@@ -37,7 +37,6 @@ from bot.services.context import Actor
 from bot.services.standings import MemberStats, RankedTop, StandingsService
 from bot.store import cohorts as cohort_repo
 from bot.store import dashboard as repo
-from bot.store import standings as standings_repo
 from bot.store import submissions as submission_repo
 from bot.store.models import Cohort, DashboardLink, Member
 
@@ -736,8 +735,7 @@ class DashboardService:
             raise NotFound("There is no such member in this cohort.")
         # The standings' own rows, read directly: the page needs neither the chart's whole
         # stats nor the rank computed again from every member's total (the board has it).
-        days = await repo.member_day_points(session, member_id=member_id)
-        scores = await standings_repo.best_scores(session, member_id=member_id)
+        days, scores = await repo.member_days_and_scores(session, member_id=member_id)
         subs = await repo.member_submission_rows(session, member_id=member_id, limit=20)
         answers = (
             await repo.member_answer_rows(session, member_id=member_id, limit=20) if visible else []

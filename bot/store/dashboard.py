@@ -12,7 +12,24 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Row, bindparam, func, or_, select, union, update
+from sqlalchemy import (
+    Date,
+    Float,
+    Integer,
+    Row,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -249,10 +266,24 @@ _MEMBER_HEAD = (
     .where(col(Member.id) == _MEMBER)
 )
 
-_MEMBER_DAYS = (
-    select(col(MemberDay.day), col(MemberDay.points))
-    .where(col(MemberDay.member_id) == _MEMBER)
-    .order_by(col(MemberDay.day))
+# A member's active days and best score per question, in one round trip: the two reads share a
+# shape (a key and a number), so they are one UNION ALL whose rows say which they are.
+_DAYS_AND_SCORES = union_all(
+    select(
+        literal_column("'d'").label("kind"),
+        col(MemberDay.day).label("day"),
+        type_coerce(null(), String).label("question_id"),
+        cast(col(MemberDay.points), Float).label("value"),
+    ).where(col(MemberDay.member_id) == _MEMBER),
+    select(
+        literal_column("'s'"),
+        type_coerce(null(), Date),
+        col(Answer.question_id),
+        cast(func.max(col(Grade.score)), Float),
+    )
+    .join(Grade, col(Grade.answer_id) == col(Answer.id))
+    .where(col(Answer.member_id) == _MEMBER)
+    .group_by(col(Answer.question_id)),
 )
 
 _INTERVIEWER = aliased(Member, name="interviewer")
@@ -345,10 +376,22 @@ async def member_head(session: AsyncSession, *, member_id: int, cohort_id: int) 
     return rows[0] if rows else None
 
 
-async def member_day_points(session: AsyncSession, *, member_id: int) -> list[tuple[date, int]]:
-    """Return (day, points) of a member's active days from the standings' rollup, oldest first."""
-    rows = await _rows(session, _MEMBER_DAYS, member_id=member_id)
-    return [(day, int(points)) for day, points in rows]
+async def member_days_and_scores(
+    session: AsyncSession, *, member_id: int
+) -> tuple[list[tuple[date, int]], list[tuple[str, float]]]:
+    """Return a member's (day, points) from the standings' rollup, oldest first, and their
+    (question id, best score) of every question they have a grade on."""
+    days: list[tuple[date, int]] = []
+    scores: list[tuple[str, float]] = []
+    for kind, day, question_id, value in await _rows(
+        session, _DAYS_AND_SCORES, member_id=member_id
+    ):
+        if kind == "d":
+            days.append((day, int(value)))
+        else:
+            scores.append((str(question_id), float(value)))
+    days.sort()
+    return days, scores
 
 
 async def member_answer_rows(
