@@ -457,6 +457,12 @@ class DashboardService:
         if web_session.cohort_id != cohort_id:
             raise AccessRefused("This page belongs to a cohort your session is not for.")
         found = await repo.viewer_of(session, cohort_id=cohort_id, member_id=web_session.member_id)
+        return self._checked_viewer(web_session, found)
+
+    @staticmethod
+    def _checked_viewer(
+        web_session: WebSession, found: tuple[Cohort, Member, tuple[int, int]] | None
+    ) -> Viewer:
         if found is None or not found[1].active:
             raise AccessRefused("Your membership of this cohort has ended.")
         cohort, member, version = found
@@ -718,19 +724,30 @@ class DashboardService:
         self, web_session: WebSession | None, cohort_id: int, member_id: int
     ) -> tuple[Viewer, MemberPage]:
         """Return the viewer and a member's page, checked and read over one connection."""
+        if web_session is None or web_session.cohort_id != cohort_id:
+            await self.viewer(web_session, cohort_id)  # refuses, saying why
+        assert web_session is not None
         async with self._reads() as session:
-            viewer = await self._viewer_in(session, web_session, cohort_id)
-            return viewer, await self._member_page_in(session, viewer, member_id)
+            found = await repo.viewer_and_member_head(
+                session, cohort_id=cohort_id, member_id=web_session.member_id, shown_id=member_id
+            )
+            viewer = self._checked_viewer(web_session, found[:3] if found else None)
+            assert found is not None
+            head = found[3]
+            if head is None:
+                raise NotFound("There is no such member in this cohort.")
+            return viewer, await self._member_page_in(session, viewer, member_id, head)
 
     async def _member_page_in(
-        self, session: AsyncSession, viewer: Viewer, member_id: int
+        self, session: AsyncSession, viewer: Viewer, member_id: int, head: Any = None
     ) -> MemberPage:
         # Read on every view, not kept under the data version: an answer waiting for its grade
         # or a failed submission adds nothing to the ledger, and the page shows both.
         visible = viewer.may_see_answers_of(member_id)
         today = self._local_today(viewer.cohort)
         start = today - timedelta(days=7 * 12 + today.weekday())
-        head = await repo.member_head(session, member_id=member_id, cohort_id=viewer.cohort_id)
+        if head is None:  # read with the viewer's check when the page is asked by its route
+            head = await repo.member_head(session, member_id=member_id, cohort_id=viewer.cohort_id)
         if head is None or head.cohort_id != viewer.cohort_id:
             raise NotFound("There is no such member in this cohort.")
         # The standings' own rows, read directly: the page needs neither the chart's whole

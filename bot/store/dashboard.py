@@ -266,6 +266,57 @@ _MEMBER_HEAD = (
     .where(col(Member.id) == _MEMBER)
 )
 
+_SHOWN = aliased(Member, name="shown")
+_SHOWN_STANDING = aliased(MemberStanding, name="shown_standing")
+_TARGET = bindparam("target_id", type_=Integer)
+
+# The viewer's check and the shown member's head in one statement, for the member page.
+_VIEWER_AND_HEAD = (
+    select(
+        Cohort,
+        Member,
+        *_version_columns(),
+        _SHOWN.id.label("shown_id"),
+        _SHOWN.cohort_id.label("cohort_id"),
+        _SHOWN.display_name.label("display_name"),
+        _SHOWN.platform_user_id.label("platform_user_id"),
+        _SHOWN.timezone.label("timezone"),
+        _SHOWN_STANDING.member_id.label("standing_of"),
+        _SHOWN_STANDING.points.label("points"),
+        _SHOWN_STANDING.streak.label("streak"),
+        _SHOWN_STANDING.longest.label("longest"),
+        _SHOWN_STANDING.freezes.label("freezes"),
+        _SHOWN_STANDING.streak_day.label("streak_day"),
+        _SHOWN_STANDING.streak_tz.label("streak_tz"),
+        points_rank_of(_TARGET, _COHORT).label("rank"),
+    )
+    .join_from(Cohort, Member, col(Member.cohort_id) == col(Cohort.id))
+    .outerjoin(_SHOWN, (_SHOWN.id == _TARGET) & (_SHOWN.cohort_id == col(Cohort.id)))
+    .outerjoin(_SHOWN_STANDING, _SHOWN_STANDING.member_id == _SHOWN.id)
+    .where(col(Cohort.id) == _COHORT, col(Member.id) == _MEMBER)
+)
+
+
+async def viewer_and_member_head(
+    session: AsyncSession, *, cohort_id: int, member_id: int, shown_id: int
+) -> tuple[Cohort, Member, tuple[int, int], Row[Any] | None] | None:
+    """Return `viewer_of`'s cohort, member and data version, with `member_head`'s row of the
+    member shown (None when not in this cohort); None when the viewer is not found.
+
+    The member page's first two reads as one round trip.
+    """
+    row = (
+        await session.execute(
+            _VIEWER_AND_HEAD,
+            {"cohort_id": cohort_id, "member_id": member_id, "target_id": shown_id},
+        )
+    ).first()
+    if row is None:
+        return None
+    head = row if row.shown_id is not None else None
+    return row[0], row[1], (int(row[2] or 0), int(row[3] or 0)), head
+
+
 # A member's active days and best score per question, in one round trip: the two reads share a
 # shape (a key and a number), so they are one UNION ALL whose rows say which they are.
 _DAYS_AND_SCORES = union_all(
