@@ -18,7 +18,7 @@ import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -34,10 +34,9 @@ from bot.domain.curriculum import day_to_show, schedule_of, today_day
 from bot.domain.drill_boards import BoardRow, BoardRun, rank_board
 from bot.errors import NotAllowed, NotFound, StudyBotError
 from bot.services.context import Actor
-from bot.services.standings import MemberStats, StandingsService
+from bot.services.standings import MemberStats, RankedTop, StandingsService
 from bot.store import cohorts as cohort_repo
 from bot.store import dashboard as repo
-from bot.store import standings as standings_repo
 from bot.store import submissions as submission_repo
 from bot.store.models import Cohort, DashboardLink, Member
 
@@ -257,15 +256,6 @@ class QuestionPage:
     tests: str | None
 
 
-@dataclass(frozen=True)
-class _RankedBoard:
-    """A whole board as the standings ranked it: the top rows named, every member's place."""
-
-    top: tuple[StandingRow, ...]
-    places: dict[int, rules.Ranked]
-    since: date | None
-
-
 @dataclass
 class _Cache:
     """Results computed under one data version; at most `size` kept, least recent out first."""
@@ -332,6 +322,7 @@ class DashboardService:
         self.session_ttl = session_ttl
         self._cache = _Cache()
         self._computing: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self._totals: tuple[Library, dict[int, int]] | None = None
 
     # --- the signing secret ---------------------------------------------------------------
 
@@ -466,6 +457,12 @@ class DashboardService:
         if web_session.cohort_id != cohort_id:
             raise AccessRefused("This page belongs to a cohort your session is not for.")
         found = await repo.viewer_of(session, cohort_id=cohort_id, member_id=web_session.member_id)
+        return self._checked_viewer(web_session, found)
+
+    @staticmethod
+    def _checked_viewer(
+        web_session: WebSession, found: tuple[Cohort, Member, tuple[int, int]] | None
+    ) -> Viewer:
         if found is None or not found[1].active:
             raise AccessRefused("Your membership of this cohort has ended.")
         cohort, member, version = found
@@ -608,53 +605,70 @@ class DashboardService:
     ) -> Leaderboard:
         """Return a standings board (period and metric), the viewer's own row marked.
 
-        The ranking is the standings service's; it is asked once per data version for the
-        whole board and shared by every viewer, who sees the top rows and their own.
+        The top rows are the standings service's, asked once per data version and shared by
+        every viewer; a viewer further down is placed once per version too.
         """
         if period not in PERIODS or metric not in METRICS:
             raise NotFound(f"There is no {metric} leaderboard for {period!r}.")
         version = viewer.version if viewer is not None else None
-        ranked = await self._ranked_board(cohort, period, metric, version)
+        board = await self._board_top(cohort, period, metric, version)
         own_id = viewer.member_id if viewer is not None else None
-        # Per request only the top rows and the viewer's own are touched, not the whole board.
-        top = tuple(replace(r, own=True) if r.member_id == own_id else r for r in ranked.top)
+        top = tuple(
+            StandingRow(r.rank, r.member_id, name, r.value, own=r.member_id == own_id)
+            for r, name in board.rows
+        )
         own = None
-        place = ranked.places.get(own_id) if viewer is not None and own_id is not None else None
-        if viewer is not None and place is not None and not any(r.own for r in top):
-            name = viewer.member.display_name or viewer.member.platform_user_id
-            own = StandingRow(place.rank, place.member_id, name, place.value, own=True)
-        return Leaderboard(period, metric, top, own, len(ranked.places), ranked.since)
+        if viewer is not None and own_id is not None and not any(r.own for r in top):
+            place = await self._place(cohort, period, metric, own_id, board, version)
+            if place is not None:
+                name = viewer.member.display_name or viewer.member.platform_user_id
+                own = StandingRow(place.rank, place.member_id, name, place.value, own=True)
+        return Leaderboard(period, metric, top, own, board.total, board.since)
 
-    async def _ranked_board(
+    async def _board_top(
         self, cohort: Cohort, period: str, metric: str, version: tuple[int, ...] | None
-    ) -> _RankedBoard:
-        """Return a whole standings board, asked of the standings once per data version."""
+    ) -> RankedTop:
+        """Return a board's top rows, asked of the standings once per data version."""
         assert cohort.id is not None
         cohort_id = cohort.id
-
         today = self._local_today(cohort)
 
-        async def compute() -> _RankedBoard:
-            # Ranked without names: only the top rows are named (a viewer's own row takes the
-            # name from the viewer), not the ten thousand members of a large cohort.
-            ranked, since = await self._standings.ranked_board(
-                cohort_id=cohort_id, period=period, metric=metric, today=today
+        async def compute() -> RankedTop:
+            return await self._standings.board_top(
+                cohort_id=cohort_id, period=period, metric=metric, today=today, limit=BOARD_PAGE
             )
-            shown = ranked[:BOARD_PAGE]
-            async with self._reads() as session:
-                names = await repo.member_names(session, member_ids=[r.member_id for r in shown])
-            top = tuple(
-                StandingRow(
-                    r.rank,
-                    r.member_id,
-                    names.get(r.member_id, (f"member {r.member_id}", False))[0],
-                    r.value,
-                )
-                for r in shown
-            )
-            return _RankedBoard(top, {r.member_id: r for r in ranked}, since)
 
         return await self._cached(("board", cohort_id, period, metric, today), compute, version)
+
+    async def _place(
+        self,
+        cohort: Cohort,
+        period: str,
+        metric: str,
+        member_id: int,
+        board: RankedTop,
+        version: tuple[int, ...] | None,
+    ) -> rules.Ranked | None:
+        """Return a member's place below the top rows (kept per member and data version)."""
+        if board.places is not None:  # ranked in Python: every place is known already
+            return board.places.get(member_id)
+        assert cohort.id is not None
+        cohort_id = cohort.id
+        today = self._local_today(cohort)
+
+        async def compute() -> tuple[rules.Ranked | None]:  # a tuple, so "not placed" is kept
+            return (
+                await self._standings.place_on_board(
+                    cohort_id=cohort_id,
+                    period=period,
+                    metric=metric,
+                    today=today,
+                    member_id=member_id,
+                ),
+            )
+
+        key = ("place", cohort_id, period, metric, today, member_id)
+        return (await self._cached(key, compute, version))[0]
 
     async def member_stats(
         self, viewer: Viewer, member_id: int, *, checked: bool = False
@@ -710,25 +724,35 @@ class DashboardService:
         self, web_session: WebSession | None, cohort_id: int, member_id: int
     ) -> tuple[Viewer, MemberPage]:
         """Return the viewer and a member's page, checked and read over one connection."""
+        if web_session is None or web_session.cohort_id != cohort_id:
+            await self.viewer(web_session, cohort_id)  # refuses, saying why
+        assert web_session is not None
         async with self._reads() as session:
-            viewer = await self._viewer_in(session, web_session, cohort_id)
-            return viewer, await self._member_page_in(session, viewer, member_id)
+            found = await repo.viewer_and_member_head(
+                session, cohort_id=cohort_id, member_id=web_session.member_id, shown_id=member_id
+            )
+            viewer = self._checked_viewer(web_session, found[:3] if found else None)
+            assert found is not None
+            head = found[3]
+            if head is None:
+                raise NotFound("There is no such member in this cohort.")
+            return viewer, await self._member_page_in(session, viewer, member_id, head)
 
     async def _member_page_in(
-        self, session: AsyncSession, viewer: Viewer, member_id: int
+        self, session: AsyncSession, viewer: Viewer, member_id: int, head: Any = None
     ) -> MemberPage:
         # Read on every view, not kept under the data version: an answer waiting for its grade
         # or a failed submission adds nothing to the ledger, and the page shows both.
         visible = viewer.may_see_answers_of(member_id)
         today = self._local_today(viewer.cohort)
         start = today - timedelta(days=7 * 12 + today.weekday())
-        head = await repo.member_head(session, member_id=member_id)
+        if head is None:  # read with the viewer's check when the page is asked by its route
+            head = await repo.member_head(session, member_id=member_id, cohort_id=viewer.cohort_id)
         if head is None or head.cohort_id != viewer.cohort_id:
             raise NotFound("There is no such member in this cohort.")
         # The standings' own rows, read directly: the page needs neither the chart's whole
         # stats nor the rank computed again from every member's total (the board has it).
-        days = await repo.member_day_points(session, member_id=member_id)
-        scores = await standings_repo.best_scores(session, member_id=member_id)
+        days, scores = await repo.member_days_and_scores(session, member_id=member_id)
         subs = await repo.member_submission_rows(session, member_id=member_id, limit=20)
         answers = (
             await repo.member_answer_rows(session, member_id=member_id, limit=20) if visible else []
@@ -741,8 +765,6 @@ class DashboardService:
             else streaks.Streak()
         )
         streak = streaks.on_day(stored, self._clock.now().astimezone(ZoneInfo(zone)).date())
-        ranked = await self._ranked_board(viewer.cohort, "all", "points", viewer.version)
-        rank = ranked.places.get(member_id)
         return MemberPage(
             member_id=member_id,
             name=head.display_name or head.platform_user_id,
@@ -755,7 +777,7 @@ class DashboardService:
             coverage=self._coverage(scores),
             streak=streak.current,
             longest_streak=streak.longest,
-            rank=rank.rank if rank is not None else None,
+            rank=head.rank,
             answers_visible=visible,
             answers=tuple(_graded(row) for row in answers),
             mocks=tuple(_mock_entry(row, member_id) for row in mocks),
@@ -770,12 +792,13 @@ class DashboardService:
             bank = self._standings.bank_id_of(qid)
             if bank is not None:
                 best[bank] = max(score, best.get(bank, 0.0))
-        totals: dict[int, int] = {}
-        for question in library.questions.values():
-            totals[question.section] = totals.get(question.section, 0) + 1
+        by_section: dict[int | None, list[float]] = {}
+        for bank, score in best.items():
+            by_section.setdefault(self._standings.section_of(bank), []).append(score)
+        totals = self._section_totals(library)
         out = []
         for section in library.sections:
-            mine = [v for q, v in best.items() if self._standings.section_of(q) == section.number]
+            mine = by_section.get(section.number, [])
             out.append(
                 SectionCoverage(
                     section.code,
@@ -786,6 +809,15 @@ class DashboardService:
                 )
             )
         return tuple(out)
+
+    def _section_totals(self, library: Library) -> dict[int, int]:
+        """Return how many questions each section has, counted once per library loaded."""
+        if self._totals is None or self._totals[0] is not library:
+            totals: dict[int, int] = {}
+            for question in library.questions.values():
+                totals[question.section] = totals.get(question.section, 0) + 1
+            self._totals = (library, totals)
+        return self._totals[1]
 
     async def hardest_questions(self, viewer: Viewer, limit: int = 20) -> list[HardQuestion]:
         """Return the questions the cohort scores lowest on, with their text."""

@@ -11,6 +11,7 @@ Every method opens one short read (or one write), with no transaction held after
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -47,6 +48,20 @@ class BoardRow:
     name: str
     value: int
     achieved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RankedTop:
+    """A board's first rows with their names, how many are ranked, and the day it starts.
+
+    `places` holds every member's place only when the board was ranked in Python (streaks,
+    which depend on today); the count boards are ranked in SQL and asked member by member.
+    """
+
+    rows: tuple[tuple[rules.Ranked, str], ...]
+    total: int
+    since: date | None
+    places: Mapping[int, rules.Ranked] | None = None
 
 
 @dataclass(frozen=True)
@@ -204,17 +219,51 @@ class StandingsService:
         async with self._sessions() as session:
             return await self._ranked(session, cohort_id, metric, since, today), since
 
+    async def board_top(
+        self, *, cohort_id: int, period: str, metric: str, today: date, limit: int
+    ) -> RankedTop:
+        """Return a board's first `limit` rows, named, and how many members it ranks.
+
+        Points, mocks and drills are ranked by the database in one statement; only a streak
+        board (today's streak of each stored run) is ranked here, in a worker thread, so the
+        event loop serving other requests is not held while ten thousand runs are sorted.
+        """
+        since = rules.period_start(period, today)
+        async with self._sessions() as session:
+            if metric != "streak":
+                rows, total = await repo.ranked_top(
+                    session, cohort_id=cohort_id, metric=metric, since=since, limit=limit
+                )
+                top = tuple((rules.Ranked(r, m, v, at), name) for r, m, name, v, at in rows)
+                return RankedTop(top, total, since)
+            stored = await repo.cohort_streaks(session, cohort_id=cohort_id)
+            ranked = await asyncio.to_thread(_rank_streaks, stored, since, today)
+            names = await repo.member_names(
+                session, member_ids=[r.member_id for r in ranked[:limit]]
+            )
+        top = tuple(
+            (r, names.get(r.member_id, (f"member {r.member_id}", None))[0]) for r in ranked[:limit]
+        )
+        return RankedTop(top, len(ranked), since, {r.member_id: r for r in ranked})
+
+    async def place_on_board(
+        self, *, cohort_id: int, period: str, metric: str, today: date, member_id: int
+    ) -> rules.Ranked | None:
+        """Return a member's place on a points, mocks or drills board; None when not on it."""
+        since = rules.period_start(period, today)
+        async with self._sessions() as session:
+            found = await repo.ranked_place(
+                session, cohort_id=cohort_id, metric=metric, since=since, member_id=member_id
+            )
+        return rules.Ranked(found[0], member_id, found[1], found[2]) if found else None
+
     async def _ranked(
         self, session: AsyncSession, cohort_id: int, metric: str, since: date | None, today: date
     ) -> list[rules.Ranked]:
         if metric == "streak":
-            rows = []
-            for member_id, stored, reached in await repo.cohort_streaks(
-                session, cohort_id=cohort_id
-            ):
-                now = streaks.on_day(stored, today)
-                rows.append((member_id, now.longest if since is None else now.current, reached))
-            return rules.rank(rows)
+            return _rank_streaks(
+                await repo.cohort_streaks(session, cohort_id=cohort_id), since, today
+            )
         if since is None:
             return rules.rank(
                 await repo.totals_all_time(session, cohort_id=cohort_id, metric=metric)
@@ -393,6 +442,17 @@ class StandingsService:
         if await repo.find_member(session, cohort_id=None, reference=ref):
             raise NotAllowed(f"{ref} is not in this cohort; stats are shown within a cohort only.")
         raise NotFound(f"No member {ref} in this cohort.")
+
+
+def _rank_streaks(
+    stored: list[tuple[int, streaks.Streak, datetime | None]], since: date | None, today: date
+) -> list[rules.Ranked]:
+    """Rank members by today's streak (a week's board) or their longest (all time)."""
+    rows = []
+    for member_id, run, reached in stored:
+        now = streaks.on_day(run, today)
+        rows.append((member_id, now.longest if since is None else now.current, reached))
+    return rules.rank(rows)
 
 
 def _plain(value: Any) -> Any:

@@ -7,11 +7,29 @@ the secret generated once, and a cohort's choice of a public leaderboard.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select, union, update
+from sqlalchemy import (
+    Date,
+    Float,
+    Integer,
+    Row,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -31,6 +49,7 @@ from bot.store.models import (
     Submission,
     WebSecret,
 )
+from bot.store.standings import points_rank_of
 
 # --- links, secret, choices ------------------------------------------------------------------
 
@@ -116,21 +135,26 @@ async def data_version(session: AsyncSession) -> tuple[int, int]:
     return int(row[0] or 0), int(row[1] or 0)
 
 
+_MEMBER = bindparam("member_id", type_=Integer)
+_COHORT = bindparam("cohort_id", type_=Integer)
+
+_VIEWER = (
+    select(Cohort, Member, *_version_columns())
+    .join_from(Cohort, Member, col(Member.cohort_id) == col(Cohort.id))
+    .where(col(Cohort.id) == _COHORT, col(Member.id) == _MEMBER)
+)
+
+
 async def viewer_of(
     session: AsyncSession, *, cohort_id: int, member_id: int
 ) -> tuple[Cohort, Member, tuple[int, int]] | None:
     """Return a cohort, its member and the data version in one statement; None when either
     is missing or the member belongs to another cohort.
 
-    Every page asks this first, so it is one round trip rather than three.
+    Every page asks this first, so it is one round trip rather than three, on a statement
+    built once.
     """
-    row = (
-        await session.execute(
-            select(Cohort, Member, *_version_columns())
-            .join_from(Cohort, Member, col(Member.cohort_id) == col(Cohort.id))
-            .where(col(Cohort.id) == cohort_id, col(Member.id) == member_id)
-        )
-    ).first()
+    row = (await session.execute(_VIEWER, {"cohort_id": cohort_id, "member_id": member_id})).first()
     if row is None:
         return None
     return row[0], row[1], (int(row[2] or 0), int(row[3] or 0))
@@ -181,10 +205,14 @@ async def post_counts(session: AsyncSession, *, cohort_id: int) -> dict[str, int
 async def active_members_since(
     session: AsyncSession, *, cohort_id: int, since_day: date, since: datetime
 ) -> int:
-    """Return how many members earned points, answered or submitted since then."""
+    """Return how many members earned points, answered or submitted since then.
+
+    Points are read from the standings' day rollup (one row per member and day, on its
+    cohort-and-day index), not from the ledger's tens of thousands of events in a week.
+    """
     ids = union(
-        select(PointsEvent.member_id).where(
-            PointsEvent.cohort_id == cohort_id, col(PointsEvent.local_day) >= since_day
+        select(col(MemberDay.member_id)).where(
+            col(MemberDay.cohort_id) == cohort_id, col(MemberDay.day) >= since_day
         ),
         select(Answer.member_id).where(
             Answer.cohort_id == cohort_id, col(Answer.created_at) >= since
@@ -200,66 +228,122 @@ async def active_members_since(
 
 
 async def points_by_day(
-    session: AsyncSession,
-    *,
-    cohort_id: int,
-    member_id: int | None = None,
-    since_day: date | None = None,
+    session: AsyncSession, *, cohort_id: int, since_day: date
 ) -> list[tuple[date, int]]:
-    """Return (day, points) of a cohort's (or one member's) ledger, in day order."""
-    query = select(PointsEvent.local_day, func.sum(PointsEvent.points)).where(
-        PointsEvent.cohort_id == cohort_id
+    """Return (day, points) a cohort earned since a day, in day order, from the day rollup."""
+    result = await session.execute(
+        select(col(MemberDay.day), func.sum(col(MemberDay.points)))
+        .where(col(MemberDay.cohort_id) == cohort_id, col(MemberDay.day) >= since_day)
+        .group_by(col(MemberDay.day))
+        .order_by(col(MemberDay.day))
     )
-    if member_id is not None:
-        query = query.where(PointsEvent.member_id == member_id)
-    if since_day is not None:
-        query = query.where(col(PointsEvent.local_day) >= since_day)
-    query = query.group_by(PointsEvent.local_day).order_by(PointsEvent.local_day)
-    return [(day, int(total or 0)) for day, total in (await session.execute(query)).all()]
+    return [(day, int(total or 0)) for day, total in result.all()]
 
 
 # --- a member ----------------------------------------------------------------------------------
 # The member page reads columns, not ORM objects: building a few dozen model instances per view
-# cost more CPU than the queries themselves.
+# cost more CPU than the queries themselves. Its statements are built once, with bound
+# parameters, so a view neither builds nor keys nor compiles them again (building a statement's
+# expressions cost more CPU than running it), and they run on the session's connection: a read
+# of plain columns needs none of the ORM's per-statement work.
+
+_MEMBER_HEAD = (
+    select(
+        col(Member.cohort_id),
+        col(Member.display_name),
+        col(Member.platform_user_id),
+        col(Member.timezone),
+        col(MemberStanding.member_id).label("standing_of"),
+        col(MemberStanding.points),
+        col(MemberStanding.streak),
+        col(MemberStanding.longest),
+        col(MemberStanding.freezes),
+        col(MemberStanding.streak_day),
+        col(MemberStanding.streak_tz),
+        points_rank_of(_MEMBER, _COHORT).label("rank"),
+    )
+    .outerjoin(MemberStanding, col(MemberStanding.member_id) == col(Member.id))
+    .where(col(Member.id) == _MEMBER)
+)
+
+_SHOWN = aliased(Member, name="shown")
+_SHOWN_STANDING = aliased(MemberStanding, name="shown_standing")
+_TARGET = bindparam("target_id", type_=Integer)
+
+# The viewer's check and the shown member's head in one statement, for the member page.
+_VIEWER_AND_HEAD = (
+    select(
+        Cohort,
+        Member,
+        *_version_columns(),
+        _SHOWN.id.label("shown_id"),
+        _SHOWN.cohort_id.label("cohort_id"),
+        _SHOWN.display_name.label("display_name"),
+        _SHOWN.platform_user_id.label("platform_user_id"),
+        _SHOWN.timezone.label("timezone"),
+        _SHOWN_STANDING.member_id.label("standing_of"),
+        _SHOWN_STANDING.points.label("points"),
+        _SHOWN_STANDING.streak.label("streak"),
+        _SHOWN_STANDING.longest.label("longest"),
+        _SHOWN_STANDING.freezes.label("freezes"),
+        _SHOWN_STANDING.streak_day.label("streak_day"),
+        _SHOWN_STANDING.streak_tz.label("streak_tz"),
+        points_rank_of(_TARGET, _COHORT).label("rank"),
+    )
+    .join_from(Cohort, Member, col(Member.cohort_id) == col(Cohort.id))
+    .outerjoin(_SHOWN, (_SHOWN.id == _TARGET) & (_SHOWN.cohort_id == col(Cohort.id)))
+    .outerjoin(_SHOWN_STANDING, _SHOWN_STANDING.member_id == _SHOWN.id)
+    .where(col(Cohort.id) == _COHORT, col(Member.id) == _MEMBER)
+)
 
 
-async def member_head(session: AsyncSession, *, member_id: int) -> Row[Any] | None:
-    """Return a member's name, cohort and zone with their standing row's figures (outer join)."""
-    result = await session.execute(
-        select(
-            col(Member.cohort_id),
-            col(Member.display_name),
-            col(Member.platform_user_id),
-            col(Member.timezone),
-            col(MemberStanding.member_id).label("standing_of"),
-            col(MemberStanding.points),
-            col(MemberStanding.streak),
-            col(MemberStanding.longest),
-            col(MemberStanding.freezes),
-            col(MemberStanding.streak_day),
-            col(MemberStanding.streak_tz),
+async def viewer_and_member_head(
+    session: AsyncSession, *, cohort_id: int, member_id: int, shown_id: int
+) -> tuple[Cohort, Member, tuple[int, int], Row[Any] | None] | None:
+    """Return `viewer_of`'s cohort, member and data version, with `member_head`'s row of the
+    member shown (None when not in this cohort); None when the viewer is not found.
+
+    The member page's first two reads as one round trip.
+    """
+    row = (
+        await session.execute(
+            _VIEWER_AND_HEAD,
+            {"cohort_id": cohort_id, "member_id": member_id, "target_id": shown_id},
         )
-        .outerjoin(MemberStanding, col(MemberStanding.member_id) == col(Member.id))
-        .where(col(Member.id) == member_id)
+    ).first()
+    if row is None:
+        return None
+    head = row if row.shown_id is not None else None
+    return row[0], row[1], (int(row[2] or 0), int(row[3] or 0)), head
+
+
+# A member's active days and best score per question, in one round trip: the two reads share a
+# shape (a key and a number), so they are one UNION ALL whose rows say which they are.
+_DAYS_AND_SCORES = union_all(
+    select(
+        literal_column("'d'").label("kind"),
+        col(MemberDay.day).label("day"),
+        type_coerce(null(), String).label("question_id"),
+        cast(col(MemberDay.points), Float).label("value"),
+    ).where(col(MemberDay.member_id) == _MEMBER),
+    select(
+        literal_column("'s'"),
+        type_coerce(null(), Date),
+        col(Answer.question_id),
+        cast(func.max(col(Grade.score)), Float),
     )
-    return result.first()
+    .join(Grade, col(Grade.answer_id) == col(Answer.id))
+    .where(col(Answer.member_id) == _MEMBER)
+    .group_by(col(Answer.question_id)),
+)
+
+_INTERVIEWER = aliased(Member, name="interviewer")
+_CANDIDATE = aliased(Member, name="candidate")
 
 
-async def member_day_points(session: AsyncSession, *, member_id: int) -> list[tuple[date, int]]:
-    """Return (day, points) of a member's active days from the standings' rollup, oldest first."""
-    result = await session.execute(
-        select(col(MemberDay.day), col(MemberDay.points))
-        .where(col(MemberDay.member_id) == member_id)
-        .order_by(col(MemberDay.day))
-    )
-    return [(day, int(points)) for day, points in result.all()]
-
-
-async def member_answer_rows(
-    session: AsyncSession, *, member_id: int, limit: int = 50
-) -> Sequence[Row[Any]]:
-    """Return a member's latest answers with their grade's columns, newest first."""
-    result = await session.execute(
+@functools.cache
+def _answers(limit: int) -> Any:
+    return (
         select(
             col(Answer.id),
             col(Answer.question_id),
@@ -272,24 +356,16 @@ async def member_answer_rows(
             col(Grade.points),
         )
         .outerjoin(Grade, col(Grade.answer_id) == col(Answer.id))
-        .where(col(Answer.member_id) == member_id)
+        .where(col(Answer.member_id) == _MEMBER)
         .order_by(col(Answer.id).desc())
         .limit(limit)
     )
-    return result.all()
 
 
-# Made once: a statement built on new aliases at every call is compiled again at every call.
-_INTERVIEWER = aliased(Member, name="interviewer")
-_CANDIDATE = aliased(Member, name="candidate")
-
-
-async def member_mock_rows(
-    session: AsyncSession, *, member_id: int, limit: int = 30
-) -> Sequence[Row[Any]]:
-    """Return a member's finished mocks (either role) with both sides' names, newest first."""
+@functools.cache
+def _mocks(limit: int) -> Any:
     interviewer, candidate = _INTERVIEWER, _CANDIDATE
-    result = await session.execute(
+    return (
         select(
             col(MockRoom.id),
             col(MockRoom.kind),
@@ -307,20 +383,17 @@ async def member_mock_rows(
         .outerjoin(interviewer, interviewer.id == col(MockRoom.interviewer_id))
         .outerjoin(candidate, candidate.id == col(MockRoom.candidate_id))
         .where(
-            or_(MockRoom.interviewer_id == member_id, MockRoom.candidate_id == member_id),
+            or_(col(MockRoom.interviewer_id) == _MEMBER, col(MockRoom.candidate_id) == _MEMBER),
             col(MockRoom.finished_at).is_not(None),
         )
         .order_by(col(MockRoom.id).desc())
         .limit(limit)
     )
-    return result.all()
 
 
-async def member_submission_rows(
-    session: AsyncSession, *, member_id: int, limit: int = 50
-) -> Sequence[Row[Any]]:
-    """Return a member's latest drill submissions' shown columns, newest first."""
-    result = await session.execute(
+@functools.cache
+def _submissions(limit: int) -> Any:
+    return (
         select(
             col(Submission.id),
             col(Submission.drill_id),
@@ -333,11 +406,64 @@ async def member_submission_rows(
             col(Submission.result),
             col(Submission.last_error),
         )
-        .where(Submission.member_id == member_id)
+        .where(col(Submission.member_id) == _MEMBER)
         .order_by(col(Submission.id).desc())
         .limit(limit)
     )
-    return result.all()
+
+
+async def _rows(session: AsyncSession, statement: Any, **params: Any) -> Sequence[Row[Any]]:
+    """Run a read of plain columns on the session's connection and return its rows."""
+    conn = await session.connection()
+    return (await conn.execute(statement, params)).all()
+
+
+async def member_head(session: AsyncSession, *, member_id: int, cohort_id: int) -> Row[Any] | None:
+    """Return a member's name, cohort and zone, their standing's figures and all-time rank.
+
+    The rank (None when unranked) is counted in the same statement, in the viewer's cohort.
+    """
+    rows = await _rows(session, _MEMBER_HEAD, member_id=member_id, cohort_id=cohort_id)
+    return rows[0] if rows else None
+
+
+async def member_days_and_scores(
+    session: AsyncSession, *, member_id: int
+) -> tuple[list[tuple[date, int]], list[tuple[str, float]]]:
+    """Return a member's (day, points) from the standings' rollup, oldest first, and their
+    (question id, best score) of every question they have a grade on."""
+    days: list[tuple[date, int]] = []
+    scores: list[tuple[str, float]] = []
+    for kind, day, question_id, value in await _rows(
+        session, _DAYS_AND_SCORES, member_id=member_id
+    ):
+        if kind == "d":
+            days.append((day, int(value)))
+        else:
+            scores.append((str(question_id), float(value)))
+    days.sort()
+    return days, scores
+
+
+async def member_answer_rows(
+    session: AsyncSession, *, member_id: int, limit: int = 50
+) -> Sequence[Row[Any]]:
+    """Return a member's latest answers with their grade's columns, newest first."""
+    return await _rows(session, _answers(limit), member_id=member_id)
+
+
+async def member_mock_rows(
+    session: AsyncSession, *, member_id: int, limit: int = 30
+) -> Sequence[Row[Any]]:
+    """Return a member's finished mocks (either role) with both sides' names, newest first."""
+    return await _rows(session, _mocks(limit), member_id=member_id)
+
+
+async def member_submission_rows(
+    session: AsyncSession, *, member_id: int, limit: int = 50
+) -> Sequence[Row[Any]]:
+    """Return a member's latest drill submissions' shown columns, newest first."""
+    return await _rows(session, _submissions(limit), member_id=member_id)
 
 
 # --- questions and drills ----------------------------------------------------------------------

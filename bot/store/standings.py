@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from bot.domain import streaks
@@ -51,6 +52,122 @@ async def totals_all_time(
         )
     )
     return [(int(m), int(v), at) for m, v, at in result.all()]
+
+
+def _board(*, cohort_id: int, metric: str, since: date | None) -> Any:
+    """Return a board's rows ranked in SQL: (member id, value, reached at, rank, how many).
+
+    The order is `rules.rank`'s: the higher value first, then who reached it first (never
+    reached last), then the member id, so every member has a place of their own. SQLite (3.25
+    and later) and PostgreSQL both number rows by a window, so the whole board is ranked by
+    the database instead of ten thousand rows being fetched and sorted in Python.
+    """
+    if since is None:
+        value: Any = getattr(MemberStanding, COUNTED[metric])
+        rows = select(
+            col(MemberStanding.member_id).label("member_id"),
+            value.label("value"),
+            col(MemberStanding.last_at).label("reached_at"),
+        ).where(col(MemberStanding.cohort_id) == cohort_id, value > 0)
+    else:
+        value = func.sum(getattr(MemberDay, COUNTED[metric]))
+        rows = (
+            select(
+                col(MemberDay.member_id).label("member_id"),
+                value.label("value"),
+                func.max(col(MemberDay.last_at)).label("reached_at"),
+            )
+            .where(col(MemberDay.cohort_id) == cohort_id, col(MemberDay.day) >= since)
+            .group_by(col(MemberDay.member_id))
+            .having(value > 0)
+        )
+    board = rows.subquery("board")
+    order = (
+        board.c.value.desc(),
+        case((board.c.reached_at.is_(None), 1), else_=0),
+        board.c.reached_at,
+        board.c.member_id,
+    )
+    return select(
+        board.c.member_id,
+        board.c.value,
+        board.c.reached_at,
+        func.row_number().over(order_by=order).label("rank"),
+        func.count().over().label("ranked"),
+    ).subquery("ranked")
+
+
+async def ranked_top(
+    session: AsyncSession, *, cohort_id: int, metric: str, since: date | None, limit: int
+) -> tuple[list[tuple[int, int, str, int, datetime | None]], int]:
+    """Return a board's first rows (rank, member id, name, value, reached at) and its length.
+
+    One statement: the ranking, the names of the rows shown and the count of ranked members.
+    """
+    ranked = _board(cohort_id=cohort_id, metric=metric, since=since)
+    conn = await session.connection()
+    result = await conn.execute(
+        select(
+            ranked.c.rank,
+            ranked.c.member_id,
+            func.coalesce(col(Member.display_name), col(Member.platform_user_id)),
+            ranked.c.value,
+            ranked.c.reached_at,
+            ranked.c.ranked,
+        )
+        .join(Member, col(Member.id) == ranked.c.member_id)
+        .where(ranked.c.rank <= limit)
+        .order_by(ranked.c.rank)
+    )
+    rows = result.all()
+    total = int(rows[0][5]) if rows else 0
+    return [(int(r), int(m), str(n), int(v), at) for r, m, n, v, at, _ in rows], total
+
+
+async def ranked_place(
+    session: AsyncSession, *, cohort_id: int, metric: str, since: date | None, member_id: int
+) -> tuple[int, int, datetime | None] | None:
+    """Return a member's (rank, value, reached at) on a board; None when not on it."""
+    ranked = _board(cohort_id=cohort_id, metric=metric, since=since)
+    conn = await session.connection()
+    row = (
+        await conn.execute(
+            select(ranked.c.rank, ranked.c.value, ranked.c.reached_at).where(
+                ranked.c.member_id == member_id
+            )
+        )
+    ).first()
+    return (int(row[0]), int(row[1]), row[2]) if row is not None else None
+
+
+# Made once: a statement built on new aliases at every call is compiled again at every call.
+_MINE = aliased(MemberStanding, name="mine")
+_OTHER = aliased(MemberStanding, name="other")
+
+
+def points_rank_of(member_id: Any, cohort_id: Any) -> Any:
+    """Return a scalar subquery: a member's all-time points rank, None when unranked.
+
+    It counts who is ahead in `rules.rank`'s order (more points; then reached earlier, never
+    last; then the lower member id) on the cohort-and-points index, so a page can carry its
+    member's rank in the statement it reads anyway, without ranking the whole cohort.
+    """
+    mine, other = _MINE, _OTHER
+    same_time = (other.last_at == mine.last_at) | (other.last_at.is_(None) & mine.last_at.is_(None))
+    earlier = (other.last_at < mine.last_at) | (other.last_at.is_not(None) & mine.last_at.is_(None))
+    ahead = (
+        select(func.count())
+        .where(
+            other.cohort_id == cohort_id,
+            (other.points > mine.points)
+            | (
+                (other.points == mine.points)
+                & (earlier | (same_time & (other.member_id < mine.member_id)))
+            ),
+        )
+        .scalar_subquery()
+    )
+    return select(ahead + 1).where(mine.member_id == member_id, mine.points > 0).scalar_subquery()
 
 
 async def cohort_streaks(
@@ -104,14 +221,21 @@ async def member_days(session: AsyncSession, *, member_id: int) -> list[MemberDa
     return list(result.scalars().all())
 
 
+_BEST_SCORES = (
+    select(col(Answer.question_id), func.max(col(Grade.score)))
+    .join(Grade, col(Grade.answer_id) == col(Answer.id))
+    .where(col(Answer.member_id) == bindparam("member_id", type_=Integer))
+    .group_by(col(Answer.question_id))
+)
+
+
 async def best_scores(session: AsyncSession, *, member_id: int) -> list[tuple[str, float]]:
-    """Return (question id, best score) of every question a member has a grade on."""
-    result = await session.execute(
-        select(col(Answer.question_id), func.max(col(Grade.score)))
-        .join(Grade, col(Grade.answer_id) == col(Answer.id))
-        .where(col(Answer.member_id) == member_id)
-        .group_by(col(Answer.question_id))
-    )
+    """Return (question id, best score) of every question a member has a grade on.
+
+    Built once and run on the session's connection: the member page asks it on every view.
+    """
+    conn = await session.connection()
+    result = await conn.execute(_BEST_SCORES, {"member_id": member_id})
     return [(str(q), float(s)) for q, s in result.all()]
 
 

@@ -11,7 +11,7 @@ import pytest
 from bot.app import StudyBot
 from bot.platforms.web.app import SvgCache
 from bot.services.dashboard import WebSession
-from bot.store.models import Answer, Submission
+from bot.store.models import Answer, Member, Submission
 from bot.store.points import award_points
 from tests.web.seed import NOW, START, Seeded
 from tests.web.test_dashboard_routes import sign_in
@@ -138,14 +138,14 @@ async def test_a_board_asked_by_many_at_once_is_ranked_once_even_when_the_first_
     )
     ranked = asyncio.Event()
     asked: list[str] = []
-    ranked_board = standings.ranked_board
+    board_top = standings.board_top
 
     async def slow_ranking(**kwargs: Any) -> Any:
         asked.append(kwargs["period"])
         await ranked.wait()
-        return await ranked_board(**kwargs)
+        return await board_top(**kwargs)
 
-    monkeypatch.setattr(standings, "ranked_board", slow_ranking)
+    monkeypatch.setattr(standings, "board_top", slow_ranking)
     first = asyncio.create_task(service.leaderboard(viewer, viewer.cohort, "all", "points"))
     others = [
         asyncio.create_task(service.leaderboard(viewer, viewer.cohort, "all", "points"))
@@ -159,3 +159,34 @@ async def test_a_board_asked_by_many_at_once_is_ranked_once_even_when_the_first_
     assert [[r.name for r in b.rows] for b in boards] == [["Bob", "Carol", "Alice"]] * 4
     await service.leaderboard(viewer, viewer.cohort, "all", "points")
     assert asked == ["all"]  # kept under the data version
+
+
+async def test_the_overview_and_a_members_rank_are_fresh_after_new_points(
+    web_bot: StudyBot, seeded: Seeded, client: Any
+) -> None:
+    await sign_in(web_bot, client, "bob")
+    overview = f"/c/{seeded.cohort}/"
+    alice = f"/c/{seeded.cohort}/members/{seeded.alice}"
+    assert ">3 / 3</span>" in (await client.get(overview)).text
+    assert "points · #3</span>" in (await client.get(alice)).text
+    async with web_bot.sessions() as session:  # a newcomer earns points; alice takes the lead
+        erin = Member(cohort_id=seeded.cohort, platform_user_id="erin", display_name="Erin")
+        session.add(erin)
+        await session.flush()
+        assert erin.id is not None
+        for member_id, points in ((erin.id, 5), (seeded.alice, 100)):
+            await award_points(
+                session,
+                cohort_id=seeded.cohort,
+                member_id=member_id,
+                kind="answer",
+                ref=f"fresh:{member_id}",
+                points=points,
+                local_day=NOW.date(),
+                at=NOW,
+            )
+        await session.commit()
+    assert ">4 / 4</span>" in (await client.get(overview)).text
+    assert "points · #1</span>" in (await client.get(alice)).text
+    board = await client.get(f"/c/{seeded.cohort}/leaderboard?period=all")
+    assert board.text.index("Alice") < board.text.index("Bob") < board.text.index("Erin")
