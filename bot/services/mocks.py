@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -310,6 +310,22 @@ def _iso(when: datetime | None) -> str | None:
 
 def _when(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
+
+
+def announcement_post_key(room_id: int, carried: Sequence[Announcement]) -> str:
+    """Return the idempotency key of a room's post carrying these announcements (in order).
+
+    The key names the first and the last boundary the post announces (one boundary: just
+    its own key), never a warning: a warning riding along may be dropped by a later holder
+    whose boundary passed, while a boundary stays due until it is recorded. So a holder that
+    takes the claims over holds every boundary of an unrecorded post and can name the post
+    whatever grouping its sender used (`MockService._posted_before`).
+    """
+    boundaries = [a.key for a in carried if a.kind != AnnouncementKind.WARNING]
+    if not boundaries:
+        raise ValueError("a room's post carries at least one boundary")
+    first, last = boundaries[0], boundaries[-1]
+    return f"mock:{room_id}:{first}" if first == last else f"mock:{room_id}:{first}..{last}"
 
 
 def timeline_of(room: MockRoom, phases: tuple[PhasePlan, ...]) -> Timeline:
@@ -1283,20 +1299,6 @@ class MockService:
     async def _say(self, c: ClaimedRoom) -> None:
         room, tokens, now = c.room, c.tokens, c.claimed_at
         room_id = room.id or 0
-        message = self._compose_announcements(room, [a for a, _ in tokens], now)
-        status_text = message  # the status message says where the clock is, not the prompts
-        if self.solo is not None and room.interviewer_id is None:
-            for a, _ in tokens:
-                line = self.solo.phase_line(room, a)
-                if line:
-                    c.solo_lines.append((a, line))
-            if c.solo_lines:
-                text = "\n".join(f"**StudyBot:** {line}" for _, line in c.solo_lines)
-                message = Message(
-                    header=message.header, text=f"{message.text}\n{text}", fields=message.fields
-                )
-                # The interviewer speaks: this post goes out even inside the minute's limit.
-                room.last_new_message_at = None
         publisher = self._publishers.get(room.platform)
         if publisher is None:
             # Recorded only once said: give the claims back for a process whose face runs.
@@ -1305,22 +1307,58 @@ class MockService:
                 for _, token in tokens:
                     await claims_repo.release_claim(session, token=token, now=now, error="no face")
             return
-        new_message = any(a.kind != AnnouncementKind.WARNING for a, _ in tokens) and (
-            room.last_new_message_at is None or now - room.last_new_message_at >= NEW_MESSAGE_EVERY
-        )
-        sent_at = self._clock.now()
-        if not self.policy.fence_still_fresh(now, sent_at):
-            # Taken long ago (a paused process): check the claims still hold before sending.
-            async with self._sessions.begin() as session:
-                for _, token in tokens:
-                    await claims_repo.fence(session, token=token, now=sent_at, policy=self.policy)
         channel = Channel(room.platform, room.workspace_id, room.channel_id or "")  # type: ignore[arg-type]
+        # A claim taken over (its holder killed, or paused past its lease, or it gave the claim
+        # back after an error) may have been said already: the platform took the post and the
+        # holder never recorded it. Look before saying it again; a fresh claim needs no look.
+        taken_over = any(not token.fresh for _, token in tokens)
+        fenced_from = now  # when the last fence check that passed began: the claim was the first
+
+        async def fence() -> None:
+            # Right before each send: a check begun before a pause or a stall does not cover
+            # it, since the claim may be another process's by now (then ClaimLost: say nothing).
+            nonlocal fenced_from
+            while not self.policy.fence_still_fresh(fenced_from, self._clock.now()):
+                checked_from = self._clock.now()
+                async with self._sessions.begin() as session:
+                    for _, token in tokens:
+                        await claims_repo.fence(
+                            session, token=token, now=checked_from, policy=self.policy
+                        )
+                fenced_from = checked_from
+
         try:
+            posted = (
+                await self._posted_before(publisher, channel, room_id, tokens)
+                if taken_over
+                else set()
+            )
+            todo = [a for a, _ in tokens if a.key not in posted]
+            status_text = self._compose_announcements(room, [a for a, _ in tokens], now)
+            message = self._compose_announcements(room, todo, now)
+            if self.solo is not None and room.interviewer_id is None:
+                for a, _ in tokens:
+                    line = self.solo.phase_line(room, a)
+                    if line:
+                        c.solo_lines.append((a, line))  # recorded, said or not this time
+                said_lines = [line for a, line in c.solo_lines if a.key not in posted]
+                if said_lines:
+                    text = "\n".join(f"**StudyBot:** {line}" for line in said_lines)
+                    message = Message(
+                        header=message.header, text=f"{message.text}\n{text}", fields=message.fields
+                    )
+                    # The interviewer speaks: this post goes out even inside the minute's limit.
+                    room.last_new_message_at = None
+            new_message = any(a.kind != AnnouncementKind.WARNING for a in todo) and (
+                room.last_new_message_at is None
+                or now - room.last_new_message_at >= NEW_MESSAGE_EVERY
+            )
+            sent_at = self._clock.now()
             if new_message:
+                await fence()
                 await publisher.post(
-                    channel, message, idempotency_key=f"mock:{room_id}:{tokens[-1][0].key}"
+                    channel, message, idempotency_key=announcement_post_key(room_id, todo)
                 )
-            await self._edit_status(room, None, announcement=status_text, timeline_room=room)
         except PublishError as exc:
             async with self._sessions.begin() as session:
                 for _, token in tokens:
@@ -1328,7 +1366,87 @@ class MockService:
                         session, token=token, now=self._clock.now(), error=str(exc)[:500]
                     )
             raise
-        c.sent_at, c.new_message = sent_at, new_message
+        await self._say_status(c, publisher, channel, status_text, fence, look=taken_over)
+        # A post found counts as this pass's new message (the minute's limit runs from it).
+        c.sent_at, c.new_message = sent_at, new_message or bool(posted)
+
+    async def _posted_before(
+        self,
+        publisher: Publisher,
+        channel: Channel,
+        room_id: int,
+        tokens: Sequence[tuple[Announcement, ClaimToken]],
+    ) -> set[str]:
+        """Return the keys of the held boundaries an earlier holder's post already carries.
+
+        An earlier holder's post carried a run of the boundaries it held, keyed by the run's
+        first and last (`announcement_post_key`). Those boundaries are still unrecorded, so
+        this process holds them too, taken over (a fresh claim was never anyone's, so never
+        said): every run of them is looked for, the longest from each start first, whatever
+        the earlier holder's grouping was. Warnings are never looked for: they ride along.
+        """
+        taken = [a for a, token in tokens if a.kind != AnnouncementKind.WARNING and not token.fresh]
+        posted: set[str] = set()
+        first = 0
+        while first < len(taken):
+            for last in range(len(taken) - 1, first - 1, -1):
+                key = announcement_post_key(room_id, taken[first : last + 1])
+                if await publisher.find_posted(channel, key) is not None:
+                    posted.update(a.key for a in taken[first : last + 1])
+                    first = last
+                    break
+            first += 1
+        if posted:
+            log.info("mock room %s: found the post of %s already made", room_id, sorted(posted))
+        return posted
+
+    async def _say_status(
+        self,
+        c: ClaimedRoom,
+        publisher: Publisher,
+        channel: Channel,
+        announcement: Message,
+        fence: Callable[[], Awaitable[None]],
+        *,
+        look: bool,
+    ) -> None:
+        """Edit the room's status message, or post it the first time (recorded under the fence).
+
+        A taken over claim looks for the status message first: the earlier holder may have
+        posted it and died (or paused) before recording it.
+        """
+        room = c.room
+        message = self._status_message(room, self._timer_view(room), announcement)
+        message_id = room.status_message_id
+        key = f"mock:{room.id}:status"
+        try:
+            if message_id is None and look:
+                found = await publisher.find_posted(channel, key)
+                if found is not None:
+                    message_id = found.message_id
+                    await self._record_status_message(c, message_id)
+            await fence()
+            if message_id:
+                await publisher.edit(SentMessage(message_id, channel.channel_id), message)
+                return
+            sent = await publisher.post(channel, message, idempotency_key=key)
+        except PublishError as exc:  # the announcement stands; the next one edits it
+            log.warning("mock room %s: status not updated: %s", room.id, exc)
+            return
+        await self._record_status_message(c, sent.message_id)
+
+    async def _record_status_message(self, c: ClaimedRoom, message_id: str) -> None:
+        """Record the room's status message while the claims hold (ClaimLost: not recorded)."""
+        async with self._sessions.begin() as session:
+            for _, token in c.tokens:
+                await claims_repo.fence(
+                    session, token=token, now=self._clock.now(), policy=self.policy
+                )
+            if not await repo.set_status_message(
+                session, room_id=c.room.id or 0, message_id=message_id
+            ):
+                log.warning("mock room %s: a status message was recorded meanwhile", c.room.id)
+        c.room.status_message_id = message_id
 
     async def _record_said(
         self, said: Sequence[ClaimedRoom], report: TimerReport
@@ -1437,46 +1555,19 @@ class MockService:
         view: RoomView | None,
         *,
         announcement: Message | None = None,
-        timeline_room: MockRoom | None = None,
     ) -> None:
         """Edit the room's one status message in place (post it the first time)."""
         publisher = self._publishers.get(room.platform)
         if publisher is None or room.channel_id is None:
             return
-        now = self._clock.now()
-        if view is None and timeline_room is not None and timeline_room.started_at is not None:
-            # The timer's own edit: the time left comes from the state it just read.
-            where = phase_at(timeline_of(timeline_room, self.phases), now)
-            view = RoomView(
-                room_id=room.id or 0,
-                status=room.status,
-                kind=room.kind,
-                round=room.round,
-                interviewer="",
-                candidate="",
-                scenario="",
-                phase=where.phase.name,
-                phase_left_min=where.minutes_left,
-                total_left_min=where.total_left,
-            )
         if view is None:
             async with self._sessions() as session:
                 fresh = await repo.get_room(session, room_id=room.id or 0)
                 if fresh is None:
                     return
-                view = await self._view(session, fresh, now)
+                view = await self._view(session, fresh, self._clock.now())
                 room = fresh
-        text = (
-            f"{view.phase}: {view.phase_left_min:.0f} min left in the phase, "
-            f"{view.total_left_min:.0f} in all."
-            if view.phase
-            else f"Mock {view.status}."
-        )
-        if view.status == "paused":
-            text = "Paused. " + text + " /mock resume restarts the clock."
-        if announcement is not None:
-            text = f"{announcement.text}\n{text}"
-        message = Message(header=f"Mock {room.id}: status", text=text)
+        message = self._status_message(room, view, announcement)
         if room.channel_id is None:
             return
         channel = Channel(room.platform, room.workspace_id, room.channel_id)  # type: ignore[arg-type]
@@ -1489,7 +1580,37 @@ class MockService:
             log.warning("mock room %s: status not updated: %s", room.id, exc)
             return
         async with self._sessions.begin() as session:
-            await repo.update_room(session, room_id=room.id or 0, status_message_id=sent.message_id)
+            await repo.set_status_message(session, room_id=room.id or 0, message_id=sent.message_id)
+
+    def _timer_view(self, room: MockRoom) -> RoomView:
+        """Return a running room's view from the state the timer just read (no query)."""
+        where = phase_at(timeline_of(room, self.phases), self._clock.now())
+        return RoomView(
+            room_id=room.id or 0,
+            status=room.status,
+            kind=room.kind,
+            round=room.round,
+            interviewer="",
+            candidate="",
+            scenario="",
+            phase=where.phase.name,
+            phase_left_min=where.minutes_left,
+            total_left_min=where.total_left,
+        )
+
+    @staticmethod
+    def _status_message(room: MockRoom, view: RoomView, announcement: Message | None) -> Message:
+        text = (
+            f"{view.phase}: {view.phase_left_min:.0f} min left in the phase, "
+            f"{view.total_left_min:.0f} in all."
+            if view.phase
+            else f"Mock {view.status}."
+        )
+        if view.status == "paused":
+            text = "Paused. " + text + " /mock resume restarts the clock."
+        if announcement is not None:
+            text = f"{announcement.text}\n{text}"
+        return Message(header=f"Mock {room.id}: status", text=text)
 
     async def close_stale(self) -> list[int]:
         """Release no-show matches and close rooms nobody touched for the idle timeout."""

@@ -198,6 +198,17 @@ async def update_room(session: AsyncSession, *, room_id: int, **changes: object)
     )
 
 
+async def set_status_message(session: AsyncSession, *, room_id: int, message_id: str) -> bool:
+    """Record a room's status message unless one is recorded already; False if one was."""
+    result = await session.execute(
+        update(MockRoom)
+        .where(col(MockRoom.id) == room_id, col(MockRoom.status_message_id).is_(None))
+        .values(status_message_id=message_id)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def update_room_if_unchanged(
     session: AsyncSession,
     *,
