@@ -50,6 +50,8 @@ TASK_NAME = "studybot.runner.judge"
 KEY_PREFIX = "studybot:runner:"
 WORKER_TTL_S = 30
 PROGRESS_EVERY_S = 1.0
+# A dispatched job seen nowhere is looked for again after these pauses before it counts as lost.
+UNSEEN_RECHECKS_S = (0.05, 0.2, 0.0)
 QUEUE_SCAN_LIMIT = 5000
 
 
@@ -207,7 +209,21 @@ class CeleryRunnerClient:
         return await asyncio.to_thread(self.status_sync, task_id)
 
     def status_sync(self, task_id: str) -> JobStatus:
-        """Return where the job stands (blocking)."""
+        """Return where the job stands (blocking).
+
+        A dispatched job found nowhere is looked for again before it is called unknown (lost):
+        a worker moves it from the queue to its unacknowledged set, and from there to a stored
+        result, and a look that falls between those steps sees it in neither place.
+        """
+        for pause_s in UNSEEN_RECHECKS_S:
+            status = self._status_once(task_id)
+            if status is not None:
+                return status
+            time.sleep(pause_s)
+        return JobStatus(task_id, "unknown")
+
+    def _status_once(self, task_id: str) -> JobStatus | None:
+        """Return where the job stands, or None for a dispatched job seen nowhere this time."""
         import redis
 
         try:
@@ -231,8 +247,9 @@ class CeleryRunnerClient:
             position = self._position(str(queue), task_id)
             if position is None:
                 # Not in the queue and not started: taken by a worker that has not said so
-                # yet, or lost with the broker's data. Only the latter stays this way.
-                return JobStatus(task_id, "queued" if self._unacked(task_id) else "unknown")
+                # yet, finished since the meta was read, or lost with the broker's data. Only
+                # the last stays this way.
+                return JobStatus(task_id, "queued") if self._unacked(task_id) else None
             return JobStatus(task_id, "queued", position=position)
         except (redis.RedisError, OSError) as exc:
             raise RunnerUnavailableError(f"the runner queue cannot be reached: {exc}") from None

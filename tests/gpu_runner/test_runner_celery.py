@@ -324,3 +324,39 @@ def test_a_job_finishing_while_its_status_is_read_shows_running_then_done(celery
     assert second.state == "done" and reads == ["STARTED", "SUCCESS"]
     assert isinstance(second.result, Refusal)
     assert second.result.reason == "no such drill on this worker"
+
+
+def test_a_job_finishing_between_the_looks_of_one_status_is_done_not_lost(
+    celery_url: str,
+) -> None:
+    """A worker that takes a job off the queue and stores its answer while a status looks
+    (meta first, then the queue, then the worker's held jobs) leaves it seen nowhere once:
+    that look is repeated, not answered with "unknown" (which tells the bot to dispatch again)."""
+    import redis
+
+    from gpu_runner.celery_runner import _marker_key
+
+    client = _client(celery_url)
+    backend = client.app.backend
+    task_id = f"test-{uuid.uuid4().hex[:12]}"
+    marker = json.dumps({"queue": "cpu", "at": time.time()})
+    redis.Redis.from_url(celery_url).set(_marker_key(task_id), marker)
+    real_read = backend.get_task_meta
+    reads: list[str] = []
+
+    def read_then_worker_finishes(tid: str, *args: object, **kwargs: object) -> dict:
+        meta = real_read(tid, *args, **kwargs)
+        reads.append(str(meta["status"]))
+        if len(reads) == 1:  # taken and finished right after this read: queue and held empty
+            backend.store_result(tid, Refusal(job_id=tid, reason="finished").to_json(), "SUCCESS")
+        return meta
+
+    backend.get_task_meta = read_then_worker_finishes  # type: ignore[method-assign]
+    try:
+        status = client.status_sync(task_id)
+        lost = client.status_sync(f"test-{uuid.uuid4().hex[:12]}")  # never dispatched
+    finally:
+        backend.get_task_meta = real_read  # type: ignore[method-assign]
+        client._close()
+    assert status.state == "done" and reads[:2] == ["PENDING", "SUCCESS"]
+    assert lost.state == "unknown"
