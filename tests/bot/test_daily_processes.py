@@ -8,13 +8,9 @@ slow Slack does). The test reacts to what the mock sees (events), never to a sle
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
-import sys
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,145 +23,20 @@ from bot.services.daily import compose_day
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import Cohort, DayPost, WorkClaim
 from content import load_library
-from tests.support.slack_api_server import MockSlackApi
+from tests.support.bot_processes import WAIT_S, BotProcess, SlowSlack, serving_args
 
 pytestmark = pytest.mark.postgres
 
-ROOT = Path(__file__).resolve().parents[2]
 DAY = 2
 COHORTS = 3
-WAIT_S = 60.0  # a safety net for a broken run, never the thing a test waits for
 
 
-class SlowSlack(MockSlackApi):
-    """The mock Slack Web API: stores each post at once and answers it `answer_delay_s` later."""
-
-    answer_delay_s = 0.5
-    on_stored: Callable[[int], None] | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.stored = 0
-        self.timeline: list[str] = []
-        self.changed = asyncio.Event()
-
-    async def _m_chat_postMessage(self, call: Any, params: dict[str, Any]) -> Any:
-        answer = await super()._m_chat_postMessage(call, params)
-        if call.error is None:
-            self.stored += 1
-            key = (params.get("metadata") or {}).get("event_payload", {}).get("key")
-            self.timeline.append(f"{time.monotonic():.3f} stored #{self.stored} {key}")
-            self.changed.set()
-            if self.on_stored is not None:
-                self.on_stored(self.stored)
-        await asyncio.sleep(self.answer_delay_s)
-        return answer
-
-    def keys(self) -> Counter[str]:
-        """Count the posts of every channel per idempotency key."""
-        return Counter(
-            m["metadata"]["event_payload"]["key"]
-            for channel in self.messages.values()
-            for m in channel
-            if m.get("metadata", {}).get("event_type") == "studybot_post"
-        )
-
-    def ts_by_key(self) -> dict[str, str]:
-        """Return the ts of each key's (first chunk) post."""
-        return {
-            m["metadata"]["event_payload"]["key"]: m["ts"]
-            for channel in self.messages.values()
-            for m in channel
-            if m.get("metadata", {}).get("event_type") == "studybot_post"
-            and m["metadata"]["event_payload"].get("chunk", 0) == 0
-        }
-
-    async def wait_until(self, done: Callable[[], bool], within_s: float = WAIT_S) -> None:
-        """Wait for the stored posts to satisfy `done`."""
-        async with asyncio.timeout(within_s):
-            while not done():
-                self.changed.clear()
-                await self.changed.wait()
-
-
-class BotProcess:
-    """One `tests.support.daily_bot` subprocess and the pass reports it printed."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, name: str, log: Path) -> None:
-        self.proc = proc
-        self.name = name
-        self.log = log
-        self.lines: list[dict[str, Any]] = []
-        self.ready = asyncio.Event()
-        self.changed = asyncio.Event()
-        self._reader = asyncio.create_task(self._read())
-
-    @classmethod
-    async def start(
-        cls, name: str, *, db: dict[str, str], slack_url: str, tmp: Path, **opts: float
-    ) -> BotProcess:
-        """Start a bot process and wait until its heartbeat is registered."""
-        args = ["--db-url", db["url"], "--schema", db["schema"], "--slack-url", slack_url]
-        args += ["--process-id", name]
-        for key, value in opts.items():
-            args += [f"--{key}", str(value)]
-        log = tmp / f"{name}.log"
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.support.daily_bot",
-            *args,
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log.open("w"),
-        )
-        bot = cls(proc, name, log)
-        async with asyncio.timeout(WAIT_S):
-            await bot.ready.wait()
-        return bot
-
-    async def _read(self) -> None:
-        import json
-
-        assert self.proc.stdout is not None
-        async for raw in self.proc.stdout:
-            line = raw.decode().strip()
-            if line == "READY":
-                self.ready.set()
-            elif line.startswith("{"):
-                self.lines.append(json.loads(line))
-            self.changed.set()
-
-    async def wait_for(self, done: Callable[[list[dict[str, Any]]], bool]) -> None:
-        """Wait until the printed pass reports satisfy `done`."""
-        async with asyncio.timeout(WAIT_S):
-            while not done(self.lines):
-                self.changed.clear()
-                await self.changed.wait()
-
-    def signal(self, sig: int) -> None:
-        """Send a signal to the process."""
-        os.kill(self.proc.pid, sig)
-
-    async def close(self) -> None:
-        """Stop the process (killing it if it does not stop) and its reader."""
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGCONT)
-                self.proc.terminate()
-            try:
-                async with asyncio.timeout(10):
-                    await self.proc.wait()
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        self._reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader
-
-    def stderr(self) -> str:
-        """Return what the process logged."""
-        return self.log.read_text()
+async def start_daily_bot(
+    name: str, *, db: dict[str, str], slack_url: str, tmp: Path, **opts: float
+) -> BotProcess:
+    """Start a `tests.support.daily_bot` process and wait until it is serving."""
+    args = serving_args(name, db=db, slack_url=slack_url, **opts)
+    return await BotProcess.start("tests.support.daily_bot", name, args, tmp)
 
 
 @pytest_asyncio.fixture
@@ -259,18 +130,18 @@ async def test_a_bot_paused_past_its_lease_posts_nothing_twice_after_a_takeover(
     paused = asyncio.Event()
     total = len(expected_keys(pg["cohort_ids"]))
 
-    def pause_first_bot(stored: int) -> None:
+    def pause_first_bot(post: dict[str, Any]) -> None:
         # Each cohort's second post is stored and none answered yet: A is paused waiting on Slack.
-        if stored == 2 * COHORTS and not paused.is_set():
+        if slack.stored == 2 * COHORTS and not paused.is_set():
             bots[0].signal(signal.SIGSTOP)
             slack.timeline.append(f"{time.monotonic():.3f} A stopped")
             paused.set()
 
     slack.on_stored = pause_first_bot
-    bots.append(await BotProcess.start("A", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts))
+    bots.append(await start_daily_bot("A", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts))
     async with asyncio.timeout(WAIT_S):
         await paused.wait()
-    bots.append(await BotProcess.start("B", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts))
+    bots.append(await start_daily_bot("B", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts))
     everything = {(c, DAY) for c in pg["cohort_ids"]}
 
     def b_did_all_it_could(lines: list[dict[str, Any]]) -> bool:
@@ -305,8 +176,8 @@ async def test_two_healthy_bots_on_a_slow_slack_keep_their_claims(
     total = len(expected_keys(pg["cohort_ids"]))
     bots.extend(
         await asyncio.gather(
-            BotProcess.start("A", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts),
-            BotProcess.start("B", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts),
+            start_daily_bot("A", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts),
+            start_daily_bot("B", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts),
         )
     )
     await slack.wait_until(lambda: len(slack.keys()) >= total)
@@ -326,18 +197,18 @@ async def test_a_killed_bot_restarted_resumes_its_day_by_heartbeat_not_lease(
     killed = asyncio.Event()
     total = len(expected_keys(pg["cohort_ids"]))
 
-    def kill_first_bot(stored: int) -> None:
-        if stored == 4 and not killed.is_set():
+    def kill_first_bot(post: dict[str, Any]) -> None:
+        if slack.stored == 4 and not killed.is_set():
             bots[0].signal(signal.SIGKILL)
             killed.set()
 
     slack.on_stored = kill_first_bot
-    bots.append(await BotProcess.start("A", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts))
+    bots.append(await start_daily_bot("A", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts))
     async with asyncio.timeout(WAIT_S):
         await killed.wait()
     restarted_at = datetime.now(UTC)
     bots.append(
-        await BotProcess.start("A-again", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts)
+        await start_daily_bot("A-again", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts)
     )
     await slack.wait_until(lambda: len(slack.keys()) >= total, within_s=30.0)
     everything = {(c, DAY) for c in pg["cohort_ids"]}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -24,39 +23,19 @@ from sqlalchemy import select
 from bot.services.recap import due_week, recap_key
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import Cohort, WorkClaim
-from tests.bot.test_daily_processes import ROOT, WAIT_S, BotProcess, SlowSlack
+from tests.support.bot_processes import WAIT_S, BotProcess, SlowSlack, serving_args
 
 pytestmark = pytest.mark.postgres
 
 COHORTS = 3
 
 
-class RecapBot(BotProcess):
-    """One `tests.support.recap_bot` subprocess and the pass reports it printed."""
-
-    @classmethod
-    async def start(
-        cls, name: str, *, db: dict[str, str], slack_url: str, tmp: Path, **opts: float
-    ) -> BotProcess:
-        """Start a recap bot and wait until its heartbeat is registered."""
-        args = ["--db-url", db["url"], "--schema", db["schema"], "--slack-url", slack_url]
-        args += ["--process-id", name]
-        for key, value in opts.items():
-            args += [f"--{key}", str(value)]
-        log = tmp / f"{name}.log"
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.support.recap_bot",
-            *args,
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log.open("w"),
-        )
-        bot = cls(proc, name, log)
-        async with asyncio.timeout(WAIT_S):
-            await bot.ready.wait()
-        return bot
+async def start_recap_bot(
+    name: str, *, db: dict[str, str], slack_url: str, tmp: Path, **opts: float
+) -> BotProcess:
+    """Start a `tests.support.recap_bot` process and wait until it is serving."""
+    args = serving_args(name, db=db, slack_url=slack_url, **opts)
+    return await BotProcess.start("tests.support.recap_bot", name, args, tmp)
 
 
 @pytest_asyncio.fixture
@@ -127,19 +106,19 @@ async def test_a_caught_up_recap_is_posted_once_though_its_poster_was_paused_pas
     paused = asyncio.Event()
     paused_at: list[float] = []
 
-    def pause_first_bot(stored: int) -> None:
+    def pause_first_bot(post: dict[str, Any]) -> None:
         # A's first recap is stored and not answered yet: A is paused waiting on Slack.
-        if stored == 1 and not paused.is_set():
+        if slack.stored == 1 and not paused.is_set():
             bots[0].signal(signal.SIGSTOP)
             paused_at.append(time.monotonic())
             slack.timeline.append(f"{paused_at[0]:.3f} A stopped")
             paused.set()
 
     slack.on_stored = pause_first_bot
-    bots.append(await RecapBot.start("A", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts))
+    bots.append(await start_recap_bot("A", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts))
     async with asyncio.timeout(WAIT_S):
         await paused.wait()
-    bots.append(await RecapBot.start("B", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts))
+    bots.append(await start_recap_bot("B", db=pg, slack_url=slack.base_url, tmp=tmp_path, **opts))
     await bots[1].wait_for(lambda lines: reported(bots[1], "posted") == everything)
     # B took over as soon as A's heartbeat went stale; A stays stopped until the lease it last
     # renewed (before its send) has run out too: the scenario, not a wait for a result.

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from bot.services.answers import TELLER_CLAIM, grade_dm_key
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import Answer, Cohort, Grade, Member, WorkClaim
-from tests.chaos.test_paused_past_lease import WAIT_S, Process, SlowSlack
+from tests.support.bot_processes import WAIT_S, BotProcess, SlowSlack
 
 pytestmark = pytest.mark.postgres
 MEMBERS = 4
@@ -36,14 +36,15 @@ MEMBERS = 4
 async def slack() -> AsyncIterator[SlowSlack]:
     """The slow mock Slack Web API."""
     async with SlowSlack() as server:
+        server.answer_delay_s = 0.3  # answered a little later than stored
         yield server
         print("\n".join(server.timeline))
 
 
 @pytest_asyncio.fixture
-async def processes() -> AsyncIterator[list[Process]]:
+async def processes() -> AsyncIterator[list[BotProcess]]:
     """Bot processes a test starts; every one is stopped at the end."""
-    started: list[Process] = []
+    started: list[BotProcess] = []
     yield started
     for process in started:
         await process.close()
@@ -106,7 +107,7 @@ def bot_args(db: dict[str, Any], slack: SlowSlack, name: str) -> list[str]:
 async def test_a_grade_teller_paused_past_its_lease_tells_no_member_twice(
     graded: dict[str, Any],
     slack: SlowSlack,
-    processes: list[Process],
+    processes: list[BotProcess],
     tmp_path: Path,
     pause_at: str,
 ) -> None:
@@ -126,10 +127,10 @@ async def test_a_grade_teller_paused_past_its_lease_tells_no_member_twice(
     else:
         slack.on_history = pause_a
     module = "tests.chaos.grade_dm_bot"
-    processes.append(await Process.start(module, "A", bot_args(graded, slack, "A"), tmp_path))
+    processes.append(await BotProcess.start(module, "A", bot_args(graded, slack, "A"), tmp_path))
     async with asyncio.timeout(WAIT_S):
         await paused.wait()
-    processes.append(await Process.start(module, "B", bot_args(graded, slack, "B"), tmp_path))
+    processes.append(await BotProcess.start(module, "B", bot_args(graded, slack, "B"), tmp_path))
     expected = {grade_dm_key(i) for i in graded["ids"]}
     await processes[1].wait_for(lambda lines: sum(line["told"] for line in lines) == MEMBERS)
     # A wakes up past its lease, with Slack's answer to what it asked before the pause.

@@ -12,15 +12,11 @@ hand and a list of members it had not told yet, and must neither record nor send
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
-import json
-import os
 import signal
-import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,148 +29,27 @@ from bot.services.submissions import job_id_for, result_dm_key
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import Cohort, Member, Submission, WorkClaim
 from tests.chaos import test_mock_rooms_crash as mock_rooms
-from tests.support.slack_api_server import MockSlackApi
+from tests.support.bot_processes import WAIT_S, BotProcess, SlowSlack
 
 pytestmark = pytest.mark.postgres
 fresh_pg = mock_rooms.fresh_pg  # a new migrated database: the mock timer worker takes a URL
 
-ROOT = Path(__file__).resolve().parents[2]
 MEMBERS = 4
-WAIT_S = 60.0  # a safety net for a broken run, never the thing a test waits for
-
-
-class SlowSlack(MockSlackApi):
-    """The mock Slack Web API: stores each post at once and answers it `answer_delay_s` later."""
-
-    answer_delay_s = 0.3
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.stored = 0
-        self.on_stored: Callable[[dict[str, Any]], None] | None = None
-        self.on_history: Callable[[dict[str, Any]], None] | None = None
-        self.timeline: list[str] = []
-        self.changed = asyncio.Event()
-
-    async def _m_chat_postMessage(self, call: Any, params: dict[str, Any]) -> Any:
-        answer = await super()._m_chat_postMessage(call, params)
-        if call.error is None:
-            self.stored += 1
-            key = (params.get("metadata") or {}).get("event_payload", {}).get("key")
-            self.timeline.append(f"{time.monotonic():.3f} stored {params.get('channel')} {key}")
-            self.changed.set()
-            if self.on_stored is not None:
-                self.on_stored(params)
-        await asyncio.sleep(self.answer_delay_s)
-        return answer
-
-    async def _m_conversations_history(self, call: Any, params: dict[str, Any]) -> Any:
-        answer = await super()._m_conversations_history(call, params)
-        if self.on_history is not None:
-            self.on_history(params)
-        return answer
-
-    def dm_keys(self) -> Counter[str]:
-        """Count every DM per idempotency key (an unkeyed DM counts as 'unkeyed')."""
-        return Counter(
-            (m.get("metadata") or {}).get("event_payload", {}).get("key", "unkeyed")
-            for channel, messages in self.messages.items()
-            if channel.startswith("D")
-            for m in messages
-        )
-
-    async def wait_until(self, done: Callable[[], bool]) -> None:
-        """Wait for what Slack stored to satisfy `done`."""
-        async with asyncio.timeout(WAIT_S):
-            while not done():
-                self.changed.clear()
-                await self.changed.wait()
-
-
-class Process:
-    """One bot subprocess and the pass reports it printed."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, name: str, log: Path) -> None:
-        self.proc = proc
-        self.name = name
-        self.log = log
-        self.lines: list[dict[str, Any]] = []
-        self.ready = asyncio.Event()
-        self.changed = asyncio.Event()
-        self._reader = asyncio.create_task(self._read())
-
-    @classmethod
-    async def start(cls, module: str, name: str, args: list[str], tmp: Path) -> Process:
-        """Start a bot process and wait until it says it is serving."""
-        log = tmp / f"{name}.log"
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            module,
-            *args,
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log.open("w"),
-        )
-        process = cls(proc, name, log)
-        async with asyncio.timeout(WAIT_S):
-            await process.ready.wait()
-        return process
-
-    async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        async for raw in self.proc.stdout:
-            line = raw.decode().strip()
-            if line == "READY":
-                self.ready.set()
-            elif line.startswith("{"):
-                self.lines.append(json.loads(line))
-            self.changed.set()
-
-    async def wait_for(self, done: Callable[[list[dict[str, Any]]], bool]) -> None:
-        """Wait until the printed pass reports satisfy `done`."""
-        async with asyncio.timeout(WAIT_S):
-            while not done(self.lines):
-                self.changed.clear()
-                await self.changed.wait()
-
-    def signal(self, sig: int) -> None:
-        """Send a signal to the process."""
-        os.kill(self.proc.pid, sig)
-
-    async def close(self) -> None:
-        """Stop the process (killing it if it does not stop) and its reader."""
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGCONT)
-                self.proc.terminate()
-            try:
-                async with asyncio.timeout(10):
-                    await self.proc.wait()
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        self._reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader
-
-    def stderr(self) -> str:
-        """Return what the process logged."""
-        return self.log.read_text()
 
 
 @pytest_asyncio.fixture
 async def slack() -> AsyncIterator[SlowSlack]:
     """The slow mock Slack Web API."""
     async with SlowSlack() as server:
+        server.answer_delay_s = 0.3  # answered a little later than stored
         yield server
         print("\n".join(server.timeline))
 
 
 @pytest_asyncio.fixture
-async def processes() -> AsyncIterator[list[Process]]:
+async def processes() -> AsyncIterator[list[BotProcess]]:
     """Bot processes a test starts; every one is stopped at the end."""
-    started: list[Process] = []
+    started: list[BotProcess] = []
     yield started
     for process in started:
         await process.close()
@@ -238,7 +113,7 @@ def dm_bot_args(db: dict[str, Any], slack: SlowSlack, name: str) -> list[str]:
 async def test_a_reconciler_paused_past_its_lease_tells_no_member_twice(
     judged: dict[str, Any],
     slack: SlowSlack,
-    processes: list[Process],
+    processes: list[BotProcess],
     tmp_path: Path,
     pause_at: str,
 ) -> None:
@@ -258,10 +133,10 @@ async def test_a_reconciler_paused_past_its_lease_tells_no_member_twice(
     else:
         slack.on_history = pause_a
     module = "tests.chaos.result_dm_bot"
-    processes.append(await Process.start(module, "A", dm_bot_args(judged, slack, "A"), tmp_path))
+    processes.append(await BotProcess.start(module, "A", dm_bot_args(judged, slack, "A"), tmp_path))
     async with asyncio.timeout(WAIT_S):
         await paused.wait()
-    processes.append(await Process.start(module, "B", dm_bot_args(judged, slack, "B"), tmp_path))
+    processes.append(await BotProcess.start(module, "B", dm_bot_args(judged, slack, "B"), tmp_path))
     expected = {result_dm_key(i) for i in judged["ids"]}
     await processes[1].wait_for(lambda lines: sum(line["notified"] for line in lines) == MEMBERS)
     # A wakes up past its lease, with Slack's answer to what it asked before the pause.
@@ -308,6 +183,7 @@ MOCK_SPEED = 150.0  # 45 fast minutes in 18 real seconds; a lease of 60 fast sec
 def test_a_mock_timer_paused_past_its_lease_announces_no_boundary_twice(fresh_pg: str) -> None:
     async def scenario() -> None:
         async with SlowSlack() as slack:
+            slack.answer_delay_s = 0.3  # answered a little later than stored
             try:
                 await pause_a_timer(slack)
             finally:
