@@ -739,25 +739,27 @@ class DashboardService:
             return viewer, await self._member_page_in(session, viewer, member_id, head)
 
     async def _member_page_in(
-        self, session: AsyncSession, viewer: Viewer, member_id: int, head: Any = None
+        self,
+        session: AsyncSession,
+        viewer: Viewer,
+        member_id: int,
+        found: tuple[Any, repo.MemberBody] | None = None,
     ) -> MemberPage:
         # Read on every view, not kept under the data version: an answer waiting for its grade
         # or a failed submission adds nothing to the ledger, and the page shows both.
         visible = viewer.may_see_answers_of(member_id)
         today = self._local_today(viewer.cohort)
         start = today - timedelta(days=7 * 12 + today.weekday())
-        if head is None:  # read with the viewer's check when the page is asked by its route
-            head = await repo.member_head(session, member_id=member_id, cohort_id=viewer.cohort_id)
-        if head is None or head.cohort_id != viewer.cohort_id:
+        if found is None:  # read with the viewer's check when the page is asked by its route
+            found = await repo.member_head(session, member_id=member_id, cohort_id=viewer.cohort_id)
+        if found is None or found[0].cohort_id != viewer.cohort_id:
             raise NotFound("There is no such member in this cohort.")
-        # The standings' own rows, read directly: the page needs neither the chart's whole
+        # The standings' own rows, read with the head: the page needs neither the chart's whole
         # stats nor the rank computed again from every member's total (the board has it).
-        days, scores = await repo.member_days_and_scores(session, member_id=member_id)
-        subs = await repo.member_submission_rows(session, member_id=member_id, limit=20)
-        answers = (
-            await repo.member_answer_rows(session, member_id=member_id, limit=20) if visible else []
-        )
-        mocks = await repo.member_mock_rows(session, member_id=member_id) if visible else []
+        head, body = found
+        days, scores, subs = body.days, body.scores, body.submissions
+        answers = body.answers if visible else []
+        mocks = body.mocks if visible else []
         zone = head.timezone or viewer.cohort.timezone
         stored = (
             streaks.Streak(head.streak, head.longest, head.freezes, head.streak_day, head.streak_tz)

@@ -9,31 +9,27 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    Date,
     Float,
     Integer,
     Row,
-    String,
     bindparam,
     cast,
     func,
-    literal_column,
-    null,
     or_,
     select,
-    type_coerce,
     union,
-    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
+from bot.store.json_rows import JsonRows, json_rows
 from bot.store.models import (
     Answer,
     Cohort,
@@ -299,50 +295,32 @@ _VIEWER_AND_HEAD = (
 
 async def viewer_and_member_head(
     session: AsyncSession, *, cohort_id: int, member_id: int, shown_id: int
-) -> tuple[Cohort, Member, tuple[int, int], Row[Any] | None] | None:
-    """Return `viewer_of`'s cohort, member and data version, with `member_head`'s row of the
-    member shown (None when not in this cohort); None when the viewer is not found.
+) -> tuple[Cohort, Member, tuple[int, int], tuple[Row[Any], MemberBody] | None] | None:
+    """Return `viewer_of`'s cohort, member and data version, with `member_head`'s row and lists
+    of the member shown (None when not in this cohort); None when the viewer is not found.
 
-    The member page's first two reads as one round trip.
+    The whole member page as one round trip. The lists are read by the shown member's id
+    alone and dropped, unread, when that member is not in the viewer's cohort.
     """
     row = (
         await session.execute(
-            _VIEWER_AND_HEAD,
+            _VIEWER_HEAD_AND_BODY,
             {"cohort_id": cohort_id, "member_id": member_id, "target_id": shown_id},
         )
     ).first()
     if row is None:
         return None
-    head = row if row.shown_id is not None else None
+    head = (row, _body_of(row, "target_id")) if row.shown_id is not None else None
     return row[0], row[1], (int(row[2] or 0), int(row[3] or 0)), head
 
-
-# A member's active days and best score per question, in one round trip: the two reads share a
-# shape (a key and a number), so they are one UNION ALL whose rows say which they are.
-_DAYS_AND_SCORES = union_all(
-    select(
-        literal_column("'d'").label("kind"),
-        col(MemberDay.day).label("day"),
-        type_coerce(null(), String).label("question_id"),
-        cast(col(MemberDay.points), Float).label("value"),
-    ).where(col(MemberDay.member_id) == _MEMBER),
-    select(
-        literal_column("'s'"),
-        type_coerce(null(), Date),
-        col(Answer.question_id),
-        cast(func.max(col(Grade.score)), Float),
-    )
-    .join(Grade, col(Grade.answer_id) == col(Answer.id))
-    .where(col(Answer.member_id) == _MEMBER)
-    .group_by(col(Answer.question_id)),
-)
 
 _INTERVIEWER = aliased(Member, name="interviewer")
 _CANDIDATE = aliased(Member, name="candidate")
 
 
 @functools.cache
-def _answers(limit: int) -> Any:
+def _answers(limit: int, param: str) -> Any:
+    who = bindparam(param, type_=Integer)
     return (
         select(
             col(Answer.id),
@@ -356,14 +334,15 @@ def _answers(limit: int) -> Any:
             col(Grade.points),
         )
         .outerjoin(Grade, col(Grade.answer_id) == col(Answer.id))
-        .where(col(Answer.member_id) == _MEMBER)
+        .where(col(Answer.member_id) == who)
         .order_by(col(Answer.id).desc())
         .limit(limit)
     )
 
 
 @functools.cache
-def _mocks(limit: int) -> Any:
+def _mocks(limit: int, param: str) -> Any:
+    who = bindparam(param, type_=Integer)
     interviewer, candidate = _INTERVIEWER, _CANDIDATE
     return (
         select(
@@ -383,7 +362,7 @@ def _mocks(limit: int) -> Any:
         .outerjoin(interviewer, interviewer.id == col(MockRoom.interviewer_id))
         .outerjoin(candidate, candidate.id == col(MockRoom.candidate_id))
         .where(
-            or_(col(MockRoom.interviewer_id) == _MEMBER, col(MockRoom.candidate_id) == _MEMBER),
+            or_(col(MockRoom.interviewer_id) == who, col(MockRoom.candidate_id) == who),
             col(MockRoom.finished_at).is_not(None),
         )
         .order_by(col(MockRoom.id).desc())
@@ -392,7 +371,8 @@ def _mocks(limit: int) -> Any:
 
 
 @functools.cache
-def _submissions(limit: int) -> Any:
+def _submissions(limit: int, param: str) -> Any:
+    who = bindparam(param, type_=Integer)
     return (
         select(
             col(Submission.id),
@@ -406,64 +386,83 @@ def _submissions(limit: int) -> Any:
             col(Submission.result),
             col(Submission.last_error),
         )
-        .where(col(Submission.member_id) == _MEMBER)
+        .where(col(Submission.member_id) == who)
         .order_by(col(Submission.id).desc())
         .limit(limit)
     )
 
 
-async def _rows(session: AsyncSession, statement: Any, **params: Any) -> Sequence[Row[Any]]:
-    """Run a read of plain columns on the session's connection and return its rows."""
-    conn = await session.connection()
-    return (await conn.execute(statement, params)).all()
+ANSWERS_SHOWN = 20
+MOCKS_SHOWN = 30
+SUBMISSIONS_SHOWN = 20
 
 
-async def member_head(session: AsyncSession, *, member_id: int, cohort_id: int) -> Row[Any] | None:
-    """Return a member's name, cohort and zone, their standing's figures and all-time rank.
+@functools.cache
+def _body(param: str) -> tuple[JsonRows, ...]:
+    """Return the member page's lists, each one JSON column, for the member bound to `param`.
+
+    Days, best scores, answers, mocks and submissions come back with the head's row: the whole
+    page is one round trip.
+    """
+    who = bindparam(param, type_=Integer)
+    days = select(col(MemberDay.day), col(MemberDay.points)).where(col(MemberDay.member_id) == who)
+    scores = (
+        select(col(Answer.question_id), cast(func.max(col(Grade.score)), Float).label("score"))
+        .join(Grade, col(Grade.answer_id) == col(Answer.id))
+        .where(col(Answer.member_id) == who)
+        .group_by(col(Answer.question_id))
+    )
+    return (
+        json_rows(days),
+        json_rows(scores),
+        json_rows(_answers(ANSWERS_SHOWN, param)),
+        json_rows(_mocks(MOCKS_SHOWN, param)),
+        json_rows(_submissions(SUBMISSIONS_SHOWN, param)),
+    )
+
+
+@dataclass(frozen=True)
+class MemberBody:
+    """A member's page lists: (day, points) oldest first, (question, best score), and the
+    latest answers, finished mocks and submissions, newest first."""
+
+    days: list[tuple[date, int]]
+    scores: list[tuple[str, float]]
+    answers: list[Any]
+    mocks: list[Any]
+    submissions: list[Any]
+
+
+def _body_of(row: Row[Any], param: str) -> MemberBody:
+    days, scores, answers, mocks, subs = (
+        column.parse(value) for column, value in zip(_body(param), row[-5:], strict=True)
+    )
+    return MemberBody(
+        days=sorted((d.day, int(d.points)) for d in days),
+        scores=[(str(s.question_id), float(s.score)) for s in scores if s.score is not None],
+        answers=sorted(answers, key=lambda r: r.id, reverse=True),
+        mocks=sorted(mocks, key=lambda r: r.id, reverse=True),
+        submissions=sorted(subs, key=lambda r: r.id, reverse=True),
+    )
+
+
+_MEMBER_HEAD_AND_BODY = _MEMBER_HEAD.add_columns(*_body("member_id"))
+_VIEWER_HEAD_AND_BODY = _VIEWER_AND_HEAD.add_columns(*_body("target_id"))
+
+
+async def member_head(
+    session: AsyncSession, *, member_id: int, cohort_id: int
+) -> tuple[Row[Any], MemberBody] | None:
+    """Return a member's name, cohort and zone, their standing's figures and all-time rank,
+    with the page's lists, in one statement.
 
     The rank (None when unranked) is counted in the same statement, in the viewer's cohort.
     """
-    rows = await _rows(session, _MEMBER_HEAD, member_id=member_id, cohort_id=cohort_id)
-    return rows[0] if rows else None
-
-
-async def member_days_and_scores(
-    session: AsyncSession, *, member_id: int
-) -> tuple[list[tuple[date, int]], list[tuple[str, float]]]:
-    """Return a member's (day, points) from the standings' rollup, oldest first, and their
-    (question id, best score) of every question they have a grade on."""
-    days: list[tuple[date, int]] = []
-    scores: list[tuple[str, float]] = []
-    for kind, day, question_id, value in await _rows(
-        session, _DAYS_AND_SCORES, member_id=member_id
-    ):
-        if kind == "d":
-            days.append((day, int(value)))
-        else:
-            scores.append((str(question_id), float(value)))
-    days.sort()
-    return days, scores
-
-
-async def member_answer_rows(
-    session: AsyncSession, *, member_id: int, limit: int = 50
-) -> Sequence[Row[Any]]:
-    """Return a member's latest answers with their grade's columns, newest first."""
-    return await _rows(session, _answers(limit), member_id=member_id)
-
-
-async def member_mock_rows(
-    session: AsyncSession, *, member_id: int, limit: int = 30
-) -> Sequence[Row[Any]]:
-    """Return a member's finished mocks (either role) with both sides' names, newest first."""
-    return await _rows(session, _mocks(limit), member_id=member_id)
-
-
-async def member_submission_rows(
-    session: AsyncSession, *, member_id: int, limit: int = 50
-) -> Sequence[Row[Any]]:
-    """Return a member's latest drill submissions' shown columns, newest first."""
-    return await _rows(session, _submissions(limit), member_id=member_id)
+    conn = await session.connection()
+    row = (
+        await conn.execute(_MEMBER_HEAD_AND_BODY, {"member_id": member_id, "cohort_id": cohort_id})
+    ).first()
+    return (row, _body_of(row, "member_id")) if row is not None else None
 
 
 # --- questions and drills ----------------------------------------------------------------------
