@@ -149,15 +149,30 @@ def _quantities(text: str, *, operands: bool = True) -> set[tuple[str, str]]:
     return out
 
 
+# What makes a short item a statement rather than a term: an operator between two operands
+# ("x - max", "a → b"; a hyphen inside a word joins a compound: "KV-cache"), a word relating
+# what it joins ("divide by sum", "move to the end") or a negation ("no overflow").
+_RELATING = re.compile(
+    r"\S\s+-\s+\S|\S\s*(?:[+*=<>→×]|->)\s*\S"
+    r"|\b(?:by|to|into|from|over|than|before|after|instead|without|no|not|never)\b",
+    re.IGNORECASE,
+)
+
+
 def is_keyword_list(passage: str) -> bool:
-    """Tell whether a passage names terms without relating them ("Keywords: Adam, m, v, ...")."""
+    """Tell whether a passage names terms without relating them ("Keywords: Adam, m, v, ...").
+
+    A terse answer in list form ("x - max, exp, divide by sum, no overflow") is not one: when
+    half or more of its short items relate terms, it states steps, however briefly.
+    """
     if _LIST_MARKER.search(passage):
         return True
     items = [i.strip() for i in re.split(r"[,;/]", passage) if i.strip()]
     if len(items) < 5:
         return False
     words = sum(len(i.split()) for i in items) / len(items)
-    return words <= 2.5
+    relating = sum(_RELATING.search(i) is not None for i in items)
+    return words <= 2.5 and relating * 2 < len(items)
 
 
 _NEGATION_SCOPE_WORDS = 4

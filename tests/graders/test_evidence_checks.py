@@ -86,3 +86,16 @@ def test_an_operand_of_a_worked_product_is_not_the_figure_asserted() -> None:
         "missing"
     )
     assert check_support(cost, "It needs 2 GPUs at about $3 an hour.").cap != "missing"
+
+
+def test_a_terse_list_of_steps_is_not_a_keyword_list() -> None:
+    steps = "x - max, exp, divide by sum; same result, no overflow."
+    assert not is_keyword_list(steps)
+    point = "Subtract the row max from the logits before exponentiating, then divide by the sum"
+    assert check_support(point, steps).cap == "covered"
+    # Terms with a relation or two among them are still a list of terms.
+    assert is_keyword_list("Adam, m + v, FP32, 8 bytes/param, 7B, 56 GB, AdamW")
+    assert is_keyword_list("pre-norm, post-norm, RMSNorm, LayerNorm, bias-free, KV-cache")
+    assert is_keyword_list(
+        "A RAG system needs chunking, embeddings, IVFPQ, BM25, hybrid retrieval, RRF, reranking."
+    )
