@@ -376,7 +376,8 @@ def fit_grid(items: list[LabeledAnswer], offline: OfflineGrader, models: Scripte
         if quote is None or quote[0] < 0.10 or quote[1] == "contradicts" or quote[2] == "missing":
             return str(whole.verdict)
         if (
-            quote[1] == "unrelated"
+            claimed == "covered"
+            and quote[1] == "unrelated"
             and quote[3].verdict == "missing"
             and quote[3].margin >= nothing_at
         ):

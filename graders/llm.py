@@ -102,11 +102,12 @@ OTHER_POINT_MARGIN = 0.30
 # true verdicts than it stopped false ones); how sure that the quoted sentence alone states
 # nothing of the point to reject the quote; and how sure that a point is only partly made to
 # lower an LLM "covered" to partial. Chosen on the English answers of the fit part of the
-# labeled set (`bench/llm_adversarial.py --fit` replays the rules for each choice): with these
-# a faithful model keeps 0.928 of its verdicts and a yes-man over-credits 9.7% of points; the
-# thresholds before (0.4, 0.8 for partial, 0.9, any partial lowered) gave 0.924 / 10.8% with
-# the current offline model; keeping yes-man over-credit at or under 10% costs a faithful
-# model its true "covered" verdicts where the offline checks are sure only of "partial".
+# labeled set (`bench/llm_adversarial.py --fit` replays these rules, not the other checks, for
+# each choice): with these a faithful model keeps 0.957 of its verdicts and a yes-man
+# over-credits 9.5% of points; the thresholds before (0.4, 0.8 for partial, 0.9, any partial
+# lowered) gave 0.926 / 10.6% with the current offline model; keeping yes-man over-credit at or
+# under 10% costs a faithful model its true "covered" verdicts where the offline checks are
+# sure only of "partial".
 REVIEW_COVERED_AT = 0.3
 REVIEW_PARTIAL_AT = 1.1
 NOTHING_STATED_AT = 0.7
