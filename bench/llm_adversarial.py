@@ -376,7 +376,8 @@ def fit_grid(items: list[LabeledAnswer], offline: OfflineGrader, models: Scripte
         if quote is None or quote[0] < 0.10 or quote[1] == "contradicts" or quote[2] == "missing":
             return str(whole.verdict)
         if (
-            quote[1] == "unrelated"
+            claimed == "covered"
+            and quote[1] == "unrelated"
             and quote[3].verdict == "missing"
             and quote[3].margin >= nothing_at
         ):
@@ -414,6 +415,63 @@ def fit_grid(items: list[LabeledAnswer], offline: OfflineGrader, models: Scripte
         )
 
 
+def fit_other_point_margin(
+    items: list[LabeledAnswer], offline: OfflineGrader, models: ScriptedModels
+) -> None:
+    """Print how the other-point margin trades true quotes against quotes meant for another point.
+
+    On English answers: for every point, the faithful quote (kept when its point is covered or
+    partial) and, as a shifting model would send it, the quote and verdict of each other point of
+    the same answer (an over-credit when that verdict is above the point's label). A quote is
+    rejected when it is closer to another point than to its own by more than the margin.
+    """
+    from graders.evidence import locate_verbatim, whole_sentences
+
+    def quote_text(item: LabeledAnswer, index: int) -> tuple[str, str]:
+        entry = models.faithful_entry(item.question, item.answer, index)
+        rubric = item.question.rubric[index]
+        quote = entry["evidence"] or models.closest_sentence(item.answer, rubric)
+        span = locate_verbatim(item.answer, quote)
+        if span is None:
+            return entry["verdict"], ""
+        sentences = whole_sentences(item.answer, span)
+        return entry["verdict"], item.answer[sentences[0][0] : sentences[-1][1]]
+
+    true_gaps: list[float] = []
+    shifted_gaps: list[float] = []
+    for item in items:
+        if item.category == "non-english":
+            continue
+        models.scene.item = item
+        rubric = list(item.question.rubric)
+        quotes = [quote_text(item, i) for i in range(len(rubric))]
+        texts = [text for _, text in quotes]
+        vectors = offline.embedder.encode(rubric + texts)
+        points, passages = vectors[: len(rubric)], vectors[len(rubric) :]
+        for i, label in enumerate(item.labels):
+            for j, (claimed, text) in enumerate(quotes):
+                if not text or len(rubric) < 2:
+                    continue
+                own = float(passages[j] @ points[i])
+                other = max(float(passages[j] @ points[k]) for k in range(len(rubric)) if k != i)
+                if j == i and label != "missing":
+                    true_gaps.append(other - own)
+                shifted = "covered" if claimed == "missing" else claimed
+                if j != i and VERDICT_CREDIT[shifted] > VERDICT_CREDIT[label]:  # type: ignore[index]
+                    shifted_gaps.append(other - own)
+    print(
+        f"\n{len(true_gaps)} true quotes, {len(shifted_gaps)} over-crediting quotes of another "
+        "point; rejected when closer to another point by more than the margin:"
+    )
+    for margin in (0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.50):
+        lost = sum(g > margin for g in true_gaps)
+        admitted = sum(g <= margin for g in shifted_gaps)
+        print(
+            f"  margin {margin:.2f}: true quotes rejected {lost} ({lost / len(true_gaps):.1%}), "
+            f"shifted quotes admitted {admitted} ({admitted / len(shifted_gaps):.1%})"
+        )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS))
@@ -427,7 +485,9 @@ async def main() -> None:
     models = ScriptedModels(offline, scene)
     if args.fit:
         # The thresholds are chosen on the fit part of the labeled set only.
-        fit_grid([i for i in items if not i.held_out], offline, models)
+        fit = [i for i in items if not i.held_out]
+        fit_grid(fit, offline, models)
+        fit_other_point_margin(fit, offline, models)
         return
     server = OpenAIServer().start()
     server.respond_with(models.respond)

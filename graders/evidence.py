@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from graders.claims import quantities
 from graders.models import Verdict
-from graders.text import key_terms, map_text
+from graders.text import KeyTerm, key_terms, map_text
 
 _EDGE = " \t\n\"'.,;:!?()[]"
 
@@ -127,9 +128,20 @@ def _stems(text: str) -> set[str]:
     return {w[:5] for w in _WORD.findall(text.lower()) if len(w) >= 4 and w not in _STOP}
 
 
-def _quantities(text: str) -> set[tuple[str, str]]:
+# A figure next to a multiplication sign is an operand of a worked product ("20 × 2 GPUs = 40
+# GPUs"), not a value the point asserts: an answer may state the product instead.
+_OPERAND = re.compile(r"[×*]\s*$|^\s*[×*]")
+
+
+def _quantities(text: str, *, operands: bool = True) -> set[tuple[str, str]]:
     out = set()
-    for value, unit in _QUANTITY.findall(text):
+    for match in _QUANTITY.finditer(text):
+        value, unit = match.groups()
+        if not operands and (
+            _OPERAND.search(text[max(0, match.start() - 3) : match.start()])
+            or _OPERAND.search(text[match.end() : match.end() + 3])
+        ):
+            continue
         number = value.replace(",", ".")
         if "." in number:
             number = number.rstrip("0").rstrip(".")
@@ -137,15 +149,30 @@ def _quantities(text: str) -> set[tuple[str, str]]:
     return out
 
 
+# What makes a short item a statement rather than a term: an operator between two operands
+# ("x - max", "a → b"; a hyphen inside a word joins a compound: "KV-cache"), a word relating
+# what it joins ("divide by sum", "move to the end") or a negation ("no overflow").
+_RELATING = re.compile(
+    r"\S\s+-\s+\S|\S\s*(?:[+*=<>→×]|->)\s*\S"
+    r"|\b(?:by|to|into|from|over|than|before|after|instead|without|no|not|never)\b",
+    re.IGNORECASE,
+)
+
+
 def is_keyword_list(passage: str) -> bool:
-    """Tell whether a passage names terms without relating them ("Keywords: Adam, m, v, ...")."""
+    """Tell whether a passage names terms without relating them ("Keywords: Adam, m, v, ...").
+
+    A terse answer in list form ("x - max, exp, divide by sum, no overflow") is not one: when
+    half or more of its short items relate terms, it states steps, however briefly.
+    """
     if _LIST_MARKER.search(passage):
         return True
     items = [i.strip() for i in re.split(r"[,;/]", passage) if i.strip()]
     if len(items) < 5:
         return False
     words = sum(len(i.split()) for i in items) / len(items)
-    return words <= 2.5
+    relating = sum(_RELATING.search(i) is not None for i in items)
+    return words <= 2.5 and relating * 2 < len(items)
 
 
 _NEGATION_SCOPE_WORDS = 4
@@ -184,7 +211,7 @@ def reversed_direction(point: str, passage: str) -> bool:
 
 def different_number(point: str, passage: str) -> bool:
     """Tell whether the passage gives another value, in the same unit, for a figure of the point."""
-    wanted = _quantities(point)
+    wanted = _quantities(point, operands=False)
     stated = _quantities(passage)
     if not wanted or not stated:
         return False
@@ -193,6 +220,40 @@ def different_number(point: str, passage: str) -> bool:
         if said and not said & {value for value, u in wanted if u == unit}:
             return True
     return False
+
+
+# Multiples and fractions said in words, which the claim checks' number words leave out or read
+# as bare counts: "twice the peak" states 2×, "a tenth of a standard deviation" states 0.1.
+_SPELLED_FIGURES = (
+    (re.compile(r"\b(?:twice|doubl(?:e|es|ed|ing))\b", re.I), "2×"),
+    (re.compile(r"\b(?:tripl(?:e|es|ed|ing))\b", re.I), "3×"),
+    (re.compile(r"\b(?:a|one) tenth\b", re.I), "0.1"),
+    (re.compile(r"\b(?:a|one) hundredth\b", re.I), "0.01"),
+    (re.compile(r"\b(?:a|one) quarter\b", re.I), "0.25"),
+    (re.compile(r"\ba percent\b", re.I), "1%"),
+)
+
+
+def _spell_figures(text: str) -> str:
+    for pattern, figure in _SPELLED_FIGURES:
+        text = pattern.sub(figure, text)
+    return text
+
+
+def figure_stated(term: KeyTerm, text: str) -> bool:
+    """Tell whether the text states a figure of the point, as written or in another form.
+
+    Other forms are the ones the claim checks read (a number in words: "ten percent"; another
+    unit of the same family; a rounding within a tenth: "about 43 minutes" for 43.8 min) and
+    multiples and fractions in words ("twice" for 2×, "a tenth" for 0.1).
+    """
+    if term.found_in(text):
+        return True
+    spelled = _spell_figures(text)
+    if term.found_in(spelled):
+        return True
+    wanted = quantities(term.label)
+    return any(q.matches(s) or s.matches(q) for q in wanted for s in quantities(spelled))
 
 
 def check_support(point: str, passage: str, context: str = "") -> Support:
@@ -214,7 +275,7 @@ def check_support(point: str, passage: str, context: str = "") -> Support:
     if _HEDGE.search(passage):
         return Support("partial", "the sentence is hedged")
     figures = [t for t in key_terms(point) if t.kind == "result"]
-    if figures and not any(t.found_in(context or passage) for t in figures):
+    if figures and not any(figure_stated(t, context or passage) for t in figures):
         labels = ", ".join(t.label for t in figures[:3])
         return Support("partial", f"the quoted sentence does not state {labels}")
     return Support("covered")

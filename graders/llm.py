@@ -90,17 +90,24 @@ UNDER_REVIEW_COMMENT = (
 # encoder reads poorly whatever they say, get the lenient floor.
 DEFAULT_RELEVANCE_FLOOR = 0.10
 # A quote closer to another rubric point than to its own by this much was meant for the other.
-OTHER_POINT_MARGIN = 0.20
+# A sentence that makes two points is often closer to one of them, so the margin is the smallest
+# that rejects at most 2% of the true quotes of the fit part of the labeled set's English answers
+# (`bench/llm_adversarial.py --fit`): 0.30 rejects 1.8% of them (0.20 rejected 4.4%). It is a
+# coarse filter: of the quotes a shifting model sends for another point it admits 71% (0.20:
+# 56%), and the claim checks and the review rule stop what it lets through (a sloppy model's
+# over-credit on the whole set went from 3.7% to 3.9% of points, a yes-man's stayed at 9.3%).
+OTHER_POINT_MARGIN = 0.30
 # How sure the offline grader (claim checks and calibrated model) must be that a point is missing
 # to hold an LLM "covered" for review (an LLM "partial" is never held: holding them cost more
 # true verdicts than it stopped false ones); how sure that the quoted sentence alone states
 # nothing of the point to reject the quote; and how sure that a point is only partly made to
 # lower an LLM "covered" to partial. Chosen on the English answers of the fit part of the
-# labeled set (`bench/llm_adversarial.py --fit` replays the rules for each choice): with these
-# a faithful model keeps 0.917 of its verdicts and a yes-man over-credits 9.7% of points; the
-# thresholds before (0.4, 0.8 for partial, 0.9, any partial lowered) gave 0.919 / 10.8% with
-# the current offline model; keeping yes-man over-credit at or under 10% costs a faithful
-# model its true "covered" verdicts where the offline checks are sure only of "partial".
+# labeled set (`bench/llm_adversarial.py --fit` replays these rules, not the other checks, for
+# each choice): with these a faithful model keeps 0.957 of its verdicts and a yes-man
+# over-credits 9.5% of points; the thresholds before (0.4, 0.8 for partial, 0.9, any partial
+# lowered) gave 0.926 / 10.6% with the current offline model; keeping yes-man over-credit at or
+# under 10% costs a faithful model its true "covered" verdicts where the offline checks are
+# sure only of "partial".
 REVIEW_COVERED_AT = 0.3
 REVIEW_PARTIAL_AT = 1.1
 NOTHING_STATED_AT = 0.7

@@ -58,3 +58,44 @@ def test_a_keyword_list_is_not_an_explanation() -> None:
     assert not is_keyword_list("Adam keeps m and v, both in FP32, so 8 bytes per parameter.")
     support = check_support("Adam: m + v in FP32 = 8 bytes/param", keywords)
     assert support.keyword_list and support.cap == "partial"
+
+
+def test_a_figure_said_another_way_is_stated() -> None:
+    budget = "Error budget = 1 - SLO; for a 99.9% SLO, the budget is 0.1% = 43.8 min/month"
+    rounded = "It's 1 minus the SLO, so 99.9% gives 0.1%, roughly 43 minutes per month."
+    assert check_support(budget, rounded).cap == "covered"
+    ratio = "Compute-optimal: ~20 tokens per parameter"
+    assert check_support(ratio, "Train on about twenty tokens per parameter.").cap == "covered"
+    spare = "Set the limit so that free memory is ≥ 2× the peak activation size"
+    assert check_support(spare, "Leave at least twice the activation peak free.").cap == "covered"
+    drop = "Alert when the score decreases by > 0.1 standard deviations for 24h"
+    tenth = "Alert when it falls by more than a tenth of a standard deviation for a day."
+    assert check_support(drop, tenth).cap == "covered"
+    # Another value, in words or figures, is still not the point's figure.
+    assert check_support(budget, "It's 1 minus the SLO, about 4 hours a month.").cap == "partial"
+    assert check_support(spare, "Leave three times the activation peak free.").cap == "partial"
+    assert check_support(ratio, "Train on about two tokens per parameter.").cap == "partial"
+
+
+def test_an_operand_of_a_worked_product_is_not_the_figure_asserted() -> None:
+    cost = "Cost: 20 × 2 GPUs × ~$3/hr = $120/hr at on-demand pricing"
+    product = "Twenty replicas is 40 GPUs, and at around $3 per GPU-hour that is $120 an hour."
+    assert check_support(cost, product).cap == "covered"
+    # A figure the point asserts on its own still rules out another value in the same unit.
+    assert check_support("Shard the model over 8 GPUs", "Shard the model over 4 GPUs.").cap == (
+        "missing"
+    )
+    assert check_support(cost, "It needs 2 GPUs at about $3 an hour.").cap != "missing"
+
+
+def test_a_terse_list_of_steps_is_not_a_keyword_list() -> None:
+    steps = "x - max, exp, divide by sum; same result, no overflow."
+    assert not is_keyword_list(steps)
+    point = "Subtract the row max from the logits before exponentiating, then divide by the sum"
+    assert check_support(point, steps).cap == "covered"
+    # Terms with a relation or two among them are still a list of terms.
+    assert is_keyword_list("Adam, m + v, FP32, 8 bytes/param, 7B, 56 GB, AdamW")
+    assert is_keyword_list("pre-norm, post-norm, RMSNorm, LayerNorm, bias-free, KV-cache")
+    assert is_keyword_list(
+        "A RAG system needs chunking, embeddings, IVFPQ, BM25, hybrid retrieval, RRF, reranking."
+    )

@@ -711,3 +711,27 @@ async def test_a_partial_on_a_thin_on_topic_passage_stands_where_a_covered_does_
     first = grade.points[0]
     assert first.decided_by == "offline" and first.downgraded
     assert "states nothing of the point" in first.comment
+
+
+async def test_a_sentence_making_two_points_counts_for_both_but_a_quote_for_another_does_not(
+    openai_server: OpenAIServer, grader: LLMGrader
+) -> None:
+    # One sentence states the per-parameter cost and the 7B total: it is somewhat closer to the
+    # 7B point, yet it states the first point too, and a true verdict on it stands.
+    both = (
+        "Adam adds m and v in FP32, 8 bytes per parameter; for 7B that is 56 GB of optimizer state."
+    )
+    answer = f"{both} AdamW applies weight decay directly to the weights, not to the gradient."
+    openai_server.script(verdicts((1, "covered", both), (2, "covered", both), (3, "missing", "")))
+    grade = await grader.grade(ADAMW, answer)
+    first, second, _ = grade.points
+    assert (first.verdict, first.decided_by, first.downgraded) == ("covered", "llm", False)
+    assert (second.verdict, second.decided_by) == ("covered", "llm")
+    # The 7B sentence of a full answer is about the 7B point alone: quoted for the first point,
+    # it is taken for a quote meant for another point.
+    seven = "For a 7B model that is 7e9 × 8 bytes ≈ 56 GB of optimizer state alone."
+    openai_server.script(verdicts((1, "covered", seven), (2, "covered", seven), (3, "missing", "")))
+    grade = await grader.grade(ADAMW, STRONG_ADAMW)
+    first = grade.points[0]
+    assert first.decided_by == "offline" and first.downgraded
+    assert "is about another rubric point" in first.comment
