@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -190,3 +191,48 @@ async def test_the_overview_and_a_members_rank_are_fresh_after_new_points(
     assert "points · #1</span>" in (await client.get(alice)).text
     board = await client.get(f"/c/{seeded.cohort}/leaderboard?period=all")
     assert board.text.index("Alice") < board.text.index("Bob") < board.text.index("Erin")
+
+
+@dataclass(frozen=True)
+class PageData:
+    name: str
+    rows: tuple[int, ...]
+
+
+def test_kept_pages_are_found_by_their_data_not_held_as_it() -> None:
+    from bot.platforms.web.app import RenderedPages
+
+    Data = PageData
+    pages = RenderedPages(size=2)
+    renders: list[str] = []
+
+    def render(text: str) -> Any:
+        return lambda: renders.append(text) or text
+
+    first = Data("a", (1, 2))
+    assert pages.get(("p", first), render("one")) == b"one"
+    assert pages.get(("p", Data("a", (1, 2))), render("two")) == b"one"  # equal data: kept
+    assert pages.get(("p", Data("a", (1, 3))), render("three")) == b"three"  # other data
+    assert renders == ["one", "three"] and pages.renders == 2
+    # What is kept is a digest: the data itself is not held by the cache.
+    assert all(isinstance(k, bytes) and len(k) == 20 for k in pages._entries)
+    unpicklable = ("p", lambda: None)
+    assert pages.get(unpicklable, render("four")) == b"four"
+    assert pages.get(unpicklable, render("five")) == b"five"  # never kept, rendered each time
+
+
+def test_a_dashboard_process_settles_its_start_up_heap(web_bot: StudyBot) -> None:
+    import gc
+
+    from bot.platforms.web import settle_heap
+    from bot.platforms.web.app import create_app
+
+    app = create_app(web_bot)
+    env = app.state.templates.env
+    assert not env.cache or len(env.cache) < len(env.list_templates())
+    try:
+        settle_heap(app)
+        assert gc.get_freeze_count() > 10_000  # modules, mappings and templates set aside
+        assert {t for _, t in env.cache} >= set(env.list_templates())  # all compiled
+    finally:
+        gc.unfreeze()

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.app import StudyBot
@@ -23,9 +24,18 @@ log = logging.getLogger(__name__)
 
 
 async def serve_dashboard(
-    bot: StudyBot, *, host: str, port: int, sock: socket.socket | None = None
+    bot: StudyBot,
+    *,
+    host: str,
+    port: int,
+    sock: socket.socket | None = None,
+    settle: bool = False,
 ) -> None:
-    """Serve the dashboard until cancelled; signals stay with the process that embeds it."""
+    """Serve the dashboard until cancelled; signals stay with the process that embeds it.
+
+    With `settle` (a process of its own), what start-up built is set aside from the garbage
+    collector before the first request (see `settle_heap`).
+    """
     import uvicorn
 
     from bot.platforms.web.app import create_app, start_drawing
@@ -35,8 +45,9 @@ async def serve_dashboard(
         def capture_signals(self):  # type: ignore[no-untyped-def]
             yield  # Ctrl-C belongs to the console or the bot process, not to this server
 
+    app = create_app(bot)
     config = uvicorn.Config(
-        create_app(bot),
+        app,
         host=host,
         port=port,
         log_config=None,
@@ -46,11 +57,29 @@ async def serve_dashboard(
     )
     server = EmbeddedServer(config)
     start_drawing()
+    if settle:
+        settle_heap(app)
     log.info("dashboard on http://%s:%s (links point at %s)", host, port, bot.dashboard.base_url)
     try:
         await server.serve(sockets=[sock] if sock is not None else None)
     finally:
         server.should_exit = True
+
+
+def settle_heap(app: Any) -> None:
+    """Compile every template, collect once, and freeze what is left out of later collections.
+
+    Start-up leaves about 200,000 long-lived objects (modules, the curriculum, the ORM's
+    mappings, compiled templates), and every full pass of the garbage collector walks them
+    all while the event loop serves nothing: 80-250 ms a pass where this was measured, against
+    6-23 ms once they are frozen. They live as long as the process anyway. Only for a process
+    of the dashboard's own: a bot process keeps its collector as it is.
+    """
+    templates = app.state.templates
+    for name in templates.env.list_templates():
+        templates.env.get_template(name)
+    gc.collect()
+    gc.freeze()
 
 
 def run_dashboard(
@@ -114,7 +143,9 @@ def _serve_in_this_process(
 
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signal.SIGTERM, on_sigterm)
-        serving = asyncio.create_task(serve_dashboard(bot, host=host, port=port, sock=sock))
+        serving = asyncio.create_task(
+            serve_dashboard(bot, host=host, port=port, sock=sock, settle=True)
+        )
         stopping = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import pickle
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -98,25 +99,31 @@ class RenderedPages:
 
     The key is the template and everything its context holds (the service's frozen results and
     the viewer's identity), so a page is rendered again exactly when something it shows changed.
+    It is kept as a digest of its pickled bytes, not as the objects: a member page's data is a
+    few hundred objects, and five hundred kept pages would be some 150,000 objects for every
+    full pass of the garbage collector to walk while the event loop waits. Equal digests mean
+    equal bytes, so a page is never served for other data; equal data pickled differently is
+    only a miss.
     """
 
     def __init__(self, size: int = 512) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
         self.renders = 0
 
     def get(self, key: tuple[Any, ...], render: Callable[[], str]) -> bytes:
         """Return the page under this key, rendering it when it is not kept."""
         try:
-            found = self._entries.get(key)
-        except TypeError:  # something in the context cannot be a key: render, keep nothing
+            digest = hashlib.blake2b(pickle.dumps(key, 5), digest_size=20).digest()
+        except (TypeError, AttributeError, pickle.PicklingError):  # cannot be a key: keep nothing
             return render().encode("utf-8")
+        found = self._entries.get(digest)
         if found is not None:
-            self._entries.move_to_end(key)
+            self._entries.move_to_end(digest)
             return found
         html = render().encode("utf-8")
         self.renders += 1
-        self._entries[key] = html
+        self._entries[digest] = html
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
         return html
@@ -192,6 +199,7 @@ def create_app(bot: StudyBot) -> FastAPI:
     app.state.svg_cache = svgs
     rendered = RenderedPages()
     app.state.rendered_pages = rendered
+    app.state.templates = templates
     https = service.base_url.startswith("https://")
 
     app.add_middleware(ResponseHeaders)
