@@ -12,7 +12,9 @@ show, so a repeated `/stats` with nothing new draws nothing.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -269,6 +271,39 @@ def stats_png(stats: MemberStats) -> bytes:
 def stats_svg(stats: MemberStats) -> str:
     """Return a member's stats chart as SVG text (the same figure as the PNG)."""
     return drawn_stats.get_or_draw(("svg", stats), lambda: _prepared_svg.render(stats, figure_svg))
+
+
+def prepare_drawing_process(niceness: int = 5) -> None:
+    """Ready a process that draws charts for pages: lower its priority, then draw once.
+
+    Pages are served by another process, and a chart is the slow part of one: at a lower
+    priority a burst of drawing takes only the CPU the pages leave. The sample drawing loads
+    the fonts and fills matplotlib's caches, so no member's chart pays for them.
+    """
+    with contextlib.suppress(OSError, AttributeError):  # not everywhere (Windows)
+        os.nice(niceness)
+    from bot.domain.streaks import StreakToday
+    from bot.services.standings import DayActivity, MemberStats, SectionStat
+    from content import load_library
+
+    today = date.today()
+    sample = MemberStats(
+        member_id=0,
+        name="sample",
+        cohort_id=0,
+        cohort_name="sample",
+        timezone="UTC",
+        today=today,
+        points=1,
+        rank=None,
+        members_ranked=0,
+        mocks=0,
+        drills=0,
+        streak=StreakToday(1, 1, 0, done_today=True, at_risk=False),
+        days=(DayActivity(today, 1, 1, 0, 0),),
+        sections=tuple(SectionStat(s.code, s.title, 0, 1, None) for s in load_library().sections),
+    )
+    _prepared_svg.render(sample, figure_svg)  # drawn, not kept: no member shows it
 
 
 def recent_weeks(today: date, weeks: int = CALENDAR_WEEKS) -> list[date]:

@@ -236,3 +236,17 @@ def test_a_dashboard_process_settles_its_start_up_heap(web_bot: StudyBot) -> Non
         assert {t for _, t in env.cache} >= set(env.list_templates())  # all compiled
     finally:
         gc.unfreeze()
+
+
+def test_drawing_processes_yield_to_pages_and_come_up_drawn_once() -> None:
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from bot.services.charts import prepare_drawing_process
+
+    with ProcessPoolExecutor(
+        1, mp_context=get_context("spawn"), initializer=prepare_drawing_process
+    ) as pool:
+        niceness = pool.submit(os.nice, 0).result(timeout=60)
+    assert niceness >= os.nice(0) + 5  # lower priority than this (the pages') process

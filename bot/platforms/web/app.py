@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.errors import NotFound, StudyBotError
 from bot.platforms.web import charts
-from bot.services.charts import stats_svg
+from bot.services.charts import prepare_drawing_process, stats_svg
 from bot.services.dashboard import METRICS, PERIODS, AccessRefused, Viewer
 from bot.services.standings import MemberStats
 
@@ -135,9 +135,11 @@ _DRAWING: list[ProcessPoolExecutor] = []
 async def draw_stats_svg(stats: MemberStats) -> str:
     """Draw the /stats figure as SVG in a pool of drawing processes.
 
-    Matplotlib takes a good part of a second of CPU per figure: drawn on the event loop it would
+    Matplotlib takes tens of milliseconds of CPU per figure: drawn on the event loop it would
     stall every page being served, and drawn in threads it would still hold the GIL. Separate
-    processes keep the pages quick and draw on the machine's other cores.
+    processes at a lower priority keep the pages quick and draw with the CPU they leave; two
+    at least, so that a burst of charts never drawn before (every member opening their page
+    after new data) is drawn on both cores of a small machine.
     """
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_drawing_pool(), stats_svg, stats)
@@ -145,8 +147,12 @@ async def draw_stats_svg(stats: MemberStats) -> str:
 
 def _drawing_pool() -> ProcessPoolExecutor:
     if not _DRAWING:
-        workers = max(1, min(4, (os.cpu_count() or 2) - 1))
-        _DRAWING.append(ProcessPoolExecutor(workers, mp_context=get_context("spawn")))
+        workers = max(2, min(4, (os.cpu_count() or 2) - 1))
+        _DRAWING.append(
+            ProcessPoolExecutor(
+                workers, mp_context=get_context("spawn"), initializer=prepare_drawing_process
+            )
+        )
     return _DRAWING[0]
 
 
