@@ -9,7 +9,10 @@ a point is often made across two):
   states the point's words and relation, its key terms in any recognised form (TP / tensor
   parallel, 4K / 4096), its figures, or contradicts it (negation in scope, reversed direction,
   another figure for the same quantity);
-- whether the answer is about the question at all.
+- whether the answer is about the question at all;
+- how much of the supporting sentence is about the point, how well the answer states the point's
+  best-stated clause, and the answer's averages over all its points (a padded answer names terms
+  everywhere and states little anywhere).
 
 A multinomial logistic regression fitted on labeled answers (`graders.verdict_model`, fitted by
 `bench/grader_agreement.py --calibrate`, weights shipped as JSON) turns these into the
@@ -35,6 +38,7 @@ from graders.claims import (
     check_claim,
     figures_stated,
     gloss,
+    on_point,
     term_bag,
     terms_absent,
 )
@@ -117,6 +121,19 @@ class Assessment:
     grader_talk: bool = False
 
 
+# Features averaged over all the answer's points: a padded answer names terms everywhere and
+# states little anywhere, which one point alone does not show.
+_ANSWER_MEANS = (
+    "support_sim",
+    "sim_best",
+    "coverage",
+    "relation",
+    "frame_gap",
+    "vague",
+    "listy",
+)
+
+
 def _empty_features(point: str) -> PointFeatures:
     values = dict.fromkeys(
         (
@@ -128,7 +145,8 @@ def _empty_features(point: str) -> PointFeatures:
     )
     values.update(own_margin=0.0, vague=0.0, listy=0.0, support_words=0.0, pair_gain=0.0)
     values.update(top_conflict=0.0, top_x_conflict=0.0, support_gap=0.0)
-    values.update(frame_gap=0.0)
+    values.update(frame_gap=0.0, clause_max=0.0, clause_coverage=0.0, on_point=0.0)
+    values.update({f"mean_{name}": 0.0 for name in _ANSWER_MEANS})
     return PointFeatures(values, None, None, terms_absent(point, ""))
 
 
@@ -167,6 +185,21 @@ def rubric_clauses(point: str) -> list[str]:
         clauses[1] = f"{clauses[0]} {clauses[1]}"
         clauses.pop(0)
     return clauses or [point]
+
+
+def _states_another_point(
+    rubric: tuple[str, ...],
+    index: int,
+    sims: np.ndarray,
+    sentence: str,
+    contrast: tuple[str, ...],
+) -> bool:
+    """Tell whether a sentence is closest to another point of the rubric and agrees with it."""
+    best = int(np.argmax(sims))
+    if best == index:
+        return False
+    other = check_claim(rubric[best], sentence, contrast=contrast, rubric=rubric)
+    return other.verdict != "contradicts"
 
 
 class OfflineGrader:
@@ -342,6 +375,16 @@ class OfflineGrader:
                 top_check.direction_conflict,
                 top_check.number_conflict,
             )
+            if max(
+                top_check.direction_conflict, top_check.number_conflict
+            ) < 0.5 and _states_another_point(
+                question.rubric, index, point_vecs @ sent_vecs[near[0]], near_texts[0], contrast
+            ):
+                # The sentence states another point of the rubric, which may say the opposite of
+                # this one ("standard softmax needs the whole row" against "online softmax needs
+                # no full row"): it answers that point, and the words it shares with this one
+                # are no denial of it. A reversed direction or another figure still counts.
+                top_conflict = 0.0
             top = float(sentence_sims[near[0]])
             for i, text in zip(near, near_texts, strict=True):
                 if float(sentence_sims[i]) < top - 0.15:
@@ -407,10 +450,21 @@ class OfflineGrader:
                 "frame_gap": float(sentence_sims[chosen])
                 - float(bag_vecs[index] @ sent_vecs[chosen]),
             }
+            # The clause the answer states best, and how much of its words the answer states:
+            # one half of a two-part point is a partial answer.
+            values["clause_max"] = float(clause_best.max())
+            values["clause_coverage"] = max(
+                check_claim(clause, sentences[chosen].text).coverage for clause in clauses[index]
+            )
+            values["on_point"] = on_point(point, sentences[chosen].text)
             # Not a model feature: read by the substance rule in `decide_point`.
             stated = figures_stated(point, answer_text)
             values["figures_stated"] = -1.0 if stated is None else stated
             out.append(PointFeatures(values, evidence, check, absent, tuple(conflicts)))
+        for name in _ANSWER_MEANS:
+            mean = float(np.mean([f.values[name] for f in out]))
+            for features in out:
+                features.values[f"mean_{name}"] = mean
         return out
 
     def relevance(self, point: str, evidence: str) -> float:
