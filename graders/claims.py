@@ -833,6 +833,49 @@ def _direction_conflict(point: Sequence[_Token], sentence: Sequence[_Token]) -> 
     return 0.0, ""
 
 
+_POINT_CLAUSE = re.compile(r";|\s[—–]\s|\.\s")
+_SENTENCE_CLAUSE = re.compile(r";|,|\.\s|\b(?:and|while|whereas|but|unlike)\b")
+
+
+def _about(tokens: Sequence[_Token], things: Sequence[str]) -> list[str]:
+    return [t for t in things if any(token.word.startswith(t) for token in tokens)]
+
+
+def _ordered_of_other(point: str, sentence: str, things: Sequence[str]) -> tuple[float, str]:
+    """Tell whether the sentence gives the point's order or direction to the other thing.
+
+    "ELT transforms data before loading" against "ETL: transform before loading": the question
+    sets ETL against ELT, and the word that tells them apart ("before") is said of the wrong one,
+    with the same action, while no clause says it of the right one.
+    """
+    if len(things) < 2:
+        return 0.0, ""
+    sentence_clauses = [_tokens(c) for c in _SENTENCE_CLAUSE.split(visible_text(sentence))]
+    for clause in _POINT_CLAUSE.split(visible_text(point)):
+        p_tokens = _tokens(clause)
+        about = _about(p_tokens, things)
+        if len(about) != 1:
+            continue
+        own = about[0]
+        p_words = {_direction_key(t.word) for t in p_tokens}
+        directions = {w for w in p_words if w in _OPPOSITE_OF}
+        actions = {t.canon for t in p_tokens if not t.word.startswith(own)} - directions
+        said_of: dict[str, set[str]] = {}
+        for s_tokens in sentence_clauses:
+            named = _about(s_tokens, things)
+            if len(named) != 1:
+                continue
+            s_words = {_direction_key(t.word) for t in s_tokens}
+            if not (actions & {t.canon for t in s_tokens}):
+                continue
+            said_of.setdefault(named[0], set()).update(directions & s_words)
+        for other, words in said_of.items():
+            if other != own and words and not (words & said_of.get(own, set())):
+                word = sorted(words)[0]
+                return 1.0, f"says '{word}' of {other} where the point says it of {own}"
+    return 0.0, ""
+
+
 _BIG_O = re.compile(r"\bO\(([^()]{1,20})\)")
 
 
@@ -931,6 +974,8 @@ def check_claim(
     swap, swap_reason = swap_conflict(point, sentence, contrast, rubric)
     if swap > direction:
         direction, dir_reason = swap, swap_reason
+    if not direction:
+        direction, dir_reason = _ordered_of_other(point, sentence, contrast)
     number, number_share, num_reason = _number_conflict(point, sentence)
     about = coverage >= 0.2 or bool(found) or (number > 0 and bool(covered))
     reasons: list[str] = []
@@ -972,6 +1017,15 @@ def check_claim(
         numbers=number_share,
         term_labels_found=found,
     )
+
+
+def word_coverage(point: str, sentence: str) -> float:
+    """Return the share of the point's content words the sentence states (as `check_claim`)."""
+    wanted = {c for c in _content(_tokens(point)) if not _NUMERIC.fullmatch(c)}
+    if not wanted:
+        return 0.0
+    said = {t.canon for t in _tokens(sentence)}
+    return len(wanted & said) / len(wanted)
 
 
 def on_point(point: str, sentence: str) -> float:

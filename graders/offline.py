@@ -41,6 +41,7 @@ from graders.claims import (
     on_point,
     term_bag,
     terms_absent,
+    word_coverage,
 )
 from graders.embeddings import Embedder, default_embedder
 from graders.models import (
@@ -150,13 +151,16 @@ def _empty_features(point: str) -> PointFeatures:
     return PointFeatures(values, None, None, terms_absent(point, ""))
 
 
-# Predicates that assert only that something is relevant, not what it does: "X matters",
-# "it's about Y", "Z comes into it". A sentence made of them names terms without substance.
+# Predicates that assert only that something is relevant or popular, not what it does: "X
+# matters", "it's about Y", "Z comes into it", "X is what people use". A sentence made of them
+# names terms without substance.
 _VAGUE = re.compile(
     r"\b(?:is|are|'s)\s+(?:all\s+)?(?:about|involved|important|key|relevant|related|"
     r"a (?:thing|consideration|big deal|factor|key word)|part of|the main (?:idea|point|thing))\b"
     r"|\b(?:matters?|come(?:s)? into (?:it|play)|plays? a role|key words?|"
-    r"(?:is|are) (?:also )?(?:relevant|important|involved))\b",
+    r"(?:is|are) (?:also )?(?:relevant|important|involved))\b"
+    r"|\b(?:is|are|'s) what (?:people|you|we|teams|everyone|most people) (?:use|want|pick|"
+    r"choose|prefer)\b|\bwhy (?:people|teams|everyone) (?:use|prefer|pick|choose|like)\b",
     re.IGNORECASE,
 )
 
@@ -375,10 +379,13 @@ class OfflineGrader:
                 top_check.direction_conflict,
                 top_check.number_conflict,
             )
-            if max(
-                top_check.direction_conflict, top_check.number_conflict
-            ) < 0.5 and _states_another_point(
-                question.rubric, index, point_vecs @ sent_vecs[near[0]], near_texts[0], contrast
+            reversed_or_figure = max(top_check.direction_conflict, top_check.number_conflict)
+            if (
+                top_conflict
+                and reversed_or_figure < 0.5
+                and _states_another_point(
+                    question.rubric, index, point_vecs @ sent_vecs[near[0]], near_texts[0], contrast
+                )
             ):
                 # The sentence states another point of the rubric, which may say the opposite of
                 # this one ("standard softmax needs the whole row" against "online softmax needs
@@ -454,7 +461,7 @@ class OfflineGrader:
             # one half of a two-part point is a partial answer.
             values["clause_max"] = float(clause_best.max())
             values["clause_coverage"] = max(
-                check_claim(clause, sentences[chosen].text).coverage for clause in clauses[index]
+                word_coverage(clause, sentences[chosen].text) for clause in clauses[index]
             )
             values["on_point"] = on_point(point, sentences[chosen].text)
             # Not a model feature: read by the substance rule in `decide_point`.

@@ -235,3 +235,23 @@ def test_on_point_is_the_share_of_the_sentence_the_point_states() -> None:
     # decode, HBM and bandwidth are the point's; "bound" is not.
     assert on_point(point, "Decode is bound by HBM bandwidth.") == 0.75
     assert on_point(point, "Attention was introduced in 2017.") == 0.0
+
+
+def test_an_order_said_of_the_thing_the_question_contrasts_contradicts() -> None:
+    from graders.roles import contrasted
+
+    rubric = (
+        "ETL: transform before loading — classic data warehouse approach",
+        "ELT: load raw data first, transform inside the data warehouse using SQL",
+    )
+    things = contrasted("What's the difference between ETL and ELT?", rubric)
+    swapped = "ELT transforms data before loading and ETL loads first, then transforms it."
+    for point in rubric:
+        check = check_claim(point, swapped, contrast=things, rubric=rubric)
+        assert check.verdict == "contradicts" and check.direction_conflict == 1.0, check
+    right = (
+        "ETL transforms data before loading it, while ELT loads raw data first and transforms "
+        "it in the warehouse."
+    )
+    for point in rubric:
+        assert check_claim(point, right, contrast=things, rubric=rubric).direction_conflict == 0
