@@ -21,6 +21,7 @@ an answer that best supports a point. All are pure functions of text: no model, 
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -45,8 +46,8 @@ _STOP = frozenset(
 )
 # Negation cues and the words that end their scope.
 _NEGATORS = frozenset(
-    """not no never none nothing neither nor without skip skipping omit omitting cannot cant
-    regardless insensitive unaffected
+    """not no never none nothing neither nor without skip skips skipped skipping omit omits
+    omitted omitting lacks lacking cannot cant regardless insensitive unaffected
     dont doesnt isnt arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt didnt
     nobody nowhere""".split()
 )
@@ -56,7 +57,6 @@ _SENTENCE_DENIERS = frozenset({"myth", "untrue", "misconception", "fallacy"})
 _SCOPE_END = frozenset({"but", "however", "although", "though", "whereas", "while", "yet"})
 _SCOPE_WORDS = 4
 _CONTRACTION = re.compile(r"\b(\w+)n[’']t\b", re.IGNORECASE)
-_SPECIAL_CONTRACTIONS = {"can't": "cannot", "won't": "wont", "cannot": "cannot"}
 
 # Opposite directions and comparatives, as stems (see `stem`).
 _OPPOSITES: tuple[tuple[str, str], ...] = (
@@ -234,20 +234,40 @@ def _canon(word: str) -> str:
 
 
 # One-word negations, spelt out so the negation check sees them ("unchanged" = "not changed").
+# The prefix denies that word alone: "immutable content hashes" says nothing against "content".
 _NEGATIVE_WORDS = re.compile(
     r"\b(un)(changed|affected|necessary|needed|bounded|safe|stable|related)\b|"
     r"\b(im)(possible|mutable)\b"
 )
+_WORD_NEGATOR = "¬"
+_SPECIAL_CONTRACTIONS = (
+    (re.compile(r"\bcan[’']t\b"), " cannot "),
+    (re.compile(r"\bwon[’']t\b"), " wont "),
+)
+# A negation right after a comma sets its words against the clause before: "the GPU is the
+# bottleneck, not the CPU" says the CPU is not the bottleneck, not that nothing is.
+_CONTRASTIVE = re.compile(r",\s*(?=(?:not|never|no)\b)")
+_CONTRAST_MARK = "‖"
+# "Drops the bias" takes something away, like "skips"; "latency drops by half", "a drop in
+# throughput" and "drops when the cache fills" do not.
+_PRIVATIVE_DROP = re.compile(
+    r"(?<!\ba )(?<!\bthe )\bdrop(?:s|ped|ping)?\b(?=\s+(?!(?:by|to|from|in|into|down|off|out|and|"
+    r"or|below|under|as|when|while|if|once|after|before|at|with|sharply|significantly|slightly|"
+    r"dramatically|quickly|further|back|again|fast|rapidly)\b)[a-z])"
+)
+# Words that open a condition: what follows, to the end of the clause, is not asserted ("only
+# reproducible if you can rebuild the dataset" says nothing for or against rebuilding it).
+_CONDITIONS = frozenset({"if", "unless", "whether"})
 
 
 def _normalise(text: str) -> str:
     flat = _NEGATIVE_WORDS.sub(
-        lambda m: f"not {m.group(2) or m.group(4)}", visible_text(text).lower()
+        lambda m: f"{_WORD_NEGATOR}{m.group(2) or m.group(4)}", visible_text(text).lower()
     )
+    for pattern, cue in _SPECIAL_CONTRACTIONS:
+        flat = pattern.sub(cue, flat)
     flat = _CONTRACTION.sub(lambda m: f"{m.group(1)} not", flat)
-    for raw, cue in _SPECIAL_CONTRACTIONS.items():
-        flat = flat.replace(raw, f" {cue} ")
-    return flat
+    return _PRIVATIVE_DROP.sub("skips", flat)
 
 
 @dataclass(frozen=True)
@@ -256,31 +276,65 @@ class _Token:
     canon: str
     negated: bool
     position: int
+    # The clause does not assert the word either way: it stands before a negation in its clause
+    # ("the whole row never has to exist": what is denied something, not what is denied) or in a
+    # condition ("if you can rebuild the dataset").
+    unasserted: bool = False
+
+
+# How many words before a negation, in its clause, may be what it denies something of.
+_SUBJECT_WORDS = 4
 
 
 @lru_cache(maxsize=8192)
 def _tokens(text: str) -> tuple[_Token, ...]:
     """Tokenise, marking each word that stands under a negation."""
-    flat = _normalise(text)
+    flat = _CONTRASTIVE.sub(f" {_CONTRAST_MARK} ", _normalise(text))
     # Punctuation that closes a clause also closes a negation's scope.
     marked = re.sub(r"[,;:()\[\]—–]|\s-\s|\.(?:\s|$)", " | ", flat)
-    words = re.findall(r"\||[a-z0-9]+(?:[_'][a-z0-9]+)*|[<>=≤≥]", marked)
+    words = re.findall(
+        rf"\||{_CONTRAST_MARK}|{_WORD_NEGATOR}|[a-z0-9]+(?:[_'][a-z0-9]+)*|[<>=≤≥]", marked
+    )
     out: list[_Token] = []
     scope = 0
     denied = any(w in _SENTENCE_DENIERS for w in words)
     position = 0
+    # Where the current clause starts in `out`, and where the one before it started.
+    clause_at = 0
+    previous_clause_at = 0
+    contrast = False
+    condition = False
+
+    def unsure(start: int, end: int) -> None:
+        for i in range(max(start, end - _SUBJECT_WORDS), end):
+            if not out[i].negated:
+                out[i] = _Token(out[i].word, out[i].canon, out[i].negated, out[i].position, True)
+
     for word in words:
-        if word == "|" or word in _SCOPE_END:
+        if word in ("|", _CONTRAST_MARK) or word in _SCOPE_END:
             scope = 0
+            previous_clause_at, clause_at = clause_at, len(out)
+            contrast = word == _CONTRAST_MARK
+            condition = False
+            continue
+        if word in _CONDITIONS:
+            condition = True
+            continue
+        if word == _WORD_NEGATOR:
+            scope = 1
             continue
         if word in _NEGATORS:
             scope = _SCOPE_WORDS
+            unsure(clause_at, len(out))
+            if contrast:
+                unsure(previous_clause_at, clause_at)
             continue
         negated = scope > 0
         scope = max(0, scope - 1)
         if word in _STOP or word in _SENTENCE_DENIERS:
             continue
-        out.append(_Token(word, _canon(word), negated ^ denied, position))
+        negated ^= denied
+        out.append(_Token(word, _canon(word), negated, position, condition and not negated))
         position += 1
     return tuple(out)
 
@@ -513,7 +567,7 @@ def labelled_values(text: str) -> dict[str, float]:
 _ALIASES: dict[str, str] = {
     "d_model": r"d_model|model dim\w*|hidden (?:size|dim\w*)|embedding dim\w*|dimension\w*|"
     r"\bd\b|width of the model",
-    "d_head": r"d_head|head dim\w*|per-head dim\w*|dimension of each head|head size",
+    "d_head": r"d_head|head[ _]dim\w*|per-head dim\w*|dimension of each head|head[ _]size",
     "d_k": r"d_k|key dim\w*|head dim\w*|dimension\w*|\bd\b",
     "n(0,1)": r"n\(0, ?1\)|standard normal|unit[- ]variance|variance (?:of )?(?:1|one)|"
     r"zero[- ]mean|mean (?:of )?0|gaussian",
@@ -624,7 +678,8 @@ def point_terms(point: str) -> tuple[Term, ...]:
         if not alias:
             parts = [p for p in key.split("_") if len(p) > 1 and p not in ("num", "per")]
             # "n_kv_heads" is also "kv heads"; "bytes_per_element" is "bytes per element".
-            alias = r"\W+(?:\w+\W+){0,2}?".join(re.escape(p) for p in parts) if parts else key
+            # ... and "kv_heads" or "kv-heads": any separator between the parts.
+            alias = r"[\W_]+(?:\w+[\W_]+){0,2}?".join(re.escape(p) for p in parts) if parts else key
             alias = f"{re.escape(key)}|{alias}"
         terms[key] = Term(match.group(0), re.compile(alias, re.IGNORECASE))
     return tuple(terms.values())
@@ -686,13 +741,16 @@ def _negation_conflict(point: Sequence[_Token], sentence: Sequence[_Token]) -> t
     if not shared:
         return 0.0, ""
     point_neg = {t.canon for t in point if t.negated}
-    point_pos = {t.canon for t in point if not t.negated}
+    point_pos = {t.canon for t in point if not t.negated and not t.unasserted}
     sent_neg = {t.canon for t in sentence if t.negated}
-    sent_pos = {t.canon for t in sentence if not t.negated}
+    sent_pos = {t.canon for t in sentence if not t.negated and not t.unasserted}
     flipped = [
         c
         for c in shared
         if (c in point_neg) != (c in sent_neg)
+        # A word that only stands before a negation has no polarity of its own to flip.
+        and (c in point_neg or c in point_pos)
+        and (c in sent_neg or c in sent_pos)
         # A word either text uses both ways says nothing about polarity.
         and not (c in sent_pos and c in sent_neg)
         and not (c in point_pos and c in point_neg)
@@ -719,6 +777,16 @@ def _context(tokens: Sequence[_Token], position: int, width: int = 3) -> set[str
     }
 
 
+def _governed(tokens: Sequence[_Token]) -> dict[tuple[str, str, bool], _Token]:
+    """Return each direction word with the word just before it ("evict ... front")."""
+    out: dict[tuple[str, str, bool], _Token] = {}
+    for before, token in itertools.pairwise(tokens):
+        key = _direction_key(token.word)
+        if key in _OPPOSITE_OF and _direction_key(before.word) not in _OPPOSITE_OF:
+            out.setdefault((before.canon, key, token.negated), token)
+    return out
+
+
 def _direction_conflict(point: Sequence[_Token], sentence: Sequence[_Token]) -> tuple[float, str]:
     p_words = {_direction_key(t.word): t for t in point}
     s_words = {_direction_key(t.word): t for t in sentence}
@@ -739,6 +807,21 @@ def _direction_conflict(point: Sequence[_Token], sentence: Sequence[_Token]) -> 
             if not shared:
                 continue
             return 1.0, f"says '{s_token.word}' where the point says '{token.word}'"
+    # A point that uses both words of a pair ("insert at the end and evict from the front"):
+    # the sentence attaches the opposite word to what the point attaches one of them to ("evict
+    # from the end"), and never the point's own word.
+    p_governed = _governed(point)
+    s_governed = _governed(sentence)
+    for (governor, word, negated), token in s_governed.items():
+        for opposite in _OPPOSITE_OF.get(word, frozenset()):
+            if (
+                {word, opposite} <= p_words.keys()
+                and (governor, opposite, negated) in p_governed
+                and (governor, word, negated) not in p_governed
+                and (governor, opposite, negated) not in s_governed
+            ):
+                said = p_governed[(governor, opposite, negated)].word
+                return 1.0, f"says '{token.word}' where the point says '{said}'"
     # The same pair in both texts, in the opposite order ("bottom to top" for "top to bottom").
     p_pos = {_direction_key(t.word): t.position for t in point}
     s_pos = {_direction_key(t.word): t.position for t in sentence}
@@ -750,7 +833,65 @@ def _direction_conflict(point: Sequence[_Token], sentence: Sequence[_Token]) -> 
     return 0.0, ""
 
 
+_POINT_CLAUSE = re.compile(r";|\s[—–]\s|\.\s")
+_SENTENCE_CLAUSE = re.compile(r";|,|\.\s|\b(?:and|while|whereas|but|unlike)\b")
+
+
+def _about(tokens: Sequence[_Token], things: Sequence[str]) -> list[str]:
+    return [t for t in things if any(token.word.startswith(t) for token in tokens)]
+
+
+def _ordered_of_other(point: str, sentence: str, things: Sequence[str]) -> tuple[float, str]:
+    """Tell whether the sentence gives the point's order or direction to the other thing.
+
+    "ELT transforms data before loading" against "ETL: transform before loading": the question
+    sets ETL against ELT, and the word that tells them apart ("before") is said of the wrong one,
+    with the same action, while no clause says it of the right one.
+    """
+    if len(things) < 2:
+        return 0.0, ""
+    sentence_clauses = [_tokens(c) for c in _SENTENCE_CLAUSE.split(visible_text(sentence))]
+    for clause in _POINT_CLAUSE.split(visible_text(point)):
+        p_tokens = _tokens(clause)
+        about = _about(p_tokens, things)
+        if len(about) != 1:
+            continue
+        own = about[0]
+        p_words = {_direction_key(t.word) for t in p_tokens}
+        directions = {w for w in p_words if w in _OPPOSITE_OF}
+        actions = {t.canon for t in p_tokens if not t.word.startswith(own)} - directions
+        said_of: dict[str, set[str]] = {}
+        for s_tokens in sentence_clauses:
+            named = _about(s_tokens, things)
+            if len(named) != 1:
+                continue
+            s_words = {_direction_key(t.word) for t in s_tokens}
+            if not (actions & {t.canon for t in s_tokens}):
+                continue
+            said_of.setdefault(named[0], set()).update(directions & s_words)
+        for other, words in said_of.items():
+            if other != own and words and not (words & said_of.get(own, set())):
+                word = sorted(words)[0]
+                return 1.0, f"says '{word}' of {other} where the point says it of {own}"
+    return 0.0, ""
+
+
 _BIG_O = re.compile(r"\bO\(([^()]{1,20})\)")
+
+
+_PRODUCT = re.compile(r"\d+(?:\.\d+)?(?:\s?[×*]\s?\d+(?:\.\d+)?)+")
+
+
+@lru_cache(maxsize=4096)
+def _products(text: str) -> tuple[float, ...]:
+    """Return the value of each product the text writes out ("20 × 2" -> 40)."""
+    out: list[float] = []
+    for match in _PRODUCT.finditer(_spell_numbers(visible_text(text))):
+        value = 1.0
+        for factor in re.split(r"\s?[×*]\s?", match.group(0)):
+            value *= float(factor)
+        out.append(value)
+    return tuple(out)
 
 
 def _number_conflict(point: str, sentence: str) -> tuple[float, float | None, str]:
@@ -762,6 +903,10 @@ def _number_conflict(point: str, sentence: str) -> tuple[float, float | None, st
     reason = ""
     counted = [q for q in quantities(point) if q.noun]
     for s in s_q:
+        if any(q.matches(s) or s.matches(q) for q in p_q):
+            # The sentence states one of the point's own figures ("the 70-billion model" for
+            # "Chinchilla-70B beat Gopher-280B"), whatever it says it of.
+            continue
         # Two figures are rivals when both carry a unit of the same kind, or both count the
         # same thing ("one token per parameter" against "20 tokens per parameter").
         rivals = [q for q in p_q if s.explicit and q.explicit and q.same_quantity(s)]
@@ -771,6 +916,9 @@ def _number_conflict(point: str, sentence: str) -> tuple[float, float | None, st
         # A sentence that states one of the point's figures for this quantity is not in
         # conflict because it also states a component ("4 + 4 bytes" for "8 bytes").
         if not rivals or any(q.matches(x) or x.matches(q) for q in rivals for x in s_q):
+            continue
+        # Nor is one that states what the point multiplies out ("40 GPUs" for "20 × 2 GPUs").
+        if any(_within(v, v, s.low, s.high) for v in _products(point)):
             continue
         conflict = 1.0
         reason = f"states {s.text} where the point has {rivals[0].text}"
@@ -826,6 +974,8 @@ def check_claim(
     swap, swap_reason = swap_conflict(point, sentence, contrast, rubric)
     if swap > direction:
         direction, dir_reason = swap, swap_reason
+    if not direction:
+        direction, dir_reason = _ordered_of_other(point, sentence, contrast)
     number, number_share, num_reason = _number_conflict(point, sentence)
     about = coverage >= 0.2 or bool(found) or (number > 0 and bool(covered))
     reasons: list[str] = []
@@ -867,6 +1017,28 @@ def check_claim(
         numbers=number_share,
         term_labels_found=found,
     )
+
+
+def word_coverage(point: str, sentence: str) -> float:
+    """Return the share of the point's content words the sentence states (as `check_claim`)."""
+    wanted = {c for c in _content(_tokens(point)) if not _NUMERIC.fullmatch(c)}
+    if not wanted:
+        return 0.0
+    said = {t.canon for t in _tokens(sentence)}
+    return len(wanted & said) / len(wanted)
+
+
+def on_point(point: str, sentence: str) -> float:
+    """Return the share of a sentence's content words that the point also states.
+
+    A short sentence that says one true thing of the point ("decode is slower") is all on the
+    point even though it states little of it; a sentence about something else is not.
+    """
+    said = {t.canon for t in _tokens(sentence) if not _NUMERIC.fullmatch(t.canon)}
+    if not said:
+        return 0.0
+    wanted = {t.canon for t in _tokens(point)} | {t.canon for t in _tokens(gloss(point))}
+    return len(said & wanted) / len(said)
 
 
 @dataclass(frozen=True)
@@ -960,6 +1132,10 @@ _GLOSSES: tuple[tuple[str, str], ...] = (
     (r"\bNLL\b", "NLL (negative log-likelihood)"),
     (r"\bPD\b", "PD (prefill-decode)"),
     (r"\bCI\b", "CI (continuous integration)"),
+    (r"\bO\(1\)", "O(1) (constant time)"),
+    (r"\bO\(n\)", "O(n) (linear time)"),
+    (r"\bO\(log n\)", "O(log n) (logarithmic time)"),
+    (r"\bO\(n\^?2\)|\bO\(n²\)", "O(n²) (quadratic time)"),
     (r"→", " leads to "),
     (r"≥", " at least "),
     (r"≤", " at most "),

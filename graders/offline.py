@@ -9,7 +9,10 @@ a point is often made across two):
   states the point's words and relation, its key terms in any recognised form (TP / tensor
   parallel, 4K / 4096), its figures, or contradicts it (negation in scope, reversed direction,
   another figure for the same quantity);
-- whether the answer is about the question at all.
+- whether the answer is about the question at all;
+- how much of the supporting sentence is about the point, how well the answer states the point's
+  best-stated clause, and the answer's averages over all its points (a padded answer names terms
+  everywhere and states little anywhere).
 
 A multinomial logistic regression fitted on labeled answers (`graders.verdict_model`, fitted by
 `bench/grader_agreement.py --calibrate`, weights shipped as JSON) turns these into the
@@ -35,8 +38,10 @@ from graders.claims import (
     check_claim,
     figures_stated,
     gloss,
+    on_point,
     term_bag,
     terms_absent,
+    word_coverage,
 )
 from graders.embeddings import Embedder, default_embedder
 from graders.models import (
@@ -117,6 +122,19 @@ class Assessment:
     grader_talk: bool = False
 
 
+# Features averaged over all the answer's points: a padded answer names terms everywhere and
+# states little anywhere, which one point alone does not show.
+_ANSWER_MEANS = (
+    "support_sim",
+    "sim_best",
+    "coverage",
+    "relation",
+    "frame_gap",
+    "vague",
+    "listy",
+)
+
+
 def _empty_features(point: str) -> PointFeatures:
     values = dict.fromkeys(
         (
@@ -128,17 +146,21 @@ def _empty_features(point: str) -> PointFeatures:
     )
     values.update(own_margin=0.0, vague=0.0, listy=0.0, support_words=0.0, pair_gain=0.0)
     values.update(top_conflict=0.0, top_x_conflict=0.0, support_gap=0.0)
-    values.update(frame_gap=0.0)
+    values.update(frame_gap=0.0, clause_max=0.0, clause_coverage=0.0, on_point=0.0)
+    values.update({f"mean_{name}": 0.0 for name in _ANSWER_MEANS})
     return PointFeatures(values, None, None, terms_absent(point, ""))
 
 
-# Predicates that assert only that something is relevant, not what it does: "X matters",
-# "it's about Y", "Z comes into it". A sentence made of them names terms without substance.
+# Predicates that assert only that something is relevant or popular, not what it does: "X
+# matters", "it's about Y", "Z comes into it", "X is what people use". A sentence made of them
+# names terms without substance.
 _VAGUE = re.compile(
     r"\b(?:is|are|'s)\s+(?:all\s+)?(?:about|involved|important|key|relevant|related|"
     r"a (?:thing|consideration|big deal|factor|key word)|part of|the main (?:idea|point|thing))\b"
     r"|\b(?:matters?|come(?:s)? into (?:it|play)|plays? a role|key words?|"
-    r"(?:is|are) (?:also )?(?:relevant|important|involved))\b",
+    r"(?:is|are) (?:also )?(?:relevant|important|involved))\b"
+    r"|\b(?:is|are|'s) what (?:people|you|we|teams|everyone|most people) (?:use|want|pick|"
+    r"choose|prefer)\b|\bwhy (?:people|teams|everyone) (?:use|prefer|pick|choose|like)\b",
     re.IGNORECASE,
 )
 
@@ -167,6 +189,21 @@ def rubric_clauses(point: str) -> list[str]:
         clauses[1] = f"{clauses[0]} {clauses[1]}"
         clauses.pop(0)
     return clauses or [point]
+
+
+def _states_another_point(
+    rubric: tuple[str, ...],
+    index: int,
+    sims: np.ndarray,
+    sentence: str,
+    contrast: tuple[str, ...],
+) -> bool:
+    """Tell whether a sentence is closest to another point of the rubric and agrees with it."""
+    best = int(np.argmax(sims))
+    if best == index:
+        return False
+    other = check_claim(rubric[best], sentence, contrast=contrast, rubric=rubric)
+    return other.verdict != "contradicts"
 
 
 class OfflineGrader:
@@ -342,6 +379,19 @@ class OfflineGrader:
                 top_check.direction_conflict,
                 top_check.number_conflict,
             )
+            reversed_or_figure = max(top_check.direction_conflict, top_check.number_conflict)
+            if (
+                top_conflict
+                and reversed_or_figure < 0.5
+                and _states_another_point(
+                    question.rubric, index, point_vecs @ sent_vecs[near[0]], near_texts[0], contrast
+                )
+            ):
+                # The sentence states another point of the rubric, which may say the opposite of
+                # this one ("standard softmax needs the whole row" against "online softmax needs
+                # no full row"): it answers that point, and the words it shares with this one
+                # are no denial of it. A reversed direction or another figure still counts.
+                top_conflict = 0.0
             top = float(sentence_sims[near[0]])
             for i, text in zip(near, near_texts, strict=True):
                 if float(sentence_sims[i]) < top - 0.15:
@@ -407,10 +457,21 @@ class OfflineGrader:
                 "frame_gap": float(sentence_sims[chosen])
                 - float(bag_vecs[index] @ sent_vecs[chosen]),
             }
+            # The clause the answer states best, and how much of its words the answer states:
+            # one half of a two-part point is a partial answer.
+            values["clause_max"] = float(clause_best.max())
+            values["clause_coverage"] = max(
+                word_coverage(clause, sentences[chosen].text) for clause in clauses[index]
+            )
+            values["on_point"] = on_point(point, sentences[chosen].text)
             # Not a model feature: read by the substance rule in `decide_point`.
             stated = figures_stated(point, answer_text)
             values["figures_stated"] = -1.0 if stated is None else stated
             out.append(PointFeatures(values, evidence, check, absent, tuple(conflicts)))
+        for name in _ANSWER_MEANS:
+            mean = float(np.mean([f.values[name] for f in out]))
+            for features in out:
+                features.values[f"mean_{name}"] = mean
         return out
 
     def relevance(self, point: str, evidence: str) -> float:

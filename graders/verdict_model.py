@@ -55,6 +55,16 @@ FEATURES: tuple[str, ...] = (
     "top_x_conflict",
     "support_gap",
     "frame_gap",
+    "clause_max",
+    "clause_coverage",
+    "on_point",
+    "mean_support_sim",
+    "mean_sim_best",
+    "mean_coverage",
+    "mean_relation",
+    "mean_frame_gap",
+    "mean_vague",
+    "mean_listy",
 )
 MODEL_FILE = "verdict_model.json"
 MODEL_VERSION = 1

@@ -123,3 +123,135 @@ def test_figures_stated_counts_only_figures_with_units() -> None:
     assert figures_stated(KV_USERS, "Ten users would not need a meaningful share.") == 0.0
     assert figures_stated(KV_USERS, "Ten users need about 13 GB; 10 GB is free.") == 1.0
     assert figures_stated("Use an OrderedDict", "anything") is None
+
+
+@pytest.mark.parametrize(
+    ("point", "sentence"),
+    [
+        # A one-word negation denies that word alone, not the words after it.
+        (
+            "Digest (sha256:abc123) is content-addressed and immutable",
+            "Digests are immutable content hashes.",
+        ),
+        # What stands before a negation is what the clause denies something of.
+        (
+            "Each new block updates both and rescales the output: no full-row materialization",
+            "Each new block updates both and rescales what it has, so the whole row never has "
+            "to exist at once.",
+        ),
+        # "X, not Y" says Y is not X: the same claim as "Y is not X".
+        (
+            "CPU is not the bottleneck; scaling on CPU never triggers",
+            "The GPU is the bottleneck, not the CPU, so CPU load stays low and never triggers "
+            "scaling.",
+        ),
+        # A condition asserts nothing for or against what it names.
+        (
+            "ML models are only reproducible if you can reconstruct the exact training dataset; "
+            "without versioning, datasets are overwritten silently",
+            "Without versioning, training data gets overwritten and you can't rebuild the exact "
+            "dataset a model was trained on, so you can't reproduce it.",
+        ),
+        # "Drops X" takes X away, as "no X" does.
+        (
+            "RMSNorm drops mean subtraction and the bias, keeping only root-mean-square rescaling",
+            "RMSNorm skips centering: there's no mean subtraction and no bias, you just divide by "
+            "the root-mean-square.",
+        ),
+    ],
+)
+def test_a_correct_paraphrase_with_negations_is_not_a_contradiction(
+    point: str, sentence: str
+) -> None:
+    check = check_claim(point, sentence)
+    assert check.verdict != "contradicts", check
+    assert check.negation_conflict < 0.5
+
+
+@pytest.mark.parametrize(
+    ("point", "sentence"),
+    [
+        ("Tags are mutable: the same tag can point to another image", "Tags are immutable."),
+        (
+            "The KV cache grows with the number of layers",
+            "The KV cache does not grow with the number of layers.",
+        ),
+        ("CPU is not the bottleneck under heavy GPU load", "The CPU is the bottleneck."),
+        ("RMSNorm drops mean subtraction", "RMSNorm keeps the mean subtraction."),
+    ],
+)
+def test_a_real_negation_is_still_caught(point: str, sentence: str) -> None:
+    check = check_claim(point, sentence)
+    assert check.verdict == "contradicts", check
+    assert check.negation_conflict >= 0.5
+
+
+def test_drop_takes_something_away_only_when_it_has_an_object() -> None:
+    from graders.claims import _tokens
+
+    def negated(text: str) -> set[str]:
+        return {t.word for t in _tokens(text) if t.negated}
+
+    assert "bias" in negated("It drops the bias.")
+    assert negated("Latency drops by half.") == set()
+    assert negated("Throughput drops when the cache fills.") == set()
+    assert negated("We saw a drop in throughput.") == set()
+
+
+def test_a_figure_the_point_states_is_no_rival_figure() -> None:
+    point = "Chinchilla-70B beat Gopher-280B at the same compute budget"
+    right = check_claim(point, "Their 70-billion model outperformed Gopher at the same compute.")
+    assert right.number_conflict == 0
+    wrong = check_claim(point, "Their 30-billion model outperformed Gopher at the same compute.")
+    assert wrong.number_conflict == 1.0
+
+
+def test_a_product_the_point_writes_out_is_its_figure() -> None:
+    point = "Cost: 20 × 2 GPUs × ~$3/hr = $120/hr at on-demand pricing"
+    assert check_claim(point, "Twenty replicas is 40 GPUs at $3 an hour.").number_conflict == 0
+    assert check_claim(point, "Twenty replicas is 60 GPUs at $3 an hour.").number_conflict == 1.0
+
+
+def test_a_direction_word_attached_to_the_other_action_contradicts() -> None:
+    point = "On a hit move the key to the end; on a miss insert at the end and evict from the front"
+    wrong = check_claim(point, "Scan the list and evict from the end on every insert.")
+    assert wrong.verdict == "contradicts" and wrong.direction_conflict == 1.0
+    assert "'end' where the point says 'front'" in wrong.reasons[0]
+    right = check_claim(point, "Insert new keys at the end and evict the oldest from the front.")
+    assert right.direction_conflict == 0
+
+
+def test_identifiers_are_recognised_across_separators() -> None:
+    formula = "2 × n_layers × n_kv_heads × d_head × bytes_per_element × n_tokens"
+    absent = terms_absent(formula, "2 · layers · kv_heads · head_dim · bytes_per_element")
+    assert "n_kv_heads" not in absent and "d_head" not in absent
+    assert "n_tokens" in absent
+
+
+def test_on_point_is_the_share_of_the_sentence_the_point_states() -> None:
+    from graders.claims import on_point
+
+    point = "Decode: all weights loaded from HBM per step; HBM bandwidth is the bottleneck"
+    # decode, HBM and bandwidth are the point's; "bound" is not.
+    assert on_point(point, "Decode is bound by HBM bandwidth.") == 0.75
+    assert on_point(point, "Attention was introduced in 2017.") == 0.0
+
+
+def test_an_order_said_of_the_thing_the_question_contrasts_contradicts() -> None:
+    from graders.roles import contrasted
+
+    rubric = (
+        "ETL: transform before loading — classic data warehouse approach",
+        "ELT: load raw data first, transform inside the data warehouse using SQL",
+    )
+    things = contrasted("What's the difference between ETL and ELT?", rubric)
+    swapped = "ELT transforms data before loading and ETL loads first, then transforms it."
+    for point in rubric:
+        check = check_claim(point, swapped, contrast=things, rubric=rubric)
+        assert check.verdict == "contradicts" and check.direction_conflict == 1.0, check
+    right = (
+        "ETL transforms data before loading it, while ELT loads raw data first and transforms "
+        "it in the warehouse."
+    )
+    for point in rubric:
+        assert check_claim(point, right, contrast=things, rubric=rubric).direction_conflict == 0

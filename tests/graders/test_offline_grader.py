@@ -293,3 +293,48 @@ async def test_a_point_with_figures_is_not_covered_without_them(
     )
     grade = await offline_grader.grade(KV_QUESTION, answer)
     assert grade.points[2].verdict != "covered"
+
+
+ONLINE_SOFTMAX = RubricQuestion(
+    id="T-online-softmax",
+    text="What is the online softmax trick and why is it needed for FlashAttention?",
+    rubric=(
+        "Standard softmax needs to know the max and the sum of all exp values before emitting "
+        "outputs — requires two passes over the full row",
+        "Online softmax maintains a running max and running sum; each new block updates both and "
+        "rescales the output so far: no full-row materialization needed",
+    ),
+)
+
+
+async def test_a_sentence_that_states_another_point_does_not_deny_this_one(
+    offline_grader: OfflineGrader,
+) -> None:
+    standard = (
+        "A normal softmax needs the maximum of the row and the total of the exponentials before "
+        "it can produce any output, so you pass over the row twice and have to hold all of it."
+    )
+    online = (
+        "The online version keeps a running maximum and a running sum; when a new block arrives "
+        "it updates both and rescales what it has accumulated so far, so the whole row never has "
+        "to exist at once."
+    )
+    grade = await offline_grader.grade(ONLINE_SOFTMAX, f"{standard} {online}")
+    assert grade.points[1].verdict != "missing", grade.points[1]
+    assert "denies" not in grade.points[1].comment
+    # The same point denied outright is still a contradiction.
+    denied = (
+        "The online version does not keep a running maximum or a running sum, and new blocks "
+        "do not update or rescale the output, so the full row is still materialized."
+    )
+    wrong = await offline_grader.grade(ONLINE_SOFTMAX, f"{standard} {denied}")
+    assert wrong.points[1].verdict == "missing", wrong.points[1]
+
+
+def test_answer_wide_features_are_the_mean_over_its_points(offline_grader: OfflineGrader) -> None:
+    features = offline_grader.features(ADAMW, STRONG_ADAMW)
+    for name in ("support_sim", "coverage", "frame_gap"):
+        mean = sum(f.values[name] for f in features) / len(features)
+        assert all(abs(f.values[f"mean_{name}"] - mean) < 1e-9 for f in features)
+    assert all(0.0 <= f.values["on_point"] <= 1.0 for f in features)
+    assert all(f.values["clause_max"] >= f.values["clause_min"] for f in features)
