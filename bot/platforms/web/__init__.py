@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DRAWING_READY_S = 120.0  # how long start-up waits for the chart drawing processes
+
 
 async def serve_dashboard(
     bot: StudyBot,
@@ -56,7 +58,13 @@ async def serve_dashboard(
         lifespan="off",
     )
     server = EmbeddedServer(config)
-    start_drawing()
+    drawing = start_drawing()
+    try:  # ready means able to draw: a process still starting would compete with the pages
+        await asyncio.wait_for(
+            asyncio.gather(*(asyncio.wrap_future(f) for f in drawing)), DRAWING_READY_S
+        )
+    except Exception as exc:  # pages need no drawing; a chart fails on its own
+        log.warning("the chart drawing processes are not ready (%s); serving pages anyway", exc)
     if settle:
         settle_heap(app)
     log.info("dashboard on http://%s:%s (links point at %s)", host, port, bot.dashboard.base_url)

@@ -16,7 +16,7 @@ import pickle
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import date, timedelta
 from multiprocessing import get_context
 from pathlib import Path
@@ -156,11 +156,13 @@ def _drawing_pool() -> ProcessPoolExecutor:
     return _DRAWING[0]
 
 
-def start_drawing() -> None:
-    """Start the drawing processes now, so the first chart does not wait for matplotlib."""
+def start_drawing() -> list[Future[int]]:
+    """Start the drawing processes now, so the first chart does not wait for matplotlib.
+
+    Returns a future per process started, done once that process is ready to draw.
+    """
     pool = _drawing_pool()
-    for _ in range(pool._max_workers):
-        pool.submit(int)
+    return [pool.submit(int) for _ in range(pool._max_workers)]
 
 
 class ResponseHeaders:
