@@ -318,7 +318,6 @@ _INTERVIEWER = aliased(Member, name="interviewer")
 _CANDIDATE = aliased(Member, name="candidate")
 
 
-@functools.cache
 def _answers(limit: int, param: str) -> Any:
     who = bindparam(param, type_=Integer)
     return (
@@ -340,7 +339,6 @@ def _answers(limit: int, param: str) -> Any:
     )
 
 
-@functools.cache
 def _mocks(limit: int, param: str) -> Any:
     who = bindparam(param, type_=Integer)
     interviewer, candidate = _INTERVIEWER, _CANDIDATE
@@ -370,7 +368,6 @@ def _mocks(limit: int, param: str) -> Any:
     )
 
 
-@functools.cache
 def _submissions(limit: int, param: str) -> Any:
     who = bindparam(param, type_=Integer)
     return (
