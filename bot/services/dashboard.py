@@ -50,6 +50,7 @@ PERIODS = rules.PERIODS
 METRICS = rules.METRICS
 SECRET_NAME = "dashboard"
 BOARD_PAGE = 50  # leaderboard rows shown before the viewer's own row is added
+NO_SUCH_MEMBER = "There is no such member in this cohort."
 
 
 class AccessRefused(StudyBotError):
@@ -323,6 +324,31 @@ class DashboardService:
         self._cache = _Cache()
         self._computing: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self._totals: tuple[Library, dict[int, int]] | None = None
+
+    async def ready_connections(self) -> int:
+        """Open the pool's connections together and read a member page on each; return how many.
+
+        A pool opens a connection only when one is asked for, and a new connection is slow the
+        first time: connecting, the server loading what it knows of each table read, the page's
+        statement parsed and planned. Twenty clients arriving together after a start would
+        each pay for that, so a server of its own pays for it once before it takes requests.
+        """
+        bind = self._reads.kw.get("bind")
+        size = getattr(getattr(bind, "pool", None), "size", None)
+        count = size() if callable(size) else 1
+        ready = asyncio.Barrier(count)  # every connection held at once: none is reused
+
+        async def one() -> None:
+            try:
+                async with self._reads() as session:
+                    await repo.viewer_and_member_head(session, cohort_id=0, member_id=0, shown_id=0)
+                    await ready.wait()
+            except BaseException:
+                await ready.abort()
+                raise
+
+        await asyncio.gather(*(one() for _ in range(count)))
+        return count
 
     # --- the signing secret ---------------------------------------------------------------
 
@@ -670,17 +696,25 @@ class DashboardService:
         key = ("place", cohort_id, period, metric, today, member_id)
         return (await self._cached(key, compute, version))[0]
 
-    async def member_stats(
-        self, viewer: Viewer, member_id: int, *, checked: bool = False
-    ) -> MemberStats:
-        """Return a member's standings stats (points, streak, days, sections), per version."""
-        if not checked:  # the member page has read the member already
-            await self._member_of(viewer, member_id)
+    async def member_stats(self, viewer: Viewer, member_id: int) -> MemberStats:
+        """Return a member's standings stats (points, streak, days, sections), per version.
+
+        The stats are read in one statement and name the member's cohort, so the check that
+        the member is in the viewer's cohort needs no statement of its own.
+        """
 
         async def compute() -> MemberStats:
-            return await self._standings.member_stats_of(member_id)
+            try:
+                return await self._standings.member_stats_of(member_id)
+            except NotFound:
+                raise NotFound(NO_SUCH_MEMBER) from None
 
-        return await self._cached(("stats", viewer.cohort_id, member_id), compute, viewer.version)
+        stats: MemberStats = await self._cached(
+            ("stats", viewer.cohort_id, member_id), compute, viewer.version
+        )
+        if stats.cohort_id != viewer.cohort_id:
+            raise NotFound(NO_SUCH_MEMBER)
+        return stats
 
     async def drill_boards(self, viewer: Viewer) -> list[tuple[str, str, int]]:
         """Return (drill, device kind, passing runs) of every board in the cohort."""
@@ -708,13 +742,6 @@ class DashboardService:
             raise NotFound(f"No passing runs of {drill_id} on {device_kind} in this cohort.")
         return DrillBoardPage(drill_id, device_kind, tuple(rank_board(board_runs)))
 
-    async def _member_of(self, viewer: Viewer, member_id: int) -> Member:
-        async with self._reads() as session:
-            member = await repo.get_member_by_id(session, member_id=member_id)
-        if member is None or member.cohort_id != viewer.cohort_id:
-            raise NotFound("There is no such member in this cohort.")
-        return member
-
     async def member_page(self, viewer: Viewer, member_id: int) -> MemberPage:
         """Return a member's page: points, coverage, activity, and (when allowed) answers."""
         async with self._reads() as session:
@@ -735,7 +762,7 @@ class DashboardService:
             assert found is not None
             head = found[3]
             if head is None:
-                raise NotFound("There is no such member in this cohort.")
+                raise NotFound(NO_SUCH_MEMBER)
             return viewer, await self._member_page_in(session, viewer, member_id, head)
 
     async def _member_page_in(
@@ -753,7 +780,7 @@ class DashboardService:
         if found is None:  # read with the viewer's check when the page is asked by its route
             found = await repo.member_head(session, member_id=member_id, cohort_id=viewer.cohort_id)
         if found is None or found[0].cohort_id != viewer.cohort_id:
-            raise NotFound("There is no such member in this cohort.")
+            raise NotFound(NO_SUCH_MEMBER)
         # The standings' own rows, read with the head: the page needs neither the chart's whole
         # stats nor the rank computed again from every member's total (the board has it).
         head, body = found

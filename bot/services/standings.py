@@ -31,7 +31,7 @@ from bot.services.context import Actor
 from bot.store import cohorts as cohort_repo
 from bot.store import points as points_store
 from bot.store import standings as repo
-from bot.store.models import Cohort, Member
+from bot.store.models import Cohort
 
 if TYPE_CHECKING:
     from content import Library
@@ -295,37 +295,30 @@ class StandingsService:
     async def member_stats_of(self, member_id: int) -> MemberStats:
         """Return a member's stats by id (the dashboard and the command line use this)."""
         async with self._sessions() as session:
-            member = await session.get(Member, member_id)
-            if member is None:
-                raise NotFound(f"No member #{member_id}.")
-            cohort = await cohort_repo.get_cohort(session, cohort_id=member.cohort_id)
-            assert cohort is not None and cohort.id is not None
-            standing = await points_store.get_standing(session, member_id=member_id)
-            days = await repo.member_days(session, member_id=member_id)
-            scores = await repo.best_scores(session, member_id=member_id)
-            rank, members_ranked = await repo.points_rank(
-                session, cohort_id=cohort.id, member_id=member_id
-            )
-        zone = member.timezone or cohort.timezone
-        today = self._clock.now().astimezone(ZoneInfo(zone)).date()
-        streak = streaks.on_day(
-            points_store.stored_streak(standing) if standing else streaks.Streak(), today
-        )
+            found = await repo.member_stats_row(session, member_id=member_id)
+        if found is None:
+            raise NotFound(f"No member #{member_id}.")
+        today = self._clock.now().astimezone(ZoneInfo(found.zone)).date()
+        standing = found.standing
+        # The row has the standing's streak columns by their names.
+        stored = points_store.stored_streak(standing) if standing is not None else streaks.Streak()
         return MemberStats(
             member_id=member_id,
-            name=member.display_name or member.platform_user_id,
-            cohort_id=cohort.id,
-            cohort_name=cohort.name,
-            timezone=zone,
+            name=found.name,
+            cohort_id=found.cohort_id,
+            cohort_name=found.cohort_name,
+            timezone=found.zone,
             today=today,
-            points=standing.points if standing else 0,
-            rank=rank,
-            members_ranked=members_ranked,
-            mocks=standing.mocks if standing else 0,
-            drills=standing.drills if standing else 0,
-            streak=streak,
-            days=tuple(DayActivity(d.day, d.points, d.answers, d.mocks, d.drills) for d in days),
-            sections=self._section_stats(scores),
+            points=standing.points if standing is not None else 0,
+            rank=found.rank,
+            members_ranked=found.members_ranked,
+            mocks=standing.mocks if standing is not None else 0,
+            drills=standing.drills if standing is not None else 0,
+            streak=streaks.on_day(stored, today),
+            days=tuple(
+                DayActivity(d.day, d.points, d.answers, d.mocks, d.drills) for d in found.days
+            ),
+            sections=self._section_stats(found.scores),
         )
 
     def section_of(self, qid: str) -> int | None:

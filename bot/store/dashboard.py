@@ -159,11 +159,6 @@ async def viewer_of(
 # --- cohort ----------------------------------------------------------------------------------
 
 
-async def get_member_by_id(session: AsyncSession, *, member_id: int) -> Member | None:
-    """Return a member by id."""
-    return await session.get(Member, member_id)
-
-
 async def member_names(
     session: AsyncSession, *, member_ids: Sequence[int]
 ) -> dict[int, tuple[str, bool]]:

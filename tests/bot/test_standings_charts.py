@@ -195,3 +195,21 @@ def test_the_same_data_is_drawn_once_and_new_data_draws_again(
     assert stats_png(replace(stats)) == first and drawn == ["png"]
     later = replace(stats, points=stats.points + 6, today=TODAY + timedelta(days=1))
     assert stats_png(later) != first and drawn == ["png", "png"]
+
+
+def test_svg_text_is_measured_as_matplotlib_measures_it_and_kept_per_font() -> None:
+    import io
+
+    from matplotlib.backends.backend_svg import RendererSVG
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    renderer = RendererSVG(100, 100, io.StringIO())
+    prop = FontProperties(size=9)
+    own = TextToPath()
+    for text in ("E.13", "02 Dec", "Points over time (886 in all)"):
+        kept = renderer.get_text_width_height_descent(text, prop, False)
+        assert kept == pytest.approx(own.get_text_width_height_descent(text, prop, False))
+    narrow = renderer.get_text_width_height_descent("02 Dec", prop, False)
+    prop.set_size(18)  # the same object, changed: measured again, not served the old size
+    assert renderer.get_text_width_height_descent("02 Dec", prop, False)[0] > 1.9 * narrow[0]

@@ -250,3 +250,18 @@ def test_drawing_processes_yield_to_pages_and_come_up_drawn_once() -> None:
     ) as pool:
         niceness = pool.submit(os.nice, 0).result(timeout=60)
     assert niceness >= os.nice(0) + 5  # lower priority than this (the pages') process
+
+
+async def test_a_dashboard_of_its_own_opens_its_pool_before_taking_requests(
+    web_bot: StudyBot,
+) -> None:
+    pool: Any = web_bot.engine.pool
+    await web_bot.engine.dispose()  # nothing open yet, as in a process just started
+    assert pool.checkedin() == 0 or not hasattr(pool, "size")
+    opened = await web_bot.dashboard.ready_connections()
+    pool = web_bot.engine.pool
+    if hasattr(pool, "size"):
+        # Every connection was held at once, so each one is a connection of its own.
+        assert opened == pool.size() > 1 and pool.checkedin() == opened
+    else:  # a pool that is not sized (SQLite in memory): one connection, read once
+        assert opened == 1

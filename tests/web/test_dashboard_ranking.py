@@ -115,6 +115,15 @@ async def test_boards_and_member_ranks_match_the_standings_order_ties_included(
             page = await service.member_page(ann, ids[name])
             assert page.rank == place, name
         assert (await service.member_page(ann, ids["Fay"])).rank is None
+        # So do the /stats figures, read in one statement of their own.
+        for place, name in enumerate(expected, start=1):
+            stats = await service.member_stats(ann, ids[name])
+            assert (stats.rank, stats.members_ranked) == (place, len(expected)), name
+            _, points, _, week = next(p for p in PEOPLE if p[0] == name)
+            assert stats.points == points and stats.name == name
+            assert [d.points for d in stats.days] == [week[a] for a in sorted(week, reverse=True)]
+        fay = await service.member_stats(ann, ids["Fay"])
+        assert (fay.rank, fay.members_ranked, fay.points, fay.days) == (None, 6, 0, ())
 
     # A viewer below the rows shown gets their own row with their place on the whole board.
     monkeypatch.setattr(dashboard_module, "BOARD_PAGE", 2)

@@ -97,7 +97,9 @@ async def test_a_session_opens_only_its_own_cohort(
     # Another cohort's member cannot be read through the session's own cohort either.
     assert (await client.get(f"/c/{seeded.cohort}/members/{seeded.dave}")).status_code == 404
     chart = await client.get(f"/c/{seeded.cohort}/charts/member-{seeded.dave}.svg")
-    assert chart.status_code == 404 and "<svg" not in chart.text
+    assert chart.status_code == 404 and "<svg" not in chart.text and "Dave" not in chart.text
+    nobody = await client.get(f"/c/{seeded.cohort}/charts/member-987654.svg")
+    assert nobody.status_code == 404 and "no such member in this cohort" in nobody.text
     client.cookies.clear()
     assert (await client.get(f"/c/{seeded.cohort}/")).status_code == 403
 

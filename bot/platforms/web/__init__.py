@@ -66,6 +66,14 @@ async def serve_dashboard(
     except Exception as exc:  # pages need no drawing; a chart fails on its own
         log.warning("the chart drawing processes are not ready (%s); serving pages anyway", exc)
     if settle:
+        # A process of its own readies its pool now: twenty clients arriving together would
+        # otherwise each wait for a new connection. A bot process's pool is already in use.
+        try:
+            opened = await bot.dashboard.ready_connections()
+        except Exception as exc:  # the pages report a database that is down themselves
+            log.warning("could not open the database connections in advance (%s)", exc)
+        else:
+            log.info("opened %d database connections", opened)
         settle_heap(app)
     log.info("dashboard on http://%s:%s (links point at %s)", host, port, bot.dashboard.base_url)
     try:
