@@ -24,13 +24,14 @@ from itertools import accumulate
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import matplotlib
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
-from matplotlib.collections import PolyCollection
 from matplotlib.dates import date2num
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
-from matplotlib.patches import Polygon
+from matplotlib.patches import PathPatch, Polygon
+from matplotlib.path import Path
 from matplotlib.textpath import TextToPath
 from matplotlib.ticker import MaxNLocator
 
@@ -114,8 +115,8 @@ class _StatsChart:
         self.points_title = ax.set_title("", y=1.0, fontsize=TITLE_PT)
 
         self.section_codes: tuple[str, ...] = ()
-        # Bars as one collection per series, not a patch per bar: each patch is an artist of
-        # its own to draw, and fifty of them were a fifth of a drawing's cost.
+        # Bars as one shape per series, not a patch per bar: each patch is an artist and a
+        # path of its own to draw, and fifty of them were a fifth of a drawing's cost.
         self.coverage_bars = _bar_series(self.sections_ax, _ACCENT)
         self.average_bars = _bar_series(self.sections_ax, _SECOND)
         self.sections_ax.set_ylim(0, 100)
@@ -129,10 +130,9 @@ class _StatsChart:
         # resampled and encoded as a PNG inside the SVG on every drawing.
         ax.set_facecolor(_CALENDAR_IDLE)
         # A thin line of the ground between squares keeps neighbouring days apart.
-        self.calendar = PolyCollection(
-            [], facecolors=_CALENDAR_ACTIVE, edgecolors=_CALENDAR_IDLE, linewidths=1.0
+        self.calendar = _shapes(
+            ax, facecolor=_CALENDAR_ACTIVE, edgecolor=_CALENDAR_IDLE, linewidth=1.0
         )
-        ax.add_collection(self.calendar, autolim=False)
         ax.set_xlim(-0.5, CALENDAR_WEEKS - 0.5)
         ax.set_ylim(6.5, -0.5)  # Monday on top
         ax.set_yticks(range(7), WEEKDAYS)
@@ -192,18 +192,21 @@ class _StatsChart:
             ax.set_xticks(range(len(codes)), codes, fontsize=LABEL_PT - 1)
             ax.set_xlim(-0.6, len(codes) - 0.4)
             self.section_codes = codes
-        self.coverage_bars.set_verts(_bars([s.coverage * 100 for s in stats.sections], -0.2))
-        self.average_bars.set_verts(_bars([(s.average or 0.0) * 100 for s in stats.sections], 0.2))
+        _set_shapes(self.coverage_bars, _bars([s.coverage * 100 for s in stats.sections], -0.2))
+        _set_shapes(
+            self.average_bars, _bars([(s.average or 0.0) * 100 for s in stats.sections], 0.2)
+        )
 
     def _calendar(self, stats: MemberStats) -> None:
         grid = calendar_grid([d.day for d in stats.days], stats.today)
-        self.calendar.set_verts(
+        _set_shapes(
+            self.calendar,
             [
                 [(w - 0.5, d - 0.5), (w + 0.5, d - 0.5), (w + 0.5, d + 0.5), (w - 0.5, d + 0.5)]
                 for d, row in enumerate(grid)
                 for w, active in enumerate(row)
                 if active
-            ]
+            ],
         )
         streak = stats.streak
         self.calendar_title.set_text(
@@ -220,8 +223,8 @@ class _StatsChart:
             if tally is not None:  # within the weeks shown
                 tally[0] += d.mocks
                 tally[1] += int(d.drills)
-        self.mock_bars.set_verts(_bars([counts[week][0] for week in weeks], -0.2))
-        self.drill_bars.set_verts(_bars([counts[week][1] for week in weeks], 0.2))
+        _set_shapes(self.mock_bars, _bars([counts[week][0] for week in weeks], -0.2))
+        _set_shapes(self.drill_bars, _bars([counts[week][1] for week in weeks], 0.2))
         top = max((max(c) for c in counts.values()), default=0)
         ax.set_ylim(0, max(top, 1) * 1.15)
         # Every other week named: half the labels to draw, and none of them need turning.
@@ -232,11 +235,23 @@ class _StatsChart:
         )
 
 
-def _bar_series(ax: Any, color: str) -> PolyCollection:
-    """Add an empty series of bars to an axes; `_bars` gives it its shapes."""
-    series = PolyCollection([], facecolors=color, edgecolors="none")
-    ax.add_collection(series, autolim=False)  # the axes' limits are set by hand
-    return series
+def _bar_series(ax: Any, color: str) -> PathPatch:
+    """Add an empty series of bars to an axes; `_set_shapes` gives it its bars."""
+    return _shapes(ax, facecolor=color, edgecolor="none")
+
+
+def _shapes(ax: Any, **style: Any) -> PathPatch:
+    """Add an empty shape of many parts to an axes, in its data's coordinates."""
+    shape = PathPatch(Path(np.zeros((1, 2))), visible=False, **style)
+    ax.add_artist(shape)  # not add_patch: the axes' limits are set by hand, not by the data
+    return shape
+
+
+def _set_shapes(shape: PathPatch, outlines: Sequence[Sequence[tuple[float, float]]]) -> None:
+    """Give a shape these closed outlines as its parts: one path drawn, however many parts."""
+    shape.set_visible(bool(outlines))
+    if outlines:
+        shape.set_path(Path.make_compound_path_from_polys(np.asarray(outlines, dtype=float)))
 
 
 def _bars(
