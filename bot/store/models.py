@@ -82,7 +82,12 @@ class Answer(SQLModel, table=True):
     """A member's written answer; stored before grading so nothing is lost."""
 
     __tablename__ = "answer"
-    __table_args__ = (Index("ix_answer_status", "status"),)
+    __table_args__ = (
+        Index("ix_answer_status", "status"),
+        # The dashboard's members active this week: the answers since a day, read from the
+        # index alone (with the member) instead of scanning every answer of the cohort.
+        Index("ix_answer_cohort_created", "cohort_id", "created_at", "member_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     cohort_id: int | None = Field(default=None, foreign_key="cohort.id", index=True)
@@ -121,6 +126,11 @@ class MockRoom(SQLModel, table=True):
     """A paired mock-interview room and its pacing-timer state."""
 
     __tablename__ = "mock_room"
+    # A member's mocks, either side of the table (the dashboard's member page lists them).
+    __table_args__ = (
+        Index("ix_mock_room_interviewer", "interviewer_id"),
+        Index("ix_mock_room_candidate", "candidate_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     cohort_id: int = Field(foreign_key="cohort.id", index=True)
@@ -355,7 +365,8 @@ class MemberDay(SQLModel, table=True):
     """
 
     __tablename__ = "member_day"
-    __table_args__ = (Index("ix_member_day_cohort_day", "cohort_id", "day"),)
+    # With the member: who was active since a day is read from the index alone.
+    __table_args__ = (Index("ix_member_day_cohort_day_member", "cohort_id", "day", "member_id"),)
 
     member_id: int = Field(foreign_key="member.id", primary_key=True)
     day: date = Field(primary_key=True)
