@@ -19,6 +19,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -321,6 +322,15 @@ _prepared_svg = _PreparedCharts(PREPARED_KEPT)
 drawn_stats = _DrawnCharts(DRAWN_CHARTS_KEPT)
 
 
+def shown_stats(stats: MemberStats) -> MemberStats:
+    """Return the stats as the figure shows them: without the rank, which it does not draw.
+
+    A chart kept under these is drawn again only when its own member's figures change, not
+    whenever anyone in the cohort earns a point and the ranks move.
+    """
+    return replace(stats, rank=None, members_ranked=0)
+
+
 def stats_figure(stats: MemberStats) -> Figure:
     """Return the four-panel figure of a member's stats (a new figure, the caller's own)."""
     return _StatsChart().show(stats)
@@ -328,12 +338,14 @@ def stats_figure(stats: MemberStats) -> Figure:
 
 def stats_png(stats: MemberStats) -> bytes:
     """Return a member's stats chart as PNG bytes (drawn once per distinct `stats`)."""
-    return drawn_stats.get_or_draw(("png", stats), lambda: _prepared_png.render(stats, figure_png))
+    shown = shown_stats(stats)
+    return drawn_stats.get_or_draw(("png", shown), lambda: _prepared_png.render(shown, figure_png))
 
 
 def stats_svg(stats: MemberStats) -> str:
     """Return a member's stats chart as SVG text (the same figure as the PNG)."""
-    return drawn_stats.get_or_draw(("svg", stats), lambda: _prepared_svg.render(stats, figure_svg))
+    shown = shown_stats(stats)
+    return drawn_stats.get_or_draw(("svg", shown), lambda: _prepared_svg.render(shown, figure_svg))
 
 
 def prepare_drawing_process(niceness: int = 5) -> None:

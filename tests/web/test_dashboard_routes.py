@@ -186,6 +186,20 @@ async def test_charts_are_svg_drawn_once_per_data_change(
     changed = await client.get(path, headers={"If-None-Match": first.headers["etag"]})
     assert changed.status_code == 200 and changed.content != first.content
     assert cache.renders == 2
+    # Points of another member move the ranks, but bob's chart shows none: it is not drawn again.
+    async with web_bot.sessions() as session:
+        await award_points(
+            session,
+            cohort_id=seeded.cohort,
+            member_id=seeded.carol,
+            kind="answer",
+            ref="ahead",
+            points=500,
+            local_day=START + timedelta(days=9),
+        )
+        await session.commit()
+    kept = await client.get(path, headers={"If-None-Match": changed.headers["etag"]})
+    assert kept.status_code == 304 and cache.renders == 2
     page = await client.get(f"/c/{seeded.cohort}/members/{seeded.bob}")
     assert ">57</span>" in page.text  # the page's figures come from the same standings
     week = await client.get(f"/c/{seeded.cohort}/charts/week.svg")

@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.errors import NotFound, StudyBotError
 from bot.platforms.web import charts
-from bot.services.charts import prepare_drawing_process, stats_svg
+from bot.services.charts import prepare_drawing_process, shown_stats, stats_svg
 from bot.services.dashboard import METRICS, PERIODS, AccessRefused, Viewer
 from bot.services.standings import MemberStats
 
@@ -60,7 +60,7 @@ SECURITY_HEADERS = {
 
 
 class SvgCache:
-    """Rendered charts by (chart, data version): drawn once per change, then served as is.
+    """Rendered charts by what they show (or the data version): drawn once per change.
 
     Requests that miss the same chart at once wait for one drawing instead of each starting one;
     the drawing is a task of its own, so a client that goes away does not cancel it for the rest.
@@ -375,15 +375,13 @@ def create_app(bot: StudyBot) -> FastAPI:
 
     # --- charts -------------------------------------------------------------------------------
 
-    async def svg_response(
-        request: Request, viewer: Viewer, key: tuple[Any, ...], render: Any
-    ) -> Response:
-        version = viewer.version
-        etag = '"' + hashlib.sha1(repr((key, version)).encode()).hexdigest()[:20] + '"'
+    async def svg_response(request: Request, key: tuple[Any, ...], render: Any) -> Response:
+        """Serve the chart kept under `key` (which holds what it shows), drawing it on a miss."""
+        etag = '"' + hashlib.sha1(repr(key).encode()).hexdigest()[:20] + '"'
         headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate"}
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
-        body = await svgs.get((*key, version), render)
+        body = await svgs.get(key, render)
         return Response(body, media_type="image/svg+xml", headers=headers)
 
     @app.get("/c/{cohort_id}/charts/week.svg")
@@ -393,17 +391,19 @@ def create_app(bot: StudyBot) -> FastAPI:
         async def render() -> str:  # the week's points only, not the overview's counts
             return charts.bar_chart("Points this week", await service.week(viewer))
 
-        return await svg_response(request, viewer, ("week", cohort_id), render)
+        return await svg_response(request, ("week", cohort_id, viewer.version), render)
 
     @app.get("/c/{cohort_id}/charts/member-{member_id}.svg")
     async def member_chart(request: Request, cohort_id: int, member_id: int) -> Response:
         viewer = await viewer_of(request, cohort_id)
+        # Kept by what the figure shows (read once per data version, and refused for a member
+        # of another cohort), so new points elsewhere in the cohort do not draw it again.
+        shown = shown_stats(await service.member_stats(viewer, member_id))
 
-        async def render() -> str:  # checks the member is in the viewer's cohort, then draws
-            stats = await service.member_stats(viewer, member_id)
-            return await draw_stats_svg(stats)
+        async def render() -> str:
+            return await draw_stats_svg(shown)
 
-        return await svg_response(request, viewer, ("member", cohort_id, member_id), render)
+        return await svg_response(request, ("member", cohort_id, member_id, shown), render)
 
     templates.env.globals["quote"] = quote
     templates.env.filters["pct"] = lambda v: f"{100 * float(v):.0f}%"
