@@ -14,8 +14,8 @@ from bot.platforms.web.app import SvgCache
 from bot.services.dashboard import WebSession
 from bot.store.models import Answer, Member, Submission
 from bot.store.points import award_points
-from tests.web.seed import NOW, START, Seeded
-from tests.web.test_dashboard_routes import sign_in
+from tests.web.seed import NOW, Seeded
+from tests.web.test_dashboard_routes import earn, sign_in
 
 postgres = pytest.mark.parametrize(
     "db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
@@ -79,17 +79,7 @@ async def test_pages_are_rendered_once_per_data_change_and_show_what_changed(
     assert again.text == first.text and again_board.text == first_board.text
     assert pages.renders == rendered  # the same data, served as rendered
 
-    async with web_bot.sessions() as session:
-        await award_points(
-            session,
-            cohort_id=seeded.cohort,
-            member_id=seeded.bob,
-            kind="answer",
-            ref="late",
-            points=7,
-            local_day=START + timedelta(days=9),
-        )
-        await session.commit()
+    await earn(web_bot, seeded.cohort, seeded.bob, ref="late", points=7)
     changed = await client.get(member)
     changed_board = await client.get(board)
     assert ">57</span>" in changed.text and ">57</td>" in changed_board.text

@@ -38,6 +38,21 @@ async def sign_in(bot: StudyBot, client: Any, user: str, channel: str = "study")
     return await client.post(path)
 
 
+async def earn(bot: StudyBot, cohort_id: int, member_id: int, *, ref: str, points: int) -> None:
+    """Give a member points for an answer on the seed's tenth day."""
+    async with bot.sessions() as session:
+        await award_points(
+            session,
+            cohort_id=cohort_id,
+            member_id=member_id,
+            kind="answer",
+            ref=ref,
+            points=points,
+            local_day=START + timedelta(days=9),
+        )
+        await session.commit()
+
+
 async def test_a_link_opens_a_session_for_the_member_and_the_cohort(
     web_bot: StudyBot, seeded: Seeded, client: Any
 ) -> None:
@@ -172,32 +187,12 @@ async def test_charts_are_svg_drawn_once_per_data_change(
     assert again.content == first.content and cache.renders == 1
     unchanged = await client.get(path, headers={"If-None-Match": first.headers["etag"]})
     assert unchanged.status_code == 304
-    async with web_bot.sessions() as session:
-        await award_points(
-            session,
-            cohort_id=seeded.cohort,
-            member_id=seeded.bob,
-            kind="answer",
-            ref="late",
-            points=7,
-            local_day=START + timedelta(days=9),
-        )
-        await session.commit()
+    await earn(web_bot, seeded.cohort, seeded.bob, ref="late", points=7)
     changed = await client.get(path, headers={"If-None-Match": first.headers["etag"]})
     assert changed.status_code == 200 and changed.content != first.content
     assert cache.renders == 2
     # Points of another member move the ranks, but bob's chart shows none: it is not drawn again.
-    async with web_bot.sessions() as session:
-        await award_points(
-            session,
-            cohort_id=seeded.cohort,
-            member_id=seeded.carol,
-            kind="answer",
-            ref="ahead",
-            points=500,
-            local_day=START + timedelta(days=9),
-        )
-        await session.commit()
+    await earn(web_bot, seeded.cohort, seeded.carol, ref="ahead", points=500)
     kept = await client.get(path, headers={"If-None-Match": changed.headers["etag"]})
     assert kept.status_code == 304 and cache.renders == 2
     page = await client.get(f"/c/{seeded.cohort}/members/{seeded.bob}")
