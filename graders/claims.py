@@ -280,6 +280,8 @@ class _Token:
     # ("the whole row never has to exist": what is denied something, not what is denied) or in a
     # condition ("if you can rebuild the dataset").
     unasserted: bool = False
+    # What a "without" takes away: the claim is what happens in its absence.
+    absent: bool = False
 
 
 # How many words before a negation, in its clause, may be what it denies something of.
@@ -304,6 +306,7 @@ def _tokens(text: str) -> tuple[_Token, ...]:
     previous_clause_at = 0
     contrast = False
     condition = False
+    absence = False
 
     def unsure(start: int, end: int) -> None:
         for i in range(max(start, end - _SUBJECT_WORDS), end):
@@ -325,6 +328,7 @@ def _tokens(text: str) -> tuple[_Token, ...]:
             continue
         if word in _NEGATORS:
             scope = _SCOPE_WORDS
+            absence = word == "without"
             unsure(clause_at, len(out))
             if contrast:
                 unsure(previous_clause_at, clause_at)
@@ -333,8 +337,9 @@ def _tokens(text: str) -> tuple[_Token, ...]:
         scope = max(0, scope - 1)
         if word in _STOP or word in _SENTENCE_DENIERS:
             continue
+        absent = negated and absence
         negated ^= denied
-        out.append(_Token(word, _canon(word), negated, position, condition and not negated))
+        out.append(_Token(word, _canon(word), negated, position, condition and not negated, absent))
         position += 1
     return tuple(out)
 
@@ -755,6 +760,14 @@ def _negation_conflict(point: Sequence[_Token], sentence: Sequence[_Token]) -> t
         and not (c in sent_pos and c in sent_neg)
         and not (c in point_pos and c in point_neg)
     ]
+    # "Without scaling, softmax saturates" and "scaled, so the softmax doesn't saturate" are
+    # one claim told from either side: when what the point's "without" takes away is there in
+    # the sentence, a consequence the sentence denies is the point's, not its opposite.
+    absent = {t.canon for t in point if t.absent}
+    restored = [c for c in flipped if c in absent and c in sent_pos]
+    denied_result = [c for c in flipped if c in point_pos and c in sent_neg]
+    if restored and denied_result and len(restored) + len(denied_result) == len(flipped):
+        return 0.0, ""
     # The flipped word must stand in the same context in both ("no build tools" is not
     # contradicted by "the built artifacts").
     p_at = {t.canon: t.position for t in point}
@@ -763,7 +776,9 @@ def _negation_conflict(point: Sequence[_Token], sentence: Sequence[_Token]) -> t
     if not flipped:
         return 0.0, ""
     share = len(flipped) / len(shared)
-    words = ", ".join(sorted(flipped)[:3])
+    # Named as the point writes them, not by their stems ("saturates", not "saturat").
+    said = {t.canon: t.word for t in reversed(point)}
+    words = ", ".join(sorted(said[c] for c in flipped)[:3])
     return min(1.0, share * 2), f"denies what the point says about {words}"
 
 

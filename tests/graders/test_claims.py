@@ -158,6 +158,11 @@ def test_figures_stated_counts_only_figures_with_units() -> None:
             "RMSNorm skips centering: there's no mean subtraction and no bias, you just divide by "
             "the root-mean-square.",
         ),
+        # What happens without X, told as what X prevents.
+        (
+            "Without scaling, softmax saturates at large d (outputs near 0 or 1), gradients vanish",
+            "Scaled dot-product attention divides by sqrt(d_k) so the softmax doesn't saturate.",
+        ),
     ],
 )
 def test_a_correct_paraphrase_with_negations_is_not_a_contradiction(
@@ -178,12 +183,29 @@ def test_a_correct_paraphrase_with_negations_is_not_a_contradiction(
         ),
         ("CPU is not the bottleneck under heavy GPU load", "The CPU is the bottleneck."),
         ("RMSNorm drops mean subtraction", "RMSNorm keeps the mean subtraction."),
+        (
+            "Without scaling, softmax saturates at large d",
+            "Without scaling the softmax does not saturate.",
+        ),
+        (
+            "Without scaling, softmax saturates at large d",
+            "Scaling does not matter: the softmax never saturates at large d.",
+        ),
     ],
 )
 def test_a_real_negation_is_still_caught(point: str, sentence: str) -> None:
     check = check_claim(point, sentence)
     assert check.verdict == "contradicts", check
     assert check.negation_conflict >= 0.5
+
+
+def test_a_denial_is_explained_in_the_points_own_words() -> None:
+    check = check_claim(
+        "Without scaling, softmax saturates at large d", "The softmax does not saturate."
+    )
+    assert check.verdict == "contradicts"
+    assert any("saturates" in reason for reason in check.reasons), check.reasons
+    assert not any("saturat," in r or r.endswith("saturat") for r in check.reasons)
 
 
 def test_drop_takes_something_away_only_when_it_has_an_object() -> None:
