@@ -36,6 +36,10 @@ held-out 0.774 / 0.638) by leaning on answer length (a third of their gain; 0.64
 and did worse on the fresh check answers (0.718 / 0.517 against 0.756 / 0.585), so the model
 stays a logistic regression.
 
+Recorded before "without X, Y" was read as the same claim as "X, so not Y" (same weights):
+0.770 / 0.624, partial 0.596; after: 0.774 / 0.632, partial 0.617, every other kind and the
+fresh check answers unchanged.
+
     .venv/bin/python bench/grader_agreement.py             # the figures
     .venv/bin/python bench/grader_agreement.py --calibrate # refit the verdict model, then figures
 """
