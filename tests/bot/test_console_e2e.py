@@ -25,6 +25,8 @@ def env(tmp_path: Path) -> dict[str, str]:
     env["STUDYBOT_DB_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
     env["STUDYBOT_DEFAULT_TIMEZONE"] = "UTC"
     env["STUDYBOT_DEFAULT_POST_TIME"] = "08:00"
+    # A process that does not end is stopped with SIGABRT: every thread's stack is printed.
+    env["PYTHONFAULTHANDLER"] = "1"
     for name in ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "STUDYBOT_REDIS_URL"):
         env.pop(name, None)
     return env
@@ -75,8 +77,12 @@ class Session:
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.send_signal(signal.SIGABRT)  # where each thread stands, in the output
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
             while (line := self.lines.get(timeout=10)) is not None:
                 self.seen.append(line)
             pytest.fail("the process did not end; output:\n" + "".join(self.seen))
