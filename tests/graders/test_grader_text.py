@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from graders.models import MAX_ANSWER_CHARS, GraderError, RubricQuestion
@@ -15,6 +17,7 @@ from graders.text import (
     looks_non_english,
     map_text,
     split_units,
+    visible_text,
     without_spans,
 )
 
@@ -33,6 +36,20 @@ def test_map_text_drops_invisible_characters_and_maps_back_to_the_source() -> No
 def test_map_text_unifies_quotes_dashes_width_and_whitespace() -> None:
     mapped = map_text("“Ｆｌａｓｈ”  —\t‘attention’\n\n", casefold=True)
     assert mapped.text == "\"flash\" - 'attention'"
+
+
+def test_visible_text_of_plain_ascii_is_what_the_full_normalisation_gives() -> None:
+    # ASCII text takes a shortcut (no NFKC); it must agree with map_text character for
+    # character: control characters dropped, the backtick made a quote, whitespace collapsed.
+    rng = random.Random(7)
+    pool = [chr(i) for i in range(128)] + list("ab `\t\n  \x07\x1f\x0b.") * 8
+    texts = ["".join(rng.choice(pool) for _ in range(rng.randint(0, 24))) for _ in range(20_000)]
+    texts += ["  `KV`\x00 cache\t\tgrows\x7f ", "\x1c\x1d", ""]
+    for text in texts:
+        assert visible_text(text) == map_text(text).text, repr(text)
+    assert visible_text("  `KV`\x00 cache\t\tgrows\x7f ") == "'KV' cache grows"
+    # Text with any other character takes the full path.
+    assert visible_text("“Ｆｌａｓｈ”  —\u200b x") == map_text("“Ｆｌａｓｈ”  —\u200b x").text
 
 
 def test_keep_newlines_keeps_line_breaks_only() -> None:
