@@ -924,14 +924,11 @@ class AnswerChecks:
     def __init__(self, config: LLMConfig, offline: OfflineGrader) -> None:
         self.config = config
         self.offline = offline
-        self._detector: GraderTalkDetector | None = None
 
     @property
     def detector(self) -> GraderTalkDetector:
-        """Return the grader-talk detector on the offline grader's encoder."""
-        if self._detector is None:
-            self._detector = GraderTalkDetector(self.offline.embedder)
-        return self._detector
+        """Return the offline grader's grader-talk detector (the same one for both paths)."""
+        return self.offline.talk_detector
 
     async def grader_talk(self, answer: str, ctx: CallContext) -> list[tuple[int, int]]:
         """Return the spans that address the grader; asks the LLM when the answer is not English."""

@@ -44,6 +44,7 @@ from graders.claims import (
     word_coverage,
 )
 from graders.embeddings import Embedder, default_embedder
+from graders.injection import GraderTalkDetector, overlaps
 from graders.models import (
     Grade,
     PointGrade,
@@ -56,9 +57,7 @@ from graders.models import (
 from graders.roles import contrasted
 from graders.text import (
     Unit,
-    addresses_grader,
     check_gradable,
-    grader_talk_spans,
     join_units,
     looks_non_english,
     split_units,
@@ -214,6 +213,7 @@ class OfflineGrader:
     def __init__(self, embedder: Embedder | None = None, model: VerdictModel | None = None) -> None:
         self._embedder = embedder
         self._model = model
+        self._talk: GraderTalkDetector | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -228,6 +228,17 @@ class OfflineGrader:
         if self._model is None:
             self._model = default_model()
         return self._model
+
+    @property
+    def talk_detector(self) -> GraderTalkDetector:
+        """Return the detector of sentences addressed to the grader (patterns and meaning)."""
+        if self._talk is None:
+            self._talk = GraderTalkDetector(self.embedder)
+        return self._talk
+
+    def talk_spans(self, answer: str) -> list[tuple[int, int]]:
+        """Return the spans of the answer's sentences that speak to the grader (CPU-bound)."""
+        return self.talk_detector.spans(answer)
 
     @property
     def clear_margin(self) -> float:
@@ -279,9 +290,10 @@ class OfflineGrader:
         non_english = looks_non_english(answer)
         unsure = non_english or question.kind in UNRELIABLE_KINDS
         model = self.model
-        talk = bool(grader_talk_spans(answer))
+        spans = self.talk_spans(answer)
+        talk = bool(spans)
         points: list[PointAssessment] = []
-        for features in self.features(question, answer):
+        for features in self.features(question, answer, talk=spans):
             verdict, probs = decide_point(
                 model, features.values, grader_talk=talk, kind=question.kind
             )
@@ -304,10 +316,20 @@ class OfflineGrader:
             grader_talk=talk,
         )
 
-    def features(self, question: RubricQuestion, answer: str) -> list[PointFeatures]:
-        """Measure each rubric point against the answer's sentences."""
+    def features(
+        self,
+        question: RubricQuestion,
+        answer: str,
+        *,
+        talk: list[tuple[int, int]] | None = None,
+    ) -> list[PointFeatures]:
+        """Measure each rubric point against the answer's sentences.
+
+        `talk` gives the spans of sentences addressed to the grader, when already found.
+        """
         # Sentences that speak to the grader are not part of the answer.
-        sentences = [u for u in split_units(answer) if not addresses_grader(u.text)]
+        spans = self.talk_spans(answer) if talk is None else talk
+        sentences = [u for u in split_units(answer) if not overlaps((u.start, u.end), spans)]
         n = len(sentences)
         if n == 0:
             return [_empty_features(p) for p in question.rubric]
