@@ -474,6 +474,9 @@ class Quantity:
     explicit: bool
     # The word the figure counts or measures, when one follows ("1.4T tokens" -> "token").
     noun: str = ""
+    # "<" for a figure stated as an upper bound ("<3B", "under 3B", "at most 3B"), ">" for a
+    # lower bound ("over 80%", "at least 80%"), "" for the figure itself.
+    bound: str = ""
 
     def same_quantity(self, other: Quantity) -> bool:
         """Tell whether two figures can be about the same thing (family and noun agree)."""
@@ -482,9 +485,20 @@ class Quantity:
         return not (self.noun and other.noun and self.noun != other.noun)
 
     def matches(self, other: Quantity) -> bool:
-        """Tell whether two figures state the same quantity (within rounding)."""
+        """Tell whether two figures state the same quantity (within rounding).
+
+        A figure within a bound the other states ("2B" for "<3B") agrees with it; two bounds
+        agree when they point the same way at the same figure.
+        """
         if self.family != other.family:
             return False
+        if self.bound and other.bound:
+            return self.bound == other.bound and _within(self.low, self.high, other.low, other.high)
+        if self.bound or other.bound:
+            bounded, value = (self, other) if self.bound else (other, self)
+            if bounded.bound == "<":
+                return value.low <= bounded.high * 1.1 + 1e-12
+            return value.high >= bounded.low * 0.9 - 1e-12
         return _within(self.low, self.high, other.low, other.high)
 
 
@@ -544,11 +558,28 @@ def quantities(text: str) -> tuple[Quantity, ...]:
             word = after.group(1).lower()
             noun = "" if word in _STOP or word in _NOT_NOUNS else _canon(word)
         text = match.group(0).strip()
-        out.append(Quantity(family, low, max(low, top), text, explicit, noun))
+        before = flat[max(0, start - 16) : start]
+        found = _BELOW.search(before) or _ABOVE.search(before)
+        bound = "" if found is None else "<" if found.re is _BELOW else ">"
+        if found is not None:
+            # Told as written, bound and all: "states over 3B where the point has <3B".
+            word = found.group(0).strip()
+            text = f"{word}{text}" if not word[-1].isalpha() else f"{word} {text}"
+        out.append(Quantity(family, low, max(low, top), text, explicit, noun, bound))
     return tuple(out)
 
 
 _NOUN_AFTER = re.compile(r"[\s-]*(?:per\s+|of\s+|a\s+|an\s+)?([A-Za-z]{3,})")
+_BELOW = re.compile(
+    r"(?:<|≤|=<|\b(?:under|below|less than|fewer than|smaller than|up to|at most|no more than)"
+    r"|\bsub-?)\s*[~≈]?\s*$",
+    re.IGNORECASE,
+)
+_ABOVE = re.compile(
+    r"(?:>|≥|>=|\b(?:over|above|more than|greater than|beyond|at least|exceeds?|no less than))"
+    r"\s*[~≈]?\s*$",
+    re.IGNORECASE,
+)
 _NOT_NOUNS = frozenset({"per", "and", "with", "than", "more", "less", "about", "roughly"})
 
 

@@ -277,3 +277,25 @@ def test_an_order_said_of_the_thing_the_question_contrasts_contradicts() -> None
     )
     for point in rubric:
         assert check_claim(point, right, contrast=things, rubric=rubric).direction_conflict == 0
+
+
+def test_a_figure_within_a_bound_the_point_states_agrees_with_it() -> None:
+    point = "Practical implication: don't use CoT with small (<3B) models for critical tasks"
+    within = check_claim(point, "For a tiny model, say 2B, skip the step-by-step prompt.")
+    assert within.number_conflict == 0 and within.numbers == 1.0
+    assert check_claim(point, "Models under 3 billion parameters should skip it.").numbers == 1.0
+    outside = check_claim(point, "For a 7B model skip the step-by-step prompt.")
+    assert outside.number_conflict == 1.0
+    flipped = check_claim(point, "Only models over 3B should skip it.")
+    assert flipped.number_conflict == 1.0
+    assert flipped.reasons == ("states over 3B where the point has <3B",)
+
+
+def test_bounds_are_read_from_the_words_before_a_figure() -> None:
+    found = quantities("alert when p99 > 3s for 5 min, at least 80% busy, no more than 2 GB")
+    assert [(q.text, q.bound) for q in found] == [
+        (">3s", ">"),
+        ("5 min", ""),
+        ("at least 80%", ">"),
+        ("no more than 2 GB", "<"),
+    ]
