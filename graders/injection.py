@@ -113,6 +113,15 @@ class GraderTalkDetector:
         sims = vectors @ self.exemplar_vectors().T
         return [float(v) for v in np.max(sims, axis=1)]
 
+    def flags(self, sentences: Sequence[str]) -> list[bool]:
+        """Tell, for each sentence, whether it addresses the grader (CPU-bound)."""
+        by_pattern = [pattern_says_grader_talk(s) for s in sentences]
+        rest = [
+            visible_text(s) for s, found in zip(sentences, by_pattern, strict=True) if not found
+        ]
+        scores = iter(self.closeness(rest))
+        return [found or next(scores) >= self.threshold for found in by_pattern]
+
     def spans(self, answer: str) -> list[tuple[int, int]]:
         """Return the spans of the answer's sentences that address the grader (CPU-bound)."""
         sentences = sentence_spans(answer)

@@ -237,8 +237,13 @@ class OfflineGrader:
         return self._talk
 
     def talk_spans(self, answer: str) -> list[tuple[int, int]]:
-        """Return the spans of the answer's sentences that speak to the grader (CPU-bound)."""
-        return self.talk_detector.spans(answer)
+        """Return the spans of the answer's sentences that speak to the grader (CPU-bound).
+
+        The sentences are the units the grader reads, so the encoder's cache serves both.
+        """
+        units = split_units(answer)
+        flags = self.talk_detector.flags([u.text for u in units])
+        return [(u.start, u.end) for u, flag in zip(units, flags, strict=True) if flag]
 
     @property
     def clear_margin(self) -> float:
