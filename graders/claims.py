@@ -104,6 +104,20 @@ _OPPOSITES: tuple[tuple[str, str], ...] = (
     ("overestim", "underestim"),
     ("strict", "loose"),
     ("lossless", "lossy"),
+    ("pre", "post"),
+    ("deterministic", "random"),
+    ("deterministic", "randomiz"),
+    ("synchronou", "asynchronou"),
+    ("stateles", "stateful"),
+    ("push", "pull"),
+    ("onlin", "offlin"),
+    ("within", "acros"),
+    ("insid", "outsid"),
+    ("spars", "dens"),
+    ("eas", "hard"),
+    ("easi", "hard"),
+    ("cold", "warm"),
+    ("singl", "multipl"),
 )
 _OPPOSITE_OF: dict[str, frozenset[str]] = {}
 for _a, _b in _OPPOSITES:
@@ -390,6 +404,7 @@ _NUMBER_WORDS = {
     "hundred": 100,
     "thousand": 1000,
     "twice": 2,
+    "single": 1,
     "double": 2,
     "half": 0.5,
 }

@@ -48,6 +48,18 @@ def test_the_same_claim_in_other_words_is_supported_not_contradicted() -> None:
             "Error budget shrinks as incidents burn it; deploys freeze before it runs out",
             "Deploys freeze after the error budget runs out as incidents burn it.",
         ),
+        (
+            "Pre-norm residuals: x = x + attention(layer_norm(x))",
+            "Modern GPT-style models are post-norm: add the attention output to x first.",
+        ),
+        (
+            "Use deterministic encryption for join keys",
+            "For join keys you want randomized encryption.",
+        ),
+        (
+            "TP within a node over NVLink; PP across nodes",
+            "Put TP across nodes and PP within a node.",
+        ),
     ],
 )
 def test_a_reversed_direction_contradicts(point: str, sentence: str) -> None:
@@ -299,3 +311,12 @@ def test_bounds_are_read_from_the_words_before_a_figure() -> None:
         ("at least 80%", ">"),
         ("no more than 2 GB", "<"),
     ]
+
+
+def test_a_single_thing_is_a_rival_of_two_of_them() -> None:
+    point = "The FFN is two linear layers with GELU between"
+    assert check_claim(point, "The FFN is a single linear layer and a ReLU.").number_conflict == 1
+    assert check_claim(point, "Two linear layers, with a GELU in between.").number_conflict == 0
+    # "a single spike" counts nothing the point counts.
+    spike = "Fire only if sustained, not for a single spike"
+    assert check_claim(spike, "A single spike should not page anyone.").number_conflict == 0
