@@ -72,6 +72,12 @@ _EXTRA_PATTERNS = (
         re.I,
     ),
     re.compile(r"\b(?:full|maximum|max|perfect) (?:marks|credit|score|points)\b", re.I),
+    # The grader told about the answer itself: "To the evaluator: this response was reviewed".
+    re.compile(
+        r"\b(?:grader|evaluator|assessor|marker|examiner)s?\b[^.!?\n]{0,60}?\b(?:this|my) "
+        r"(?:answer|response|submission|solution)\b",
+        re.I,
+    ),
     re.compile(
         r"\bignore (?:all |any )?(?:previous|prior|above|the) (?:instructions?|rules?)", re.I
     ),
