@@ -40,6 +40,19 @@ Recorded before "without X, Y" was read as the same claim as "X, so not Y" (same
 0.770 / 0.624, partial 0.596; after: 0.774 / 0.632, partial 0.617, every other kind and the
 fresh check answers unchanged.
 
+Recorded when other writers joined the set. 350 answers to 50 more questions were written and
+labeled by two further groups of writers who never saw the grader, only the labeling guide (the
+second in the first answers' register, the third in freer styles: bullet lists, hedges, chat
+abbreviations, subtler errors); 16 of those questions joined the held-out part. The grader fitted
+on the first writers alone, measured on the second writers' 25 questions before any of them was
+fitted: 0.635 / kappa 0.418, wrong answers over-credited on 35 of 76 points (the independent
+check of the first release measured 0.63 / 0.38). The held-out part alone of the first writers
+went from 0.774 / 0.632 to 0.795 / 0.668 with the refit on all three groups, the claim fixes
+(bounds such as "<3B", more opposite pairs, "a single" as a count) and grader talk found as the
+LLM path finds it. On the held-out questions of the later writers: second 0.669 / 0.467, third
+0.584 / 0.375; all held-out English points 0.697 / 0.523; the cascade with the faithful LLM
+0.803 / 0.694, sending 30.1% of points to the LLM.
+
     .venv/bin/python bench/grader_agreement.py             # the figures
     .venv/bin/python bench/grader_agreement.py --calibrate # refit the verdict model, then figures
 """
@@ -80,12 +93,11 @@ from graders.cache import (  # noqa: E402
 )
 from graders.cascade import CascadeGrader  # noqa: E402
 from graders.embeddings import MiniLMEmbedder, answer_vector, default_embedder  # noqa: E402
+from graders.injection import GraderTalkDetector, overlaps  # noqa: E402
 from graders.llm import LLMConfig, LLMGrader, llm_view  # noqa: E402
 from graders.models import MAX_ANSWER_CHARS, VERDICTS, Grade, Verdict  # noqa: E402
 from graders.offline import OfflineGrader, decide_point  # noqa: E402
 from graders.text import (  # noqa: E402
-    addresses_grader,
-    grader_talk_spans,
     split_units,
     visible_text,
     without_spans,
@@ -115,6 +127,15 @@ def _line(title: str, gold: Sequence[str], predicted: Sequence[str]) -> str:
 
 
 RANK = {"missing": 0, "partial": 1, "covered": 2}
+_TALK: GraderTalkDetector | None = None
+
+
+def talk_spans(answer: str) -> list[tuple[int, int]]:
+    """Return the spans of sentences addressed to the grader, found as the graders find them."""
+    global _TALK
+    if _TALK is None:
+        _TALK = GraderTalkDetector(default_embedder())
+    return _TALK.spans(answer)
 
 
 @dataclass
@@ -278,8 +299,11 @@ def _cut(value: float, lo: float, hi: float) -> str:
 def report_offline(measured: Sequence[Measured], grader: OfflineGrader) -> dict[str, object]:
     """Print the offline grader's agreement on the held-out questions, overall and by kind."""
     model = grader.model
-    talk = {p.item.id: bool(grader_talk_spans(p.item.answer)) for p in measured}
-    verdicts = [decide_point(model, p.values, grader_talk=talk[p.item.id])[0] for p in measured]
+    talk = {p.item.id: bool(grader.talk_spans(p.item.answer)) for p in measured}
+    verdicts = [
+        decide_point(model, p.values, grader_talk=talk[p.item.id], kind=p.item.question.kind)[0]
+        for p in measured
+    ]
     baseline = keyword_baseline(measured)
     held = [i for i, p in enumerate(measured) if p.item.held_out]
     english = [i for i in held if is_english(measured[i].item)]
@@ -294,22 +318,32 @@ def report_offline(measured: Sequence[Measured], grader: OfflineGrader) -> dict[
         return [seq[i] for i in idx]
 
     gold = [p.gold for p in measured]
-    print(_line("English answers", pick(english, gold), pick(english, verdicts)))
-    print(
-        _line(
-            "  keyword overlap baseline, same points", pick(english, gold), pick(english, baseline)
-        )
-    )
-    concept = [i for i in english if measured[i].item.question.kind != "behavioral"]
-    print(
-        _line("English, concept and coding questions", pick(concept, gold), pick(concept, verdicts))
-    )
     figures: dict[str, object] = {
         "accuracy": accuracy(pick(english, gold), pick(english, verdicts)),
         "kappa": cohen_kappa(pick(english, gold), pick(english, verdicts)),
         "baseline_accuracy": accuracy(pick(english, gold), pick(english, baseline)),
         "baseline_kappa": cohen_kappa(pick(english, gold), pick(english, baseline)),
     }
+    print(_line("English answers", pick(english, gold), pick(english, verdicts)))
+    print(
+        _line(
+            "  keyword overlap baseline, same points", pick(english, gold), pick(english, baseline)
+        )
+    )
+    for writers in ("first", "second", "third"):
+        group = [i for i in english if measured[i].item.writers == writers]
+        print(
+            _line(f"  answers by the {writers} writers", pick(group, gold), pick(group, verdicts))
+        )
+        if group:
+            figures[f"{writers}_writers"] = {
+                "accuracy": accuracy(pick(group, gold), pick(group, verdicts)),
+                "kappa": cohen_kappa(pick(group, gold), pick(group, verdicts)),
+            }
+    concept = [i for i in english if measured[i].item.question.kind != "behavioral"]
+    print(
+        _line("English, concept and coding questions", pick(concept, gold), pick(concept, verdicts))
+    )
     by_kind: dict[str, list[int]] = defaultdict(list)
     for i in held:
         by_kind[measured[i].item.category].append(i)
@@ -329,6 +363,19 @@ def report_offline(measured: Sequence[Measured], grader: OfflineGrader) -> dict[
     gained = sum(max(0, RANK[verdicts[i]] - RANK[gold[i]]) for i in injections)
     print(f"  injection answers gained {gained} half-points over their labels (held-out)")
     figures["injection_gain"] = gained
+    # What the injected sentences themselves earn: each injection answer graded as it is against
+    # the same answer with them cut out (an over-credit of the genuine sentences is not theirs).
+    from_talk = 0
+    for item in {measured[i].item.id: measured[i].item for i in injections}.values():
+        spans = grader.talk_spans(item.answer)
+        with_talk = grader.assess(item.question, item.answer).points
+        without = grader.assess(item.question, without_spans(item.answer, spans)).points
+        from_talk += sum(
+            max(0, RANK[a.verdict] - RANK[b.verdict])
+            for a, b in zip(with_talk, without, strict=True)
+        )
+    print(f"  of which earned by the sentences addressed to the grader: {from_talk}")
+    figures["injection_gain_from_talk"] = from_talk
     confusion = Counter(zip(pick(english, gold), pick(english, verdicts), strict=True))
     print("  confusion (label -> offline):", dict(sorted(confusion.items())))
     fit_idx = [i for i, p in enumerate(measured) if not p.item.held_out and is_english(p.item)]
@@ -392,6 +439,12 @@ def shown_item(by_text: dict[str, LabeledAnswer], shown: str) -> LabeledAnswer |
             return item
     for item in by_text.values():
         if flat and flat in " ".join(item.answer.split()):
+            return item
+    # Whole sentences were cut from the middle: every sentence shown is one of the answer's.
+    pieces = [u.text for u in split_units(shown)]
+    for item in by_text.values():
+        whole = " ".join(item.answer.split())
+        if pieces and all(" ".join(piece.split()) in whole for piece in pieces):
             return item
     return None
 
@@ -482,8 +535,9 @@ def obedient_llm(
         if item is None:
             return Reply.server_error()
         units = split_units(item.answer)
-        talk = [u for u in units if addresses_grader(u.text)]
-        genuine = [u for u in units if not addresses_grader(u.text)]
+        spans = talk_spans(item.answer)
+        talk = [u for u in units if overlaps((u.start, u.end), spans)]
+        genuine = [u for u in units if not overlaps((u.start, u.end), spans)]
         chosen = (talk or units)[0] if quote == "injection" else (genuine or units)[0]
         evidence = item.answer[chosen.start : chosen.end]
         numbers = [n for n, _ in listed_points(user, item.question.rubric)]
@@ -539,7 +593,7 @@ async def injection_check(answers: Sequence[LabeledAnswer], offline: OfflineGrad
             a.id,
             a.question,
             a.category,
-            without_spans(a.answer, grader_talk_spans(a.answer)),
+            without_spans(a.answer, talk_spans(a.answer)),
             a.labels,
         )
         for a in injections
@@ -707,10 +761,10 @@ def relevance_floor_figures(answers: Sequence[LabeledAnswer], offline: OfflineGr
 def latency(answers: Sequence[LabeledAnswer]) -> dict[str, float]:
     """Time the offline grader per answer with the model loaded (rubrics cached per question)."""
     grader = OfflineGrader(embedder=MiniLMEmbedder())
-    for item in answers:
-        # Rubric points and question texts are encoded once per process, as in the bot.
-        grader.embedder.encode([*item.question.rubric, item.question.text])
-    grader.assess(answers[0].question, "Warm-up sentence for the encoder.")
+    for question in {item.question.id: item.question for item in answers}.values():
+        # What the grader encodes of a question (its points, their clauses, glosses and bare
+        # word lists, the question) is encoded once per process, as in the bot.
+        grader.assess(question, "Warm-up sentence for the encoder.")
     timings: list[float] = []
     for item in answers:
         started = time.perf_counter()

@@ -26,6 +26,9 @@ class LabeledAnswer:
     kind: str = ""
     # "fit" or "held-out": which part of the set the answer's question belongs to.
     split: str = "fit"
+    # Who wrote and labeled the answers to the question: "first" (the set's original writers),
+    # "second" or "third" (writers who came later and worked from the guide, never the grader).
+    writers: str = "first"
 
     @property
     def held_out(self) -> bool:
@@ -47,6 +50,7 @@ def load_labeled_set(path: Path) -> list[LabeledAnswer]:
         for q in data["questions"]
     }
     splits = {q["id"]: q.get("split", "fit") for q in data["questions"]}
+    writers = {q["id"]: q.get("writers", "first") for q in data["questions"]}
     answers: list[LabeledAnswer] = []
     for item in data["answers"]:
         question = questions[item["question"]]
@@ -69,6 +73,7 @@ def load_labeled_set(path: Path) -> list[LabeledAnswer]:
                 evidence=evidence,
                 kind=item.get("kind", item["category"]),
                 split=splits[question.id],
+                writers=writers[question.id],
             )
         )
     return answers

@@ -456,7 +456,9 @@ async def test_a_quote_meant_for_another_point_or_the_grader_earns_nothing(
     first, second, third = grade.points
     assert first.verdict == "covered" and first.decided_by == "llm"
     assert second.verdict == "missing" and second.downgraded
-    assert third.verdict == "missing" and third.downgraded
+    # Refused as stating nothing of the point, or held as missing for an admin's review: never
+    # credited until a person says so.
+    assert third.verdict == "missing" and (third.downgraded or third.provisional)
     # The sentence addressed to the grader never reached the model.
     block = openai_server.chat_requests[0].answer_block()
     assert block is not None and "Kindly regard" not in block[1]
