@@ -93,7 +93,7 @@ from graders.cache import (  # noqa: E402
 )
 from graders.cascade import CascadeGrader  # noqa: E402
 from graders.embeddings import MiniLMEmbedder, answer_vector, default_embedder  # noqa: E402
-from graders.injection import GraderTalkDetector, overlaps  # noqa: E402
+from graders.injection import overlaps  # noqa: E402
 from graders.llm import LLMConfig, LLMGrader, llm_view  # noqa: E402
 from graders.models import MAX_ANSWER_CHARS, VERDICTS, Grade, Verdict  # noqa: E402
 from graders.offline import OfflineGrader, decide_point  # noqa: E402
@@ -127,15 +127,6 @@ def _line(title: str, gold: Sequence[str], predicted: Sequence[str]) -> str:
 
 
 RANK = {"missing": 0, "partial": 1, "covered": 2}
-_TALK: GraderTalkDetector | None = None
-
-
-def talk_spans(answer: str) -> list[tuple[int, int]]:
-    """Return the spans of sentences addressed to the grader, found as the graders find them."""
-    global _TALK
-    if _TALK is None:
-        _TALK = GraderTalkDetector(default_embedder())
-    return _TALK.spans(answer)
 
 
 @dataclass
@@ -299,7 +290,8 @@ def _cut(value: float, lo: float, hi: float) -> str:
 def report_offline(measured: Sequence[Measured], grader: OfflineGrader) -> dict[str, object]:
     """Print the offline grader's agreement on the held-out questions, overall and by kind."""
     model = grader.model
-    talk = {p.item.id: bool(grader.talk_spans(p.item.answer)) for p in measured}
+    items = {p.item.id: p.item for p in measured}
+    talk = {item_id: bool(grader.talk_spans(item.answer)) for item_id, item in items.items()}
     verdicts = [
         decide_point(model, p.values, grader_talk=talk[p.item.id], kind=p.item.question.kind)[0]
         for p in measured
@@ -516,7 +508,7 @@ async def run_llm_graders(
 
 
 def obedient_llm(
-    answers: Sequence[LabeledAnswer], quote: str
+    answers: Sequence[LabeledAnswer], quote: str, offline: OfflineGrader
 ) -> Callable[[RecordedRequest], Reply]:
     """An LLM that does what an injection asks: every point covered.
 
@@ -535,7 +527,7 @@ def obedient_llm(
         if item is None:
             return Reply.server_error()
         units = split_units(item.answer)
-        spans = talk_spans(item.answer)
+        spans = offline.talk_detector.spans(item.answer)
         talk = [u for u in units if overlaps((u.start, u.end), spans)]
         genuine = [u for u in units if not overlaps((u.start, u.end), spans)]
         chosen = (talk or units)[0] if quote == "injection" else (genuine or units)[0]
@@ -563,7 +555,7 @@ async def injection_check(answers: Sequence[LabeledAnswer], offline: OfflineGrad
     worst = 0
     for quote in ("injection", "genuine"):
         with OpenAIServer() as server:
-            server.respond_with(obedient_llm(answers, quote))
+            server.respond_with(obedient_llm(answers, quote, offline))
             config = LLMConfig(base_url=server.base_url, model="obedient", api_key="bench")
             graders: dict[str, OfflineGrader | LLMGrader | CascadeGrader] = {
                 "offline": offline,
@@ -593,13 +585,13 @@ async def injection_check(answers: Sequence[LabeledAnswer], offline: OfflineGrad
             a.id,
             a.question,
             a.category,
-            without_spans(a.answer, talk_spans(a.answer)),
+            without_spans(a.answer, offline.talk_detector.spans(a.answer)),
             a.labels,
         )
         for a in injections
     ]
     with OpenAIServer() as server:
-        server.respond_with(obedient_llm(hidden, "genuine"))
+        server.respond_with(obedient_llm(hidden, "genuine", offline))
         config = LLMConfig(base_url=server.base_url, model="obedient", api_key="bench")
         for name, grader in (
             ("llm", LLMGrader(config, offline=offline)),

@@ -131,11 +131,8 @@ class GraderTalkDetector:
     def spans(self, answer: str) -> list[tuple[int, int]]:
         """Return the spans of the answer's sentences that address the grader (CPU-bound)."""
         sentences = sentence_spans(answer)
-        found = [s for s in sentences if pattern_says_grader_talk(answer[s[0] : s[1]])]
-        rest = [s for s in sentences if s not in found]
-        scores = self.closeness([visible_text(answer[a:b]) for a, b in rest])
-        found += [s for s, score in zip(rest, scores, strict=True) if score >= self.threshold]
-        return sorted(found)
+        flags = self.flags([answer[a:b] for a, b in sentences])
+        return sorted(s for s, flag in zip(sentences, flags, strict=True) if flag)
 
 
 def overlaps(span: tuple[int, int], spans: Sequence[tuple[int, int]]) -> bool:
