@@ -315,13 +315,15 @@ def key_terms(point: str) -> tuple[KeyTerm, ...]:
 _GRADER_TALK = (
     re.compile(
         r"\b(?:mark|grade|score|rate|set|output|respond|reply|return|give|treat|consider|confirm)"
-        r"\b[^.!?\n]{0,80}?\b(?:cover(?:ed|s)?|full (?:marks|credit|score)|every (?:point|verdict)"
+        r"\b[^.!?\n]{0,80}?\b(?:cover(?:ed|s)?\b|full (?:marks|credit|score)\b"
+        # "the full score matrix" is attention, not a request for marks.
+        r"(?!\s+(?:matri|tensor|table|vector|row|column|map|array|comput))|every (?:point|verdict)"
         r"|all (?:the )?(?:points|verdicts|rubric)|score (?:of )?1(?:\.0)?\b)",
         re.IGNORECASE,
     ),
     re.compile(
         r"\b(?:grader|grading|rubric|evaluator|verdicts?)\b[^.!?\n]{0,80}?"
-        r"\b(?:cover(?:ed|s)?|full (?:marks|credit)|ignore|override|updated|approved|instruct)",
+        r"\b(?:cover(?:ed|s)?\b|full (?:marks|credit)|ignore|override|updated|approved|instruct)",
         re.IGNORECASE,
     ),
     re.compile(r"\bignore\b[^.!?\n]{0,40}?\b(?:rubric|grader|grading)\b", re.IGNORECASE),
