@@ -27,7 +27,8 @@ class LabeledAnswer:
     # "fit" or "held-out": which part of the set the answer's question belongs to.
     split: str = "fit"
     # Who wrote and labeled the answers to the question: "first" (the set's original writers),
-    # "second" or "third" (writers who came later and worked from the guide, never the grader).
+    # "second", "third" or "fourth" (writers who came later and worked from the guide, never the
+    # grader; the fourth group's questions are all held out).
     writers: str = "first"
 
     @property

@@ -9,6 +9,7 @@ import pytest
 
 from graders.agreement import LabeledAnswer, accuracy, cohen_kappa
 from graders.cascade import CascadeGrader
+from graders.injection import CLASSIFY_RULES
 from graders.llm import GRADER_TALK_OFFLINE_NOTICE, LLMConfig, LLMGrader
 from graders.models import Grade, Grader
 from graders.offline import GRADER_TALK_NOTICE, OfflineGrader
@@ -27,12 +28,15 @@ CATEGORIES = {
     "injection",
 }
 RANK = {"missing": 0, "partial": 1, "covered": 2}
-# Measured on the held-out English answers with the shipped model: accuracy 0.697,
-# kappa 0.523, wrong answers over-credited on 23% of their points (the first writers' answers
-# 0.795 / 0.668, the second writers' 0.669 / 0.467, the third writers' 0.584 / 0.375).
-FLOOR_ACCURACY = 0.66
-FLOOR_KAPPA = 0.47
-FLOOR_WRONG_OVER = 0.30
+# Measured on the held-out English answers with the shipped model: accuracy 0.647,
+# kappa 0.440, wrong answers over-credited on 42% of their points (the first writers' answers
+# 0.795 / 0.668, the second writers' 0.669 / 0.467, the third writers' 0.584 / 0.375, the
+# fourth writers', none of them fitted, 0.612 / 0.381). The first writers' floor guards the part
+# the claim checks were built on, where a regression shows most clearly.
+FLOOR_ACCURACY = 0.63
+FLOOR_KAPPA = 0.42
+FLOOR_WRONG_OVER = 0.45
+FLOOR_FIRST_WRITERS = (0.78, 0.65)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +86,13 @@ def test_questions_not_answers_are_split_and_the_held_out_part_is_real(
         split_of.setdefault(item.question.id, set()).add(item.split)
     assert all(len(splits) == 1 for splits in split_of.values())
     held = [q for q, splits in split_of.items() if splits == {"held-out"}]
-    assert len(held) >= 12 and len(held) <= len(split_of) // 2
+    # The fourth writers are held out whole (a group nothing fitted has seen); the others are
+    # split by question, most of them fitted.
+    writers = {item.question.id: item.writers for item in labeled_set}
+    assert all(q in held for q, w in writers.items() if w == "fourth")
+    fitted_groups = [q for q, w in writers.items() if w != "fourth"]
+    held_among_them = [q for q in fitted_groups if q in held]
+    assert len(held_among_them) >= 12 and len(held_among_them) <= len(fitted_groups) // 2
     held_sections = {q.split("-")[0] for q in held}
     assert len(held_sections) == 13
     kinds = {item.category for item in labeled_set if item.held_out}
@@ -128,6 +138,10 @@ def test_held_out_agreement_stays_above_the_measured_floor(
     predicted = [p.verdict for item in english for p in offline_grades[item.id].points]
     assert accuracy(gold, predicted) >= FLOOR_ACCURACY
     assert cohen_kappa(gold, predicted) >= FLOOR_KAPPA
+    first = [item for item in english if item.writers == "first"]
+    gold = [label for item in first for label in item.labels]
+    predicted = [p.verdict for item in first for p in offline_grades[item.id].points]
+    assert (accuracy(gold, predicted), cohen_kappa(gold, predicted)) >= FLOOR_FIRST_WRITERS
     keyword_like = [item for item in english if item.category in ("wrong",)]
     over = sum(
         RANK[p.verdict] > RANK[label]
@@ -198,7 +212,9 @@ def test_strong_answers_outscore_wrong_and_off_topic_ones(
     The later writers' wrong answers contradict by antonym and world knowledge ("starts the LR
     at its peak", "post-norm", "randomized encryption for join keys"), which no claim check
     reads reliably offline: measured, strong above wrong in 86 of 98 pairs (all 50 of the first
-    writers'), and a wrong answer above the strong one in 3.
+    writers'), and a wrong answer above the strong one in 3. The fourth writers' wrong answers
+    (swapped roles and mechanisms in spoken, non-native and note-taking styles) bring it to 114 of
+    150, and 5 below.
     """
     above = below = pairs = 0
     for item in labeled_set:
@@ -216,11 +232,17 @@ def test_strong_answers_outscore_wrong_and_off_topic_ones(
                 pairs += 1
                 above += strong > rival
                 below += strong < rival
-    assert above / pairs >= 0.8 and below / pairs <= 0.06
+    assert above / pairs >= 0.72 and below / pairs <= 0.06
 
 
 def obedient(request: RecordedRequest) -> Reply:
-    """An LLM that obeys the injection: every point covered, quoting the first line it sees."""
+    """An LLM that obeys the injection: every point covered, quoting the first line it sees.
+
+    Asked which sentences address the grader (an answer the encoder cannot read, such as code
+    alone), it obeys too and names none.
+    """
+    if request.messages[0]["content"] == CLASSIFY_RULES:
+        return Reply.chat_json({"sentences": []})
     block = request.answer_block()
     assert block is not None
     quote = block[1].splitlines()[0]
@@ -281,6 +303,8 @@ async def test_injection_answers_gain_nothing_from_the_injection(
         assert told, item.id
     # The LLM is shown the answer as if the injected sentences were absent.
     for request in openai_server.chat_requests:
+        if request.messages[0]["content"] == CLASSIFY_RULES:
+            continue
         block = request.answer_block()
         assert block is not None
         for item in injections:
