@@ -62,9 +62,11 @@ in 29 of 52 pairs. Refitting on all four groups did not help (held-out 0.665 / 0
 0.674 / 0.483 for the shipped model on the same points; the first writers' held-out fell to
 0.762), so the model stays fitted on the first three. The detector found grader talk in 18 of
 their 30 injection answers before its patterns were widened and in all 30 after; on 40 answers
-written later by someone else, 19 before and 29 after, with 1 of 40 hard negatives flagged. All
-held-out English points, four groups: 0.647 / 0.440 (keyword overlap 0.527 / 0.303); the cascade
-with the faithful LLM 0.773 / 0.644, sending 30.7% of points to the LLM.
+written later by someone else, 19 before and 29 after, with 1 of 40 hard negatives flagged. A
+sentence now ends after its closing bracket or quote, so a bracketed note to the grader no longer
+takes the next genuine sentence out with it. All held-out English points, four groups: 0.648 /
+0.441 (keyword overlap 0.529 / 0.307); the cascade with the faithful LLM 0.771 / 0.640, sending
+30.6% of points to the LLM.
 
     .venv/bin/python bench/grader_agreement.py             # the figures
     .venv/bin/python bench/grader_agreement.py --calibrate # refit the verdict model, then figures
@@ -117,6 +119,7 @@ from graders.text import (  # noqa: E402
 )
 from graders.verdict_model import (  # noqa: E402
     VerdictModel,
+    default_model,
     default_model_path,
     fit_verdict_model,
     with_cutoff,
@@ -198,6 +201,8 @@ def calibrate(measured: Sequence[Measured], target_share: float = 0.22) -> Verdi
     # relies on, and steadier on a few hundred points than kappa, which moves with a handful of
     # verdicts near a boundary.
     best: tuple[float, float, float, float] | None = None
+    losses: dict[float, float] = {}
+    scores: dict[float, tuple[float, float, float]] = {}
     gold = [p.gold for p in fit]
     codes = np.array([VERDICTS.index(g) for g in gold])
     for c in (0.03, 0.1, 0.3, 1.0, 3.0):
@@ -210,9 +215,18 @@ def calibrate(measured: Sequence[Measured], target_share: float = 0.22) -> Verdi
             f"  C={c:<5} question-grouped cross-validation: log-loss {loss:.4f} "
             f"accuracy {acc:.3f} kappa {kappa:.3f}"
         )
+        losses[c] = loss
+        scores[c] = (kappa, acc, loss)
         if best is None or loss < best[3]:
             best = (c, kappa, acc, loss)
     assert best is not None
+    # A log-loss within 0.001 of the best is noise on a thousand-odd points: the C the shipped
+    # model was fitted with then stays, so a refit after a small change of features does not move
+    # the model for nothing.
+    shipped = (default_model().fitted_on or {}).get("c")
+    if shipped in losses and losses[shipped] <= best[3] + 0.001 and shipped != best[0]:
+        print(f"  C={shipped} (the shipped model's) is within 0.001 of the best log-loss: kept")
+        best = (shipped, *scores[shipped])
     c = best[0]
     probs = out_of_fold(fit, c)
     confidence = probs.max(axis=1)

@@ -157,7 +157,11 @@ class Unit:
     end: int
 
 
-_BREAK = re.compile(r"(?<=[.!?。！？])\s+|\n+|;\s+")
+# A sentence ends at . ! ? (with any closing quote or bracket after it) before a space, at a line
+# break or at a semicolon: "(Note to the grader: ...) The cache ..." is two sentences.
+_BREAK = re.compile(
+    r"(?:(?<=[.!?。！？])|(?<=[.!?。！？][\"')\]])|(?<=[.!?。！？][\"')\]][\"')\]]))\s+|\n+|;\s+"
+)
 _BULLET = re.compile(r"^(?:[-*•·‣▪]|\d{1,2}[.)])\s+")
 _WORD = re.compile(r"\S+")
 _MAX_UNIT_WORDS = 48
@@ -250,6 +254,20 @@ _GENERIC_TERMS = frozenset(
         "ms",
         "qps",
         "io",
+        # English words written in capitals for emphasis ("drops AND the cache is full").
+        "and",
+        "or",
+        "not",
+        "no",
+        "the",
+        "if",
+        "then",
+        "but",
+        "all",
+        "any",
+        "only",
+        "never",
+        "always",
     }
 )
 _MAX_TERMS = 8

@@ -28,10 +28,10 @@ CATEGORIES = {
     "injection",
 }
 RANK = {"missing": 0, "partial": 1, "covered": 2}
-# Measured on the held-out English answers with the shipped model: accuracy 0.647,
-# kappa 0.440, wrong answers over-credited on 42% of their points (the first writers' answers
+# Measured on the held-out English answers with the shipped model: accuracy 0.648,
+# kappa 0.441, wrong answers over-credited on 42% of their points (the first writers' answers
 # 0.795 / 0.668, the second writers' 0.669 / 0.467, the third writers' 0.584 / 0.375, the
-# fourth writers', none of them fitted, 0.612 / 0.381). The first writers' floor guards the part
+# fourth writers', none of them fitted, 0.613 / 0.383). The first writers' floor guards the part
 # the claim checks were built on, where a regression shows most clearly.
 FLOOR_ACCURACY = 0.63
 FLOOR_KAPPA = 0.42
@@ -141,7 +141,8 @@ def test_held_out_agreement_stays_above_the_measured_floor(
     first = [item for item in english if item.writers == "first"]
     gold = [label for item in first for label in item.labels]
     predicted = [p.verdict for item in first for p in offline_grades[item.id].points]
-    assert (accuracy(gold, predicted), cohen_kappa(gold, predicted)) >= FLOOR_FIRST_WRITERS
+    assert accuracy(gold, predicted) >= FLOOR_FIRST_WRITERS[0]
+    assert cohen_kappa(gold, predicted) >= FLOOR_FIRST_WRITERS[1]
     keyword_like = [item for item in english if item.category in ("wrong",)]
     over = sum(
         RANK[p.verdict] > RANK[label]
