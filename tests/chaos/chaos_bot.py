@@ -153,7 +153,12 @@ def main() -> None:
     parser.add_argument("--slack-url", required=True)
     parser.add_argument("--process-id", required=True)
     parser.add_argument("--tick", type=float, default=0.2)
-    parser.add_argument("--heartbeat", type=float, default=0.3)
+    # Fast, so a killed bot's work is taken over within seconds, yet slow enough that a healthy
+    # bot starved of CPU on a busy two-core machine (a spare warming up beside it) is not taken
+    # for dead between its fence check and its send: at 0.3 s (taken over after 0.9 s) a starved
+    # process in the two-process round posted four parts twice (once in CI, and 1 run in 3 with
+    # two CPU burners beside it); at 0.6 s, none in 3 (2 of them with the burners).
+    parser.add_argument("--heartbeat", type=float, default=0.6)
     parser.add_argument("--lease", type=float, default=120.0)
     parser.add_argument("--think", type=float, default=0.02)
     parser.add_argument("--wait-for-go", action="store_true")
