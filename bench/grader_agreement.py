@@ -200,9 +200,7 @@ def calibrate(measured: Sequence[Measured], target_share: float = 0.22) -> Verdi
     # C is chosen by the out-of-fold log-loss: a proper score of the probabilities the cascade
     # relies on, and steadier on a few hundred points than kappa, which moves with a handful of
     # verdicts near a boundary.
-    best: tuple[float, float, float, float] | None = None
-    losses: dict[float, float] = {}
-    scores: dict[float, tuple[float, float, float]] = {}
+    scores: dict[float, tuple[float, float, float]] = {}  # C: kappa, accuracy, log-loss
     gold = [p.gold for p in fit]
     codes = np.array([VERDICTS.index(g) for g in gold])
     for c in (0.03, 0.1, 0.3, 1.0, 3.0):
@@ -215,19 +213,16 @@ def calibrate(measured: Sequence[Measured], target_share: float = 0.22) -> Verdi
             f"  C={c:<5} question-grouped cross-validation: log-loss {loss:.4f} "
             f"accuracy {acc:.3f} kappa {kappa:.3f}"
         )
-        losses[c] = loss
         scores[c] = (kappa, acc, loss)
-        if best is None or loss < best[3]:
-            best = (c, kappa, acc, loss)
-    assert best is not None
+    c = min(scores, key=lambda k: scores[k][2])
     # A log-loss within 0.001 of the best is noise on a thousand-odd points: the C the shipped
     # model was fitted with then stays, so a refit after a small change of features does not move
     # the model for nothing.
     shipped = (default_model().fitted_on or {}).get("c")
-    if shipped in losses and losses[shipped] <= best[3] + 0.001 and shipped != best[0]:
+    if shipped in scores and shipped != c and scores[shipped][2] <= scores[c][2] + 0.001:
         print(f"  C={shipped} (the shipped model's) is within 0.001 of the best log-loss: kept")
-        best = (shipped, *scores[shipped])
-    c = best[0]
+        c = shipped
+    cv_kappa, cv_accuracy, cv_log_loss = scores[c]
     probs = out_of_fold(fit, c)
     confidence = probs.max(axis=1)
     # The cut-off sends the least sure share of points to the LLM.
@@ -249,9 +244,9 @@ def calibrate(measured: Sequence[Measured], target_share: float = 0.22) -> Verdi
         points=len(fit),
         questions=len({p.item.question.id for p in fit}),
         c=c,
-        cv_accuracy=round(best[2], 4),
-        cv_kappa=round(best[1], 4),
-        cv_log_loss=round(best[3], 4),
+        cv_accuracy=round(cv_accuracy, 4),
+        cv_kappa=round(cv_kappa, 4),
+        cv_log_loss=round(cv_log_loss, 4),
         llm_share_target=target_share,
     )
     path = default_model_path()
@@ -404,11 +399,29 @@ def report_offline(measured: Sequence[Measured], grader: OfflineGrader) -> dict[
     return figures
 
 
+@dataclass(frozen=True)
+class AnswerViews:
+    """The labeled answers as the grader may show them to the LLM, computed once per script."""
+
+    # as shown with the sentences the text patterns take for grader talk cut out
+    by_text: dict[str, LabeledAnswer]
+    # whole, whitespace-flattened (code fences and quotes normalised as the LLM sees them)
+    wholes: list[tuple[str, LabeledAnswer]]
+
+    @classmethod
+    def of(cls, answers: Sequence[LabeledAnswer]) -> AnswerViews:
+        """Return the views of the answers."""
+        return cls(
+            by_text={llm_view(a.answer): a for a in answers},
+            wholes=[(" ".join(llm_view(a.answer, []).split()), a) for a in answers],
+        )
+
+
 class ScriptedLLM:
     """A deterministic LLM behind the local server: it returns the human labels, maybe noised."""
 
     def __init__(self, answers: Sequence[LabeledAnswer], *, noise: float = 0.0) -> None:
-        self.by_text = {llm_view(a.answer): a for a in answers}
+        self.views = AnswerViews.of(answers)
         self.noise = noise
         self.points_asked = 0
 
@@ -427,7 +440,7 @@ class ScriptedLLM:
         block = re.search(r"<(answer-[0-9a-f]+)>\n(.*)\n</\1>", user, re.S)
         if block is None:
             return Reply.server_error()
-        item = shown_item(self.by_text, block.group(2))
+        item = shown_item(self.views, block.group(2))
         if item is None:
             return Reply.server_error()
         points = []
@@ -447,24 +460,23 @@ class ScriptedLLM:
         return Reply.chat_json({"points": points}, prompt_tokens=400, completion_tokens=60)
 
 
-def shown_item(by_text: dict[str, LabeledAnswer], shown: str) -> LabeledAnswer | None:
+def shown_item(views: AnswerViews, shown: str) -> LabeledAnswer | None:
     """Return the labeled answer the grader showed (it may have cut sentences it took for talk)."""
-    if shown in by_text:
-        return by_text[shown]
+    if shown in views.by_text:
+        return views.by_text[shown]
     flat = " ".join(shown.split())
-    for text, item in by_text.items():
+    for text, item in views.by_text.items():
         other = " ".join(text.split())
         if flat == other or (flat and (flat in other or other in flat)):
             return item
     # Compared with each answer as the LLM sees it, nothing cut (code fences and quotes are
     # normalised there, so the raw answer may not contain what was shown).
-    wholes = [(" ".join(llm_view(item.answer, []).split()), item) for item in by_text.values()]
-    for whole, item in wholes:
+    for whole, item in views.wholes:
         if flat and flat in whole:
             return item
     # Whole sentences were cut from the middle: every sentence shown is one of the answer's.
     pieces = [" ".join(u.text.split()) for u in split_units(shown)]
-    for whole, item in wholes:
+    for whole, item in views.wholes:
         if pieces and all(piece in whole for piece in pieces):
             return item
     return None
@@ -544,7 +556,7 @@ def obedient_llm(
     It quotes either the injection itself ("injection": what an obeying model would cite) or
     the answer's first genuine sentence ("genuine": the hardest case for the evidence check).
     """
-    by_text = {llm_view(a.answer): a for a in answers}
+    views = AnswerViews.of(answers)
 
     def respond(request: RecordedRequest) -> Reply:
         user = request.messages[-1]["content"]
@@ -552,7 +564,7 @@ def obedient_llm(
             return Reply.chat_json({"sentences": []})
         block = re.search(r"<(answer-[0-9a-f]+)>\n(.*)\n</\1>", user, re.S)
         assert block is not None
-        item = shown_item(by_text, block.group(2))
+        item = shown_item(views, block.group(2))
         if item is None:
             return Reply.server_error()
         units = split_units(item.answer)

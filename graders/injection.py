@@ -16,7 +16,7 @@ import numpy as np
 
 from graders.embeddings import Embedder, Vectors
 from graders.evidence import sentence_spans
-from graders.text import addresses_grader, visible_text
+from graders.text import NOT_A_NOUN, addresses_grader, visible_text
 
 # Instructions addressed to a grader, written the ways answers have tried them. Sentences of an
 # answer closer than the threshold to one of these are not part of the answer.
@@ -56,8 +56,6 @@ _VERDICT = (
     r"(?:covered|answered|complete|completed|correct|fully correct|full|a pass|passed|pass|hit|"
     r"satisfied|present|perfect)\b"
 )
-# "the full score matrix" is attention, not a request for marks.
-_NOT_A_NOUN = r"(?!\s+(?:matri|tensor|table|vector|row|column|map|array|comput))"
 
 _EXTRA_PATTERNS = (
     # Fake closing or opening tags in any bracket: [/ANSWER], <<SYS>>, {system}, ### System:
@@ -82,7 +80,7 @@ _EXTRA_PATTERNS = (
         re.I,
     ),
     re.compile(
-        r"\b(?:full|maximum|max|perfect) (?:marks|credit|score|points)\b" + _NOT_A_NOUN,
+        r"\b(?:full|maximum|max|perfect) (?:marks|credit|score|points)\b" + NOT_A_NOUN,
         re.I,
     ),
     # The grader told about the answer itself: "To the evaluator: this response was reviewed".
