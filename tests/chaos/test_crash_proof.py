@@ -3,11 +3,11 @@
 Each round seeds PostgreSQL with Slack cohorts (COHORTS in the one-process round) whose day is
 due now and ANSWERS pending answers (one per member), then runs `tests.chaos.chaos_bot`
 processes against the local mock Slack Web API. At KILLS seeded points in the stream of stored
-posts a process is SIGKILLed and a warm spare takes its place. When the work is done: every
-cohort got every part of the day exactly once and its record names those messages, every
-answer has exactly one grade and one points event, and no grade DM was sent twice. Rounds: one
-process; two processes at once; one process with Slack answering 429 and 500 (some 500s after
-storing the message).
+posts a process is SIGKILLed and a warm spare takes its place. When the work is done (every
+grade told, not only decided): every cohort got every part of the day exactly once and its record
+names those messages, every answer has exactly one grade and one points event, and its member was
+told it by exactly one DM. Rounds: one process; two processes at once; one process with Slack
+answering 429 and 500 (some 500s after storing the message).
 
 Figures (kills, longest recovery, lost or doubled DMs, wall time) are printed per round:
 `pytest tests/chaos -s`. The seed is STUDYBOT_CHAOS_SEED (default below); a failure prints it.
@@ -295,8 +295,11 @@ async def work_left(db: dict[str, Any], slack: CountingSlack, expected: set[str]
     if set(slack.day_keys()) != expected:
         return True
     async with db["sessions"]() as session:
+        # an answer is done once graded and its member told (a grade DM kept for later is not)
         pending = await session.scalar(
-            select(func.count()).select_from(Answer).where(Answer.status == "pending")
+            select(func.count())
+            .select_from(Answer)
+            .where((Answer.status == "pending") | col(Answer.told_at).is_(None))
         )
         open_posts = await session.scalar(
             select(func.count()).select_from(DayPost).where(DayPost.status != "posted")
@@ -447,6 +450,8 @@ async def assert_exactly_once(
     print(report.line())
     assert report.kills >= 10, report.line()
     assert report.dms_doubled == 0, report.line()
+    assert report.dms_lost == 0, report.line()
+    assert all(answer.told_at is not None for answer in answers), report.line()
 
 
 async def test_one_bot_killed_at_seeded_points_loses_and_doubles_nothing(
