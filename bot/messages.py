@@ -6,8 +6,11 @@ platform's limits. This module sits below the services, so both sides may import
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
+
+log = logging.getLogger(__name__)
 
 Platform = Literal["discord", "slack", "console"]
 Tone = Literal["info", "success", "warning", "error"]
@@ -98,6 +101,9 @@ class SentMessage:
     message_id: str
     channel_id: str
     thread_id: str | None = None
+    # Every platform message the post took (a long one goes out in several); empty: just
+    # `message_id`. Read to withdraw the post whole; not part of what identifies it.
+    parts: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass
@@ -150,3 +156,28 @@ class Publisher(Protocol):
     async def edit(self, sent: SentMessage, message: Message) -> None:
         """Replace a message the bot posted."""
         ...
+
+    async def withdraw(self, sent: SentMessage) -> None:
+        """Delete a post the bot made (a later copy of one another process posted first)."""
+        ...
+
+
+async def keep_first_copy(
+    publisher: Publisher, channel: Channel, key: str, sent: SentMessage
+) -> SentMessage:
+    """Return the first copy of a keyed post, withdrawing `sent` when another came first.
+
+    Call it after a send that may have raced another process's: one that took the post over
+    from a process that may still be sending, or one that stalled between its fence and its
+    send long enough to be taken over. Each racer sees the earlier copy once its own is stored,
+    so whatever the order, the channel keeps the first and every racer returns it.
+    """
+    first = await publisher.find_posted(channel, key)
+    if first is None or first.message_id == sent.message_id:
+        return sent
+    log.warning("%s was posted twice (a takeover raced a stalled send); withdrawing the later", key)
+    try:
+        await publisher.withdraw(sent)
+    except PublishError as exc:
+        log.warning("could not withdraw the later copy of %s: %s", key, exc)
+    return first

@@ -95,6 +95,9 @@ class QuietPublisher:
     async def edit(self, sent: Any, message: Any) -> None:
         """Accept an edit."""
 
+    async def withdraw(self, sent: Any) -> None:
+        """Accept a withdrawal."""
+
 
 def _service(sessions: Any, clock: Any, holder: str, publishers: Any = None) -> Any:
     from bot.domain.claims import ClaimPolicy

@@ -195,6 +195,10 @@ class ConsolePublisher:
         """Show an edited message."""
         self._print(f"\n[edited {sent.message_id}]\n{self._render(message)}")
 
+    async def withdraw(self, sent: SentMessage) -> None:
+        """Say that a message shown earlier is withdrawn (a terminal cannot take it back)."""
+        self._print(f"\n[#{sent.channel_id} · message {sent.message_id} withdrawn]")
+
 
 class LineReader:
     """Reads lines from a file without a thread, so Ctrl-C ends the console at once.

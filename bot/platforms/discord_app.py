@@ -485,15 +485,20 @@ class DiscordPublisher:
     async def _send_parts(
         self, target: discord.abc.Messageable, message: Message, key: str | None
     ) -> discord.Message:
-        first: discord.Message | None = None
+        sent = await self._send_all(target, message, key)
+        return sent[0]
+
+    async def _send_all(
+        self, target: discord.abc.Messageable, message: Message, key: str | None
+    ) -> list[discord.Message]:
+        sent: list[discord.Message] = []
         for index, part in enumerate(render_message(message)):
             kwargs = send_kwargs(part)
             if key is not None:
                 kwargs["nonce"] = nonce_for(key, index)
-            sent = await target.send(**kwargs)
-            first = first or sent
-        assert first is not None  # render_message always yields at least one message
-        return first
+            sent.append(await target.send(**kwargs))
+        assert sent  # render_message always yields at least one message
+        return sent
 
     async def post(
         self, channel: Channel, message: Message, *, idempotency_key: str
@@ -504,15 +509,17 @@ class DiscordPublisher:
         async with publish_errors(f"posting to channel {channel.channel_id}"):
             target = self._messageable(channel.channel_id)
             starter_id = self._threadless.get(idempotency_key)
+            parts: tuple[str, ...] = ()
             if starter_id is None:
-                starter_id = (await self._send_parts(target, message, idempotency_key)).id
+                messages = await self._send_all(target, message, idempotency_key)
+                starter_id, parts = messages[0].id, tuple(str(m.id) for m in messages)
             thread_id: str | None = None
             if message.thread_starter:
                 self._threadless[idempotency_key] = starter_id
                 await self._open_thread(target, starter_id, thread_name(message))
                 self._threadless.pop(idempotency_key, None)
                 thread_id = str(starter_id)  # a thread made from a message shares its id
-        sent = SentMessage(str(starter_id), channel.channel_id, thread_id)
+        sent = SentMessage(str(starter_id), channel.channel_id, thread_id, parts=parts)
         self._sent[idempotency_key] = sent
         return sent
 
@@ -532,7 +539,7 @@ class DiscordPublisher:
             return self._sent[idempotency_key]
         nonce = nonce_for(idempotency_key)
         me = self._client.user
-        for cached in reversed(self._client.cached_messages):
+        for cached in self._client.cached_messages:  # the first copy, should there be two
             if (
                 me is not None
                 and cached.author.id == me.id
@@ -603,6 +610,18 @@ class DiscordPublisher:
             target = self._messageable(sent.channel_id)
             partial = target.get_partial_message(int(sent.message_id))  # type: ignore[attr-defined]
             await partial.edit(content=parts[0].content, embeds=parts[0].embeds)
+
+    async def withdraw(self, sent: SentMessage) -> None:
+        """Delete a post the bot made, every message of it; one already gone is no error."""
+        async with publish_errors(f"deleting message {sent.message_id}"):
+            target = self._messageable(sent.channel_id)
+            for message_id in sent.parts or (sent.message_id,):
+                partial = target.get_partial_message(int(message_id))  # type: ignore[attr-defined]
+                try:
+                    await partial.delete()
+                except discord.NotFound:
+                    pass
+        self._sent = {k: v for k, v in self._sent.items() if v.message_id != sent.message_id}
 
 
 def publish_error(exc: BaseException, action: str) -> Exception:

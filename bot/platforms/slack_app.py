@@ -72,6 +72,10 @@ MAX_COMMAND_TEXT = 40_000
 MAX_BODY_BYTES = 512 * 1024
 # Slack signs each request with its time; one older (or newer) than this is a replay.
 SIGNATURE_WINDOW_S = 300
+# A post's picture among its parts (`SentMessage.parts`), beside the ts of each message.
+FILE_PART = "file:"
+# What Slack answers when asked to delete something no longer there.
+ALREADY_GONE = ("message_not_found", "file_not_found", "file_deleted")
 # A refused request leaves one log line of at most this many characters.
 MAX_REFUSAL_LOG = 200
 
@@ -84,6 +88,9 @@ REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),
     "chat.postEphemeral": ("chat:write",),
     "chat.update": ("chat:write",),
+    # A later copy of a post another process made first (a takeover raced a stalled send).
+    "chat.delete": ("chat:write",),
+    "files.delete": ("files:write",),
     # A post's channel, or a member's DM conversation (find a keyed DM again).
     "conversations.history": ("channels:history", "groups:history", "im:history"),
     "conversations.info": ("channels:read", "groups:read"),
@@ -246,11 +253,15 @@ class SlackPublisher:
         self, channel: Channel, message: Message, *, idempotency_key: str
     ) -> SentMessage:
         """Post a message (in several Slack messages when it is too long), tagged with its key."""
-        first = await self._post_keyed(channel.channel_id, message, idempotency_key)
-        return SentMessage(first, channel.channel_id, first if message.thread_starter else None)
+        parts = await self._post_keyed(channel.channel_id, message, idempotency_key)
+        first = parts[0]
+        thread = first if message.thread_starter else None
+        return SentMessage(first, channel.channel_id, thread, parts=parts)
 
-    async def _post_keyed(self, channel_id: str, message: Message, idempotency_key: str) -> str:
-        """Post every chunk not yet accepted, each tagged with the key; return the first ts."""
+    async def _post_keyed(
+        self, channel_id: str, message: Message, idempotency_key: str
+    ) -> tuple[str, ...]:
+        """Post every chunk not yet accepted, each tagged with the key; return every ts."""
         payloads = render_message(message)
         done = self._partial.setdefault(idempotency_key, {})
         for index, payload in enumerate(payloads):
@@ -268,12 +279,18 @@ class SlackPublisher:
             )
             done[index] = str(response["ts"])
         self._partial.pop(idempotency_key, None)
+        parts = tuple(done[index] for index in sorted(done))
         if message.image is not None:
-            await self.upload_image(channel_id, message.image)
-        return done[0]
+            file_id = await self.upload_image(channel_id, message.image)
+            parts += (f"{FILE_PART}{file_id}",) if file_id else ()
+        return parts
 
     async def find_posted(self, channel: Channel, idempotency_key: str) -> SentMessage | None:
-        """Look for a post with this key in the channel's recent history (message metadata)."""
+        """Look for a post with this key in the channel's recent history (message metadata).
+
+        Of two copies (a takeover raced a stalled send) it returns the first, when the pages it
+        reads hold both: a page is 200 messages, and a race's copies are seconds apart.
+        """
         found = await self._find_keyed(channel.channel_id, idempotency_key)
         if found is None:
             return None
@@ -337,9 +354,8 @@ class SlackPublisher:
         """
         dm_channel = await self.open_dm(user_id)
         if idempotency_key is not None:
-            return SentMessage(
-                await self._post_keyed(dm_channel, message, idempotency_key), dm_channel
-            )
+            parts = await self._post_keyed(dm_channel, message, idempotency_key)
+            return SentMessage(parts[0], dm_channel, parts=parts)
         first: str | None = None
         for payload in render_message(message):
             response = await self._post_payload(dm_channel, payload)
@@ -362,9 +378,12 @@ class SlackPublisher:
 
     async def upload_image(
         self, channel_id: str, image: Image, *, thread_ts: str | None = None
-    ) -> None:
-        """Upload a message's picture into a channel (files_upload_v2), under a thread if given."""
-        await self._call(
+    ) -> str | None:
+        """Upload a message's picture into a channel (files_upload_v2), under a thread if given.
+
+        Return the file's id, when Slack tells it.
+        """
+        response = await self._call(
             self._client.files_upload_v2,
             channel=channel_id,
             content=None,
@@ -374,6 +393,9 @@ class SlackPublisher:
             alt_txt=image.alt_text[:1000] or None,
             thread_ts=thread_ts,
         )
+        files = response.get("files") or [response.get("file") or {}]
+        file_id = files[0].get("id") if files and isinstance(files[0], dict) else None
+        return str(file_id) if file_id else None
 
     async def edit(self, sent: SentMessage, message: Message) -> None:
         """Replace a posted message; a message that grew past one Slack message is clipped."""
@@ -384,6 +406,18 @@ class SlackPublisher:
         await self._call(
             self._client.chat_update, channel=sent.channel_id, ts=sent.message_id, **payload
         )
+
+    async def withdraw(self, sent: SentMessage) -> None:
+        """Delete a post the bot made, every message and picture of it; one gone is no error."""
+        for part in sent.parts or (sent.message_id,):
+            try:
+                if part.startswith(FILE_PART):
+                    await self._call(self._client.files_delete, file=part[len(FILE_PART) :])
+                else:
+                    await self._call(self._client.chat_delete, channel=sent.channel_id, ts=part)
+            except PublishError as exc:
+                if not any(gone in str(exc) for gone in ALREADY_GONE):
+                    raise
 
 
 # --- the front door ---------------------------------------------------------------------------

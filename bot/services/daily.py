@@ -27,7 +27,15 @@ from bot.domain.claims import ClaimLost, ClaimPolicy, ClaimToken
 from bot.domain.curriculum import Slot, latest_slot
 from bot.errors import StudyBotError
 from bot.heartbeat import new_process_id
-from bot.messages import Channel, Message, MessageField, Publisher, PublishError, SentMessage
+from bot.messages import (
+    Channel,
+    Message,
+    MessageField,
+    Publisher,
+    PublishError,
+    SentMessage,
+    keep_first_copy,
+)
 from bot.services.cohorts import schedule_of
 from bot.services.review_deck import members_with_reviews_due, reviews_due_line
 from bot.store import claims as claim_repo
@@ -562,6 +570,12 @@ class DailyService:
                     await claim_repo.fence(conn, token=token, now=step_now(), policy=self.policy)
                 fenced_from = checked_from
 
+        def fence_lapsed() -> bool:
+            # A send that ends outside the window its fence covers may have been taken over.
+            return fenced_from is None or not self.policy.fence_still_fresh(
+                fenced_from, self._clock.now()
+            )
+
         for index, message in enumerate(todo):
             try:
                 sent = await self._send_with_retry(
@@ -571,6 +585,7 @@ class DailyService:
                     post_key(cohort.id, day, message.key),
                     look_first=look_first,
                     fence=fence,
+                    fence_lapsed=fence_lapsed,
                 )
             except PublishError as exc:
                 await self._give_up(cohort, day, token, post.id, exc, step_now, report)
@@ -709,8 +724,14 @@ class DailyService:
         *,
         look_first: bool,
         fence: Callable[[], Awaitable[None]],
+        fence_lapsed: Callable[[], bool],
     ) -> SentMessage:
-        """Send with backoff on transient errors; look before retries, fence just before sending."""
+        """Send with backoff on transient errors; look before retries, fence just before sending.
+
+        A send that may have raced another process's (this process took the part over, or its
+        send ended outside the window its fence covers) looks again once the platform took it:
+        a copy posted before its own stands and its own is withdrawn (`keep_first_copy`).
+        """
         attempt = 0
         while True:
             try:
@@ -719,7 +740,10 @@ class DailyService:
                     if found is not None:
                         return found
                 await fence()  # refused before sending once the claim was taken over
-                return await publisher.post(channel, message, idempotency_key=key)
+                sent = await publisher.post(channel, message, idempotency_key=key)
+                if look_first or fence_lapsed():
+                    return await keep_first_copy(publisher, channel, key, sent)
+                return sent
             except PublishError as exc:
                 attempt += 1
                 if not exc.transient or attempt >= self.max_attempts:

@@ -23,7 +23,15 @@ from bot.clock import Clock
 from bot.domain import leaderboards as rules
 from bot.domain import streaks
 from bot.domain.claims import ClaimLost, ClaimPolicy
-from bot.messages import Channel, Image, Message, MessageField, Publisher, PublishError
+from bot.messages import (
+    Channel,
+    Image,
+    Message,
+    MessageField,
+    Publisher,
+    PublishError,
+    keep_first_copy,
+)
 from bot.services.standings import StandingsService
 from bot.store import claims as claim_repo
 from bot.store import cohorts as cohort_repo
@@ -275,11 +283,18 @@ class RecapService:
                     from bot.services.charts import recap_png
 
                     png = await asyncio.to_thread(recap_png, recap)
+                fenced_from = self._clock.now()
                 async with self._sessions.begin() as session:
                     await claim_repo.fence(
                         session, token=token, now=self._clock.now(), policy=self.policy
                     )
-                await publisher.post(channel, render_recap(recap, png), idempotency_key=key)
+                sent = await publisher.post(channel, render_recap(recap, png), idempotency_key=key)
+                # A takeover, or a send that ended outside its fence's window, may have raced
+                # another process's: the first copy stands.
+                if not token.fresh or not self.policy.fence_still_fresh(
+                    fenced_from, self._clock.now()
+                ):
+                    await keep_first_copy(publisher, channel, key, sent)
         except PublishError as exc:
             async with self._sessions.begin() as session:
                 await claim_repo.release_claim(

@@ -297,6 +297,128 @@ async def test_a_taken_over_process_is_refused_when_it_records(db: Any, clock: F
     assert len(links) == parts_of_day(1) - 1
 
 
+class ChannelPublisher:
+    """A channel that keeps every copy of a keyed post in the order the platform stored them.
+
+    `find_posted` returns the first copy still there, as Slack's history does. At the post
+    numbered `stall_at`, the sender stalls before its request reaches the platform: `during_stall`
+    runs (another process takes over), and the stalled request lands after it, or, with
+    `land_during_look`, while the other process is between its look and its own send.
+    """
+
+    platform = "slack"
+
+    def __init__(self) -> None:
+        self.stored: list[tuple[str, SentMessage]] = []
+        self.withdrawn: list[SentMessage] = []
+        self.calls = 0
+        self.stall_at: int | None = None
+        self.during_stall: Any = None
+        self.land_during_look = False
+        self._landing: tuple[Channel, str] | None = None
+        self._landed: SentMessage | None = None
+
+    def _store(self, channel: Channel, key: str) -> SentMessage:
+        ts = f"ts{len(self.stored) + len(self.withdrawn)}"
+        sent = SentMessage(ts, channel.channel_id, ts if key.split(":")[-2] == "q" else None)
+        self.stored.append((key, sent))
+        return sent
+
+    def copies(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for key, _ in self.stored:
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    async def post(
+        self, channel: Channel, message: Message, *, idempotency_key: str
+    ) -> SentMessage:
+        self.calls += 1
+        if self.calls == self.stall_at and self.during_stall is not None:
+            hook, self.during_stall = self.during_stall, None
+            if self.land_during_look:
+                self._landing = (channel, idempotency_key)
+            await hook()
+            if self._landed is not None:
+                return self._landed
+        return self._store(channel, idempotency_key)
+
+    async def find_posted(self, channel: Channel, idempotency_key: str) -> SentMessage | None:
+        first = next((sent for key, sent in self.stored if key == idempotency_key), None)
+        if self._landing is not None and self._landing[1] == idempotency_key:
+            # the stalled request reaches the platform just after this look
+            self._landed = self._store(*self._landing)
+            self._landing = None
+        return first
+
+    async def withdraw(self, sent: SentMessage) -> None:
+        self.stored = [(k, s) for k, s in self.stored if s.message_id != sent.message_id]
+        self.withdrawn.append(sent)
+
+    async def send_dm(self, user_id: str, message: Message) -> SentMessage:
+        return SentMessage("dm", user_id)
+
+
+async def stalled_between_fence_and_send(
+    db: Any, clock: FakeClock, *, land_during_look: bool
+) -> tuple[ChannelPublisher, Any]:
+    publisher = ChannelPublisher()
+    await make_cohort(db, clock)
+    clock.advance(minutes=1)
+    first, hook = await paused_then_taken_over(db, clock, publisher)  # type: ignore[arg-type]
+    publisher.stall_at, publisher.during_stall = 2, hook
+    publisher.land_during_look = land_during_look
+    report = await first.publish_due(clock.now())
+    assert report.lost == [(1, 1)] and report.posted == []
+    return publisher, report
+
+
+@pytest.mark.parametrize("land_during_look", [False, True], ids=["after", "between"])
+async def test_a_send_stalled_past_a_takeover_leaves_one_copy_and_the_record_names_it(
+    db: Any, clock: FakeClock, land_during_look: bool
+) -> None:
+    # The process fenced, then stalled before its request reached the platform; another took
+    # the day over and posted it. The stalled request lands after the other's copy of that part
+    # ("after") or between the other's look and its send ("between"): either way the later copy
+    # is withdrawn, by whichever process made it, and the channel keeps the first.
+    publisher, _ = await stalled_between_fence_and_send(
+        db, clock, land_during_look=land_during_look
+    )
+    copies = publisher.copies()
+    assert len(copies) == parts_of_day(1) and set(copies.values()) == {1}
+    assert len(publisher.withdrawn) == 1
+    first_copy = dict(publisher.stored)
+    async with db.sessions() as session:
+        post = (await session.execute(select(DayPost))).scalars().one()
+        links = (await session.execute(select(ThreadLink))).scalars().all()
+    assert post.status == "posted"
+    recorded = {
+        f"studybot:{post.cohort_id}:1:{part}": ids["message_id"]
+        for part, ids in post.message_ids.items()
+    }
+    assert recorded == {key: sent.message_id for key, sent in first_copy.items()}
+    kept = {sent.message_id for sent in first_copy.values()}
+    assert {link.thread_id for link in links} <= kept
+    assert publisher.withdrawn[0].message_id not in kept
+
+
+async def test_a_send_within_its_fence_does_not_look_again(db: Any, clock: FakeClock) -> None:
+    publisher = ChannelPublisher()
+    await make_cohort(db, clock)
+    clock.advance(minutes=1)
+    looks = 0
+    find = publisher.find_posted
+
+    async def counting(channel: Channel, key: str) -> SentMessage | None:
+        nonlocal looks
+        looks += 1
+        return await find(channel, key)
+
+    publisher.find_posted = counting  # type: ignore[method-assign]
+    report = await daily(db, publisher, clock).publish_due(clock.now())  # type: ignore[arg-type]
+    assert report.posted == [(1, 1)] and looks == 0 and publisher.withdrawn == []
+
+
 # --- what a pass does when something is missing or breaks ---------------------------------
 
 

@@ -28,20 +28,36 @@ class Channels:
 
     def __init__(self, *, fail_after_storing: bool = False) -> None:
         self.posts: dict[str, Message] = {}
+        # every copy still in the channel, in the order the platform stored them
+        self.copies: list[tuple[str, SentMessage]] = []
+        self.withdrawn: list[SentMessage] = []
         self.sent = 0
         self.fail_after_storing = fail_after_storing
+
+    def store(self, channel: Channel, message: Message, key: str) -> SentMessage:
+        self.sent += 1
+        self.posts[key] = message
+        sent = SentMessage(f"m{self.sent}", channel.channel_id)
+        self.copies.append((key, sent))
+        return sent
 
     async def post(
         self, channel: Channel, message: Message, *, idempotency_key: str
     ) -> SentMessage:
-        self.sent += 1
-        self.posts[idempotency_key] = message
+        sent = self.store(channel, message, idempotency_key)
         if self.fail_after_storing:  # the platform stored it, the answer never came back
             raise PublishError("timed out", transient=True)
-        return SentMessage(f"m{self.sent}", channel.channel_id)
+        return sent
 
     async def find_posted(self, channel: Channel, idempotency_key: str) -> SentMessage | None:
-        return SentMessage("found", channel.channel_id) if idempotency_key in self.posts else None
+        first = next((s for key, s in self.copies if key == idempotency_key), None)
+        if first is None and idempotency_key in self.posts:  # stored by another fake
+            return SentMessage("found", channel.channel_id)
+        return first
+
+    async def withdraw(self, sent: SentMessage) -> None:
+        self.copies = [(k, s) for k, s in self.copies if s.message_id != sent.message_id]
+        self.withdrawn.append(sent)
 
     async def reply_in_thread(self, channel: Channel, thread_id: str, message: Message) -> Any:
         raise AssertionError("not used")
@@ -189,6 +205,55 @@ async def test_the_recap_posts_once_across_processes_and_a_restart(db: Any) -> N
 
         (claim,) = (await session.execute(select(WorkClaim))).scalars().all()
     assert claim.status == "finished" and claim.key == recap_key(1, WEEK)
+
+
+class StalledChannels(Channels):
+    """The first post stalls before it reaches the platform while `during_stall` runs; it lands
+    after the other process's copy, or (`land_during_look`) just after the other's look."""
+
+    def __init__(self, *, land_during_look: bool) -> None:
+        super().__init__()
+        self.during_stall: Any = None
+        self.land_during_look = land_during_look
+        self._landing: tuple[Channel, Message, str] | None = None
+        self._landed: SentMessage | None = None
+
+    async def post(
+        self, channel: Channel, message: Message, *, idempotency_key: str
+    ) -> SentMessage:
+        if self.during_stall is None:
+            return await super().post(channel, message, idempotency_key=idempotency_key)
+        hook, self.during_stall = self.during_stall, None
+        if self.land_during_look:
+            self._landing = (channel, message, idempotency_key)
+        await hook()
+        return self._landed or self.store(channel, message, idempotency_key)
+
+    async def find_posted(self, channel: Channel, idempotency_key: str) -> SentMessage | None:
+        found = await super().find_posted(channel, idempotency_key)
+        if self._landing is not None:
+            self._landed, self._landing = self.store(*self._landing), None
+        return found
+
+
+@pytest.mark.parametrize("land_during_look", [False, True], ids=["after", "between"])
+async def test_a_recap_send_stalled_past_a_takeover_leaves_one_copy(
+    db: Any, land_during_look: bool
+) -> None:
+    await seed(db)
+    clock = FakeClock(MONDAY_POST)
+    channels = StalledChannels(land_during_look=land_during_look)
+
+    async def taken_over() -> None:
+        clock.advance(minutes=2)  # past proc-a's lease: proc-b takes the recap over
+        assert (await service(db, clock, channels, "proc-b").publish_due()).posted == [1]
+
+    channels.during_stall = taken_over
+    report = await service(db, clock, channels, "proc-a").publish_due()
+    assert report.lost == [1] and report.posted == []
+    assert channels.sent == 2 and len(channels.withdrawn) == 1
+    [(key, kept)] = channels.copies
+    assert key == recap_key(1, WEEK) and kept.message_id == "m1"
 
 
 async def test_a_clean_first_post_is_the_only_one(db: Any) -> None:

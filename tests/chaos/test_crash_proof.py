@@ -200,6 +200,8 @@ class RoundReport:
     wall_s: float = 0.0
     dms_lost: int = 0
     dms_doubled: int = 0
+    # later copies of a post withdrawn by the process that found another's copy first
+    withdrawn: int = 0
 
     def line(self) -> str:
         """Render the figures in one line."""
@@ -207,7 +209,7 @@ class RoundReport:
         return (
             f"chaos round {self.name} (seed {SEED}): {self.kills} kills, longest recovery "
             f"{worst:.2f} s, grade DMs lost {self.dms_lost}, doubled {self.dms_doubled}, "
-            f"wall {self.wall_s:.1f} s"
+            f"posts withdrawn {self.withdrawn}, wall {self.wall_s:.1f} s"
         )
 
 
@@ -446,6 +448,7 @@ async def assert_exactly_once(
     dms = slack.dms()
     per_grade = Counter(dms.values()).most_common(1)[0][0] if dms else 0
     report.dms_lost = ANSWERS - len(dms)
+    report.withdrawn = len(slack.deleted)
     report.dms_doubled = sum(1 for n in dms.values() if n > per_grade)
     print(report.line())
     assert report.kills >= 10, report.line()

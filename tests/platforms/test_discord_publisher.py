@@ -221,6 +221,26 @@ async def test_reply_in_thread_and_edit(client: Any, channel: Any) -> None:
     assert edit.await_args.kwargs["embeds"][0].title == "Edited"
 
 
+async def test_withdraw_deletes_every_message_of_a_post(client: Any, channel: Any) -> None:
+    publisher = DiscordPublisher(client)
+    fields = tuple(MessageField(f"Track {i}", "• item line\n" * 80) for i in range(12))
+    sent = await publisher.post(
+        CHANNEL, Message(header="Day 9", fields=fields, key="plan"), idempotency_key="k-long"
+    )
+    assert len(sent.parts) == channel.send.await_count > 1
+    partial = channel.get_partial_message.return_value
+    partial.delete.side_effect = [None] * (len(sent.parts) - 1) + [
+        http_error(discord.NotFound, 404)
+    ]
+    await publisher.withdraw(sent)  # one already gone is no error
+    assert [c.args[0] for c in channel.get_partial_message.call_args_list] == [
+        int(p) for p in sent.parts
+    ]
+    assert partial.delete.await_count == len(sent.parts)
+    # withdrawn, it is no longer this process's copy of the key
+    assert await publisher.find_posted(CHANNEL, "k-long") is None
+
+
 async def test_send_dm_fetches_an_unknown_user(client: Any) -> None:
     user = create_autospec(discord.User, instance=True)
     user.send.side_effect = lambda *a, **kw: sent_message(channel_id=31)

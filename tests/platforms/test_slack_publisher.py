@@ -10,7 +10,7 @@ import pytest_asyncio
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import FakeClock
-from bot.messages import Channel, Message, MessageField, PublishError, SentMessage
+from bot.messages import Channel, Image, Message, MessageField, PublishError, SentMessage
 from bot.platforms.slack_app import POST_EVENT_TYPE, SlackPublisher
 from tests.support.slack_api_server import MockSlackApi
 
@@ -213,6 +213,43 @@ async def test_long_message_resumes_with_only_the_missing_chunk(
     chunks = [m["metadata"]["event_payload"]["chunk"] for m in posted]
     assert sorted(chunks) == list(range(posted[0]["metadata"]["event_payload"]["chunks"]))
     assert sent.message_id == posted[0]["ts"] == sent.thread_id
+
+
+async def test_a_later_copy_is_found_behind_the_first_and_withdrawn_whole(
+    api: MockSlackApi, publisher: SlackPublisher
+) -> None:
+    # Two processes posted the same long part (a takeover raced a stalled send). The look reads
+    # pages of the bot's usual size, which hold both copies of a race.
+    message = _huge()
+    other = make_publisher(api)
+    publisher.history_limit = 200
+    try:
+        first = await other.post(CHANNEL, message, idempotency_key="studybot:1:1:plan")
+    finally:
+        await other.aclose()
+    later = await publisher.post(CHANNEL, message, idempotency_key="studybot:1:1:plan")
+    assert len(later.parts) > 1 and later.message_id == later.parts[0]
+    assert await publisher.find_posted(CHANNEL, "studybot:1:1:plan") == first
+    await publisher.withdraw(later)
+    left = {m["ts"] for m in api.posted(CHANNEL.channel_id)}
+    assert left == set(first.parts)
+    assert {d["ts"] for d in api.deleted} == set(later.parts)
+    await publisher.withdraw(later)  # already gone: nothing to do, no error
+    assert len(api.calls_to("chat.delete")) == 2 * len(later.parts)
+    assert await publisher.find_posted(CHANNEL, "studybot:1:1:plan") == first
+
+
+async def test_a_withdrawn_post_takes_its_picture_with_it(
+    api: MockSlackApi, publisher: SlackPublisher
+) -> None:
+    message = Message(header="Week in review", image=Image("recap.png", b"\x89PNG", "a chart"))
+    sent = await publisher.post(CHANNEL, message, idempotency_key="recap:1:2026-11-30")
+    [file_id] = api.files
+    assert api.files[file_id]["channel"] == CHANNEL.channel_id
+    await publisher.withdraw(sent)
+    assert api.files == {} and api.posted(CHANNEL.channel_id) == []
+    assert [d.get("file") for d in api.deleted] == [None, file_id]
+    await publisher.withdraw(sent)  # both already gone: no error
 
 
 async def test_reply_dm_and_edit(api: MockSlackApi, publisher: SlackPublisher) -> None:

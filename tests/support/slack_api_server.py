@@ -68,6 +68,8 @@ class MockSlackApi:
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     threads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
+    # messages the bot deleted (chat.delete), with the channel they were in
+    deleted: list[dict[str, Any]] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)
     views: list[dict[str, Any]] = field(default_factory=list)
     missing_channels: set[str] = field(default_factory=set)
@@ -356,6 +358,13 @@ class MockSlackApi:
             done.append({"id": item.get("id"), "title": item.get("title")})
         return self._answer(call, {"ok": True, "files": done})
 
+    async def _m_files_delete(self, call: RecordedCall, params: dict[str, Any]) -> web.Response:
+        stored = self.files.pop(str(params.get("file", "")), None)
+        if stored is None:
+            return self._answer(call, {"ok": False, "error": "file_not_found"})
+        self.deleted.append({"file": params.get("file"), **stored})
+        return self._answer(call, {"ok": True})
+
     async def _m_auth_test(self, call: RecordedCall, params: dict[str, Any]) -> web.Response:
         return self._answer(
             call,
@@ -433,6 +442,17 @@ class MockSlackApi:
                     call,
                     {"ok": True, "channel": channel, "ts": message["ts"], "text": message["text"]},
                 )
+        return self._answer(call, {"ok": False, "error": "message_not_found"})
+
+    async def _m_chat_delete(self, call: RecordedCall, params: dict[str, Any]) -> web.Response:
+        channel = str(params.get("channel", ""))
+        ts = params.get("ts")
+        for where in (self.messages.get(channel, []), *self.threads.values()):
+            for message in where:
+                if message["ts"] == ts and message.get("user") == BOT_USER_ID:
+                    where.remove(message)
+                    self.deleted.append({"channel": channel, **message})
+                    return self._answer(call, {"ok": True, "channel": channel, "ts": ts})
         return self._answer(call, {"ok": False, "error": "message_not_found"})
 
     async def _m_conversations_history(
