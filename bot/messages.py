@@ -170,9 +170,14 @@ async def keep_first_copy(
     Call it after a send that may have raced another process's: one that took the post over
     from a process that may still be sending, or one that stalled between its fence and its
     send long enough to be taken over. Each racer sees the earlier copy once its own is stored,
-    so whatever the order, the channel keeps the first and every racer returns it.
+    so whatever the order, the channel keeps the first and every racer returns it. The send
+    succeeded whatever happens here: a look or a withdrawal that fails is logged, not raised.
     """
-    first = await publisher.find_posted(channel, key)
+    try:
+        first = await publisher.find_posted(channel, key)
+    except PublishError as exc:
+        log.warning("could not look for an earlier copy of %s: %s", key, exc)
+        return sent
     if first is None or first.message_id == sent.message_id:
         return sent
     log.warning("%s was posted twice (a takeover raced a stalled send); withdrawing the later", key)

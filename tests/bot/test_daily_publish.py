@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from bot.clock import FakeClock
-from bot.messages import Channel, Message, PublishError, SentMessage
+from bot.messages import Channel, Message, PublishError, SentMessage, keep_first_copy
 from bot.services.cohorts import CohortService
 from bot.services.context import Actor
 from bot.services.daily import DailyService, compose_day
@@ -400,6 +400,25 @@ async def test_a_send_stalled_past_a_takeover_leaves_one_copy_and_the_record_nam
     kept = {sent.message_id for sent in first_copy.values()}
     assert {link.thread_id for link in links} <= kept
     assert publisher.withdrawn[0].message_id not in kept
+
+
+async def test_a_second_look_or_a_withdrawal_that_fails_never_undoes_the_send() -> None:
+    channel = Channel("slack", "T1", "C1")
+    mine, theirs = SentMessage("ts2", "C1"), SentMessage("ts1", "C1")
+
+    class NoHistory(ChannelPublisher):
+        async def find_posted(self, channel: Channel, key: str) -> SentMessage | None:
+            raise PublishError("Slack refused the message (missing_scope)", transient=False)
+
+    class NoDelete(ChannelPublisher):
+        async def find_posted(self, channel: Channel, key: str) -> SentMessage | None:
+            return theirs
+
+        async def withdraw(self, sent: SentMessage) -> None:
+            raise PublishError("Slack refused the message (cant_delete_message)", transient=False)
+
+    assert await keep_first_copy(NoHistory(), channel, "k", mine) == mine  # type: ignore[arg-type]
+    assert await keep_first_copy(NoDelete(), channel, "k", mine) == theirs  # type: ignore[arg-type]
 
 
 async def test_a_send_within_its_fence_does_not_look_again(db: Any, clock: FakeClock) -> None:
