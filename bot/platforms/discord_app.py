@@ -482,12 +482,6 @@ class DiscordPublisher:
             return found
         return self._client.get_partial_messageable(int(channel_id))
 
-    async def _send_parts(
-        self, target: discord.abc.Messageable, message: Message, key: str | None
-    ) -> discord.Message:
-        sent = await self._send_all(target, message, key)
-        return sent[0]
-
     async def _send_all(
         self, target: discord.abc.Messageable, message: Message, key: str | None
     ) -> list[discord.Message]:
@@ -557,7 +551,7 @@ class DiscordPublisher:
     ) -> SentMessage:
         """Post a message under a thread."""
         async with publish_errors(f"replying in thread {thread_id}"):
-            first = await self._send_parts(self._messageable(thread_id), message, None)
+            [first, *_] = await self._send_all(self._messageable(thread_id), message, None)
         return SentMessage(str(first.id), channel.channel_id, thread_id)
 
     async def send_dm(
@@ -575,7 +569,7 @@ class DiscordPublisher:
             user = self._client.get_user(int(user_id)) or await self._client.fetch_user(
                 int(user_id)
             )
-            first = await self._send_parts(user, message, idempotency_key)
+            [first, *_] = await self._send_all(user, message, idempotency_key)
         sent = SentMessage(str(first.id), str(first.channel.id))
         if memo is not None:
             self._dms[memo] = sent
