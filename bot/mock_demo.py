@@ -29,6 +29,7 @@ from bot.messages import Platform
 
 if TYPE_CHECKING:
     from bot.app import StudyBot
+    from bot.domain.claims import ClaimPolicy
     from bot.services.context import Actor
 
 DEMO_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -348,6 +349,23 @@ def demo_command(
 # --- the console's simulated mock --------------------------------------------------------
 
 SIMULATED = (("sim-ada", "Ada (simulated)"), ("sim-bob", "Bob (simulated)"))
+SIMULATION_LIMIT_MIN = 180  # simulated minutes: four times the guide's 45-minute interview
+
+
+def simulation_policy(policy: ClaimPolicy, speed: float) -> ClaimPolicy:
+    """Return the claim rules of a simulation on a clock `speed` times fast.
+
+    Leases, heartbeats and the fence's send window guard against other processes in real
+    time. Read on a fast clock unscaled, a database round trip of a few milliseconds outlasts
+    the send window (5 s at 1200x is 4 ms), and the fence would check again for ever.
+    """
+    from bot.domain.claims import ClaimPolicy
+
+    return ClaimPolicy(
+        lease_s=policy.lease_s * speed,
+        heartbeat_interval_s=policy.heartbeat_interval_s * speed,
+        stale_after_beats=policy.stale_after_beats,
+    )
 
 
 def scorecard_form(
@@ -368,6 +386,7 @@ async def simulate_mock(bot: StudyBot, actor: Actor, speed: float) -> str:
     """Run a whole mock in the actor's cohort with two simulated members; return a summary."""
     from bot.clock import ScaledClock
     from bot.domain.scorecards import SCALE_LABELS
+    from bot.errors import InvalidInput
     from bot.messages import Channel, Message
     from bot.services.context import Actor
     from bot.services.mocks import MockService, MockTimers
@@ -379,7 +398,7 @@ async def simulate_mock(bot: StudyBot, actor: Actor, speed: float) -> str:
         clock,
         bot.publishers,
         holder=f"{bot.mocks.holder}:console-simulation",
-        policy=bot.mocks.policy,
+        policy=simulation_policy(bot.mocks.policy, speed),
     )
     members = [
         Actor(actor.platform, actor.workspace_id, actor.channel_id, uid, name)
@@ -412,11 +431,22 @@ async def simulate_mock(bot: StudyBot, actor: Actor, speed: float) -> str:
     await service.start(interviewer)
     timers = MockTimers(service, clock, tick_s=5.0)
     task = asyncio.create_task(timers.run())
+    # The timer ends the room at the plan's end; a room still open long after it means the
+    # timer is stuck: stop with a sentence rather than wait for ever.
+    give_up_at = clock.now() + timedelta(minutes=SIMULATION_LIMIT_MIN)
     try:
         while True:
             current = (await service.status_of(interviewer)).room
             if current is None or current.status not in ("running", "paused"):
                 break
+            if task.done():
+                task.result()  # the timer failed: its error, not a wait for ever
+                raise RuntimeError("the mock timer stopped before the room ended")
+            if clock.now() > give_up_at:
+                raise InvalidInput(
+                    f"The simulated mock did not end within {SIMULATION_LIMIT_MIN} simulated "
+                    "minutes, so it was stopped; try a slower speed, e.g. /mock simulate 180."
+                )
             await clock.sleep(30)
     finally:
         task.cancel()
