@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+# Fence checks a send may wait for before it gives up for now: each check that ends outside
+# the send window (a stalled database, a paused process) is followed by another.
+FENCE_TRIES = 3
+
 
 class ClaimStatus(StrEnum):
     """What a claim row says about its work."""
@@ -28,6 +32,23 @@ class ClaimLost(Exception):
 
     def __init__(self, key: str, epoch: int) -> None:
         super().__init__(f"claim {key} (epoch {epoch}) is no longer held by this process")
+        self.key = key
+        self.epoch = epoch
+
+
+class FenceTooSlow(ClaimLost):
+    """Every fence check outlasted the send window: send nothing now.
+
+    The claim may still be ours, but no check covers a send: the work waits until the claim
+    is given back or its lease runs out, and whoever takes it then looks before it sends.
+    """
+
+    def __init__(self, key: str, epoch: int, tries: int) -> None:
+        Exception.__init__(
+            self,
+            f"claim {key} (epoch {epoch}): {tries} fence checks in a row took longer than the "
+            "send window, so nothing was sent",
+        )
         self.key = key
         self.epoch = epoch
 

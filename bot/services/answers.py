@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.domain.answers import AnswerStatus
-from bot.domain.claims import ClaimLost, ClaimPolicy, ClaimToken
+from bot.domain.claims import ClaimLost, ClaimPolicy, ClaimToken, FenceTooSlow
 from bot.domain.members import earns_points
 from bot.domain.scoring import answer_award, difficulty_of
 from bot.errors import InvalidInput, NotAllowed, NotFound, StudyBotError, translated_errors
@@ -589,6 +589,9 @@ class AnswerService:
             return 0  # another process is telling right now
         try:
             return await self._tell_untold(token, min_age=min_age, fresh=set(fresh), only=only)
+        except FenceTooSlow as exc:  # the claim is given back below; the next pass resumes
+            log.warning("the grade teller stops this pass: %s", exc)
+            return 0
         except ClaimLost:
             log.info("another process took the grade teller over")
             return 0
@@ -614,16 +617,17 @@ class AnswerService:
         async def fence() -> None:
             # A check begun before a pause or a stall does not cover a send now.
             nonlocal fenced_from
-            while fenced_from is None or not self.policy.fence_still_fresh(
-                fenced_from, self._clock.now()
-            ):
-                checked_from = self._clock.now()
+
+            async def check(checked_from: datetime) -> None:
                 async with self._sessions() as session:
                     await claim_repo.fence(
                         session, token=token, now=checked_from, policy=self.policy
                     )
                     await session.commit()
-                fenced_from = checked_from
+
+            fenced_from = await claim_repo.fence_for_send(
+                self.policy, self._clock.now, fenced_from, check, token=token
+            )
 
         told = 0
         for answer in untold:

@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
-from bot.domain.claims import ClaimLost, ClaimPolicy, ClaimToken
+from bot.domain.claims import (
+    ClaimLost,
+    ClaimPolicy,
+    ClaimToken,
+    FenceTooSlow,
+)
 from bot.domain.curriculum import Slot, latest_slot
 from bot.errors import StudyBotError
 from bot.heartbeat import new_process_id
@@ -509,6 +514,12 @@ class DailyService:
             await self._send_parts(
                 cohort, day, token, post, publisher, step_now, report, claimed_from
             )
+        except FenceTooSlow as exc:
+            # The claim may still be ours, but no check could cover a send: give it back, so
+            # the next pass (this process's or another's) looks in the channel, then resumes.
+            log.warning("day %d of cohort %s: %s; the claim is given back", day, cohort.id, exc)
+            await self._release_after_error(token, post.id, exc, step_now)
+            report.lost.append((cohort.id, day))
         except ClaimLost:
             log.warning(
                 "day %d of cohort %s: another process took the claim over (epoch %d was ours); "
@@ -562,13 +573,14 @@ class DailyService:
             # A fence checked moments ago (the last record's) covers the next send; one begun
             # before a pause or a stall does not: the claim may be another's by now.
             nonlocal fenced_from
-            while fenced_from is None or not self.policy.fence_still_fresh(
-                fenced_from, self._clock.now()
-            ):
-                checked_from = self._clock.now()
+
+            async def check(checked_from: datetime) -> None:
                 async with self._step() as conn:
                     await claim_repo.fence(conn, token=token, now=step_now(), policy=self.policy)
-                fenced_from = checked_from
+
+            fenced_from = await claim_repo.fence_for_send(
+                self.policy, self._clock.now, fenced_from, check, token=token
+            )
 
         def fence_lapsed() -> bool:
             # A send that ends outside the window its fence covers may have been taken over.

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.domain import drill_boards as boards
-from bot.domain.claims import ClaimLost, ClaimPolicy, ClaimToken
+from bot.domain.claims import ClaimLost, ClaimPolicy, ClaimToken, FenceTooSlow
 from bot.domain.scoring import drill_awards
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound, StudyBotError
 from bot.messages import (
@@ -852,6 +852,9 @@ class SubmissionService:
                         await self._dispatch(submission)
                         report.redispatched += 1
             report.notified = await self._notify_unnotified(token)
+        except FenceTooSlow as exc:  # the claim is given back below; the next pass resumes
+            log.warning("the submission reconciler stops this pass: %s", exc)
+            return report
         except ClaimLost:
             log.info("another process took the submission reconciler over")
             return report
@@ -913,16 +916,17 @@ class SubmissionService:
         async def fence() -> None:
             # A check begun before a pause or a stall does not cover a send now.
             nonlocal fenced_from
-            while fenced_from is None or not self.policy.fence_still_fresh(
-                fenced_from, self._clock.now()
-            ):
-                checked_from = self._clock.now()
+
+            async def check(checked_from: datetime) -> None:
                 async with self._sessions() as session:
                     await claim_repo.fence(
                         session, token=token, now=checked_from, policy=self.policy
                     )
                     await session.commit()
-                fenced_from = checked_from
+
+            fenced_from = await claim_repo.fence_for_send(
+                self.policy, self._clock.now, fenced_from, check, token=token
+            )
 
         told = 0
         for submission in pending:

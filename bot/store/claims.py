@@ -18,7 +18,7 @@ transaction, after `renew_claim` returned True (or `fence` returned).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,11 +27,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.domain.claims import (
+    FENCE_TRIES,
     ClaimLost,
     ClaimPolicy,
     ClaimState,
     ClaimStatus,
     ClaimToken,
+    FenceTooSlow,
     takeover_reason,
 )
 from bot.store.models import BotProcess, WorkClaim
@@ -302,3 +304,28 @@ async def get_claim(session: Executor, *, key: str) -> WorkClaim | None:
     """Return the claim row of a key (for inspection and tests)."""
     row = (await session.execute(select(_claims).where(_claims.c.key == key))).first()
     return WorkClaim(**row._mapping) if row is not None else None
+
+
+async def fence_for_send(
+    policy: ClaimPolicy,
+    now: Callable[[], datetime],
+    fenced_from: datetime | None,
+    check: Callable[[datetime], Awaitable[object]],
+    *,
+    token: ClaimToken,
+) -> datetime:
+    """Make sure a fence check covers a send about to start; return when that check began.
+
+    A check begun within the send window covers it. Otherwise `check(now)` renews the claim
+    (raising ClaimLost when it was taken over); a check that itself outlasts the window is
+    followed by another, at most FENCE_TRIES in all, then FenceTooSlow.
+    """
+    for _ in range(FENCE_TRIES):
+        if fenced_from is not None and policy.fence_still_fresh(fenced_from, now()):
+            return fenced_from
+        checked_from = now()
+        await check(checked_from)
+        fenced_from = checked_from
+    if fenced_from is not None and policy.fence_still_fresh(fenced_from, now()):
+        return fenced_from
+    raise FenceTooSlow(token.key, token.epoch, FENCE_TRIES)

@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from bot.clock import FakeClock
-from bot.domain.claims import ClaimLost, ClaimPolicy, ClaimState, takeover_reason
+from bot.domain.claims import (
+    FENCE_TRIES,
+    ClaimLost,
+    ClaimPolicy,
+    ClaimState,
+    ClaimToken,
+    FenceTooSlow,
+    takeover_reason,
+)
 from bot.heartbeat import Heartbeat
 from bot.store import claims as claim_repo
 from bot.store import processes as process_repo
@@ -59,6 +67,66 @@ def test_a_send_may_start_only_shortly_after_its_fence() -> None:
     assert POLICY.send_window == timedelta(seconds=5)
     assert POLICY.fence_still_fresh(NOW, NOW + timedelta(seconds=5))
     assert not POLICY.fence_still_fresh(NOW, NOW + timedelta(seconds=5.1))
+
+
+TOKEN = ClaimToken(key=KEY, claim_id=1, holder="a", epoch=2)
+
+
+async def test_a_fence_checked_inside_the_window_covers_a_send_without_another_check() -> None:
+    clock = FakeClock(NOW)
+    checks: list[datetime] = []
+
+    async def check(at: datetime) -> None:
+        checks.append(at)
+
+    async def fence(fenced_from: datetime | None) -> datetime:
+        return await claim_repo.fence_for_send(POLICY, clock.now, fenced_from, check, token=TOKEN)
+
+    clock.advance(5)
+    assert await fence(NOW) == NOW
+    assert checks == []
+    clock.advance(0.1)  # now outside the window: one check, from now
+    assert await fence(NOW) == clock.now()
+    assert checks == [clock.now()]
+    assert await fence(None) == clock.now()
+    assert len(checks) == 2  # no check yet at all: one
+
+
+async def test_a_fence_check_that_outlasts_the_window_is_followed_by_another() -> None:
+    clock = FakeClock(NOW)
+    checks: list[datetime] = []
+
+    async def stalls_once(at: datetime) -> None:
+        checks.append(at)
+        if len(checks) == 1:
+            clock.advance(6)  # a pause inside the check: it covers nothing after it
+
+    fenced = await claim_repo.fence_for_send(POLICY, clock.now, None, stalls_once, token=TOKEN)
+    assert checks == [NOW, NOW + timedelta(seconds=6)] and fenced == checks[-1]
+
+
+async def test_fence_checks_that_always_outlast_the_window_give_up_instead_of_looping() -> None:
+    clock = FakeClock(NOW)
+    checks: list[datetime] = []
+
+    async def always_slow(at: datetime) -> None:
+        checks.append(at)
+        clock.advance(6)
+
+    with pytest.raises(FenceTooSlow, match="took longer than the send window") as caught:
+        await claim_repo.fence_for_send(POLICY, clock.now, None, always_slow, token=TOKEN)
+    assert len(checks) == FENCE_TRIES
+    assert isinstance(caught.value, ClaimLost)  # every caller already stops on ClaimLost
+    assert (caught.value.key, caught.value.epoch) == (KEY, 2)
+
+
+async def test_a_check_that_finds_the_claim_taken_over_stops_the_send() -> None:
+    async def taken(at: datetime) -> None:
+        raise ClaimLost(KEY, 2)
+
+    with pytest.raises(ClaimLost) as caught:
+        await claim_repo.fence_for_send(POLICY, FakeClock(NOW).now, None, taken, token=TOKEN)
+    assert not isinstance(caught.value, FenceTooSlow)
 
 
 def test_a_policy_that_would_declare_a_live_process_dead_is_refused() -> None:

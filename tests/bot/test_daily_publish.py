@@ -592,6 +592,38 @@ async def test_after_an_unexpected_error_the_next_pass_resumes_at_once(
     assert len(publisher.order) == len(set(publisher.order)) == parts_of_day(1)
 
 
+async def test_fence_checks_that_all_stall_give_the_day_back_and_the_next_pass_resumes_it(
+    db: Any, publisher: RecordingPublisher, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.store import claims, posts
+
+    await make_cohort(db, clock)
+    clock.advance(minutes=1)
+    service = daily(db, publisher, clock)
+    fence, record = claims.fence, posts.record_post_part_fenced
+    window = service.policy.send_window.total_seconds()
+
+    async def stalled(*args: Any, **kwargs: Any) -> None:
+        clock.advance(window + 1)  # every check ends outside the window it should open
+        await fence(*args, **kwargs)
+
+    async def stalled_record(*args: Any, **kwargs: Any) -> bool:
+        clock.advance(window + 1)  # a record is a fence check too, and it stalls the same
+        return await record(*args, **kwargs)
+
+    monkeypatch.setattr(claims, "fence", stalled)
+    monkeypatch.setattr(posts, "record_post_part_fenced", stalled_record)
+    first = await service.publish_due(clock.now())  # ends: no endless round of checks
+    assert first.lost == [(1, 1)] and first.posted == []
+    # The claim covered the first part; no check after it could cover another send.
+    assert len(publisher.order) == 1
+    monkeypatch.setattr(claims, "fence", fence)
+    monkeypatch.setattr(posts, "record_post_part_fenced", record)
+    second = await service.publish_due(clock.now())  # given back: no lease to wait out
+    assert second.posted == [(1, 1)]
+    assert len(publisher.order) == len(set(publisher.order)) == parts_of_day(1)
+
+
 async def test_no_connection_is_held_while_the_platform_is_called(
     db: Any, clock: FakeClock
 ) -> None:

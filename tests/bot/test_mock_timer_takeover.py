@@ -279,6 +279,43 @@ async def test_a_holder_paused_after_a_send_is_fenced_before_its_next_send(db: A
         assert await made(db, room_id) == [("phase:clarify", "bot-3")]
 
 
+async def test_a_holder_whose_fence_checks_all_stall_sends_nothing_and_a_successor_says_it(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.store import claims
+
+    clock = FakeClock(T0)
+    publisher = KeyedPublisher()
+    rooms = await started_rooms(db, clock)
+    window = ClaimPolicy(lease_s=LEASE_S).send_window.total_seconds()
+    fence = claims.fence
+
+    async def stalled(*args: Any, **kwargs: Any) -> None:
+        clock.advance(window + 1)  # every check ends outside the window it should open
+        await fence(*args, **kwargs)
+
+    monkeypatch.setattr(claims, "fence", stalled)
+    first = await timer(db, clock, publisher, "bot-2").announce_due()  # ends: no endless look
+    # The first room's sends start inside the window its claim opened; its record's check
+    # stalls, and no check after it covers a send: the other rooms send nothing.
+    assert [r for r, _, _ in first.sent] == [min(rooms)] and first.lost == PAIRS - 1
+    assert {channel for channel, _, _ in publisher.posts} == {rooms[min(rooms)]}
+    monkeypatch.setattr(claims, "fence", fence)
+    async with db.sessions() as s:  # bot-2 gave those rooms' claims back: taken at once
+        for room_id in sorted(rooms)[1:]:
+            claim = await claims.get_claim(s, key=f"mock:{room_id}:phase:clarify")
+            assert claim is not None and claim.status == "released"
+            assert "took longer than the send window" in (claim.last_error or "")
+    second = await timer(db, clock, publisher, "bot-3").announce_due()
+    assert sorted(r for r, _, _ in second.sent) == sorted(rooms)[1:]
+    clarify = _phases()[0]
+    for room_id, channel in rooms.items():
+        assert publisher.said(channel, clarify.name) == 1
+        assert publisher.status_posts(channel) == 1
+        holder = "bot-2" if room_id == min(rooms) else "bot-3"
+        assert await made(db, room_id) == [("phase:clarify", holder)]
+
+
 @pytest.fixture(autouse=True)
 def _quiet_library() -> None:
     load_library()  # loaded once, before any clock starts
