@@ -243,9 +243,21 @@ def test_timing_stops_at_its_wall_budget_after_two_rounds_per_pair() -> None:
     assert any("speed-up so far" in m for m in messages)
 
 
-def test_timing_goes_on_until_its_rounds_pin_the_speed_up_down() -> None:
+def test_timing_goes_on_until_its_rounds_pin_the_speed_up_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gpu_runner import judge as judging
     from gpu_runner.harness import TimingOptions
 
+    settled: list[int] = []
+
+    def never_settled(ratios: list[float], target_rel_error: float) -> bool:
+        settled.append(len(ratios))
+        return False
+
+    # Whether three rounds settle a ranking depends on the machine's noise; here they never
+    # do, so only the budget could stop a pair early, and it is roomy.
+    monkeypatch.setattr(judging, "rounds_settled", never_settled)
     opts = TimingOptions(
         budget_s=0.4, rounds=4, min_rounds=2, target_rel_error=0.0, wall_budget_s=600,
         max_pool_items=3000,
@@ -253,8 +265,9 @@ def test_timing_goes_on_until_its_rounds_pin_the_speed_up_down() -> None:
     options = dataclasses.replace(TIMED, processes=3, timing_options=opts)
     result = judge(TOTAL, CORRECT_TOTAL, options=options)
     assert result.timing is not None
-    # An unreachable precision and a roomy budget: every pair, every round.
+    # Never settled and a roomy budget: every pair, every round.
     assert result.timing.processes == 3 and result.timing.rounds == 12
+    assert settled == [2, 3] * 3  # each pair asked after its minimum rounds, every round
 
 
 def test_a_pair_settles_once_its_speed_ups_agree_closely() -> None:
