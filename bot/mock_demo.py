@@ -100,19 +100,40 @@ class QuietPublisher:
         """Accept a withdrawal."""
 
 
-def _service(sessions: Any, clock: Any, holder: str, publishers: Any = None) -> Any:
+# The real seconds a fence check may take before it covers no send: several database round
+# trips on a busy machine.
+DEMO_SEND_WINDOW_S = 0.025
+# Real seconds the demo waits, beyond 90 fast minutes, for its bot process to end the mock.
+DEMO_GRACE_S = 30.0
+
+
+def demo_policy(speed: float | None) -> ClaimPolicy:
+    """Return the demo's claim rules, in fast seconds, on a clock `speed` times fast.
+
+    A lease of 60 fast seconds frees a killed holder's claim within a fraction of a real
+    second. The send window (one heartbeat interval here) is kept at DEMO_SEND_WINDOW_S of
+    real time at least: at 6000x the 5 fast seconds it would otherwise be are under 1 ms, less
+    than one fence check, and no announcement could ever be sent.
+    """
     from bot.domain.claims import ClaimPolicy
+
+    interval = max(5.0, DEMO_SEND_WINDOW_S * (speed or 1.0))
+    return ClaimPolicy(lease_s=max(60.0, 4 * interval), heartbeat_interval_s=interval)
+
+
+def _service(
+    sessions: Any, clock: Any, holder: str, publishers: Any = None, speed: float | None = None
+) -> Any:
     from bot.services.mocks import MockService
     from content import load_library
 
-    # Leases in fast seconds: a killed holder's claim frees within a fraction of a real second.
     return MockService(
         sessions,
         load_library(),
         clock,
         publishers if publishers is not None else {"console": QuietPublisher()},
         holder=holder,
-        policy=ClaimPolicy(lease_s=60, heartbeat_interval_s=5),
+        policy=demo_policy(speed),
     )
 
 
@@ -150,7 +171,7 @@ async def _worker(url: str, holder: str, speed: float, *, slack: bool = False) -
     print("ready", flush=True)
     anchor = float(await asyncio.to_thread(sys.stdin.readline))
     clock = AnchoredClock(DEMO_START, anchor, speed)
-    service = _service(sessions, clock, holder, publishers)
+    service = _service(sessions, clock, holder, publishers, speed)
     timers = MockTimers(service, clock, tick_s=5.0)
     task = asyncio.create_task(timers.run())
     try:
@@ -261,6 +282,7 @@ async def run_demo(
 ) -> list[dict[str, Any]]:
     """Run the whole mock and return its timeline, one entry per announcement."""
     from bot.clock import FakeClock
+    from bot.errors import Unavailable
 
     url = f"sqlite+aiosqlite:///{workdir / 'mock-demo.db'}"
     engine, sessions, room_id = await _set_up(url)
@@ -294,10 +316,16 @@ async def run_demo(
                 first.wait()
                 _go(second, anchor)
         last = second or first
+        waited_s = 60 * 90 / speed + DEMO_GRACE_S
         try:  # the bot process leaves once the room's 45 minutes (and any pause) are over
-            await asyncio.to_thread(last.wait, 60 * 90 / speed + 30)
+            await asyncio.to_thread(last.wait, waited_s)
         except subprocess.TimeoutExpired:
-            pass
+            said = len(await _timeline(sessions, room_id))
+            raise Unavailable(
+                f"The demo's bot process had not ended the mock after {waited_s:.0f} s "
+                f"({said} announcements made); the machine may be too busy for this speed.",
+                hint="Try a slower one, e.g. --speed 600.",
+            ) from None
         return await _timeline(sessions, room_id)
     finally:
         for proc in (first, second):

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -13,9 +14,9 @@ from bot.errors import InvalidInput
 from bot.mock_demo import demo_command
 
 
-def run_cli(*args: str) -> list[dict]:
+def run_cli(*args: str, speed: int = 600) -> list[dict]:
     out = subprocess.run(
-        [sys.executable, "-m", "bot", "mock", "demo", "--speed", "600", "--json", *args],
+        [sys.executable, "-m", "bot", "mock", "demo", "--speed", str(speed), "--json", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -28,10 +29,16 @@ def due(timeline: list[dict], kind: str) -> list[float]:
     return [e["due_min"] for e in timeline if e["kind"] == kind]
 
 
-def test_the_whole_mock_comes_once_each() -> None:
-    timeline = run_cli()
+@pytest.mark.parametrize("speed", [600, 6000])
+def test_the_whole_mock_comes_once_each(speed: int) -> None:
+    # At 6000x a fast second is 0.17 ms: the claims' send window is kept in real time.
+    timeline = run_cli(speed=speed)
     assert due(timeline, "phase") == [0, 5, 15, 30, 40]
-    assert due(timeline, "warning") == [4, 14, 29, 39, 44]
+    if speed == 600:
+        assert due(timeline, "warning") == [4, 14, 29, 39, 44]
+    else:  # a fast minute is 10 ms: a warning still unsaid when its boundary comes is dropped
+        warnings = due(timeline, "warning")
+        assert warnings == sorted(set(warnings)) and set(warnings) <= {4, 14, 29, 39, 44}
     assert due(timeline, "end") == [45]
     assert [e["phase"] for e in timeline if e["kind"] == "phase"] == [
         "clarify",
@@ -54,6 +61,33 @@ def test_pause_moves_later_ones_and_a_killed_process_is_replaced() -> None:
     assert len(boundaries) == 6  # every boundary once, none lost to the restart
     assert {e["process"] for e in timeline if e["due_min"] > 21} == {"bot-2"}
     assert {e["process"] for e in timeline if e["due_min"] < 19} == {"bot-1"}
+
+
+def test_a_bot_process_that_never_ends_the_mock_is_reported_in_a_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from bot import mock_demo
+    from bot.errors import Unavailable
+
+    def stuck(*args: object, **kwargs: object) -> subprocess.Popen[str]:
+        # A bot process that starts and never ends the room.
+        return subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(600)"],
+            stdin=subprocess.PIPE,
+            text=True,
+        )
+
+    monkeypatch.setattr(mock_demo, "_spawn", stuck)
+    monkeypatch.setattr(mock_demo, "DEMO_GRACE_S", 0.5)
+    with pytest.raises(Unavailable, match="had not ended the mock") as caught:
+        asyncio.run(
+            mock_demo.run_demo(
+                speed=6000, pause_at=None, resume_at=None, restart_at=None, workdir=tmp_path
+            )
+        )
+    assert "0 announcements made" in str(caught.value) and "--speed 600" in str(caught.value)
 
 
 @pytest.mark.parametrize(
