@@ -369,13 +369,25 @@ class StudyBot:
             policy=self.claim_policy,
         )
 
-    @cached_property
-    def claim_policy(self) -> ClaimPolicy:
-        """Return the lease and heartbeat rules of this process's fenced claims."""
+    @property
+    def real_claim_policy(self) -> ClaimPolicy:
+        """Return the lease and heartbeat rules of fenced claims as set, in real seconds."""
         return ClaimPolicy(
             lease_s=self.settings.schedule.claim_lease_s,
             heartbeat_interval_s=self.settings.schedule.heartbeat_interval_s,
         )
+
+    @cached_property
+    def claim_policy(self) -> ClaimPolicy:
+        """Return the lease and heartbeat rules of this process's fenced claims, on its clock.
+
+        On a demo's fast clock (`--speed`) the real seconds are scaled to it.
+        """
+        from bot.clock import ScaledClock
+
+        if isinstance(self.clock, ScaledClock):
+            return self.real_claim_policy.scaled(self.clock.speed)
+        return self.real_claim_policy
 
     @contextlib.asynccontextmanager
     async def process_heartbeat(self) -> AsyncIterator[Heartbeat]:

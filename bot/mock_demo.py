@@ -380,22 +380,6 @@ SIMULATED = (("sim-ada", "Ada (simulated)"), ("sim-bob", "Bob (simulated)"))
 SIMULATION_LIMIT_MIN = 180  # simulated minutes: four times the guide's 45-minute interview
 
 
-def simulation_policy(policy: ClaimPolicy, speed: float) -> ClaimPolicy:
-    """Return the claim rules of a simulation on a clock `speed` times fast.
-
-    Leases, heartbeats and the fence's send window guard against other processes in real
-    time. Read on a fast clock unscaled, a database round trip of a few milliseconds outlasts
-    the send window (5 s at 1200x is 4 ms), and the fence would check again for ever.
-    """
-    from bot.domain.claims import ClaimPolicy
-
-    return ClaimPolicy(
-        lease_s=policy.lease_s * speed,
-        heartbeat_interval_s=policy.heartbeat_interval_s * speed,
-        stale_after_beats=policy.stale_after_beats,
-    )
-
-
 def scorecard_form(
     aspects: list[str], scale: tuple[str, ...], reds: list[str], greens: list[str]
 ) -> list[str]:
@@ -426,7 +410,7 @@ async def simulate_mock(bot: StudyBot, actor: Actor, speed: float) -> str:
         clock,
         bot.publishers,
         holder=f"{bot.mocks.holder}:console-simulation",
-        policy=simulation_policy(bot.mocks.policy, speed),
+        policy=bot.real_claim_policy.scaled(speed),
     )
     members = [
         Actor(actor.platform, actor.workspace_id, actor.channel_id, uid, name)

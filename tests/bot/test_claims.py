@@ -129,6 +129,28 @@ async def test_a_check_that_finds_the_claim_taken_over_stops_the_send() -> None:
     assert not isinstance(caught.value, FenceTooSlow)
 
 
+def test_rules_set_in_real_seconds_are_scaled_to_a_fast_clock() -> None:
+    fast = POLICY.scaled(3600)
+    assert fast.lease_s == 60 * 3600 and fast.heartbeat_interval_s == 5 * 3600
+    assert fast.send_window == POLICY.send_window * 3600  # 5 real seconds, read fast
+    assert fast.stale_after == POLICY.stale_after * 3600
+    with pytest.raises(ValueError):
+        POLICY.scaled(0)
+
+
+def test_a_bot_on_a_demo_clock_scales_its_claims_and_a_real_one_does_not() -> None:
+    from bot.app import StudyBot
+    from bot.clock import ScaledClock, SystemClock
+    from bot.settings import load_settings
+
+    def bot(clock: Any) -> StudyBot:  # no database is touched
+        return StudyBot(settings=load_settings(), engine=None, sessions=None, clock=clock)  # type: ignore[arg-type]
+
+    real = bot(SystemClock())
+    assert real.claim_policy == real.real_claim_policy
+    assert bot(ScaledClock(NOW, 3600)).claim_policy == real.claim_policy.scaled(3600)
+
+
 def test_a_policy_that_would_declare_a_live_process_dead_is_refused() -> None:
     with pytest.raises(ValueError, match="more than one interval"):
         ClaimPolicy(stale_after_beats=1)

@@ -163,6 +163,22 @@ def test_console_commands_and_the_day_arriving_on_schedule(
     assert "scheduler rebuilt" in log_file.read_text()
 
 
+def test_a_fast_console_clock_posts_its_day_without_a_failed_fence_check(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # An hour a second: the claims' send window, set in real seconds, is scaled to the clock
+    # (unscaled, its 5 s would be 1.4 ms, about one fence check: parts were held back).
+    migrate(env, tmp_path)
+    args = ["console", "--speed", "3600", "--now", "2026-12-01T07:59:00"]
+    session = Session(args, env, tmp_path)
+    session.wait_for("→ /thread E1-040")  # the last question of day 1
+    session.send("/quit")
+    out = session.finish()
+    assert session.proc.returncode == 0, out
+    assert out.count("━━ Day 1 of 133") == 1
+    assert "fence checks" not in (tmp_path / "studybot.log").read_text()
+
+
 def test_demo_posts_day_one_within_seconds_whatever_ran_before(
     env: dict[str, str], tmp_path: Path
 ) -> None:
