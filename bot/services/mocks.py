@@ -54,7 +54,15 @@ from bot.domain.pacing import (
 from bot.domain.scorecards import SCALE, SCALE_LABELS, check_scorecard, summary
 from bot.domain.scoring import mock_awards
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from bot.messages import Channel, Message, MessageField, Publisher, PublishError, SentMessage
+from bot.messages import (
+    Channel,
+    Message,
+    MessageField,
+    Publisher,
+    PublishError,
+    SentMessage,
+    keep_first_copy,
+)
 from bot.services.context import Actor
 from bot.store import claims as claims_repo
 from bot.store import cohorts as cohort_repo
@@ -1377,9 +1385,12 @@ class MockService:
             sent_at = self._clock.now()
             if new_message:
                 await fence()
-                await publisher.post(
-                    channel, message, idempotency_key=announcement_post_key(room_id, todo)
-                )
+                key = announcement_post_key(room_id, todo)
+                sent = await publisher.post(channel, message, idempotency_key=key)
+                if taken_over or self._fence_lapsed(fenced_from):
+                    # A racer's copy (the holder this claim was taken from, stalled in its
+                    # send, or this one's taker) may have come first: the channel keeps one.
+                    await keep_first_copy(publisher, channel, key, sent)
         except PublishError as exc:
             async with self._sessions.begin() as session:
                 for _, token in tokens:
@@ -1387,9 +1398,21 @@ class MockService:
                         session, token=token, now=self._clock.now(), error=str(exc)[:500]
                     )
             raise
-        await self._say_status(c, publisher, channel, status_text, fence, look=taken_over)
+        await self._say_status(
+            c,
+            publisher,
+            channel,
+            status_text,
+            fence,
+            look=taken_over,
+            lapsed=lambda: self._fence_lapsed(fenced_from),
+        )
         # A post found counts as this pass's new message (the minute's limit runs from it).
         c.sent_at, c.new_message = sent_at, new_message or bool(posted)
+
+    def _fence_lapsed(self, fenced_from: datetime) -> bool:
+        """Tell whether a send ending now ended outside the window its fence check covers."""
+        return not self.policy.fence_still_fresh(fenced_from, self._clock.now())
 
     async def _posted_before(
         self,
@@ -1430,11 +1453,14 @@ class MockService:
         fence: Callable[[], Awaitable[None]],
         *,
         look: bool,
+        lapsed: Callable[[], bool],
     ) -> None:
         """Edit the room's status message, or post it the first time (recorded under the fence).
 
         A taken over claim looks for the status message first: the earlier holder may have
-        posted it and died (or paused) before recording it.
+        posted it and died (or paused) before recording it. A first post that may have raced
+        another process's (`look`, or its send ended outside its fence's window) keeps the
+        first copy.
         """
         room = c.room
         message = self._status_message(room, self._timer_view(room), announcement)
@@ -1451,6 +1477,8 @@ class MockService:
                 await publisher.edit(SentMessage(message_id, channel.channel_id), message)
                 return
             sent = await publisher.post(channel, message, idempotency_key=key)
+            if look or lapsed():
+                sent = await keep_first_copy(publisher, channel, key, sent)
         except PublishError as exc:  # the announcement stands; the next one edits it
             log.warning("mock room %s: status not updated: %s", room.id, exc)
             return

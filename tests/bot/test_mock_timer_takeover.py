@@ -42,16 +42,35 @@ class KeyedPublisher:
     def __init__(self) -> None:
         self.posts: list[tuple[str, str, Message]] = []  # channel, key, message
         self.edits: list[tuple[str, str]] = []  # channel, message id
+        self.withdrawn: set[str] = set()  # message ids
         self.looked: list[str] = []
         self.die_after: Callable[[str], bool] = lambda key: False
         # Runs once the platform stored a post and before the sender hears back (a pause).
         self.after_stored: Callable[[str], Awaitable[None]] | None = None
+        # Runs once before the platform stores a post (the request stalled on its way); the
+        # hook may store it at a moment of its choosing with the function it is given.
+        self.before_stored: Callable[[str, Callable[[], None]], Awaitable[None]] | None = None
+        self.stall_when: Callable[[str], bool] = lambda key: True  # which post stalls
+        # Runs once right after a look for this key found nothing (a key and what to run).
+        self.on_look: tuple[str, Callable[[], None]] | None = None
+
+    def _store(self, channel: Channel, key: str, message: Message) -> SentMessage:
+        self.posts.append((channel.channel_id, key, message))
+        return SentMessage(f"m{len(self.posts)}", channel.channel_id)
 
     async def post(
         self, channel: Channel, message: Message, *, idempotency_key: str
     ) -> SentMessage:
-        self.posts.append((channel.channel_id, idempotency_key, message))
-        sent = SentMessage(f"m{len(self.posts)}", channel.channel_id)
+        if self.before_stored is not None and self.stall_when(idempotency_key):
+            stall, self.before_stored = self.before_stored, None
+            stored: list[SentMessage] = []
+            await stall(
+                idempotency_key,
+                lambda: stored.append(self._store(channel, idempotency_key, message)),
+            )
+            sent = stored[0] if stored else self._store(channel, idempotency_key, message)
+        else:
+            sent = self._store(channel, idempotency_key, message)
         if self.die_after(idempotency_key):
             raise Died(idempotency_key)
         if self.after_stored is not None:
@@ -61,10 +80,23 @@ class KeyedPublisher:
 
     async def find_posted(self, channel: Channel, idempotency_key: str) -> SentMessage | None:
         self.looked.append(idempotency_key)
+        found = None
         for n, (channel_id, key, _) in enumerate(self.posts, start=1):
-            if channel_id == channel.channel_id and key == idempotency_key:
-                return SentMessage(f"m{n}", channel_id)
-        return None
+            if (
+                channel_id == channel.channel_id
+                and key == idempotency_key
+                and f"m{n}" not in self.withdrawn
+            ):
+                found = SentMessage(f"m{n}", channel_id)
+                break
+        if found is None and self.on_look is not None and self.on_look[0] == idempotency_key:
+            _, then = self.on_look
+            self.on_look = None
+            then()
+        return found
+
+    async def withdraw(self, sent: SentMessage) -> None:
+        self.withdrawn.add(sent.message_id)
 
     async def reply_in_thread(
         self, channel: Channel, thread_id: str, message: Message
@@ -82,11 +114,15 @@ class KeyedPublisher:
     async def edit(self, sent: SentMessage, message: Message) -> None:
         self.edits.append((sent.channel_id, sent.message_id))
 
+    def standing(self) -> list[tuple[str, str, Message]]:
+        """Return the posts still in their channels (withdrawn ones aside)."""
+        return [p for n, p in enumerate(self.posts, start=1) if f"m{n}" not in self.withdrawn]
+
     def said(self, room_channel: str, phase_name: str) -> int:
-        """Count the posts (the status message aside) that announced a phase in a room."""
+        """Count the posts (the status message aside) that announce a phase in a room."""
         return sum(
             1
-            for channel_id, key, message in self.posts
+            for channel_id, key, message in self.standing()
             if channel_id == room_channel
             and not key.endswith(":status")
             and f"**{phase_name}**" in message.text
@@ -95,7 +131,7 @@ class KeyedPublisher:
     def status_posts(self, room_channel: str) -> int:
         return sum(
             1
-            for channel_id, key, _ in self.posts
+            for channel_id, key, _ in self.standing()
             if channel_id == room_channel and key.endswith(":status")
         )
 
@@ -272,6 +308,42 @@ async def test_a_holder_paused_after_a_send_is_fenced_before_its_next_send(db: A
     report = await timer(db, clock, publisher, "bot-2").announce_due()
     assert report.sent == [] and report.lost == PAIRS  # bot-2 sent nothing after its pause
     assert sorted(r for r, _, _ in third_report[0].sent) == sorted(rooms)
+    clarify = _phases()[0]
+    for room_id, channel in rooms.items():
+        assert publisher.said(channel, clarify.name) == 1
+        assert publisher.status_posts(channel) == 1
+        assert await made(db, room_id) == [("phase:clarify", "bot-3")]
+
+
+@pytest.mark.parametrize("stored", ["after the taker's post", "between the taker's look and post"])
+@pytest.mark.parametrize("which", ["announcement", "status"])
+async def test_a_post_stalled_on_its_way_past_a_takeover_leaves_one_copy(
+    db: Any, stored: str, which: str
+) -> None:
+    # bot-2's first post (or first status message) stalls on its way to the platform; bot-3
+    # takes every room over, looks (nothing is there yet) and says them all; bot-2's post
+    # lands after bot-3's look.
+    clock = FakeClock(T0)
+    publisher = KeyedPublisher()
+    rooms = await started_rooms(db, clock)
+    third = timer(db, clock, publisher, "bot-3")
+    publisher.stall_when = lambda key: key.endswith(":status") == (which == "status")
+
+    async def stalled(key: str, store: Callable[[], None]) -> None:
+        clock.advance(LEASE_S + 1)
+        if stored.startswith("between"):
+            publisher.on_look = (key, store)
+        await third.announce_due()
+
+    publisher.before_stored = stalled
+    report = await timer(db, clock, publisher, "bot-2").announce_due()
+    assert report.sent == [] and report.lost == PAIRS  # bot-2 recorded nothing after its stall
+    assert len(publisher.withdrawn) == 1  # the later of the two copies
+    if which == "status":  # the status message that stands is the one the room records
+        first_room = min(rooms)
+        async with db.sessions() as s:
+            room = await repo.get_room(s, room_id=first_room)
+        assert room is not None and room.status_message_id not in publisher.withdrawn
     clarify = _phases()[0]
     for room_id, channel in rooms.items():
         assert publisher.said(channel, clarify.name) == 1
