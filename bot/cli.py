@@ -227,11 +227,20 @@ def _parse_now(now: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+# The fastest demo clock: the scheduler sweeps a demo clock once a real second, so one sweep
+# must span well under the missed-post grace (6 hours), and a start of a second or two too.
+MAX_SPEED = 3600.0
+
+
 def _clock(now: datetime | None, speed: float) -> Clock:
     from bot.clock import ScaledClock, SystemClock
 
-    if speed <= 0:
-        raise fail("--speed must be positive")
+    if not 0 < speed <= MAX_SPEED:
+        raise fail(
+            f"--speed must be above 0 and at most {MAX_SPEED:.0f} (an hour a second): faster, "
+            "the bot could not look often enough and would report days as missed",
+            2,
+        )
     if now is None and speed == 1:
         return SystemClock()
     return ScaledClock(now or datetime.now(UTC), speed)

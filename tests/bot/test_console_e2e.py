@@ -163,6 +163,25 @@ def test_console_commands_and_the_day_arriving_on_schedule(
     assert "scheduler rebuilt" in log_file.read_text()
 
 
+@pytest.mark.parametrize("speed", ["0", "-5", "86400"])
+def test_a_demo_clock_too_fast_to_follow_is_refused_in_one_line(
+    env: dict[str, str], tmp_path: Path, speed: str
+) -> None:
+    # A day a second would pass the 6-hour grace between two looks: every day "missed".
+    result = subprocess.run(
+        [*STUDYBOT, "console", "--speed", speed],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input="/quit\n",
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert "--speed must be above 0 and at most 3600" in line and "Traceback" not in line
+
+
 def test_a_fast_console_clock_posts_its_day_without_a_failed_fence_check(
     env: dict[str, str], tmp_path: Path
 ) -> None:
