@@ -16,7 +16,7 @@ from bot.platforms.console import ConsoleFace
 from bot.settings import load_settings
 
 
-async def test_a_simulated_mock_runs_start_to_scorecard(db: Any) -> None:
+def _console(db: Any) -> tuple[ConsoleFace, io.StringIO]:
     bot = StudyBot(
         settings=load_settings(),
         engine=db.engine,
@@ -24,7 +24,11 @@ async def test_a_simulated_mock_runs_start_to_scorecard(db: Any) -> None:
         clock=FakeClock(datetime(2026, 12, 2, 9, tzinfo=UTC)),
     )
     out = io.StringIO()
-    face = ConsoleFace(bot, stdin=io.StringIO(), stdout=out)
+    return ConsoleFace(bot, stdin=io.StringIO(), stdout=out), out
+
+
+async def test_a_simulated_mock_runs_start_to_scorecard(db: Any) -> None:
+    face, out = _console(db)
     await face.ensure_cohort()
     await face.handle_line("/mock simulate 1200")
     text = out.getvalue()
@@ -57,17 +61,6 @@ async def test_simulation_is_console_only(db: Any) -> None:
         assert "Only the local console" in str(exc)
     else:
         raise AssertionError("a Slack member could simulate a mock")
-
-
-def _console(db: Any) -> tuple[ConsoleFace, io.StringIO]:
-    bot = StudyBot(
-        settings=load_settings(),
-        engine=db.engine,
-        sessions=db.sessions,
-        clock=FakeClock(datetime(2026, 12, 2, 9, tzinfo=UTC)),
-    )
-    out = io.StringIO()
-    return ConsoleFace(bot, stdin=io.StringIO(), stdout=out), out
 
 
 @pytest.mark.timeout(120)
