@@ -229,7 +229,12 @@ class StudyBot:
         # The daily service keeps its own table of publishers; feed it from the registry.
         self.publishers.on_register(daily.add_publisher)
         return Services(
-            cohorts=CohortService(self.sessions, self.clock, days_total=self.library.days_total),
+            cohorts=CohortService(
+                self.sessions,
+                self.clock,
+                days_total=self.library.days_total,
+                grace=timedelta(hours=self.settings.schedule.missed_post_grace_hours),
+            ),
             daily=daily,
             answers=AnswerService(
                 self.sessions,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -83,11 +83,15 @@ class CohortService:
         *,
         days_total: int = 133,
         on_change: CohortChanged | None = None,
+        grace: timedelta = timedelta(hours=6),
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._days_total = days_total
         self._on_change = on_change
+        # How late the daily post may still be made: a new cohort whose first post time today
+        # is further back than this starts tomorrow, instead of with a day 1 already missed.
+        self._grace = grace
 
     def set_change_listener(self, listener: CohortChanged | None) -> None:
         """Register what to run after any cohort change (the scheduler rebuilds its jobs)."""
@@ -96,6 +100,17 @@ class CohortService:
     async def _changed(self) -> None:
         if self._on_change is not None:
             await self._on_change()
+
+    def _first_day(self, zone: str, post_time: time) -> date:
+        """Return a new cohort's default start: today, or tomorrow when today's post is over.
+
+        Today's post, made late, is still on time within the grace; further back it would be
+        recorded missed at once, so day 1 waits for tomorrow's post time instead.
+        """
+        local_now = self._clock.now().astimezone(ZoneInfo(zone))
+        today = local_now.date()
+        post_at = datetime.combine(today, post_time, tzinfo=ZoneInfo(zone))
+        return today + timedelta(days=1) if local_now - post_at > self._grace else today
 
     async def cohort_for(self, actor: Actor) -> Cohort | None:
         """Return the cohort of the actor's channel."""
@@ -163,6 +178,8 @@ class CohortService:
                         hint="Ask an admin to run /cohort setup in this channel.",
                     )
                 zone = tz or default_timezone
+                if start is None:
+                    start = self._first_day(zone, at or default_post_time)
                 cohort = Cohort(
                     name=(name or f"Cohort #{actor.channel_id}")[:100],
                     platform=actor.platform,
@@ -170,7 +187,7 @@ class CohortService:
                     channel_id=actor.channel_id,
                     timezone=zone,
                     post_time=at or default_post_time,
-                    start_date=start or self._clock.now().astimezone(ZoneInfo(zone)).date(),
+                    start_date=start,
                     curriculum_length=length or self._days_total,
                     post_weekdays=days or "0123456",
                     answers_public=bool(answers_public),

@@ -49,6 +49,26 @@ async def test_admin_sets_up_a_cohort_and_becomes_its_admin(service: CohortServi
     assert status.next_post_at == datetime(2026, 12, 7, 6, 30, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("now", "zone", "first_day"),
+    [
+        (datetime(2026, 12, 1, 7, 0, tzinfo=UTC), "UTC", date(2026, 12, 1)),  # before 08:00
+        (datetime(2026, 12, 1, 13, 59, tzinfo=UTC), "UTC", date(2026, 12, 1)),  # posted late
+        (datetime(2026, 12, 1, 15, 20, tzinfo=UTC), "UTC", date(2026, 12, 2)),  # past the grace
+        # 23:30 UTC on the 1st is 08:30 on the 2nd in Tokyo: that morning's post is still due.
+        (datetime(2026, 12, 1, 23, 30, tzinfo=UTC), "Asia/Tokyo", date(2026, 12, 2)),
+    ],
+)
+async def test_a_new_cohort_starts_with_a_day_one_that_can_still_be_posted(
+    db: Any, now: datetime, zone: str, first_day: date
+) -> None:
+    # The daily post may be made up to 6 hours late; further back, day 1 would be missed at
+    # once (and its admins told the bot was down), so the cohort starts the next day.
+    service = CohortService(db.sessions, FakeClock(now))
+    cohort = await service.setup(ADMIN, timezone=zone)
+    assert cohort.start_date == first_day
+
+
 async def test_members_cannot_create_or_change_a_cohort(service: CohortService) -> None:
     with pytest.raises(StudyBotError, match="Only server/workspace admins can create"):
         await service.setup(MEMBER)

@@ -163,6 +163,25 @@ def test_console_commands_and_the_day_arriving_on_schedule(
     assert "scheduler rebuilt" in log_file.read_text()
 
 
+def test_a_first_start_in_the_afternoon_starts_tomorrow_and_reports_no_outage(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # 08:00 was more than the 6-hour grace ago: day 1 would be missed before it could be posted.
+    migrate(env, tmp_path)
+    result = subprocess.run(
+        [*STUDYBOT, "console", "--now", "2026-12-01T15:20:00"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input="/quit\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Created the local cohort: day 1 is 2026-12-02, posts at 08:00" in result.stdout
+    assert "was not posted" not in result.stdout and "bot was down" not in result.stdout
+
+
 @pytest.mark.parametrize("speed", ["0", "-5", "86400"])
 def test_a_demo_clock_too_fast_to_follow_is_refused_in_one_line(
     env: dict[str, str], tmp_path: Path, speed: str
