@@ -392,7 +392,7 @@ async def _grade_review(bot: StudyBot, actor: Actor, args: dict[str, Any]) -> Re
     options=(
         Option("timezone", "IANA time zone, e.g. Europe/Berlin"),
         Option("post_time", "local time of the daily post, HH:MM"),
-        Option("start_date", "day 1, YYYY-MM-DD"),
+        Option("start_date", "day 1, YYYY-MM-DD (default: today, or tomorrow if too late)"),
         Option("length", "number of days (1-133)", "int"),
         Option("weekdays", "posting days: daily, weekdays, mon-fri, mon,wed,fri"),
         Option("name", "cohort name"),
