@@ -20,12 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.domain.claims import (
-    ClaimLost,
-    ClaimPolicy,
-    ClaimToken,
-    FenceTooSlow,
-)
+from bot.domain.claims import ClaimLost, ClaimPolicy, ClaimToken, FenceTooSlow
 from bot.domain.matching import (
     MockKind,
     ReleaseReason,
@@ -1309,11 +1304,7 @@ class MockService:
                 # finds anything this pass did say before it sends the rest.
                 log.warning("mock room %s: %s; the claims are given back", c.room.id, exc)
                 try:
-                    async with self._sessions.begin() as session:
-                        for _, token in c.tokens:
-                            await claims_repo.release_claim(
-                                session, token=token, now=self._clock.now(), error=str(exc)[:500]
-                            )
+                    await self._give_back(c.tokens, self._clock.now(), str(exc))
                 except Exception:
                     log.warning("mock room %s: claims kept until their lease ends", c.room.id)
                 report.lost += 1
@@ -1329,9 +1320,7 @@ class MockService:
         if publisher is None:
             # Recorded only once said: give the claims back for a process whose face runs.
             log.error("no %s face is running: mock room %s waits", room.platform, room_id)
-            async with self._sessions.begin() as session:
-                for _, token in tokens:
-                    await claims_repo.release_claim(session, token=token, now=now, error="no face")
+            await self._give_back(tokens, now, "no face")
             return
         channel = Channel(room.platform, room.workspace_id, room.channel_id or "")  # type: ignore[arg-type]
         # A claim taken over (its holder killed, or paused past its lease, or it gave the claim
@@ -1392,11 +1381,7 @@ class MockService:
                     # send, or this one's taker) may have come first: the channel keeps one.
                     await keep_first_copy(publisher, channel, key, sent)
         except PublishError as exc:
-            async with self._sessions.begin() as session:
-                for _, token in tokens:
-                    await claims_repo.release_claim(
-                        session, token=token, now=self._clock.now(), error=str(exc)[:500]
-                    )
+            await self._give_back(tokens, self._clock.now(), str(exc))
             raise
         await self._say_status(
             c,
@@ -1409,6 +1394,14 @@ class MockService:
         )
         # A post found counts as this pass's new message (the minute's limit runs from it).
         c.sent_at, c.new_message = sent_at, new_message or bool(posted)
+
+    async def _give_back(
+        self, tokens: Sequence[tuple[Announcement, ClaimToken]], now: datetime, error: str
+    ) -> None:
+        """Release a room's claims in one transaction, so any process takes them at once."""
+        async with self._sessions.begin() as session:
+            for _, token in tokens:
+                await claims_repo.release_claim(session, token=token, now=now, error=error[:500])
 
     def _fence_lapsed(self, fenced_from: datetime) -> bool:
         """Tell whether a send ending now ended outside the window its fence check covers."""

@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 from queue import Empty, Queue
+from typing import Any
 
 import pytest
 
@@ -98,16 +99,21 @@ def migrate(env: dict[str, str], cwd: Path) -> None:
     assert upgrade.returncode == 0, upgrade.stderr
 
 
-def test_run_refuses_an_unmigrated_database(env: dict[str, str], tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*STUDYBOT, "run"],
+def quit_at_once(args: list[str], env: dict[str, str], cwd: Path) -> Any:
+    """Run a studybot command whose console, if it opens, is told /quit at once."""
+    return subprocess.run(
+        [*STUDYBOT, *args],
         env=env,
-        cwd=tmp_path,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
         input="/quit\n",
     )
+
+
+def test_run_refuses_an_unmigrated_database(env: dict[str, str], tmp_path: Path) -> None:
+    result = quit_at_once(["run"], env, tmp_path)
     assert result.returncode == 2
     assert "studybot db upgrade" in result.stderr
 
@@ -168,15 +174,7 @@ def test_a_first_start_in_the_afternoon_starts_tomorrow_and_reports_no_outage(
 ) -> None:
     # 08:00 was more than the 6-hour grace ago: day 1 would be missed before it could be posted.
     migrate(env, tmp_path)
-    result = subprocess.run(
-        [*STUDYBOT, "console", "--now", "2026-12-01T15:20:00"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        input="/quit\n",
-    )
+    result = quit_at_once(["console", "--now", "2026-12-01T15:20:00"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Created the local cohort: day 1 is 2026-12-02, posts at 08:00" in result.stdout
     assert "was not posted" not in result.stdout and "bot was down" not in result.stdout
@@ -187,15 +185,7 @@ def test_a_demo_clock_too_fast_to_follow_is_refused_in_one_line(
     env: dict[str, str], tmp_path: Path, speed: str
 ) -> None:
     # A day a second would pass the 6-hour grace between two looks: every day "missed".
-    result = subprocess.run(
-        [*STUDYBOT, "console", "--speed", speed],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        input="/quit\n",
-    )
+    result = quit_at_once(["console", "--speed", speed], env, tmp_path)
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
     assert "--speed must be above 0 and at most 3600" in line and "Traceback" not in line
