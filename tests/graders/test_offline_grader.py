@@ -203,6 +203,10 @@ class CountingEmbedder:
         self.passes.append(list(texts))
         return self.inner.encode(texts)
 
+    def tokens(self, texts: Sequence[str]) -> list[embeddings.TokenVectors]:
+        # The word pieces come from the pass that encoded the sentences (the inner cache).
+        return self.inner.tokens(texts)
+
 
 def test_assessing_many_answers_gives_what_one_at_a_time_gives(
     offline_grader: OfflineGrader,
