@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from graders.alignment import NAMES as ALIGNMENT
 from graders.models import VERDICTS, Verdict
 
 Matrix = NDArray[np.float64]
@@ -65,14 +66,8 @@ FEATURES: tuple[str, ...] = (
     "mean_frame_gap",
     "mean_vague",
     "mean_listy",
-    # Word-piece alignment of the point with the answer (graders/alignment.py).
-    "tok_recall",
-    "tok_recall_sent",
-    "tok_said",
-    "tok_said_closely",
-    "tok_said_verbatim",
-    "tok_clause_min",
-    "tok_clause_max",
+    # Word-piece alignment of the point with the answer.
+    *ALIGNMENT,
 )
 MODEL_FILE = "verdict_model.json"
 MODEL_VERSION = 1
