@@ -252,18 +252,25 @@ def _room_actor(user: tuple[str, str], room_id: int) -> Any:
 
 
 async def _timeline(sessions: Any, room_id: int) -> list[dict[str, Any]]:
+    from bot.domain.pacing import plan_phases, warned_boundary
     from bot.store.mocks import announcements
+    from content import load_library
 
     async with sessions() as session:
         made = await announcements(session, room_id=room_id)
+    # A warning still unsaid when its phase ended is dropped (recorded, never said late): its
+    # row holds when it was dropped, and in its key the boundary it warned of.
+    slugs = [p.slug for p in plan_phases(load_library().guide.phases)]
+    warned_in = {f"phase:{after}": before for before, after in zip(slugs, slugs[1:], strict=False)}
+    warned_in["end"] = slugs[-1]
     out = []
     for a in made:
-        if a.status != "sent":
-            continue
+        dropped = a.status == "dropped"
         out.append(
             {
                 "kind": a.kind,
-                "phase": a.phase,
+                "phase": warned_in[warned_boundary(a.key)] if dropped else a.phase,
+                "status": a.status,
                 "due_min": round((a.due_at - DEMO_START).total_seconds() / 60, 2),
                 "sent_min": round((a.sent_at - DEMO_START).total_seconds() / 60, 2),
                 "process": a.holder,
@@ -320,7 +327,7 @@ async def run_demo(
         try:  # the bot process leaves once the room's 45 minutes (and any pause) are over
             await asyncio.to_thread(last.wait, waited_s)
         except subprocess.TimeoutExpired:
-            said = len(await _timeline(sessions, room_id))
+            said = sum(e["status"] == "sent" for e in await _timeline(sessions, room_id))
             raise Unavailable(
                 f"The demo's bot process had not ended the mock after {waited_s:.0f} s "
                 f"({said} announcements made); the machine may be too busy for this speed.",
@@ -367,6 +374,12 @@ def demo_command(
         print(json.dumps(timeline, indent=2))
     else:
         for e in timeline:
+            if e["status"] == "dropped":
+                print(
+                    f"{e['sent_min']:6.2f}  {e['kind']:<8} {e['phase']:<18} dropped: the phase "
+                    f"ended before it was said (this speed may be too fast for the machine)"
+                )
+                continue
             print(
                 f"{e['sent_min']:6.2f}  {e['kind']:<8} {e['phase']:<18} "
                 f"(due {e['due_min']:.2f}) by {e['process']}"

@@ -407,7 +407,7 @@ def test_a_bank_scenario_brief_marks_what_comes_from_the_guide() -> None:
     assert any(s.id.startswith("D") for s in scenarios)  # the day plans' design prompts
 
 
-async def test_at_most_one_new_message_a_minute_the_rest_edits_the_status(
+async def test_a_boundary_soon_after_a_late_one_is_a_new_message_too(
     db: Any, service: MockService, clock: FakeClock, publisher: RecordingPublisher
 ) -> None:
     interviewer, _, _ = await paired(service)
@@ -419,9 +419,13 @@ async def test_at_most_one_new_message_a_minute_the_rest_edits_the_status(
     assert [k for _, k, _ in recovered.sent] == ["phase:high-level-design", "warning:deep-dive"]
     clock.advance(20)  # 15:00, twenty seconds after that message
     assert [k for _, k, _ in (await service.announce_due()).sent] == ["phase:deep-dive"]
+    # Each boundary notifies the room: an edit of the status message further up would not.
     new = [m for _, m in publisher.posts[before:] if "status" not in (m.header or "")]
-    assert len(new) == 1 and "High-Level Design** began 9 minutes ago" in new[0].text
-    assert "**Deep Dive** begins now" in publisher.edits[-1][1].text
+    assert len(new) == 2
+    assert "High-Level Design** began 9 minutes ago" in new[0].text
+    assert "One minute left in High-Level Design" in new[0].text
+    assert "**Deep Dive** begins now" in new[1].text and "High-Level" not in new[1].text
+    assert "**Deep Dive** begins now" in publisher.edits[-1][1].text  # the status says it too
 
 
 class RecordingHost:

@@ -141,6 +141,27 @@ async def test_a_crash_between_claim_and_send_is_said_once_by_the_next_holder(db
     assert len(clarify_posts) == PAIRS  # once a room, by bot-2; bot-1 sent nothing
 
 
+async def test_a_boundary_right_after_a_late_post_gets_its_own_message(db: Any) -> None:
+    clock = FakeClock(T0)
+    publisher = CountingPublisher()
+    first = make_service(db, clock, publisher, "bot-1")
+    rooms = await started_rooms(db, clock, first)
+    publisher.posts.clear()
+    await first.claim_due(TimerReport())  # bot-1 claims Clarify everywhere, then dies
+    second = make_service(db, clock, publisher, "bot-2")
+    clock.advance(minutes=4, seconds=40)  # bot-1's leases ran out long ago
+    report = await second.announce_due()  # Clarify, late, with the warning before HLD
+    assert {key for _, key, _ in report.sent} == {"phase:clarify", "warning:high-level-design"}
+    clock.advance(seconds=20)  # High-Level Design begins 20 s after the late post
+    report = await second.announce_due()
+    assert sorted(room for room, key, _ in report.sent if key == "phase:high-level-design") == (
+        sorted(rooms)
+    )
+    # A new message in each room, not only an edit of its status message further up.
+    begins = [m for _, m in publisher.posts if "**High-Level Design** begins now" in m.text]
+    assert len(begins) == PAIRS
+
+
 async def test_claims_are_taken_in_one_batch_and_finished_fenced(db: Any) -> None:
     policy = ClaimPolicy(lease_s=30)
     async with db.sessions.begin() as s:
