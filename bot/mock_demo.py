@@ -252,24 +252,18 @@ def _room_actor(user: tuple[str, str], room_id: int) -> Any:
 
 
 async def _timeline(sessions: Any, room_id: int) -> list[dict[str, Any]]:
-    from bot.domain.pacing import plan_phases, warned_boundary
     from bot.store.mocks import announcements
-    from content import load_library
 
     async with sessions() as session:
         made = await announcements(session, room_id=room_id)
-    # A warning still unsaid when its phase ended is dropped (recorded, never said late): its
-    # row holds when it was dropped, and in its key the boundary it warned of.
-    slugs = [p.slug for p in plan_phases(load_library().guide.phases)]
-    warned_in = {f"phase:{after}": before for before, after in zip(slugs, slugs[1:], strict=False)}
-    warned_in["end"] = slugs[-1]
     out = []
+    # A warning still unsaid when its phase ended is dropped (recorded, never said late): its
+    # row's times are when it was dropped.
     for a in made:
-        dropped = a.status == "dropped"
         out.append(
             {
                 "kind": a.kind,
-                "phase": warned_in[warned_boundary(a.key)] if dropped else a.phase,
+                "phase": a.phase,
                 "status": a.status,
                 "due_min": round((a.due_at - DEMO_START).total_seconds() / 60, 2),
                 "sent_min": round((a.sent_at - DEMO_START).total_seconds() / 60, 2),

@@ -39,6 +39,7 @@ from bot.domain.pacing import (
     PausedSpan,
     PhasePlan,
     Timeline,
+    boundaries,
     describe_ago,
     due_announcements,
     extension_problem,
@@ -1221,14 +1222,17 @@ class MockService:
                 if room.started_at is None:
                     continue
                 room_id = room.id or 0
-                due = due_announcements(timeline_of(room, self.phases), now, made[room_id])
+                timeline = timeline_of(room, self.phases)
+                due = due_announcements(timeline, now, made[room_id])
                 plans.append((room, due))
+                # A dropped warning keeps the phase it would have been said in.
+                phase_of = {b.key: b.phase.slug for b in boundaries(timeline) if due.dropped}
                 dropped += [
                     MockAnnouncement(
                         room_id=room_id,
                         key=key,
                         kind="warning",
-                        phase="",
+                        phase=phase_of[key],
                         status="dropped",
                         due_at=now,
                         sent_at=now,
