@@ -48,4 +48,7 @@ RUN pip install --no-cache-dir -c constraints.txt \
       --extra-index-url https://download.pytorch.org/whl/cpu '.[all]'
 RUN useradd --create-home studybot
 USER studybot
+# The offline grader's encoder is exported to ONNX from its bundled weights on first use; do it
+# here, once, so that no container spends its first seconds on it.
+RUN python -c "from graders.embeddings import prepare_encoder; print(prepare_encoder())"
 CMD ["studybot", "run", "--require-chat"]

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run demo test lint typecheck sandbox-deps browser-deps install bench clean
+.PHONY: run demo test lint typecheck sandbox-deps browser-deps encoder install bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[all,dev,kernels]'
 	@touch $@
 
-install: $(STAMP) sandbox-deps browser-deps
+install: $(STAMP) sandbox-deps browser-deps encoder
+
+# The offline grader's encoder, exported once from its bundled weights to ONNX (kept in the user's
+# cache directory), so that the bot's first start and the tests do not wait for it.
+encoder: $(STAMP)
+	@$(BIN)/python -c "from graders.embeddings import prepare_encoder; print(prepare_encoder())"
 
 # The drill sandbox uses bubblewrap. Installed here when we are root on Debian/Ubuntu;
 # elsewhere the README says what to do.

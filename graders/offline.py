@@ -622,7 +622,10 @@ def warm_up(embedder: Embedder | None = None) -> threading.Thread:
             (embedder or default_embedder()).encode(["warm up the sentence encoder"])
             _WARM.set()
 
-    thread = threading.Thread(target=run, name="grader-warm-up", daemon=True)
+    # Not a daemon: a process that quits while the encoder loads waits for the load (well under
+    # a second once exported) rather than leaving ONNX Runtime mid-construction at exit, which
+    # aborts the process ("terminate called without an active exception").
+    thread = threading.Thread(target=run, name="grader-warm-up", daemon=False)
     thread.start()
     return thread
 
