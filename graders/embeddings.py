@@ -125,6 +125,8 @@ class OnnxEncoder:
         # pads a batch only to its longest text, as sentence-transformers does.
         self._tokenizer.enable_truncation(_max_length(directory))
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        # A bot that grades its members' answers reports nothing about them to anyone.
+        ort.disable_telemetry_events()
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
