@@ -191,6 +191,9 @@ class CohortService:
                     curriculum_length=length or self._days_total,
                     post_weekdays=days or "0123456",
                     answers_public=bool(answers_public),
+                    # The daily poster compares it with post times, which run on the clock.
+                    created_at=self._clock.now(),
+                    updated_at=self._clock.now(),
                 )
                 session.add(cohort)
                 try:

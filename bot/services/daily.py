@@ -691,16 +691,20 @@ class DailyService:
     ) -> None:
         """Record a day too late to post; tell the admins only if the bot was down at its time.
 
-        A day that became due while a bot process was running was not missed by an outage:
-        the cohort was created, moved (start date in the past) or paused after its time.
+        A day that became due before the cohort existed, or while a bot process was running,
+        was not missed by an outage: the cohort was created or moved (start date in the past),
+        or paused, after its time. On a fresh install no process has ever run before today.
         """
         assert cohort.id is not None
         async with self._step() as session:
-            was_up = await process_repo.any_process_alive_at(
+            before_cohort = slot.due_at < cohort.created_at
+            was_up = before_cohort or await process_repo.any_process_alive_at(
                 session, when=slot.due_at, stale_after=self.policy.stale_after
             )
             reason = (
-                "scheduled before the cohort's schedule took effect"
+                "scheduled before the cohort was created"
+                if before_cohort
+                else "scheduled before the cohort's schedule took effect"
                 if was_up
                 else "the bot was down at the post time"
             )

@@ -503,6 +503,27 @@ async def test_a_day_due_before_the_schedule_was_set_is_not_reported_as_downtime
     assert post.status == "missed" and "schedule" in (post.last_error or "")
 
 
+async def test_a_new_cohort_started_in_the_past_on_a_fresh_install_is_not_downtime(
+    db: Any, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    # No bot process has ever run here. At 16:00 the admin creates the first cohort, starting
+    # two days ago: today's 08:00 post is 8 h old, beyond the 6 h grace.
+    clock.set(START + timedelta(days=2, hours=8))
+    await make_cohort(db, clock)
+    report = await daily(db, publisher, clock, grace=timedelta(hours=6)).publish_due(clock.now())
+    assert report.missed == [(1, 3)] and report.posted == []
+    assert publisher.dms == []
+    async with db.sessions() as session:
+        post = (await session.execute(select(DayPost))).scalars().one()
+    assert post.status == "missed"
+    assert post.last_error == "scheduled before the cohort was created"
+    # A day missed later, with no process running at its time, is an outage: admins are told.
+    later = START + timedelta(days=3, hours=8)
+    report = await daily(db, publisher, clock, grace=timedelta(hours=6)).publish_due(later)
+    assert report.missed == [(1, 4)]
+    assert len(publisher.dms) == 1 and "Day 4 was not posted" in (publisher.dms[0][1].text or "")
+
+
 # --- the day as members read it ------------------------------------------------------------
 
 
