@@ -829,7 +829,7 @@ def latency(answers: Sequence[LabeledAnswer]) -> dict[str, float]:
         runtimes.append(("PyTorch", TorchEncoder(model_dir())))
     figures: dict[str, float] = {}
     print("Offline latency per answer (model loaded, rubrics encoded, 2 CPU cores):")
-    for name, encoder in runtimes:
+    for prefix, (name, encoder) in zip(("", "torch_"), runtimes, strict=False):
         grader = OfflineGrader(embedder=MiniLMEmbedder(encoder=encoder))
         for question in {item.question.id: item.question for item in answers}.values():
             # What the grader encodes of a question (its points, their clauses, glosses and bare
@@ -855,9 +855,8 @@ def latency(answers: Sequence[LabeledAnswer]) -> dict[str, float]:
             f"{len(timings)} answers; an answer near the {MAX_ANSWER_CHARS:,}-character cap "
             f"({len(at_cap):,} chars): {cap_ms:.0f} ms"
         )
-        key = "" if not figures else "torch_"
-        figures[f"{key}p50_ms"] = statistics.median(timings)
-        figures[f"{key}p95_ms"] = quantiles[18]
+        figures[f"{prefix}p50_ms"] = statistics.median(timings)
+        figures[f"{prefix}p95_ms"] = quantiles[18]
     if "torch_p50_ms" in figures:
         print(
             f"  ONNX Runtime / PyTorch: p50 {figures['p50_ms'] / figures['torch_p50_ms']:.2f}x, "

@@ -270,15 +270,21 @@ def export_onnx(directory: Path, cache: Path) -> Path:
     return model_file
 
 
+def _onnx_export(directory: Path) -> Path | None:
+    """Return the encoder's ONNX export, made now if need be; None without ONNX Runtime."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None
+    return export_onnx(directory, onnx_cache_dir())
+
+
 def prepare_encoder() -> str:
     """Export the encoder into the cache now, not on first use; say where it runs."""
     directory = model_dir()
     try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return "the offline grader's encoder will run on PyTorch (onnxruntime is not installed)"
-    try:
-        export_onnx(directory, onnx_cache_dir())
+        if _onnx_export(directory) is None:
+            return "the offline grader's encoder will run on PyTorch (onnxruntime is not installed)"
     except Exception as exc:  # the bot still grades, on PyTorch
         return (
             "warning: the offline grader's encoder could not be exported for ONNX Runtime "
@@ -291,19 +297,16 @@ def _load_encoder() -> Encoder:
     """Run the encoder on ONNX Runtime, exporting it on first use; else on PyTorch."""
     directory = model_dir()
     try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return TorchEncoder(directory)
-    try:
-        onnx_file = export_onnx(directory, onnx_cache_dir())
-        return OnnxEncoder(directory, onnx_file)
+        onnx_file = _onnx_export(directory)
+        if onnx_file is not None:
+            return OnnxEncoder(directory, onnx_file)
     except Exception as exc:  # an unwritable cache, an exporter that fails: still grade
         log.warning(
             "Running the sentence encoder on PyTorch: the ONNX export could not be used (%s: %s)",
             type(exc).__name__,
             str(exc).splitlines()[0][:200] if str(exc) else "",
         )
-        return TorchEncoder(directory)
+    return TorchEncoder(directory)
 
 
 def _load_model() -> Encoder:

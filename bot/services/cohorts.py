@@ -192,8 +192,8 @@ class CohortService:
                     post_weekdays=days or "0123456",
                     answers_public=bool(answers_public),
                     # The daily poster compares it with post times, which run on the clock.
-                    created_at=self._clock.now(),
-                    updated_at=self._clock.now(),
+                    created_at=(created := self._clock.now()),
+                    updated_at=created,
                 )
                 session.add(cohort)
                 try:

@@ -697,17 +697,14 @@ class DailyService:
         """
         assert cohort.id is not None
         async with self._step() as session:
-            before_cohort = slot.due_at < cohort.created_at
-            was_up = before_cohort or await process_repo.any_process_alive_at(
+            if slot.due_at < cohort.created_at:
+                was_up, reason = True, "scheduled before the cohort was created"
+            elif await process_repo.any_process_alive_at(
                 session, when=slot.due_at, stale_after=self.policy.stale_after
-            )
-            reason = (
-                "scheduled before the cohort was created"
-                if before_cohort
-                else "scheduled before the cohort's schedule took effect"
-                if was_up
-                else "the bot was down at the post time"
-            )
+            ):
+                was_up, reason = True, "scheduled before the cohort's schedule took effect"
+            else:
+                was_up, reason = False, "the bot was down at the post time"
             recorded = await post_repo.record_missed_day(
                 session,
                 cohort_id=cohort.id,

@@ -1225,8 +1225,10 @@ class MockService:
                 timeline = timeline_of(room, self.phases)
                 due = due_announcements(timeline, now, made[room_id])
                 plans.append((room, due))
+                if not due.dropped:
+                    continue
                 # A dropped warning keeps the phase it would have been said in.
-                phase_of = {b.key: b.phase.slug for b in boundaries(timeline) if due.dropped}
+                phase_of = {b.key: b.phase.slug for b in boundaries(timeline)}
                 dropped += [
                     MockAnnouncement(
                         room_id=room_id,
